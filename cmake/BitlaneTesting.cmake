@@ -1,0 +1,18 @@
+# bitlane_add_test(name sources...): a doctest executable whose test cases are
+# registered with CTest one by one (doctest's CMake helper), so ctest -R and
+# per-case timings work.
+include(/usr/lib/cmake/doctest/doctest.cmake OPTIONAL RESULT_VARIABLE _doctest_helper)
+if(NOT _doctest_helper)
+  find_file(_doctest_cmake doctest.cmake PATHS ${doctest_DIR} NO_DEFAULT_PATH)
+  include(${_doctest_cmake})
+endif()
+
+function(bitlane_add_test name)
+  add_executable(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE bitlane doctest::doctest)
+  target_compile_definitions(${name} PRIVATE
+    BITLANE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    BITLANE_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
+  bitlane_warnings(${name})
+  doctest_discover_tests(${name})
+endfunction()

@@ -1,0 +1,363 @@
+// Per-target GEMM kernels, compiled once per Highway target and picked at run
+// time (HWY_DYNAMIC_DISPATCH). Layouts: swar/gemm_internal.h.
+//
+// Each kernel is a register tile of up to 4 rows x 4 vectors of accumulators.
+// The accumulators are named variables (cRV) rather than an array because SVE
+// vectors are sizeless and cannot be array elements; `if constexpr` drops the
+// ones a smaller tile does not use.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "swar/gemm_kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "swar/gemm_internal.h"
+
+#include <cstring>
+
+// Everything above is included once per target; the guard below is the
+// per-target "include guard" Highway's foreach_target expects.
+#if defined(BITLANE_SWAR_GEMM_KERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef BITLANE_SWAR_GEMM_KERNELS_INL_H_
+#undef BITLANE_SWAR_GEMM_KERNELS_INL_H_
+#else
+#define BITLANE_SWAR_GEMM_KERNELS_INL_H_
+#endif
+
+HWY_BEFORE_NAMESPACE();
+#if HWY_TARGET == HWY_AVX3_DL
+// Highway 1.0.3 enables AVX-VNNI but not AVX512-VNNI for this target, although
+// its CPU check requires both; add it for VPDPBUSD on zmm registers.
+#pragma GCC target("avx512vnni")
+#endif
+namespace bitlane::swar::detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_NEON || \
+    HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 ||  \
+    HWY_TARGET == HWY_SVE2_128
+constexpr int kMaxRows = 4;  // 32 vector registers
+#else
+constexpr int kMaxRows = 2;  // 16 vector registers (SSE4, AVX2) or emulated
+#endif
+constexpr int kMaxVecs = 4;
+constexpr int kTileMax = 4;  // the largest tile DispatchTile instantiates
+
+#define BL_FOR_TILE(X)                                                                  \
+  X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) \
+      X(2, 3) X(3, 0) X(3, 1) X(3, 2) X(3, 3)
+#define BL_FOR_ROWS(X) X(0) X(1) X(2) X(3)
+#define BL_FOR_VECS(X) X(0) X(1) X(2) X(3)
+
+// Runs Tile<mr, nv>::Run(args...) for runtime 1 <= mr <= 4, 1 <= nv <= 4.
+template <template <int, int> class Tile, class... Args>
+HWY_INLINE void DispatchTile(size_t mr, size_t nv, Args&&... args) {
+#define BL_CASE(R, V) \
+  case (R + 1) * 8 + (V + 1): Tile<R + 1, V + 1>::Run(args...); return;
+  switch (mr * 8 + nv) { BL_FOR_TILE(BL_CASE) }
+#undef BL_CASE
+}
+
+// Walks a (rows x column-block) range in register tiles.
+template <template <int, int> class Tile, class... Args>
+HWY_INLINE void ForEachTile(size_t m0, size_t m1, size_t v0, size_t v1, Args&&... args) {
+  for (size_t v = v0; v < v1; v += kMaxVecs) {
+    const size_t nv = HWY_MIN(size_t{kMaxVecs}, v1 - v);
+    for (size_t m = m0; m < m1; m += kMaxRows) {
+      const size_t mr = HWY_MIN(size_t{kMaxRows}, m1 - m);
+      DispatchTile<Tile>(mr, nv, m, v, args...);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- bitserial
+//
+// sum_k a_k w_k = sum_{i,j} s_i s_j 2^(i+j) popcount(A_i & W_j) over bit
+// planes A_i, W_j; s is -1 for the top plane of a signed operand. One pass per
+// plane pair keeps a single accumulator per output (AND, POPCNT, ADD per
+// vector of 64-bit words); the pass result is then shifted into the int64 tile.
+
+template <int MR, int NV>
+struct BitSerialTile {
+  static void Run(size_t m, size_t v, const BitSerialArgs& g, size_t m_base, size_t v_base,
+                  int64_t* out, size_t ldo) {
+    const hn::CappedTag<uint64_t, kBitSerialBlock> du;
+    const hn::RebindToSigned<decltype(du)> di;
+    const size_t L = hn::Lanes(du);
+    const size_t per_block = kBitSerialBlock / L;
+    const size_t kw = g.kw;
+
+    const uint64_t* wcol[kTileMax] = {};
+    for (int c = 0; c < NV; ++c) {
+      const size_t gv = v + c;
+      wcol[c] = g.w + (gv / per_block) * g.w_block_words + (gv % per_block) * L;
+    }
+    const uint64_t* arow[kTileMax] = {};
+    for (int r = 0; r < MR; ++r) arow[r] = g.a + (m + r) * g.a_row_words;
+    int64_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
+
+    for (int i = 0; i < g.a_planes; ++i) {
+      for (int j = 0; j < g.w_planes; ++j) {
+#define BL_DECL(R, V) auto c##R##V = hn::Zero(du);
+        BL_FOR_TILE(BL_DECL)
+#undef BL_DECL
+        const uint64_t* ap[kTileMax] = {};
+        for (int r = 0; r < MR; ++r) ap[r] = arow[r] + static_cast<size_t>(i) * kw;
+        const size_t wplane = static_cast<size_t>(j) * kw * kBitSerialBlock;
+        for (size_t k = 0; k < kw; ++k) {
+#define BL_LOAD_A(R) \
+  const auto a##R = (R < MR) ? hn::Set(du, ap[R < MR ? R : 0][k]) : hn::Zero(du);
+          BL_FOR_ROWS(BL_LOAD_A)
+#undef BL_LOAD_A
+#define BL_LOAD_W(V)                                                                      \
+  const auto w##V = (V < NV) ? hn::LoadU(du, wcol[V < NV ? V : 0] + wplane + k * kBitSerialBlock) \
+                             : hn::Zero(du);
+          BL_FOR_VECS(BL_LOAD_W)
+#undef BL_LOAD_W
+#define BL_STEP(R, V) \
+  if constexpr (R < MR && V < NV) c##R##V = hn::Add(c##R##V, hn::PopulationCount(hn::And(a##R, w##V)));
+          BL_FOR_TILE(BL_STEP)
+#undef BL_STEP
+        }
+        const bool a_top = g.a_signed && i == g.a_planes - 1;
+        const bool w_top = g.w_signed && j == g.w_planes - 1;
+        const bool negative = a_top != w_top;
+        const int shift = i + j;
+#define BL_FOLD(R, V)                                                             \
+  if constexpr (R < MR && V < NV) {                                               \
+    int64_t* o = orow + R * ldo + V * L;                                          \
+    const auto term = hn::ShiftLeftSame(hn::BitCast(di, c##R##V), shift);         \
+    const auto prev = hn::LoadU(di, o);                                           \
+    hn::StoreU(negative ? hn::Sub(prev, term) : hn::Add(prev, term), di, o);      \
+  }
+        BL_FOR_TILE(BL_FOLD)
+#undef BL_FOLD
+      }
+    }
+  }
+};
+
+void BitSerialKernel(const BitSerialArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
+                     int64_t* out, size_t ldo) {
+  const size_t L = hn::Lanes(hn::CappedTag<uint64_t, kBitSerialBlock>());
+  for (size_t m = m0; m < m1; ++m) std::memset(out + (m - m0) * ldo, 0, (col1 - col0) * 8);
+  ForEachTile<BitSerialTile>(m0, m1, col0 / L, col1 / L, g, m0, col0 / L, out, ldo);
+}
+
+// ------------------------------------------------------- pairwise products
+//
+// Both helpers take int32 vectors whose lanes are reinterpreted as 2 int16
+// or 4 bytes, and add to each int32 lane the products of its own sub-lanes,
+// modulo 2^32. HWY_SCALAR (GCC < 12.3's fallback target) has one lane per
+// vector and cannot reinterpret it as bytes, so it gets plain C++.
+
+#if HWY_TARGET == HWY_SCALAR
+template <class D32, class V32>
+HWY_INLINE V32 MulPairsAdd(D32 d32, V32 x, V32 y, V32 acc) {
+  const uint32_t xv = static_cast<uint32_t>(hn::GetLane(x)), yv = static_cast<uint32_t>(hn::GetLane(y));
+  const int32_t lo = int32_t{static_cast<int16_t>(xv)} * static_cast<int16_t>(yv);
+  const int32_t hi = int32_t{static_cast<int16_t>(xv >> 16)} * static_cast<int16_t>(yv >> 16);
+  return hn::Set(d32, static_cast<int32_t>(static_cast<uint32_t>(hn::GetLane(acc)) +
+                                           static_cast<uint32_t>(lo) + static_cast<uint32_t>(hi)));
+}
+template <class D32, class V32>
+HWY_INLINE V32 DotBytes(D32 d32, V32 a, V32 w, V32 acc) {
+  const uint32_t av = static_cast<uint32_t>(hn::GetLane(a)), wv = static_cast<uint32_t>(hn::GetLane(w));
+  int32_t sum = 0;
+  for (int t = 0; t < 4; ++t)
+    sum += int32_t{static_cast<uint8_t>(av >> (8 * t))} * static_cast<int8_t>(wv >> (8 * t));
+  return hn::Set(d32, static_cast<int32_t>(static_cast<uint32_t>(hn::GetLane(acc)) +
+                                           static_cast<uint32_t>(sum)));
+}
+#else
+// acc + (x[2c] * y[2c] + x[2c+1] * y[2c+1]) for the int16 halves of lane c.
+template <class D32, class V32>
+HWY_INLINE V32 MulPairsAdd(D32 d32, V32 x32, V32 y32, V32 acc) {
+#if HWY_ARCH_X86
+  // PMADDWD; Highway's lane order for x86 is exactly the pairwise one.
+  const hn::Repartition<int16_t, D32> d16;
+  V32 unused = hn::Zero(d32);
+  return hn::ReorderWidenMulAccumulate(d32, hn::BitCast(d16, x32), hn::BitCast(d16, y32), acc,
+                                       unused);
+#else
+#if HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64
+  if constexpr (hn::MaxLanes(d32) == 4) {
+    const int16x8_t x = vreinterpretq_s16_s32(x32.raw), y = vreinterpretq_s16_s32(y32.raw);
+    const int32x4_t lo = vmull_s16(vget_low_s16(x), vget_low_s16(y));
+    const int32x4_t hi = vmull_high_s16(x, y);
+    return hn::Add(acc, V32(vpaddq_s32(lo, hi)));
+  }
+#endif
+  const auto xe = hn::ShiftRight<16>(hn::ShiftLeft<16>(x32));
+  const auto ye = hn::ShiftRight<16>(hn::ShiftLeft<16>(y32));
+  const auto xo = hn::ShiftRight<16>(x32);
+  const auto yo = hn::ShiftRight<16>(y32);
+  return hn::Add(acc, hn::Add(hn::Mul(xe, ye), hn::Mul(xo, yo)));
+#endif
+}
+
+// acc + sum of the 4 products a[4c+t] * w[4c+t] (a unsigned, w signed bytes)
+// in int32 lane c: VPDPBUSD where the target has it.
+template <class D32, class V32>
+HWY_INLINE V32 DotBytes(D32 d32, V32 a, V32 w, V32 acc) {
+#if HWY_TARGET == HWY_AVX3_DL
+  if constexpr (hn::MaxLanes(d32) == 16) {
+    return V32{_mm512_dpbusd_epi32(acc.raw, a.raw, w.raw)};
+  }
+#endif
+  // Even and odd bytes widened in place to int16 halves of each int32 lane.
+  const hn::Repartition<uint16_t, D32> du16;
+  const hn::Repartition<int16_t, D32> d16;
+  const auto a_even = hn::And(hn::BitCast(du16, a), hn::Set(du16, 0x00FF));
+  const auto a_odd = hn::ShiftRight<8>(hn::BitCast(du16, a));
+  const auto w16 = hn::BitCast(d16, w);
+  const auto w_even = hn::ShiftRight<8>(hn::ShiftLeft<8>(w16));
+  const auto w_odd = hn::ShiftRight<8>(w16);
+  acc = MulPairsAdd(d32, hn::BitCast(d32, a_even), hn::BitCast(d32, w_even), acc);
+  return MulPairsAdd(d32, hn::BitCast(d32, a_odd), hn::BitCast(d32, w_odd), acc);
+}
+#endif
+
+HWY_INLINE uint32_t LoadU32(const void* p) {
+  uint32_t x;
+  std::memcpy(&x, p, 4);
+  return x;
+}
+
+// ------------------------------------------------------ int8 and int16 dot
+//
+// Both keep one int32 lane per output column; a K unit (4 bytes or 2 int16)
+// of one activation row is broadcast and multiplied with a vector of
+// columns. Blocking over K keeps the weight panel of a tile in L1 while the
+// rows of a task stream past it.
+
+template <bool kBytes>
+struct DotTiles {
+  static constexpr size_t kBlock = kBytes ? kInt8Block : kInt16Block;
+  static constexpr size_t kUnitBytes = 4;          // one int32 lane per K unit
+  static constexpr size_t kPanelBytes = 32 * 1024;  // weight panel per K chunk
+
+  template <int MR, int NV>
+  struct Tile {
+    static void Run(size_t m, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first,
+                    size_t m_base, size_t v_base, int32_t* out, size_t ldo) {
+      const hn::CappedTag<int32_t, kBlock> d32;
+      const size_t L = hn::Lanes(d32);
+      const size_t per_block = kBlock / L;
+      const size_t unit_stride = kBlock * kUnitBytes;  // bytes per K unit in a block
+
+      const uint8_t* wcol[kTileMax] = {};
+      for (int c = 0; c < NV; ++c) {
+        const size_t gv = v + c;
+        wcol[c] = static_cast<const uint8_t*>(g.w) + (gv / per_block) * g.w_block_bytes +
+                  (gv % per_block) * L * kUnitBytes;
+      }
+      const uint8_t* arow[kTileMax] = {};
+      for (int r = 0; r < MR; ++r)
+        arow[r] = static_cast<const uint8_t*>(g.a) + (m + r) * g.a_row_bytes;
+      int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
+
+#define BL_DECL(R, V)                                                                  \
+  auto c##R##V = (R < MR && V < NV && !first) ? hn::LoadU(d32, orow + (R < MR ? R : 0) * ldo + \
+                                                                    (V < NV ? V : 0) * L)  \
+                                              : hn::Zero(d32);
+      BL_FOR_TILE(BL_DECL)
+#undef BL_DECL
+      for (size_t k = ku0; k < ku1; ++k) {
+#define BL_LOAD_A(R)                                                                        \
+  const auto a##R = hn::Set(d32, static_cast<int32_t>(                                     \
+                                     (R < MR) ? LoadU32(arow[R < MR ? R : 0] + k * kUnitBytes) : 0));
+        BL_FOR_ROWS(BL_LOAD_A)
+#undef BL_LOAD_A
+#define BL_LOAD_W(V)                                                                        \
+  const auto w##V = (V < NV) ? hn::LoadU(d32, reinterpret_cast<const int32_t*>(            \
+                                                  wcol[V < NV ? V : 0] + k * unit_stride)) \
+                             : hn::Zero(d32);
+        BL_FOR_VECS(BL_LOAD_W)
+#undef BL_LOAD_W
+#define BL_STEP(R, V)                                                  \
+  if constexpr (R < MR && V < NV) {                                    \
+    if constexpr (kBytes)                                              \
+      c##R##V = DotBytes(d32, a##R, w##V, c##R##V);                    \
+    else                                                               \
+      c##R##V = MulPairsAdd(d32, a##R, w##V, c##R##V);                 \
+  }
+        BL_FOR_TILE(BL_STEP)
+#undef BL_STEP
+      }
+#define BL_STORE(R, V) \
+  if constexpr (R < MR && V < NV) hn::StoreU(c##R##V, d32, orow + R * ldo + V * L);
+      BL_FOR_TILE(BL_STORE)
+#undef BL_STORE
+    }
+  };
+
+  static void Kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
+                     size_t ku0, size_t ku1, int32_t* out, size_t ldo) {
+    if (ku1 == ku0) {
+      for (size_t m = m0; m < m1; ++m) std::memset(out + (m - m0) * ldo, 0, (col1 - col0) * 4);
+      return;
+    }
+    const size_t L = hn::Lanes(hn::CappedTag<int32_t, kBlock>());
+    const size_t v0 = col0 / L, v1 = col1 / L;
+    // K chunk so that kMaxVecs weight vectors over the chunk fit the panel.
+    const size_t chunk = HWY_MAX(size_t{16}, kPanelBytes / (kMaxVecs * L * kUnitBytes));
+    for (size_t v = v0; v < v1; v += kMaxVecs) {
+      const size_t nv = HWY_MIN(size_t{kMaxVecs}, v1 - v);
+      for (size_t k = ku0; k < ku1; k += chunk) {
+        const size_t k_end = HWY_MIN(ku1, k + chunk);
+        for (size_t m = m0; m < m1; m += kMaxRows) {
+          const size_t mr = HWY_MIN(size_t{kMaxRows}, m1 - m);
+          DispatchTile<Tile>(mr, nv, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
+        }
+      }
+    }
+  }
+};
+
+void Int8Kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
+                size_t ku1, int32_t* out, size_t ldo) {
+  DotTiles<true>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+
+void Int16Kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
+                 size_t ku1, int32_t* out, size_t ldo) {
+  DotTiles<false>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+
+const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+
+#undef BL_FOR_TILE
+#undef BL_FOR_ROWS
+#undef BL_FOR_VECS
+
+}  // namespace HWY_NAMESPACE
+}  // namespace bitlane::swar::detail
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
+
+#if HWY_ONCE
+namespace bitlane::swar::detail {
+
+HWY_EXPORT(BitSerialKernel);
+HWY_EXPORT(Int8Kernel);
+HWY_EXPORT(Int16Kernel);
+HWY_EXPORT(TargetName);
+
+void bitserial_kernel(const BitSerialArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
+                      int64_t* out, size_t ldo) {
+  HWY_DYNAMIC_DISPATCH(BitSerialKernel)(g, m0, m1, col0, col1, out, ldo);
+}
+void int8_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
+                 size_t ku1, int32_t* out, size_t ldo) {
+  HWY_DYNAMIC_DISPATCH(Int8Kernel)(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+void int16_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
+                  size_t ku1, int32_t* out, size_t ldo) {
+  HWY_DYNAMIC_DISPATCH(Int16Kernel)(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+const char* kernel_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+
+}  // namespace bitlane::swar::detail
+#endif

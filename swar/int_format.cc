@@ -1,0 +1,57 @@
+#include "swar/int_format.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace bitlane::swar {
+
+void validate(const IntFormat& f, const char* what) {
+  if (f.bits < 1 || f.bits > 16)
+    fail(std::string("swar: ") + what, "bits must be 1..16, got " + std::to_string(f.bits));
+}
+
+const char* elem_type_name(ElemType t) {
+  switch (t) {
+    case ElemType::kI8: return "int8";
+    case ElemType::kU8: return "uint8";
+    case ElemType::kI16: return "int16";
+    case ElemType::kU16: return "uint16";
+    case ElemType::kI32: return "int32";
+  }
+  return "?";
+}
+
+int32_t MatrixView::at(size_t r, size_t c) const {
+  const size_t i = r * stride + c;
+  switch (type) {
+    case ElemType::kI8: return static_cast<const int8_t*>(data)[i];
+    case ElemType::kU8: return static_cast<const uint8_t*>(data)[i];
+    case ElemType::kI16: return static_cast<const int16_t*>(data)[i];
+    case ElemType::kU16: return static_cast<const uint16_t*>(data)[i];
+    case ElemType::kI32: return static_cast<const int32_t*>(data)[i];
+  }
+  return 0;
+}
+
+void check_range(const MatrixView& v, const IntFormat& f, const char* what) {
+  const int64_t lo = f.min_value(), hi = f.max_value();
+  for_each_row(v, [&](const auto* row, size_t r) {
+    // Min/max first (vectorises); locate the culprit only on failure.
+    int64_t mn = 0, mx = 0;
+    if (v.cols) {
+      auto [pmin, pmax] = std::minmax_element(row, row + v.cols);
+      mn = *pmin;
+      mx = *pmax;
+    }
+    if (mn >= lo && mx <= hi) return;
+    for (size_t c = 0; c < v.cols; ++c)
+      if (row[c] < lo || row[c] > hi)
+        fail(std::string("swar: ") + what,
+             "value " + std::to_string(static_cast<int64_t>(row[c])) + " at (" +
+                 std::to_string(r) + ", " + std::to_string(c) + ") is outside " +
+                 f.to_string() + " [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  });
+}
+
+}  // namespace bitlane::swar

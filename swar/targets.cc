@@ -1,0 +1,76 @@
+#include "swar/targets.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <mutex>
+
+#include "core/error.h"
+#include "hwy/highway.h"
+#include "hwy/targets.h"
+#include "swar/gemm_internal.h"
+
+namespace bitlane::swar {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::toupper(static_cast<unsigned char>(a[i])) !=
+        std::toupper(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// All targets this CPU supports. Read once, before anything restricts the
+// choice: every restriction goes through force_target, which asks here first.
+int64_t cpu_targets() {
+  static const int64_t targets = hwy::SupportedTargets();
+  return targets;
+}
+
+}  // namespace
+
+std::vector<SimdTarget> available_targets() {
+  std::vector<SimdTarget> out;
+  // Lower bits are better targets in Highway's numbering.
+  int64_t targets = cpu_targets() & HWY_TARGETS;
+  for (; targets != 0; targets &= targets - 1) {
+    const int64_t bit = targets & ~(targets - 1);
+    out.push_back({bit, hwy::TargetName(bit)});
+  }
+  return out;
+}
+
+std::string current_target() {
+  apply_target_from_environment();
+  return detail::kernel_target_name();
+}
+
+void force_target(std::string_view name) {
+  if (name.empty()) {
+    hwy::SetSupportedTargetsForTest(0);
+    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+    return;
+  }
+  std::string names;
+  for (const SimdTarget& t : available_targets()) {
+    if (iequals(t.name, name)) {
+      hwy::SetSupportedTargetsForTest(t.bit);
+      hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+      return;
+    }
+    names += (names.empty() ? "" : ", ") + t.name;
+  }
+  fail("SIMD target", "'" + std::string(name) + "' is not available on this CPU/build (available: " +
+                          names + ")");
+}
+
+void apply_target_from_environment() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* env = std::getenv("BITLANE_TARGET");
+    if (env && *env) force_target(env);
+  });
+}
+
+}  // namespace bitlane::swar

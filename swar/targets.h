@@ -1,0 +1,44 @@
+// Which SIMD target the kernels run on. Highway compiles every kernel for
+// several targets and picks the best one the CPU supports; tests and
+// benchmarks can narrow that choice, and so can users with BITLANE_TARGET
+// (e.g. BITLANE_TARGET=AVX2, or =EMU128 for the portable fallback).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bitlane::swar {
+
+struct SimdTarget {
+  int64_t bit;       // Highway's HWY_* target bit
+  std::string name;  // "AVX3_DL", "AVX2", "NEON", "EMU128", ...
+};
+
+// Targets compiled into this binary that this CPU can run, best first.
+std::vector<SimdTarget> available_targets();
+
+// Name of the target the kernels currently dispatch to.
+std::string current_target();
+
+// Restricts dispatch to the named target (case-insensitive). Throws
+// bitlane::Error naming the available ones if it is unknown or unsupported.
+// An empty name restores automatic choice.
+void force_target(std::string_view name);
+
+// Applies BITLANE_TARGET from the environment once; called by the library's
+// entry points, harmless to call again.
+void apply_target_from_environment();
+
+// Forces a target for a scope (tests, benchmarks) and restores automatic
+// choice afterwards.
+class ScopedTarget {
+ public:
+  explicit ScopedTarget(std::string_view name) { force_target(name); }
+  ~ScopedTarget() { force_target(""); }
+  ScopedTarget(const ScopedTarget&) = delete;
+  ScopedTarget& operator=(const ScopedTarget&) = delete;
+};
+
+}  // namespace bitlane::swar

@@ -1,0 +1,196 @@
+// Every GEMM method on every SIMD target this machine runs, against the int64
+// reference: all width pairs 1..8 with every signedness, wider widths up to
+// 16, edge shapes around the block and vector sizes, extreme values.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "core/executor.h"
+#include "swar/gemm.h"
+#include "swar/targets.h"
+
+using namespace bitlane;
+using namespace bitlane::swar;
+
+namespace {
+
+enum class Fill { kRandom, kMin, kMax, kAlternate };
+
+std::vector<int32_t> make_values(size_t n, IntFormat f, Fill fill, std::mt19937& rng) {
+  std::vector<int32_t> v(n);
+  std::uniform_int_distribution<int64_t> d(f.min_value(), f.max_value());
+  for (size_t i = 0; i < n; ++i) {
+    switch (fill) {
+      case Fill::kRandom: v[i] = static_cast<int32_t>(d(rng)); break;
+      case Fill::kMin: v[i] = static_cast<int32_t>(f.min_value()); break;
+      case Fill::kMax: v[i] = static_cast<int32_t>(f.max_value()); break;
+      case Fill::kAlternate:
+        v[i] = static_cast<int32_t>(i % 3 ? f.max_value() : f.min_value());
+        break;
+    }
+  }
+  return v;
+}
+
+// Runs one case through `method` (int64 and, when it fits, int32 output) and
+// compares with the reference. Returns false after reporting a mismatch.
+bool check_case(GemmMethod method, IntFormat af, IntFormat wf, size_t m, size_t k, size_t n,
+                Fill fill, std::mt19937& rng, const Executor& ex) {
+  const auto a = make_values(m * k, af, fill, rng);
+  const auto w = make_values(n * k, wf, fill == Fill::kAlternate ? Fill::kMin : fill, rng);
+  const MatrixView av = MatrixView::of(a.data(), m, k), wv = MatrixView::of(w.data(), n, k);
+  std::vector<int64_t> want(m * n), got(m * n, -1);
+  gemm_reference(av, wv, want.data(), n);
+  const PackedWeights p = PackedWeights::pack(wv, wf, af, method);
+  gemm(av, p, got.data(), n, ex);
+  for (size_t i = 0; i < m * n; ++i)
+    if (got[i] != want[i]) {
+      FAIL_CHECK(method_name(method) << " on " << current_target() << ": " << af.to_string()
+                                     << " x " << wf.to_string() << " M=" << m << " K=" << k
+                                     << " N=" << n << " at (" << i / n << ", " << i % n
+                                     << "): " << got[i] << " != " << want[i]);
+      return false;
+    }
+  const long double bound =
+      static_cast<long double>(k) * af.max_magnitude() * wf.max_magnitude();
+  if (bound <= 2147483647.0L) {
+    std::vector<int32_t> got32(m * n, -1);
+    gemm(av, p, got32.data(), n, ex);
+    for (size_t i = 0; i < m * n; ++i)
+      if (got32[i] != want[i]) {
+        FAIL_CHECK(method_name(method) << " int32 on " << current_target() << ": "
+                                       << af.to_string() << " x " << wf.to_string()
+                                       << " M=" << m << " K=" << k << " N=" << n);
+        return false;
+      }
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("gemm: every method, target and width pair 1..8 matches the reference") {
+  Executor ex(1);
+  for (const SimdTarget& t : available_targets()) {
+    ScopedTarget scope(t.name);
+    for (GemmMethod method : kAllMethods) {
+      CAPTURE(t.name);
+      CAPTURE(method_name(method));
+      std::mt19937 rng(11);
+      // Shapes cycle through sizes around 64-bit words, blocks and vectors.
+      const size_t shapes[][3] = {{1, 64, 8},  {3, 65, 9},  {5, 63, 17}, {2, 127, 16},
+                                  {4, 129, 7}, {6, 1, 1},   {1, 257, 33}, {9, 31, 15}};
+      size_t s = 0;
+      bool ok = true;
+      for (int ab = 1; ab <= 8 && ok; ++ab)
+        for (int wb = 1; wb <= 8 && ok; ++wb)
+          for (int signs = 0; signs < 4 && ok; ++signs) {
+            const IntFormat af{ab, (signs & 1) != 0}, wf{wb, (signs & 2) != 0};
+            const auto& sh = shapes[s++ % std::size(shapes)];
+            const Fill fill = s % 5 == 0 ? Fill::kMin : s % 7 == 0 ? Fill::kMax : Fill::kRandom;
+            ok = check_case(method, af, wf, sh[0], sh[1], sh[2], fill, rng, ex);
+          }
+    }
+  }
+}
+
+TEST_CASE("gemm: edge shapes and extreme values") {
+  Executor ex(1);
+  for (const SimdTarget& t : available_targets()) {
+    ScopedTarget scope(t.name);
+    std::mt19937 rng(5);
+    for (GemmMethod method : kAllMethods) {
+      CAPTURE(t.name);
+      CAPTURE(method_name(method));
+      for (IntFormat af : {IntFormat{1, false}, IntFormat{2, true}, IntFormat{8, false}})
+        for (IntFormat wf : {IntFormat{1, true}, IntFormat{4, true}, IntFormat{8, false}})
+          for (size_t m : {1, 4, 5})
+            for (size_t k : {1, 63, 64, 65, 257})
+              for (size_t n : {1, 15, 16, 17, 65})
+                for (Fill fill : {Fill::kRandom, Fill::kMin, Fill::kMax, Fill::kAlternate})
+                  if (!check_case(method, af, wf, m, k, n, fill, rng, ex)) return;
+    }
+  }
+}
+
+TEST_CASE("gemm: widths 9..16 (generic path) including int64 results") {
+  Executor ex(1);
+  std::mt19937 rng(9);
+  for (const SimdTarget& t : available_targets()) {
+    ScopedTarget scope(t.name);
+    for (GemmMethod method : {GemmMethod::kInt16, GemmMethod::kBitSerial, GemmMethod::kWideMul})
+      for (int ab : {3, 9, 12, 15, 16})
+        for (int wb : {2, 8, 13, 16})
+          for (int signs = 0; signs < 4; ++signs) {
+            CAPTURE(t.name);
+            const IntFormat af{ab, (signs & 1) != 0}, wf{wb, (signs & 2) != 0};
+            for (Fill fill : {Fill::kRandom, Fill::kMin, Fill::kMax})
+              if (!check_case(method, af, wf, 3, 129, 17, fill, rng, ex)) return;
+          }
+  }
+}
+
+TEST_CASE("gemm: large K with extreme values stays exact in int64") {
+  // 8-bit x 8-bit over K = 70000 exceeds int32 for all-min operands: the int8
+  // path must split K into exact passes.
+  Executor ex(1);
+  std::mt19937 rng(1);
+  for (GemmMethod method : kAllMethods)
+    CHECK(check_case(method, IntFormat{8, true}, IntFormat{8, true}, 1, 70000, 3, Fill::kMin, rng,
+                     ex));
+  CHECK(check_case(GemmMethod::kInt16, IntFormat{16, true}, IntFormat{16, true}, 2, 5000, 3,
+                   Fill::kMin, rng, ex));
+}
+
+TEST_CASE("gemm: results are identical for 1 and 2 threads") {
+  Executor one(1), two(2);
+  std::mt19937 rng(4);
+  const IntFormat af{4, false}, wf{3, true};
+  const size_t m = 150, k = 300, n = 200;
+  const auto a = make_values(m * k, af, Fill::kRandom, rng);
+  const auto w = make_values(n * k, wf, Fill::kRandom, rng);
+  for (GemmMethod method : kAllMethods) {
+    const PackedWeights p =
+        PackedWeights::pack(MatrixView::of(w.data(), n, k), wf, af, method);
+    std::vector<int32_t> c1(m * n), c2(m * n);
+    gemm(MatrixView::of(a.data(), m, k), p, c1.data(), n, one);
+    gemm(MatrixView::of(a.data(), m, k), p, c2.data(), n, two);
+    CHECK(c1 == c2);
+  }
+}
+
+TEST_CASE("gemm: bad arguments give clear errors") {
+  Executor ex(1);
+  std::vector<int8_t> w(4 * 8, 1), a(2 * 8, 1);
+  const PackedWeights p =
+      PackedWeights::pack(MatrixView::of(w.data(), 4, 8), IntFormat{2, true}, IntFormat{2, true});
+  std::vector<int32_t> c(8);
+  CHECK_THROWS_WITH_AS(gemm(MatrixView::of(a.data(), 2, 7), p, c.data(), 4, ex),
+                       doctest::Contains("K = 7"), Error);
+  a[3] = 2;  // outside s2 [-2, 1]
+  CHECK_THROWS_WITH_AS(gemm(MatrixView::of(a.data(), 2, 8), p, c.data(), 4, ex),
+                       doctest::Contains("value 2 at (0, 3)"), Error);
+  CHECK_THROWS_AS(PackedWeights::pack(MatrixView::of(w.data(), 4, 8), IntFormat{0, true},
+                                      IntFormat{2, true}),
+                  Error);
+  CHECK_THROWS_WITH_AS(PackedWeights::pack(MatrixView::of(w.data(), 4, 8), IntFormat{12, true},
+                                           IntFormat{2, true}, GemmMethod::kInt8),
+                       doctest::Contains("at most 8 bits"), Error);
+  CHECK_THROWS_AS(parse_method("simd"), Error);
+  std::vector<int16_t> big(20000, 127);
+  const PackedWeights wide = PackedWeights::pack(MatrixView::of(big.data(), 1, 20000),
+                                                 IntFormat{16, true}, IntFormat{16, true});
+  std::vector<int32_t> out(1);
+  CHECK_THROWS_WITH_AS(gemm(MatrixView::of(big.data(), 1, 20000), wide, out.data(), 1, ex),
+                       doctest::Contains("int64 overload"), Error);
+}
+
+TEST_CASE("dot product on the packed kernels") {
+  const std::vector<int8_t> a = {1, -2, 3, -4, 5}, w = {-1, 1, -1, 1, 7};
+  // Hand-worked: -1 - 2 - 3 - 4 + 35 = 25.
+  for (GemmMethod method : kAllMethods)
+    CHECK(dot(MatrixView::of(a.data(), 1, 5), IntFormat{4, true}, MatrixView::of(w.data(), 1, 5),
+              IntFormat{4, true}, method) == 25);
+}
