@@ -8,7 +8,7 @@
 
 using namespace bitlane::swar;
 
-TEST_CASE("pack places lane i of word w at bits [i*field, i*field+bits)") {
+TEST_CASE("pack places lane i of a word at bit i*field") {
   // Hand-worked: s4 with one spacer bit (field 5, 12 lanes): -1, 2, -8.
   const std::vector<int8_t> v = {-1, 2, -8};
   std::vector<uint64_t> out(1, ~uint64_t{0});
