@@ -80,10 +80,36 @@ void epilogue(const Raw* raw, size_t ldr, const PackedActivations& pa, const Pac
   }
 }
 
+// Per-call state shared by the tasks of one GEMM.
+struct CallState {
+  PackedActivations pa;
+  std::vector<int32_t> col_init, row_init;  // bias corrections mod 2^32 (int8/int16)
+};
+
+int32_t wrap32(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v))); }
+
+// Bias corrections as accumulator starting values, for int32 results.
+void prepare_inits(CallState& st, const PackedWeights& w, size_t n_padded) {
+  const int64_t ab = st.pa.bias, wb = GemmAccess::w_bias(w);
+  const int64_t kk = static_cast<int64_t>(w.k());
+  st.col_init.clear();
+  st.row_init.clear();
+  if (ab != 0 || wb != 0) {
+    const auto& col_sum = GemmAccess::col_sum(w);
+    st.col_init.assign(n_padded, 0);
+    for (size_t n = 0; n < w.n(); ++n) st.col_init[n] = wrap32(ab * col_sum[n] + kk * ab * wb);
+  }
+  if (wb != 0) {
+    st.row_init.resize(st.pa.row_sum.size());
+    for (size_t m = 0; m < st.row_init.size(); ++m) st.row_init[m] = wrap32(wb * st.pa.row_sum[m]);
+  }
+}
+
 // One task: the tile rows [m0, m1) x cols [c0, c1) of C.
 template <class Out>
-void run_tile(const PackedActivations& pa, IntFormat af, const PackedWeights& w, size_t m0,
-              size_t m1, size_t c0, size_t c1, Out* c, size_t ldc) {
+void run_tile(const CallState& st, IntFormat af, const PackedWeights& w, size_t m0, size_t m1,
+              size_t c0, size_t c1, Out* c, size_t ldc) {
+  const PackedActivations& pa = st.pa;
   TaskScratch& s = scratch();
   const size_t cols = c1 - c0;
   const size_t ldo = ceil_div(cols, detail::block_width(w.method())) *
@@ -91,7 +117,7 @@ void run_tile(const PackedActivations& pa, IntFormat af, const PackedWeights& w,
   const size_t rows = m1 - m0;
   switch (w.method()) {
     case GemmMethod::kBitSerial: {
-      detail::BitSerialArgs g{pa.data.data(),
+      detail::BitSerialArgs g{static_cast<const uint64_t*>(pa.rows),
                               pa.row_stride,
                               GemmAccess::data(w).data(),
                               static_cast<size_t>(w.weight_format().bits) *
@@ -101,9 +127,9 @@ void run_tile(const PackedActivations& pa, IntFormat af, const PackedWeights& w,
                               w.weight_format().bits,
                               af.is_signed,
                               w.weight_format().is_signed};
-      s.wide.reserve_scratch(rows * ldo);
-      detail::bitserial_kernel(g, m0, m1, c0, c0 + ldo, s.wide.data(), ldo);
-      epilogue(s.wide.data(), ldo, pa, w, m0, m1, c0, c1, c, ldc);
+      // Bit planes need no bias: the kernel writes C itself.
+      detail::bitserial_kernel(g, m0, m1, c0, c0 + ldo,
+                               detail::BitSerialOut{c, ldc, sizeof(Out) == 8, w.n()});
       return;
     }
     case GemmMethod::kInt8:
@@ -111,17 +137,27 @@ void run_tile(const PackedActivations& pa, IntFormat af, const PackedWeights& w,
       const bool bytes = w.method() == GemmMethod::kInt8;
       const size_t width = bytes ? detail::kInt8Block : detail::kInt16Block;
       const size_t group = bytes ? detail::kInt8Group : detail::kInt16Group;
-      detail::DotArgs g{pa.data.data(), pa.row_stride, GemmAccess::data(w).data(),
+      detail::DotArgs g{pa.rows, pa.row_stride, GemmAccess::data(w).data(),
                         GemmAccess::k_units(w) * width * group * (bytes ? 1 : 2)};
       auto kernel = bytes ? detail::int8_kernel : detail::int16_kernel;
       const size_t units = GemmAccess::k_units(w);
-      s.narrow.reserve_scratch(rows * ldo);
       if constexpr (sizeof(Out) == 4) {
+        // The kernel starts from the corrections and, when the tile's padded
+        // columns all exist in C, writes C directly.
+        g.col_init = st.col_init.empty() ? nullptr : st.col_init.data();
+        g.row_init = st.row_init.empty() ? nullptr : st.row_init.data();
+        if (c0 + ldo <= w.n()) {
+          kernel(g, m0, m1, c0, c0 + ldo, 0, units, c + m0 * ldc + c0, ldc);
+          return;
+        }
+        s.narrow.reserve_scratch(rows * ldo);
         kernel(g, m0, m1, c0, c0 + ldo, 0, units, s.narrow.data(), ldo);
-        epilogue(s.narrow.data(), ldo, pa, w, m0, m1, c0, c1, c, ldc);
+        for (size_t m = m0; m < m1; ++m)
+          std::copy_n(s.narrow.data() + (m - m0) * ldo, cols, c + m * ldc + c0);
       } else {
         // Exact int64: int32 passes over K chunks that cannot overflow.
         const size_t chunk = std::max<size_t>(1, exact_units(w, af));
+        s.narrow.reserve_scratch(rows * ldo);
         s.sum.reserve_scratch(rows * ldo);
         std::fill(s.sum.data(), s.sum.data() + rows * ldo, int64_t{0});
         for (size_t k = 0; k < units; k += chunk) {
@@ -147,9 +183,14 @@ void run_gemm(const MatrixView& a, IntFormat af, const PackedWeights& w, Out* c,
               const Executor& ex) {
   const size_t m = a.rows, n = w.n();
   if (m == 0 || n == 0) return;
-  PackedActivations pa;
-  detail::pack_activations(a, af, w, pa, ex);
+  // Reused across calls: packing buffers are only allocated when they grow.
+  // (A reference, because lambdas name thread_locals instead of capturing
+  // them: worker threads would see their own, empty, instance.)
+  thread_local CallState per_thread;
+  CallState& st = per_thread;
+  detail::pack_activations(a, af, w, st.pa, ex);
   const size_t width = detail::block_width(w.method());
+  if constexpr (sizeof(Out) == 4) prepare_inits(st, w, ceil_div(n, width) * width);
   const size_t task_cols = std::max(width, kTaskCols / width * width);
   const size_t row_tasks = ceil_div(m, kTaskRows), col_tasks = ceil_div(n, task_cols);
   ex.parallel_for(row_tasks * col_tasks, 1, [&](size_t t0, size_t t1) {
@@ -157,7 +198,7 @@ void run_gemm(const MatrixView& a, IntFormat af, const PackedWeights& w, Out* c,
       const size_t rt = t / col_tasks, ct = t % col_tasks;
       const size_t m0 = rt * kTaskRows, m1 = std::min(m, m0 + kTaskRows);
       const size_t c0 = ct * task_cols, c1 = std::min(n, c0 + task_cols);
-      run_tile(pa, af, w, m0, m1, c0, c1, c, ldc);
+      run_tile(st, af, w, m0, m1, c0, c1, c, ldc);
     }
   });
 }
@@ -241,7 +282,6 @@ PackedWeights PackedWeights::pack(const MatrixView& w, IntFormat w_format, IntFo
 void gemm(const MatrixView& a, const PackedWeights& w, int32_t* c, size_t ldc,
           const Executor& ex) {
   check_shapes(a, w, c, ldc);
-  check_range(a, w.activation_format(), "activations");
   // Worst case |sum| = K * max|a| * max|w| must fit, or results would wrap.
   const long double bound = static_cast<long double>(w.k()) *
                             w.activation_format().max_magnitude() *
@@ -257,7 +297,6 @@ void gemm(const MatrixView& a, const PackedWeights& w, int32_t* c, size_t ldc,
 void gemm(const MatrixView& a, const PackedWeights& w, int64_t* c, size_t ldc,
           const Executor& ex) {
   check_shapes(a, w, c, ldc);
-  check_range(a, w.activation_format(), "activations");
   if (needs_digit_split(w))
     gemm_digit_split(a, w, c, ldc, ex);
   else

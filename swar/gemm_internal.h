@@ -40,14 +40,28 @@ struct DotArgs {
   size_t a_row_bytes;
   const void* w;         // packed weights
   size_t w_block_bytes;
+  // Optional starting values of the accumulators (the bias corrections):
+  // acc(m, col) starts at col_init[col] + row_init[m]; null means 0.
+  const int32_t* col_init = nullptr;
+  const int32_t* row_init = nullptr;
 };
 
 // Kernels compute the tile rows [m0, m1) x columns [col0, col1) (col0, col1
-// multiples of the block width) and store it at out[(m - m0) * ldo + col - col0].
-// bitserial: exact int64 sums over all of K.
+// multiples of the block width).
+//
+// bitserial: exact sums over all of K, stored to c[m * ldc + col] for the
+// columns col < n that exist (int64, or int32 when `wide` is false).
+struct BitSerialOut {
+  void* c;
+  size_t ldc;
+  bool wide;
+  size_t n;
+};
 void bitserial_kernel(const BitSerialArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
-                      int64_t* out, size_t ldo);
-// int8 / int16: sums of a' * w' modulo 2^32 over K units [ku0, ku1).
+                      const BitSerialOut& out);
+// int8 / int16 store to out[(m - m0) * ldo + col - col0].
+// int8 / int16: initial value + sums of a' * w' modulo 2^32 over K units
+// [ku0, ku1); out may be the caller's C when the tile's columns all exist.
 void int8_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
                  size_t ku1, int32_t* out, size_t ldo);
 void int16_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,

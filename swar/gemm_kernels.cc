@@ -79,13 +79,15 @@ HWY_INLINE void ForEachTile(size_t m0, size_t m1, size_t v0, size_t v1, Args&&..
 
 template <int MR, int NV>
 struct BitSerialTile {
-  static void Run(size_t m, size_t v, const BitSerialArgs& g, size_t m_base, size_t v_base,
-                  int64_t* out, size_t ldo) {
+  static void Run(size_t m, size_t v, const BitSerialArgs& g, const BitSerialOut& out) {
     const hn::CappedTag<uint64_t, kBitSerialBlock> du;
     const hn::RebindToSigned<decltype(du)> di;
     const size_t L = hn::Lanes(du);
     const size_t per_block = kBitSerialBlock / L;
     const size_t kw = g.kw;
+    // Sums of the plane-pair passes; each output is written to C once.
+    HWY_ALIGN int64_t tile[kTileMax * kTileMax * kBitSerialBlock];
+    const size_t ldt = NV * L;
 
     const uint64_t* wcol[kTileMax] = {};
     for (int c = 0; c < NV; ++c) {
@@ -94,7 +96,6 @@ struct BitSerialTile {
     }
     const uint64_t* arow[kTileMax] = {};
     for (int r = 0; r < MR; ++r) arow[r] = g.a + (m + r) * g.a_row_words;
-    int64_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
 
     for (int i = 0; i < g.a_planes; ++i) {
       for (int j = 0; j < g.w_planes; ++j) {
@@ -119,29 +120,69 @@ struct BitSerialTile {
           BL_FOR_TILE(BL_STEP)
 #undef BL_STEP
         }
+        // Weight of this plane pair: 2^(i+j), negative when exactly one of
+        // the planes is the top plane of a signed operand.
         const bool a_top = g.a_signed && i == g.a_planes - 1;
         const bool w_top = g.w_signed && j == g.w_planes - 1;
         const bool negative = a_top != w_top;
+        const bool first = i == 0 && j == 0;
+        const bool last = i == g.a_planes - 1 && j == g.w_planes - 1;
         const int shift = i + j;
-#define BL_FOLD(R, V)                                                             \
-  if constexpr (R < MR && V < NV) {                                               \
-    int64_t* o = orow + R * ldo + V * L;                                          \
-    const auto term = hn::ShiftLeftSame(hn::BitCast(di, c##R##V), shift);         \
-    const auto prev = hn::LoadU(di, o);                                           \
-    hn::StoreU(negative ? hn::Sub(prev, term) : hn::Add(prev, term), di, o);      \
+#define BL_FOLD(R, V)                                                 \
+  if constexpr (R < MR && V < NV) {                                   \
+    int64_t* t = tile + R * ldt + V * L;                              \
+    auto term = hn::ShiftLeftSame(hn::BitCast(di, c##R##V), shift);   \
+    if (negative) term = hn::Neg(term);                               \
+    if (!first) term = hn::Add(hn::Load(di, t), term);                \
+    if (last)                                                         \
+      StoreSums(di, term, m + R, (v + V) * L, out);                   \
+    else                                                              \
+      hn::Store(term, di, t);                                         \
   }
         BL_FOR_TILE(BL_FOLD)
 #undef BL_FOLD
       }
     }
   }
+
+  // Writes one vector of sums to C: the columns that exist, as int32 or int64.
+  template <class DI, class VI>
+  static HWY_INLINE void StoreSums(DI di, VI sums, size_t row, size_t col,
+                                   const BitSerialOut& out) {
+    const size_t L = hn::Lanes(di);
+    if (col + L <= out.n) {
+      if (out.wide) {
+        hn::StoreU(sums, di, static_cast<int64_t*>(out.c) + row * out.ldc + col);
+        return;
+      }
+      int32_t* dst = static_cast<int32_t*>(out.c) + row * out.ldc + col;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+      if constexpr (hn::MaxLanes(di) == 8) {  // VPMOVQD (Highway 1.0.3 lacks it)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi64_epi32(sums.raw));
+        return;
+      }
+#endif
+      HWY_ALIGN int64_t lanes[hn::MaxLanes(di)];
+      hn::Store(sums, di, lanes);
+      for (size_t c = 0; c < L; ++c) dst[c] = static_cast<int32_t>(lanes[c]);
+      return;
+    }
+    if (col >= out.n) return;  // padding columns
+    HWY_ALIGN int64_t lanes[hn::MaxLanes(di)];
+    hn::Store(sums, di, lanes);
+    for (size_t c = 0; col + c < out.n; ++c) {
+      if (out.wide)
+        static_cast<int64_t*>(out.c)[row * out.ldc + col + c] = lanes[c];
+      else
+        static_cast<int32_t*>(out.c)[row * out.ldc + col + c] = static_cast<int32_t>(lanes[c]);
+    }
+  }
 };
 
 void BitSerialKernel(const BitSerialArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
-                     int64_t* out, size_t ldo) {
+                     const BitSerialOut& out) {
   const size_t L = hn::Lanes(hn::CappedTag<uint64_t, kBitSerialBlock>());
-  for (size_t m = m0; m < m1; ++m) std::memset(out + (m - m0) * ldo, 0, (col1 - col0) * 8);
-  ForEachTile<BitSerialTile>(m0, m1, col0 / L, col1 / L, g, m0, col0 / L, out, ldo);
+  ForEachTile<BitSerialTile>(m0, m1, col0 / L, col1 / L, g, out);
 }
 
 // ------------------------------------------------------- pairwise products
@@ -257,10 +298,23 @@ struct DotTiles {
         arow[r] = static_cast<const uint8_t*>(g.a) + (m + r) * g.a_row_bytes;
       int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
 
-#define BL_DECL(R, V)                                                                  \
-  auto c##R##V = (R < MR && V < NV && !first) ? hn::LoadU(d32, orow + (R < MR ? R : 0) * ldo + \
-                                                                    (V < NV ? V : 0) * L)  \
-                                              : hn::Zero(d32);
+      // Accumulators start from the stored partial sums, or on the first K
+      // chunk from the bias corrections.
+      const auto zero = hn::Zero(d32);
+#define BL_ROW_INIT(R)                                                                   \
+  const auto r##R = (first && R < MR && g.row_init) ? hn::Set(d32, g.row_init[m + (R < MR ? R : 0)]) \
+                                                    : zero;
+      BL_FOR_ROWS(BL_ROW_INIT)
+#undef BL_ROW_INIT
+#define BL_COL_INIT(V)                                                                      \
+  const auto i##V = (first && V < NV && g.col_init) ? hn::LoadU(d32, g.col_init + (v + (V < NV ? V : 0)) * L) \
+                                                    : zero;
+      BL_FOR_VECS(BL_COL_INIT)
+#undef BL_COL_INIT
+#define BL_DECL(R, V)                                                                   \
+  auto c##R##V = (R < MR && V < NV && !first)                                           \
+                     ? hn::LoadU(d32, orow + (R < MR ? R : 0) * ldo + (V < NV ? V : 0) * L) \
+                     : hn::Add(r##R, i##V);
       BL_FOR_TILE(BL_DECL)
 #undef BL_DECL
       for (size_t k = ku0; k < ku1; ++k) {
@@ -346,8 +400,8 @@ HWY_EXPORT(Int16Kernel);
 HWY_EXPORT(TargetName);
 
 void bitserial_kernel(const BitSerialArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
-                      int64_t* out, size_t ldo) {
-  HWY_DYNAMIC_DISPATCH(BitSerialKernel)(g, m0, m1, col0, col1, out, ldo);
+                      const BitSerialOut& out) {
+  HWY_DYNAMIC_DISPATCH(BitSerialKernel)(g, m0, m1, col0, col1, out);
 }
 void int8_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
                  size_t ku1, int32_t* out, size_t ldo) {

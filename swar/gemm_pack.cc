@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/executor.h"
 #include "swar/gemm_internal.h"
+#include "swar/pack_kernels.h"
 
 namespace bitlane::swar::detail {
 namespace {
@@ -77,6 +78,41 @@ WideGeometry wide_geometry(IntFormat a, IntFormat w) {
   if (t < 1) t = 1;
   if (t > 1024) t = 1024;
   return {lanes, field, static_cast<uint64_t>(t)};
+}
+
+// The per-target packers handle a view whose element type can hold the
+// whole format range (so that a single unsigned comparison checks it).
+bool fits_type(ElemType t, IntFormat f) {
+  switch (t) {
+    case ElemType::kI8: return f.min_value() >= -128 && f.max_value() <= 127;
+    case ElemType::kU8: return f.min_value() >= 0 && f.max_value() <= 255;
+    case ElemType::kI16: return f.min_value() >= -32768 && f.max_value() <= 32767;
+    case ElemType::kU16: return f.min_value() >= 0 && f.max_value() <= 65535;
+    case ElemType::kI32: return false;
+  }
+  return false;
+}
+bool is_byte(ElemType t) { return t == ElemType::kI8 || t == ElemType::kU8; }
+bool is_word(ElemType t) { return t == ElemType::kI16 || t == ElemType::kU16; }
+
+ByteRowSpec byte_spec(IntFormat f, int64_t bias) {
+  ByteRowSpec s;
+  s.add = static_cast<uint8_t>(-bias);
+  s.check_lo = static_cast<uint8_t>(f.min_value());
+  s.check_span = static_cast<uint8_t>(f.max_value() - f.min_value());
+  return s;
+}
+WordRowSpec word_spec(IntFormat f, int64_t bias) {
+  WordRowSpec s;
+  s.flip = static_cast<uint16_t>(bias);  // 0 or 2^15
+  s.check_lo = static_cast<uint16_t>(f.min_value());
+  s.check_span = static_cast<uint16_t>(f.max_value() - f.min_value());
+  return s;
+}
+
+template <typename T>
+const T* row_ptr(const MatrixView& v, size_t r) {
+  return static_cast<const T*>(v.data) + r * v.stride;
 }
 
 }  // namespace
@@ -197,33 +233,85 @@ void pack_activations(const MatrixView& a, IntFormat af, const PackedWeights& w,
   const size_t m = a.rows, k = a.cols;
   out.bias = activation_bias(method, af);
   out.row_sum.assign(m, 0);
+  const bool need_sums = GemmAccess::w_bias(w) != 0;
+  // Fast paths check the range while packing; the scalar paths check first.
+  const bool fast = fits_type(a.type, af) &&
+                    (method == GemmMethod::kInt16 ? is_word(a.type) : is_byte(a.type)) &&
+                    method != GemmMethod::kWideMul;
+  if (!fast) check_range(a, af, "activations");
+  out.rows = nullptr;
+  bool in_range = true;
+  auto report = [&](bool ok) {
+    if (!ok) in_range = false;  // benign race: only ever set to false
+  };
   switch (method) {
     case GemmMethod::kBitSerial: {
       const size_t kw = GemmAccess::k_units(w);
       out.row_stride = static_cast<size_t>(af.bits) * kw;
       out.data.reserve_scratch(std::max<size_t>(1, m * out.row_stride));
+      const ByteRowSpec spec = byte_spec(af, 0);
       ex.parallel_for(m, 16, [&](size_t r0, size_t r1) {
+        if (fast) {
+          report(byte_planes({row_ptr<uint8_t>(a, r0), a.stride, out.data.data() + r0 * out.row_stride,
+                              out.row_stride, r1 - r0, k},
+                             spec, af.bits, kw));
+          return;
+        }
         std::vector<int32_t> row(k);
         for (size_t r = r0; r < r1; ++r) {
           read_row(a, r, row.data());
           to_bit_planes(row.data(), k, af.bits, kw, out.data.data() + r * out.row_stride, kw);
         }
       });
-      return;
+      break;
     }
     case GemmMethod::kInt8:
     case GemmMethod::kInt16: {
       const bool bytes = method == GemmMethod::kInt8;
-      const size_t group = bytes ? kInt8Group : kInt16Group;
       const size_t units = GemmAccess::k_units(w);
+      if (fast && bytes && out.bias == 0 && !need_sums && k % kInt8Group == 0 &&
+          a.type == ElemType::kU8) {
+        // Unsigned bytes without padding are already the kernel's layout:
+        // read them in place, after a read-only range check.
+        out.rows = a.data;
+        out.row_stride = a.stride;
+        if (af.bits < 8)
+          ex.parallel_for(m, 64, [&](size_t r0, size_t r1) {
+            report(check_bytes({row_ptr<uint8_t>(a, r0), a.stride, nullptr, 0, r1 - r0, k},
+                               byte_spec(af, 0)));
+          });
+        break;
+      }
+      const size_t padded = units * (bytes ? kInt8Group : kInt16Group);
       out.row_stride = units * 4;  // one 32-bit lane per K unit
       out.data.reserve_scratch(std::max<size_t>(1, ceil_div(m * out.row_stride, 8)));
       auto* base = reinterpret_cast<uint8_t*>(out.data.data());
       ex.parallel_for(m, 16, [&](size_t r0, size_t r1) {
+        if (fast && bytes) {
+          report(bias_bytes({row_ptr<uint8_t>(a, r0), a.stride, base + r0 * out.row_stride,
+                             out.row_stride, r1 - r0, k},
+                            byte_spec(af, out.bias), padded,
+                            need_sums ? &out.row_sum[r0] : nullptr));
+          return;
+        }
+        if (fast) {
+          auto* dst16 = reinterpret_cast<uint16_t*>(base + r0 * out.row_stride);
+          report(bias_words({row_ptr<uint16_t>(a, r0), a.stride, dst16, out.row_stride / 2,
+                             r1 - r0, k},
+                            word_spec(af, out.bias), padded));
+          if (need_sums)
+            for (size_t r = r0; r < r1; ++r) {
+              const auto* row16 = dst16 + (r - r0) * (out.row_stride / 2);
+              int64_t sum = 0;
+              for (size_t i = 0; i < k; ++i) sum += static_cast<int16_t>(row16[i]);
+              out.row_sum[r] = sum;
+            }
+          return;
+        }
         std::vector<int32_t> row(k);
         for (size_t r = r0; r < r1; ++r) {
-          read_row(a, r, row.data());
           uint8_t* dst = base + r * out.row_stride;
+          read_row(a, r, row.data());
           std::memset(dst, 0, out.row_stride);
           int64_t sum = 0;
           for (size_t kk = 0; kk < k; ++kk) {
@@ -236,11 +324,10 @@ void pack_activations(const MatrixView& a, IntFormat af, const PackedWeights& w,
               std::memcpy(dst + kk * 2, &v16, 2);
             }
           }
-          (void)group;
           out.row_sum[r] = sum;
         }
       });
-      return;
+      break;
     }
     case GemmMethod::kWideMul: {
       const int lanes = GemmAccess::lanes_per_word(w), field = GemmAccess::field_bits(w);
@@ -263,11 +350,13 @@ void pack_activations(const MatrixView& a, IntFormat af, const PackedWeights& w,
           out.row_sum[r] = sum;
         }
       });
-      return;
+      break;
     }
-    case GemmMethod::kAuto: break;
+    case GemmMethod::kAuto: fail("swar::gemm", "weights are not packed");
   }
-  fail("swar::gemm", "weights are not packed");
+  if (!out.rows) out.rows = out.data.data();
+  // A fast path saw a value out of range: find and name it.
+  if (!in_range) check_range(a, af, "activations");
 }
 
 void widemul_kernel(const PackedActivations& a, const PackedWeights& w, size_t m0, size_t m1,

@@ -58,7 +58,8 @@ void pack_weights_dot(const MatrixView& w, PackedWeights& p);  // int8 and int16
 void pack_weights_widemul(const MatrixView& w, PackedWeights& p);
 
 struct PackedActivations {
-  AlignedBuffer<uint64_t> data;
+  AlignedBuffer<uint64_t> data;   // owned packed rows (unless `rows` points at the input)
+  const void* rows = nullptr;     // first packed row: data.data() or the caller's matrix
   size_t row_stride = 0;          // in words (bitserial, widemul) or bytes (int8, int16)
   std::vector<int64_t> row_sum;   // sum of a' per row (biased methods)
   int64_t bias = 0;               // a = a' + bias

@@ -1,6 +1,7 @@
 #include "swar/int_format.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "core/error.h"
 
@@ -37,12 +38,13 @@ int32_t MatrixView::at(size_t r, size_t c) const {
 void check_range(const MatrixView& v, const IntFormat& f, const char* what) {
   const int64_t lo = f.min_value(), hi = f.max_value();
   for_each_row(v, [&](const auto* row, size_t r) {
-    // Min/max first (vectorises); locate the culprit only on failure.
-    int64_t mn = 0, mx = 0;
-    if (v.cols) {
-      auto [pmin, pmax] = std::minmax_element(row, row + v.cols);
-      mn = *pmin;
-      mx = *pmax;
+    // Min/max first (plain loops vectorise); locate the culprit on failure.
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(row)>>;
+    T mn = 0, mx = 0;
+    if (v.cols) mn = mx = row[0];
+    for (size_t c = 0; c < v.cols; ++c) {
+      mn = row[c] < mn ? row[c] : mn;
+      mx = row[c] > mx ? row[c] : mx;
     }
     if (mn >= lo && mx <= hi) return;
     for (size_t c = 0; c < v.cols; ++c)

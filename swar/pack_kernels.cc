@@ -1,0 +1,225 @@
+// Per-target activation packing for the common element types: one pass per
+// row that biases values into the kernel's operand format, checks that they
+// lie in the declared range, and (when needed) sums them. A false return
+// means "out of range"; the driver then finds the culprit with the scalar
+// check for a precise message.
+//
+// Range checks use one unsigned comparison: v lies in [lo, lo + span] iff
+// (v - lo) mod 2^bits <= span, computed in the element's own width.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "swar/pack_kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "swar/pack_kernels.h"
+
+#include <cstring>
+
+#if defined(BITLANE_SWAR_PACK_KERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef BITLANE_SWAR_PACK_KERNELS_INL_H_
+#undef BITLANE_SWAR_PACK_KERNELS_INL_H_
+#else
+#define BITLANE_SWAR_PACK_KERNELS_INL_H_
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace bitlane::swar::detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+#if HWY_TARGET != HWY_SCALAR
+// Largest lane (Highway 1.0.3 has no MaxOfLanes for 8/16-bit lanes).
+template <class D, class V>
+HWY_INLINE hn::TFromD<D> MaxLane(D d, V v) {
+  HWY_ALIGN hn::TFromD<D> lanes[hn::MaxLanes(d)];
+  hn::Store(v, d, lanes);
+  hn::TFromD<D> m = 0;
+  for (size_t i = 0; i < hn::Lanes(d); ++i) m = lanes[i] > m ? lanes[i] : m;
+  return m;
+}
+#endif
+
+// Bytes and 16-bit words, one row at a time; the largest "offset from the
+// range's low end" seen is kept in a vector and reduced once per block.
+
+bool BiasBytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec, size_t padded,
+               int64_t* sums) {
+  uint8_t worst = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<uint8_t> d;
+  const hn::Repartition<uint64_t, decltype(d)> d64;
+  const size_t N = hn::Lanes(d);
+  const auto add = hn::Set(d, spec.add), lo = hn::Set(d, spec.check_lo);
+  auto vmax = hn::Zero(d);
+#endif
+  for (size_t r = 0; r < b.rows; ++r) {
+    const uint8_t* src = b.src + r * b.src_stride;
+    uint8_t* dst = b.dst + r * b.dst_stride;
+    size_t i = 0;
+    uint64_t total = 0;
+#if HWY_TARGET != HWY_SCALAR
+    auto vsum = hn::Zero(d64);
+    for (; i + N <= b.k; i += N) {
+      const auto v = hn::LoadU(d, src + i);
+      vmax = hn::Max(vmax, hn::Sub(v, lo));
+      const auto out = hn::Add(v, add);
+      hn::StoreU(out, d, dst + i);
+      if (sums) vsum = hn::Add(vsum, hn::SumsOf8(out));
+    }
+    if (sums) total = hn::GetLane(hn::SumOfLanes(d64, vsum));
+#endif
+    for (; i < b.k; ++i) {
+      const uint8_t off = static_cast<uint8_t>(src[i] - spec.check_lo);
+      worst = off > worst ? off : worst;
+      dst[i] = static_cast<uint8_t>(src[i] + spec.add);
+      total += dst[i];
+    }
+    if (padded > b.k) std::memset(dst + b.k, 0, padded - b.k);
+    if (sums) sums[r] = static_cast<int64_t>(total);
+  }
+#if HWY_TARGET != HWY_SCALAR
+  const uint8_t vworst = MaxLane(d, vmax);
+  worst = vworst > worst ? vworst : worst;
+#endif
+  return worst <= spec.check_span;
+}
+
+bool CheckBytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec) {
+  uint8_t worst = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<uint8_t> d;
+  const size_t N = hn::Lanes(d);
+  const auto lo = hn::Set(d, spec.check_lo);
+  auto vmax = hn::Zero(d);
+#endif
+  for (size_t r = 0; r < b.rows; ++r) {
+    const uint8_t* src = b.src + r * b.src_stride;
+    size_t i = 0;
+#if HWY_TARGET != HWY_SCALAR
+    for (; i + N <= b.k; i += N) vmax = hn::Max(vmax, hn::Sub(hn::LoadU(d, src + i), lo));
+#endif
+    for (; i < b.k; ++i) {
+      const uint8_t off = static_cast<uint8_t>(src[i] - spec.check_lo);
+      worst = off > worst ? off : worst;
+    }
+  }
+#if HWY_TARGET != HWY_SCALAR
+  const uint8_t vworst = MaxLane(d, vmax);
+  worst = vworst > worst ? vworst : worst;
+#endif
+  return worst <= spec.check_span;
+}
+
+// dst = src ^ flip (the only bias the int16 method needs is 2^15 for
+// unsigned 16-bit values).
+bool BiasWords(const RowBlock<uint16_t, uint16_t>& b, const WordRowSpec& spec, size_t padded) {
+  uint16_t worst = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<uint16_t> d;
+  const size_t N = hn::Lanes(d);
+  const auto flip = hn::Set(d, spec.flip), lo = hn::Set(d, spec.check_lo);
+  auto vmax = hn::Zero(d);
+#endif
+  for (size_t r = 0; r < b.rows; ++r) {
+    const uint16_t* src = b.src + r * b.src_stride;
+    uint16_t* dst = b.dst + r * b.dst_stride;
+    size_t i = 0;
+#if HWY_TARGET != HWY_SCALAR
+    for (; i + N <= b.k; i += N) {
+      const auto v = hn::LoadU(d, src + i);
+      vmax = hn::Max(vmax, hn::Sub(v, lo));
+      hn::StoreU(hn::Xor(v, flip), d, dst + i);
+    }
+#endif
+    for (; i < b.k; ++i) {
+      const uint16_t off = static_cast<uint16_t>(src[i] - spec.check_lo);
+      worst = off > worst ? off : worst;
+      dst[i] = static_cast<uint16_t>(src[i] ^ spec.flip);
+    }
+    if (padded > b.k) std::memset(dst + b.k, 0, (padded - b.k) * 2);
+  }
+#if HWY_TARGET != HWY_SCALAR
+  const uint16_t vworst = MaxLane(d, vmax);
+  worst = vworst > worst ? vworst : worst;
+#endif
+  return worst <= spec.check_span;
+}
+
+// Bit planes of rows of bytes (two's complement bits of the values): plane p
+// word w bit t = bit p of src[64 w + t].
+bool BytePlanes(const RowBlock<uint8_t, uint64_t>& b, const ByteRowSpec& spec, int planes,
+                size_t kw) {
+  uint8_t worst = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<uint8_t> d;
+  const size_t N = hn::Lanes(d);
+  const bool vector = N >= 8 && 64 % N == 0;
+  const auto lo = hn::Set(d, spec.check_lo);
+  auto vmax = hn::Zero(d);
+#endif
+  for (size_t r = 0; r < b.rows; ++r) {
+    const uint8_t* src = b.src + r * b.src_stride;
+    uint64_t* out = b.dst + r * b.dst_stride;
+    size_t i = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if (vector) {
+      for (; i + N <= b.k; i += N) {
+        const auto v = hn::LoadU(d, src + i);
+        vmax = hn::Max(vmax, hn::Sub(v, lo));
+        // The mask bits of N lanes fill N / 8 bytes of the plane word.
+        uint8_t* byte = reinterpret_cast<uint8_t*>(out) + i / 8;
+        for (int p = 0; p < planes; ++p) {
+          const auto bit = hn::Set(d, static_cast<uint8_t>(1u << p));
+          hn::StoreMaskBits(d, hn::TestBit(v, bit), byte + static_cast<size_t>(p) * kw * 8);
+        }
+      }
+    }
+#endif
+    // Bytes the vector loop did not write are zeroed before the tail ORs in.
+    for (int p = 0; p < planes; ++p)
+      std::memset(reinterpret_cast<uint8_t*>(out + p * kw) + i / 8, 0, kw * 8 - i / 8);
+    for (; i < b.k; ++i) {
+      const uint8_t off = static_cast<uint8_t>(src[i] - spec.check_lo);
+      worst = off > worst ? off : worst;
+      for (int p = 0; p < planes; ++p)
+        out[p * kw + i / 64] |= static_cast<uint64_t>((src[i] >> p) & 1u) << (i % 64);
+    }
+  }
+#if HWY_TARGET != HWY_SCALAR
+  const uint8_t vworst = MaxLane(d, vmax);
+  worst = vworst > worst ? vworst : worst;
+#endif
+  return worst <= spec.check_span;
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace bitlane::swar::detail
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
+
+#if HWY_ONCE
+namespace bitlane::swar::detail {
+
+HWY_EXPORT(BiasBytes);
+HWY_EXPORT(BiasWords);
+HWY_EXPORT(CheckBytes);
+HWY_EXPORT(BytePlanes);
+
+bool bias_bytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec, size_t padded,
+                int64_t* sums) {
+  return HWY_DYNAMIC_DISPATCH(BiasBytes)(b, spec, padded, sums);
+}
+bool check_bytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec) {
+  return HWY_DYNAMIC_DISPATCH(CheckBytes)(b, spec);
+}
+bool bias_words(const RowBlock<uint16_t, uint16_t>& b, const WordRowSpec& spec, size_t padded) {
+  return HWY_DYNAMIC_DISPATCH(BiasWords)(b, spec, padded);
+}
+bool byte_planes(const RowBlock<uint8_t, uint64_t>& b, const ByteRowSpec& spec, int planes,
+                 size_t kw) {
+  return HWY_DYNAMIC_DISPATCH(BytePlanes)(b, spec, planes, kw);
+}
+
+}  // namespace bitlane::swar::detail
+#endif
