@@ -85,8 +85,43 @@ double time_bitlane(const Shape& s, int a_bits, int w_bits, bool signed_act,
   swar::MatrixView av = swar::MatrixView::of(a.data(), s.m, s.k);
   if (a_bits <= 8) av = signed_act ? swar::MatrixView::of(a8s.data(), s.m, s.k)
                                    : swar::MatrixView::of(a8.data(), s.m, s.k);
+  // int32 results when they cannot overflow (as a layer would use), else int64.
+  const bool fits32 = static_cast<double>(s.k) * af.max_magnitude() * wf.max_magnitude() <
+                      2147483647.0;
   std::vector<int32_t> c(static_cast<size_t>(s.m) * s.n);
-  const Timing t = time_calls([&] { swar::gemm(av, packed, c.data(), s.n, ex); }, min_time);
+  std::vector<int64_t> c64(fits32 ? 0 : static_cast<size_t>(s.m) * s.n);
+  const Timing t = time_calls(
+      [&] {
+        if (fits32)
+          swar::gemm(av, packed, c.data(), s.n, ex);
+        else
+          swar::gemm(av, packed, c64.data(), s.n, ex);
+      },
+      min_time);
+  return gops(s, t.median_s);
+}
+
+// "Our own plain int8 kernel": the straightforward loop nest a programmer
+// would write (u8 x s8 -> s32, K innermost), left to the compiler.
+double time_plain_int8(const Shape& s, const Executor& ex, double min_time) {
+  std::vector<uint8_t> a(static_cast<size_t>(s.m) * s.k);
+  std::vector<int8_t> w(static_cast<size_t>(s.n) * s.k);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<uint8_t>(i * 7 % 251);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<int8_t>(i * 5 % 255 - 127);
+  std::vector<int32_t> c(static_cast<size_t>(s.m) * s.n);
+  const Timing t = time_calls(
+      [&] {
+        ex.parallel_for(static_cast<size_t>(s.m) * s.n, 64, [&](size_t b, size_t e) {
+          for (size_t i = b; i < e; ++i) {
+            const uint8_t* ar = a.data() + (i / s.n) * s.k;
+            const int8_t* wr = w.data() + (i % s.n) * s.k;
+            int32_t sum = 0;
+            for (int k = 0; k < s.k; ++k) sum += int32_t{ar[k]} * wr[k];
+            c[i] = sum;
+          }
+        });
+      },
+      min_time);
   return gops(s, t.median_s);
 }
 
@@ -195,6 +230,7 @@ int main(int argc, char** argv) try {
         const Timing tm = time_calls([&] { peer->run(); }, min_time);
         emit({peer->name(), "-", 0, 0, s, t, gops(s, tm.median_s)});
       }
+      emit({"plain_int8", "-", 8, 8, s, t, time_plain_int8(s, ex, min_time)});
       for (auto [ab, wb] : pairs)
         for (swar::GemmMethod m : methods) {
           if (m == swar::GemmMethod::kInt8 && (ab > 8 || wb > 8)) continue;

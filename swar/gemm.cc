@@ -4,6 +4,7 @@
 #include "swar/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <limits>
 
 #include "core/error.h"
@@ -17,10 +18,11 @@ namespace {
 
 using detail::PackedActivations;
 
-// Output tile of one parallel task. Rows x columns chosen so a task's weight
-// panel is reused by many register tiles and there are enough tasks for the
-// threads of a GEMV (M = 1).
-constexpr size_t kTaskRows = 64;
+// Parallel tasks. With enough rows, a task owns a block of rows: it packs
+// them and computes all their columns, so packed rows stay in cache and one
+// parallel region does everything. With few rows (GEMV), the rows are packed
+// first and tasks also split the columns.
+constexpr size_t kMaxTaskRows = 48;  // multiples of 4: every target's register-tile rows
 constexpr size_t kTaskCols = 64;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
@@ -89,7 +91,7 @@ struct CallState {
 int32_t wrap32(int64_t v) { return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v))); }
 
 // Bias corrections as accumulator starting values, for int32 results.
-void prepare_inits(CallState& st, const PackedWeights& w, size_t n_padded) {
+void prepare_col_inits(CallState& st, const PackedWeights& w, size_t n_padded) {
   const int64_t ab = st.pa.bias, wb = GemmAccess::w_bias(w);
   const int64_t kk = static_cast<int64_t>(w.k());
   st.col_init.clear();
@@ -99,10 +101,14 @@ void prepare_inits(CallState& st, const PackedWeights& w, size_t n_padded) {
     st.col_init.assign(n_padded, 0);
     for (size_t n = 0; n < w.n(); ++n) st.col_init[n] = wrap32(ab * col_sum[n] + kk * ab * wb);
   }
-  if (wb != 0) {
-    st.row_init.resize(st.pa.row_sum.size());
-    for (size_t m = 0; m < st.row_init.size(); ++m) st.row_init[m] = wrap32(wb * st.pa.row_sum[m]);
-  }
+  if (wb != 0) st.row_init.assign(st.pa.row_sum.size(), 0);
+}
+
+// Row part of the corrections, once the rows' sums are known.
+void prepare_row_inits(CallState& st, const PackedWeights& w, size_t m0, size_t m1) {
+  const int64_t wb = GemmAccess::w_bias(w);
+  if (wb == 0) return;
+  for (size_t m = m0; m < m1; ++m) st.row_init[m] = wrap32(wb * st.pa.row_sum[m]);
 }
 
 // One task: the tile rows [m0, m1) x cols [c0, c1) of C.
@@ -142,18 +148,19 @@ void run_tile(const CallState& st, IntFormat af, const PackedWeights& w, size_t 
       auto kernel = bytes ? detail::int8_kernel : detail::int16_kernel;
       const size_t units = GemmAccess::k_units(w);
       if constexpr (sizeof(Out) == 4) {
-        // The kernel starts from the corrections and, when the tile's padded
-        // columns all exist in C, writes C directly.
+        // The kernel starts from the corrections and writes whole column
+        // blocks straight into C; a last, partial block goes via scratch.
         g.col_init = st.col_init.empty() ? nullptr : st.col_init.data();
         g.row_init = st.row_init.empty() ? nullptr : st.row_init.data();
-        if (c0 + ldo <= w.n()) {
-          kernel(g, m0, m1, c0, c0 + ldo, 0, units, c + m0 * ldc + c0, ldc);
-          return;
+        const size_t direct_end = std::min(c0 + ldo, w.n() / width * width);
+        if (direct_end > c0) kernel(g, m0, m1, c0, direct_end, 0, units, c + m0 * ldc + c0, ldc);
+        if (direct_end < c1) {
+          s.narrow.reserve_scratch(rows * width);
+          kernel(g, m0, m1, direct_end, direct_end + width, 0, units, s.narrow.data(), width);
+          for (size_t m = m0; m < m1; ++m)
+            std::copy_n(s.narrow.data() + (m - m0) * width, c1 - direct_end,
+                        c + m * ldc + direct_end);
         }
-        s.narrow.reserve_scratch(rows * ldo);
-        kernel(g, m0, m1, c0, c0 + ldo, 0, units, s.narrow.data(), ldo);
-        for (size_t m = m0; m < m1; ++m)
-          std::copy_n(s.narrow.data() + (m - m0) * ldo, cols, c + m * ldc + c0);
       } else {
         // Exact int64: int32 passes over K chunks that cannot overflow.
         const size_t chunk = std::max<size_t>(1, exact_units(w, af));
@@ -178,29 +185,78 @@ void run_tile(const CallState& st, IntFormat af, const PackedWeights& w, size_t 
   }
 }
 
+// Rough single-thread time in microseconds, from the measured throughput of
+// each method (bench/README.md); only used to decide whether threads pay.
+double estimated_us(const PackedWeights& w, IntFormat af, size_t m) {
+  const double macs = static_cast<double>(m) * static_cast<double>(w.n()) * static_cast<double>(w.k());
+  switch (w.method()) {
+    case GemmMethod::kBitSerial: return macs * af.bits * w.weight_format().bits / 9.0e5;
+    case GemmMethod::kInt8: return macs / 3.0e5;
+    case GemmMethod::kInt16: return macs / 1.5e5;
+    default: return macs / 5.0e3;
+  }
+}
+
+// Starting a parallel region costs a few microseconds (waking workers);
+// below this much work one thread is faster.
+constexpr double kParallelMinUs = 20.0;
+
+const Executor& inline_executor() {
+  static const Executor one(1);
+  return one;
+}
+
 template <class Out>
 void run_gemm(const MatrixView& a, IntFormat af, const PackedWeights& w, Out* c, size_t ldc,
-              const Executor& ex) {
+              const Executor& executor) {
   const size_t m = a.rows, n = w.n();
   if (m == 0 || n == 0) return;
+  const Executor& ex = estimated_us(w, af, m) < kParallelMinUs ? inline_executor() : executor;
   // Reused across calls: packing buffers are only allocated when they grow.
   // (A reference, because lambdas name thread_locals instead of capturing
   // them: worker threads would see their own, empty, instance.)
   thread_local CallState per_thread;
   CallState& st = per_thread;
-  detail::pack_activations(a, af, w, st.pa, ex);
+  detail::prepare_activations(a, af, w, st.pa);
   const size_t width = detail::block_width(w.method());
-  if constexpr (sizeof(Out) == 4) prepare_inits(st, w, ceil_div(n, width) * width);
-  const size_t task_cols = std::max(width, kTaskCols / width * width);
-  const size_t row_tasks = ceil_div(m, kTaskRows), col_tasks = ceil_div(n, task_cols);
-  ex.parallel_for(row_tasks * col_tasks, 1, [&](size_t t0, size_t t1) {
-    for (size_t t = t0; t < t1; ++t) {
-      const size_t rt = t / col_tasks, ct = t % col_tasks;
-      const size_t m0 = rt * kTaskRows, m1 = std::min(m, m0 + kTaskRows);
-      const size_t c0 = ct * task_cols, c1 = std::min(n, c0 + task_cols);
-      run_tile(st, af, w, m0, m1, c0, c1, c, ldc);
+  if constexpr (sizeof(Out) == 4) prepare_col_inits(st, w, ceil_div(n, width) * width);
+
+  const size_t threads = static_cast<size_t>(ex.threads());
+  // Rows per task: enough tasks for the threads (2 each), at most kMaxTaskRows.
+  const size_t task_rows =
+      std::min(kMaxTaskRows, std::max<size_t>(4, ceil_div(ceil_div(m, 2 * threads), 4) * 4));
+  const size_t row_tasks = ceil_div(m, task_rows);
+  std::atomic<bool> in_range{true};
+  auto pack = [&](size_t m0, size_t m1) {
+    if (!detail::pack_activation_rows(a, af, w, st.pa, m0, m1)) in_range = false;
+    if constexpr (sizeof(Out) == 4) prepare_row_inits(st, w, m0, m1);
+  };
+
+  if (row_tasks >= 2 * threads || threads == 1) {
+    ex.parallel_for(row_tasks, 1, [&](size_t t0, size_t t1) {
+      for (size_t t = t0; t < t1; ++t) {
+        const size_t m0 = t * task_rows, m1 = std::min(m, m0 + task_rows);
+        pack(m0, m1);
+        if (in_range) run_tile(st, af, w, m0, m1, 0, n, c, ldc);
+      }
+    });
+  } else {
+    pack(0, m);
+    if (in_range) {
+      const size_t task_cols = std::max(width, kTaskCols / width * width);
+      const size_t col_tasks = ceil_div(n, task_cols);
+      ex.parallel_for(row_tasks * col_tasks, 1, [&](size_t t0, size_t t1) {
+        for (size_t t = t0; t < t1; ++t) {
+          const size_t rt = t / col_tasks, ct = t % col_tasks;
+          const size_t m0 = rt * task_rows, m1 = std::min(m, m0 + task_rows);
+          const size_t c0 = ct * task_cols, c1 = std::min(n, c0 + task_cols);
+          run_tile(st, af, w, m0, m1, c0, c1, c, ldc);
+        }
+      });
     }
-  });
+  }
+  // A packer saw a value outside the format: find and name it.
+  if (!in_range) check_range(a, af, "activations");
 }
 
 // 16-bit x 16-bit int16 products can reach 2^31 per pair, which no exact int32

@@ -1,7 +1,7 @@
 // Per-target GEMM kernels, compiled once per Highway target and picked at run
 // time (HWY_DYNAMIC_DISPATCH). Layouts: swar/gemm_internal.h.
 //
-// Each kernel is a register tile of up to 4 rows x 4 vectors of accumulators.
+// Each kernel is a register tile of up to 6 rows x 4 vectors of accumulators.
 // The accumulators are named variables (cRV) rather than an array because SVE
 // vectors are sizeless and cannot be array elements; `if constexpr` drops the
 // ones a smaller tile does not use.
@@ -36,20 +36,22 @@ namespace hn = hwy::HWY_NAMESPACE;
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_NEON || \
     HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 ||  \
     HWY_TARGET == HWY_SVE2_128
-constexpr int kMaxRows = 4;  // 32 vector registers
+constexpr int kMaxRows = 4;  // 32 vector registers (6 rows measured slower)
 #else
 constexpr int kMaxRows = 2;  // 16 vector registers (SSE4, AVX2) or emulated
 #endif
 constexpr int kMaxVecs = 4;
-constexpr int kTileMax = 4;  // the largest tile DispatchTile instantiates
+constexpr int kTileRows = 6;  // the largest tile DispatchTile instantiates
+constexpr int kTileVecs = 4;
 
 #define BL_FOR_TILE(X)                                                                  \
   X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) \
-      X(2, 3) X(3, 0) X(3, 1) X(3, 2) X(3, 3)
-#define BL_FOR_ROWS(X) X(0) X(1) X(2) X(3)
+  X(2, 3) X(3, 0) X(3, 1) X(3, 2) X(3, 3) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) \
+  X(5, 2) X(5, 3)
+#define BL_FOR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define BL_FOR_VECS(X) X(0) X(1) X(2) X(3)
 
-// Runs Tile<mr, nv>::Run(args...) for runtime 1 <= mr <= 4, 1 <= nv <= 4.
+// Runs Tile<mr, nv>::Run(args...) for runtime 1 <= mr <= 6, 1 <= nv <= 4.
 template <template <int, int> class Tile, class... Args>
 HWY_INLINE void DispatchTile(size_t mr, size_t nv, Args&&... args) {
 #define BL_CASE(R, V) \
@@ -86,15 +88,15 @@ struct BitSerialTile {
     const size_t per_block = kBitSerialBlock / L;
     const size_t kw = g.kw;
     // Sums of the plane-pair passes; each output is written to C once.
-    HWY_ALIGN int64_t tile[kTileMax * kTileMax * kBitSerialBlock];
+    HWY_ALIGN int64_t tile[kTileRows * kTileVecs * kBitSerialBlock];
     const size_t ldt = NV * L;
 
-    const uint64_t* wcol[kTileMax] = {};
+    const uint64_t* wcol[kTileVecs] = {};
     for (int c = 0; c < NV; ++c) {
       const size_t gv = v + c;
       wcol[c] = g.w + (gv / per_block) * g.w_block_words + (gv % per_block) * L;
     }
-    const uint64_t* arow[kTileMax] = {};
+    const uint64_t* arow[kTileRows] = {};
     for (int r = 0; r < MR; ++r) arow[r] = g.a + (m + r) * g.a_row_words;
 
     for (int i = 0; i < g.a_planes; ++i) {
@@ -102,7 +104,7 @@ struct BitSerialTile {
 #define BL_DECL(R, V) auto c##R##V = hn::Zero(du);
         BL_FOR_TILE(BL_DECL)
 #undef BL_DECL
-        const uint64_t* ap[kTileMax] = {};
+        const uint64_t* ap[kTileRows] = {};
         for (int r = 0; r < MR; ++r) ap[r] = arow[r] + static_cast<size_t>(i) * kw;
         const size_t wplane = static_cast<size_t>(j) * kw * kBitSerialBlock;
         for (size_t k = 0; k < kw; ++k) {
@@ -276,7 +278,7 @@ template <bool kBytes>
 struct DotTiles {
   static constexpr size_t kBlock = kBytes ? kInt8Block : kInt16Block;
   static constexpr size_t kUnitBytes = 4;          // one int32 lane per K unit
-  static constexpr size_t kPanelBytes = 32 * 1024;  // weight panel per K chunk
+  static constexpr size_t kPanelBytes = 40 * 1024;  // weight panel per K chunk (L1: 48 KB+)
 
   template <int MR, int NV>
   struct Tile {
@@ -287,13 +289,13 @@ struct DotTiles {
       const size_t per_block = kBlock / L;
       const size_t unit_stride = kBlock * kUnitBytes;  // bytes per K unit in a block
 
-      const uint8_t* wcol[kTileMax] = {};
+      const uint8_t* wcol[kTileVecs] = {};
       for (int c = 0; c < NV; ++c) {
         const size_t gv = v + c;
         wcol[c] = static_cast<const uint8_t*>(g.w) + (gv / per_block) * g.w_block_bytes +
                   (gv % per_block) * L * kUnitBytes;
       }
-      const uint8_t* arow[kTileMax] = {};
+      const uint8_t* arow[kTileRows] = {};
       for (int r = 0; r < MR; ++r)
         arow[r] = static_cast<const uint8_t*>(g.a) + (m + r) * g.a_row_bytes;
       int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
@@ -354,8 +356,10 @@ struct DotTiles {
     }
     const size_t L = hn::Lanes(hn::CappedTag<int32_t, kBlock>());
     const size_t v0 = col0 / L, v1 = col1 / L;
-    // K chunk so that kMaxVecs weight vectors over the chunk fit the panel.
-    const size_t chunk = HWY_MAX(size_t{16}, kPanelBytes / (kMaxVecs * L * kUnitBytes));
+    // K chunks of equal size whose weight panel (kMaxVecs vectors) fits L1.
+    const size_t max_chunk = HWY_MAX(size_t{16}, kPanelBytes / (kMaxVecs * L * kUnitBytes));
+    const size_t n_chunks = (ku1 - ku0 + max_chunk - 1) / max_chunk;
+    const size_t chunk = (ku1 - ku0 + n_chunks - 1) / n_chunks;
     for (size_t v = v0; v < v1; v += kMaxVecs) {
       const size_t nv = HWY_MIN(size_t{kMaxVecs}, v1 - v);
       for (size_t k = ku0; k < ku1; k += chunk) {

@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "core/executor.h"
 #include "swar/gemm_internal.h"
 #include "swar/pack_kernels.h"
 
@@ -227,136 +226,138 @@ void pack_weights_widemul(const MatrixView& w, PackedWeights& p) {
   }
 }
 
-void pack_activations(const MatrixView& a, IntFormat af, const PackedWeights& w,
-                      PackedActivations& out, const Executor& ex) {
+void prepare_activations(const MatrixView& a, IntFormat af, const PackedWeights& w,
+                         PackedActivations& out) {
   const GemmMethod method = w.method();
   const size_t m = a.rows, k = a.cols;
   out.bias = activation_bias(method, af);
+  out.need_sums = GemmAccess::w_bias(w) != 0;
   out.row_sum.assign(m, 0);
-  const bool need_sums = GemmAccess::w_bias(w) != 0;
-  // Fast paths check the range while packing; the scalar paths check first.
-  const bool fast = fits_type(a.type, af) &&
-                    (method == GemmMethod::kInt16 ? is_word(a.type) : is_byte(a.type)) &&
-                    method != GemmMethod::kWideMul;
-  if (!fast) check_range(a, af, "activations");
-  out.rows = nullptr;
-  bool in_range = true;
-  auto report = [&](bool ok) {
-    if (!ok) in_range = false;  // benign race: only ever set to false
-  };
+  // Vectorised packers check the range while packing; the scalar ones rely
+  // on check_range first.
+  out.fast = fits_type(a.type, af) &&
+             (method == GemmMethod::kInt16 ? is_word(a.type) : is_byte(a.type)) &&
+             method != GemmMethod::kWideMul;
+  if (!out.fast) check_range(a, af, "activations");
+  out.in_place = false;
+  switch (method) {
+    case GemmMethod::kBitSerial:
+      out.row_stride = static_cast<size_t>(af.bits) * GemmAccess::k_units(w);
+      out.data.reserve_scratch(std::max<size_t>(1, m * out.row_stride));
+      break;
+    case GemmMethod::kInt8:
+    case GemmMethod::kInt16: {
+      const bool bytes = method == GemmMethod::kInt8;
+      // Unsigned bytes without padding are already the kernel's layout.
+      if (out.fast && bytes && out.bias == 0 && !out.need_sums && k % kInt8Group == 0 &&
+          a.type == ElemType::kU8) {
+        out.in_place = true;
+        out.rows = a.data;
+        out.row_stride = a.stride;
+        return;
+      }
+      out.row_stride = GemmAccess::k_units(w) * 4;  // one 32-bit lane per K unit
+      out.data.reserve_scratch(std::max<size_t>(1, ceil_div(m * out.row_stride, 8)));
+      break;
+    }
+    case GemmMethod::kWideMul:
+      out.row_stride = GemmAccess::k_units(w);
+      out.data.reserve_scratch(std::max<size_t>(1, m * out.row_stride));
+      break;
+    case GemmMethod::kAuto: fail("swar::gemm", "weights are not packed");
+  }
+  out.rows = out.data.data();
+}
+
+bool pack_activation_rows(const MatrixView& a, IntFormat af, const PackedWeights& w,
+                          PackedActivations& out, size_t r0, size_t r1) {
+  const GemmMethod method = w.method();
+  const size_t k = a.cols;
+  if (r0 >= r1) return true;
   switch (method) {
     case GemmMethod::kBitSerial: {
       const size_t kw = GemmAccess::k_units(w);
-      out.row_stride = static_cast<size_t>(af.bits) * kw;
-      out.data.reserve_scratch(std::max<size_t>(1, m * out.row_stride));
-      const ByteRowSpec spec = byte_spec(af, 0);
-      ex.parallel_for(m, 16, [&](size_t r0, size_t r1) {
-        if (fast) {
-          report(byte_planes({row_ptr<uint8_t>(a, r0), a.stride, out.data.data() + r0 * out.row_stride,
-                              out.row_stride, r1 - r0, k},
-                             spec, af.bits, kw));
-          return;
-        }
-        std::vector<int32_t> row(k);
-        for (size_t r = r0; r < r1; ++r) {
-          read_row(a, r, row.data());
-          to_bit_planes(row.data(), k, af.bits, kw, out.data.data() + r * out.row_stride, kw);
-        }
-      });
-      break;
+      uint64_t* dst = out.data.data() + r0 * out.row_stride;
+      if (out.fast)
+        return byte_planes({row_ptr<uint8_t>(a, r0), a.stride, dst, out.row_stride, r1 - r0, k},
+                           byte_spec(af, 0), af.bits, kw);
+      std::vector<int32_t> row(k);
+      for (size_t r = r0; r < r1; ++r) {
+        read_row(a, r, row.data());
+        to_bit_planes(row.data(), k, af.bits, kw, out.data.data() + r * out.row_stride, kw);
+      }
+      return true;
     }
     case GemmMethod::kInt8:
     case GemmMethod::kInt16: {
       const bool bytes = method == GemmMethod::kInt8;
-      const size_t units = GemmAccess::k_units(w);
-      if (fast && bytes && out.bias == 0 && !need_sums && k % kInt8Group == 0 &&
-          a.type == ElemType::kU8) {
-        // Unsigned bytes without padding are already the kernel's layout:
-        // read them in place, after a read-only range check.
-        out.rows = a.data;
-        out.row_stride = a.stride;
-        if (af.bits < 8)
-          ex.parallel_for(m, 64, [&](size_t r0, size_t r1) {
-            report(check_bytes({row_ptr<uint8_t>(a, r0), a.stride, nullptr, 0, r1 - r0, k},
-                               byte_spec(af, 0)));
-          });
-        break;
-      }
-      const size_t padded = units * (bytes ? kInt8Group : kInt16Group);
-      out.row_stride = units * 4;  // one 32-bit lane per K unit
-      out.data.reserve_scratch(std::max<size_t>(1, ceil_div(m * out.row_stride, 8)));
+      if (out.in_place)  // only the range check is left to do
+        return af.bits == 8 ||
+               check_bytes({row_ptr<uint8_t>(a, r0), a.stride, nullptr, 0, r1 - r0, k},
+                           byte_spec(af, 0));
+      const size_t padded = GemmAccess::k_units(w) * (bytes ? kInt8Group : kInt16Group);
       auto* base = reinterpret_cast<uint8_t*>(out.data.data());
-      ex.parallel_for(m, 16, [&](size_t r0, size_t r1) {
-        if (fast && bytes) {
-          report(bias_bytes({row_ptr<uint8_t>(a, r0), a.stride, base + r0 * out.row_stride,
-                             out.row_stride, r1 - r0, k},
-                            byte_spec(af, out.bias), padded,
-                            need_sums ? &out.row_sum[r0] : nullptr));
-          return;
-        }
-        if (fast) {
-          auto* dst16 = reinterpret_cast<uint16_t*>(base + r0 * out.row_stride);
-          report(bias_words({row_ptr<uint16_t>(a, r0), a.stride, dst16, out.row_stride / 2,
-                             r1 - r0, k},
-                            word_spec(af, out.bias), padded));
-          if (need_sums)
-            for (size_t r = r0; r < r1; ++r) {
-              const auto* row16 = dst16 + (r - r0) * (out.row_stride / 2);
-              int64_t sum = 0;
-              for (size_t i = 0; i < k; ++i) sum += static_cast<int16_t>(row16[i]);
-              out.row_sum[r] = sum;
-            }
-          return;
-        }
-        std::vector<int32_t> row(k);
-        for (size_t r = r0; r < r1; ++r) {
-          uint8_t* dst = base + r * out.row_stride;
-          read_row(a, r, row.data());
-          std::memset(dst, 0, out.row_stride);
-          int64_t sum = 0;
-          for (size_t kk = 0; kk < k; ++kk) {
-            const int64_t v = row[kk] - out.bias;
-            sum += v;
-            if (bytes) {
-              dst[kk] = static_cast<uint8_t>(v);
-            } else {
-              const int16_t v16 = static_cast<int16_t>(v);
-              std::memcpy(dst + kk * 2, &v16, 2);
-            }
+      if (out.fast && bytes)
+        return bias_bytes({row_ptr<uint8_t>(a, r0), a.stride, base + r0 * out.row_stride,
+                           out.row_stride, r1 - r0, k},
+                          byte_spec(af, out.bias), padded,
+                          out.need_sums ? &out.row_sum[r0] : nullptr);
+      if (out.fast) {
+        auto* dst16 = reinterpret_cast<uint16_t*>(base + r0 * out.row_stride);
+        const bool ok = bias_words(
+            {row_ptr<uint16_t>(a, r0), a.stride, dst16, out.row_stride / 2, r1 - r0, k},
+            word_spec(af, out.bias), padded);
+        if (out.need_sums)
+          for (size_t r = r0; r < r1; ++r) {
+            const auto* row16 = dst16 + (r - r0) * (out.row_stride / 2);
+            int64_t sum = 0;
+            for (size_t i = 0; i < k; ++i) sum += static_cast<int16_t>(row16[i]);
+            out.row_sum[r] = sum;
           }
-          out.row_sum[r] = sum;
+        return ok;
+      }
+      std::vector<int32_t> row(k);
+      for (size_t r = r0; r < r1; ++r) {
+        read_row(a, r, row.data());
+        uint8_t* dst = base + r * out.row_stride;
+        std::memset(dst, 0, out.row_stride);
+        int64_t sum = 0;
+        for (size_t kk = 0; kk < k; ++kk) {
+          const int64_t v = row[kk] - out.bias;
+          sum += v;
+          if (bytes) {
+            dst[kk] = static_cast<uint8_t>(v);
+          } else {
+            const int16_t v16 = static_cast<int16_t>(v);
+            std::memcpy(dst + kk * 2, &v16, 2);
+          }
         }
-      });
-      break;
+        out.row_sum[r] = sum;
+      }
+      return true;
     }
     case GemmMethod::kWideMul: {
       const int lanes = GemmAccess::lanes_per_word(w), field = GemmAccess::field_bits(w);
       const size_t words = GemmAccess::k_units(w);
-      out.row_stride = words;
-      out.data.reserve_scratch(std::max<size_t>(1, m * words));
-      ex.parallel_for(m, 16, [&](size_t r0, size_t r1) {
-        std::vector<int32_t> row(k);
-        for (size_t r = r0; r < r1; ++r) {
-          read_row(a, r, row.data());
-          uint64_t* dst = out.data.data() + r * words;
-          std::memset(dst, 0, words * 8);
-          int64_t sum = 0;
-          for (size_t kk = 0; kk < k; ++kk) {
-            const uint64_t v = static_cast<uint64_t>(row[kk] - out.bias);
-            sum += static_cast<int64_t>(v);
-            // Reversed lane order: the products meet in the middle field.
-            dst[kk / lanes] |= v << ((lanes - 1 - static_cast<int>(kk % lanes)) * field);
-          }
-          out.row_sum[r] = sum;
+      std::vector<int32_t> row(k);
+      for (size_t r = r0; r < r1; ++r) {
+        read_row(a, r, row.data());
+        uint64_t* dst = out.data.data() + r * words;
+        std::memset(dst, 0, words * 8);
+        int64_t sum = 0;
+        for (size_t kk = 0; kk < k; ++kk) {
+          const uint64_t v = static_cast<uint64_t>(row[kk] - out.bias);
+          sum += static_cast<int64_t>(v);
+          // Reversed lane order: the products meet in the middle field.
+          dst[kk / lanes] |= v << ((lanes - 1 - static_cast<int>(kk % lanes)) * field);
         }
-      });
-      break;
+        out.row_sum[r] = sum;
+      }
+      return true;
     }
-    case GemmMethod::kAuto: fail("swar::gemm", "weights are not packed");
+    case GemmMethod::kAuto: break;
   }
-  if (!out.rows) out.rows = out.data.data();
-  // A fast path saw a value out of range: find and name it.
-  if (!in_range) check_range(a, af, "activations");
+  return true;
 }
 
 void widemul_kernel(const PackedActivations& a, const PackedWeights& w, size_t m0, size_t m1,

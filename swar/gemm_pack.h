@@ -12,10 +12,6 @@
 #include "core/aligned_buffer.h"
 #include "swar/gemm.h"
 
-namespace bitlane {
-class Executor;
-}
-
 namespace bitlane::swar {
 
 // Friend of PackedWeights: the driver and packers reach its internals here.
@@ -61,14 +57,21 @@ struct PackedActivations {
   AlignedBuffer<uint64_t> data;   // owned packed rows (unless `rows` points at the input)
   const void* rows = nullptr;     // first packed row: data.data() or the caller's matrix
   size_t row_stride = 0;          // in words (bitserial, widemul) or bytes (int8, int16)
-  std::vector<int64_t> row_sum;   // sum of a' per row (biased methods)
+  std::vector<int64_t> row_sum;   // sum of a' per row (biased methods, when needed)
   int64_t bias = 0;               // a = a' + bias
+  bool fast = false;              // vectorised packer (checks the range as it goes)
+  bool in_place = false;          // `rows` is the caller's matrix
+  bool need_sums = false;
 };
 
-// Packs a (M x K) for the weights' method; `a_format` must be the format the
-// values are in (normally the weights' activation format).
-void pack_activations(const MatrixView& a, IntFormat a_format, const PackedWeights& w,
-                      PackedActivations& out, const Executor& ex);
+// Chooses the layout of a (M x K) for the weights' method and sizes the
+// buffers; `a_format` is the format the values are in. Rows are then packed
+// by pack_activation_rows, in parallel over disjoint row ranges.
+void prepare_activations(const MatrixView& a, IntFormat a_format, const PackedWeights& w,
+                         PackedActivations& out);
+// Packs rows [r0, r1). Returns false if a value lies outside a_format.
+bool pack_activation_rows(const MatrixView& a, IntFormat a_format, const PackedWeights& w,
+                          PackedActivations& out, size_t r0, size_t r1);
 
 // Widemul: exact sums of a'w' for rows [m0, m1) x cols [c0, c1).
 void widemul_kernel(const PackedActivations& a, const PackedWeights& w, size_t m0, size_t m1,
