@@ -1,0 +1,89 @@
+#include "quant/calibration.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "quant/uniform.h"
+
+namespace bitlane::quant {
+
+void RangeStats::add(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (count_ == 0) min_ = max_ = v;
+    min_ = std::min(min_, v);
+    max_ = std::max(max_, v);
+    ++count_;
+    if (++phase_ >= stride_) {
+      phase_ = 0;
+      samples_.push_back(v);
+      if (static_cast<int64_t>(samples_.size()) >= kMaxSamples) {
+        // Halve the sample, keep every other value from now on: deterministic.
+        for (size_t j = 0; j < samples_.size() / 2; ++j) samples_[j] = samples_[2 * j];
+        samples_.resize(samples_.size() / 2);
+        stride_ *= 2;
+      }
+    }
+  }
+}
+
+namespace {
+
+// Mean squared error of quantizing the samples with the range [lo, hi].
+double quantization_mse(const std::vector<float>& samples, float lo, float hi, const LayerPlan& p) {
+  const Affine a = activation_affine(lo, hi, p.activation_bits, p.activation_symmetric);
+  const float qlo = static_cast<float>(a.format.min_value()), qhi = static_cast<float>(a.format.max_value());
+  double err = 0;
+  for (float x : samples) {
+    const float q = std::clamp(std::nearbyint((x / a.scale + a.offset) / a.mul), qlo, qhi);
+    const double d = static_cast<double>(x) - a.scale * (a.mul * q - a.offset);
+    err += d * d;
+  }
+  return err / static_cast<double>(samples.size());
+}
+
+}  // namespace
+
+std::pair<float, float> RangeStats::choose(const LayerPlan& plan) const {
+  if (count_ == 0) return {0.f, 0.f};
+  float lo = std::min(min_, 0.f), hi = std::max(max_, 0.f);
+  switch (plan.calibration) {
+    case Calibration::kMinMax:
+      return {lo, hi};
+    case Calibration::kPercentile: {
+      std::vector<float> s = samples_;
+      std::sort(s.begin(), s.end());
+      const double q = plan.percentile / 100.0;
+      auto at = [&](double f) {
+        const size_t i = static_cast<size_t>(std::clamp(f, 0.0, 1.0) * static_cast<double>(s.size() - 1));
+        return s[i];
+      };
+      return {std::min(at(1.0 - q), 0.f), std::max(at(q), 0.f)};
+    }
+    case Calibration::kMse: {
+      // Shrink the min/max range by a common factor; keep the best of a grid.
+      std::vector<float> s = samples_;
+      if (s.size() > 65536) {  // a strided subset keeps the search cheap
+        std::vector<float> sub;
+        const size_t step = s.size() / 65536 + 1;
+        for (size_t i = 0; i < s.size(); i += step) sub.push_back(s[i]);
+        s.swap(sub);
+      }
+      double best = std::numeric_limits<double>::infinity();
+      std::pair<float, float> pick{lo, hi};
+      for (int i = 100; i >= 5; --i) {
+        const float f = static_cast<float>(i) / 100.f;
+        const double e = quantization_mse(s, lo * f, hi * f, plan);
+        if (e < best) {
+          best = e;
+          pick = {lo * f, hi * f};
+        }
+      }
+      return pick;
+    }
+  }
+  return {lo, hi};
+}
+
+}  // namespace bitlane::quant

@@ -1,0 +1,36 @@
+// Activation calibration: statistics of a layer's input over sample inputs,
+// and the clipping range each method picks from them.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "quant/plan.h"
+
+namespace bitlane::quant {
+
+class RangeStats {
+ public:
+  // Adds values; keeps the exact min/max and an evenly strided sample of at
+  // most `max_samples` values for the percentile and MSE methods.
+  void add(const float* x, int64_t n);
+  bool empty() const { return count_ == 0; }
+  float min() const { return min_; }
+  float max() const { return max_; }
+  int64_t count() const { return count_; }
+
+  // The clipping range [lo, hi] for `bits`-bit quantization by `plan`.
+  std::pair<float, float> choose(const LayerPlan& plan) const;
+
+  static constexpr int64_t kMaxSamples = int64_t{1} << 20;
+
+ private:
+  float min_ = 0, max_ = 0;
+  int64_t count_ = 0;
+  int64_t stride_ = 1;   // keep every stride_-th value
+  int64_t phase_ = 0;
+  std::vector<float> samples_;
+};
+
+}  // namespace bitlane::quant

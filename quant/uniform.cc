@@ -1,0 +1,127 @@
+#include "quant/uniform.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace bitlane::quant {
+namespace {
+
+// Grid position of x: mul * q - offset = x / scale  =>  q = (x / scale + offset) / mul.
+template <typename T>
+void quantize_to(const float* x, int64_t n, const Affine& a, T* q) {
+  const float inv = 1.f / a.scale;
+  const float lo = static_cast<float>(a.format.min_value());
+  const float hi = static_cast<float>(a.format.max_value());
+  const float off = static_cast<float>(a.offset), mul = static_cast<float>(a.mul);
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = (x[i] * inv + off) / mul;
+    q[i] = static_cast<T>(std::clamp(std::nearbyint(g), lo, hi));
+  }
+}
+
+float safe_scale(float s) { return s > 0.f && std::isfinite(s) ? s : 1.f; }
+
+}  // namespace
+
+Affine activation_affine(float lo, float hi, int bits, bool symmetric) {
+  if (bits < 1 || bits > 16) fail("quantization", "activation bits must be 1..16");
+  lo = std::min(lo, 0.f);
+  hi = std::max(hi, 0.f);
+  Affine a;
+  const int64_t levels = (int64_t{1} << bits) - 1;
+  if (lo >= 0.f && !symmetric) {  // non-negative (after ReLU): unsigned, zero point 0
+    a.format = {bits, false};
+    a.scale = safe_scale(hi / static_cast<float>(levels));
+    return a;
+  }
+  if (symmetric) {
+    const float m = std::max(-lo, hi);
+    if (bits == 1) {  // binary: q in {0, 1} means -s, +s
+      a.format = {1, false};
+      a.mul = 2;
+      a.offset = 1;
+      a.scale = safe_scale(m);
+      return a;
+    }
+    a.format = {bits, true};
+    a.scale = safe_scale(m / static_cast<float>((int64_t{1} << (bits - 1)) - 1));
+    return a;
+  }
+  // Asymmetric: unsigned with a zero point inside [0, levels].
+  a.format = {bits, false};
+  a.scale = safe_scale((hi - lo) / static_cast<float>(levels));
+  a.offset = static_cast<int32_t>(std::clamp<float>(std::nearbyint(-lo / a.scale), 0.f,
+                                                    static_cast<float>(levels)));
+  return a;
+}
+
+void quantize(const float* x, int64_t n, const Affine& a, int16_t* q) { quantize_to(x, n, a, q); }
+void quantize(const float* x, int64_t n, const Affine& a, uint8_t* q) { quantize_to(x, n, a, q); }
+void quantize(const float* x, int64_t n, const Affine& a, int8_t* q) { quantize_to(x, n, a, q); }
+
+QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, const LayerPlan& plan) {
+  const int bits = plan.weight_bits;
+  QuantizedWeights out;
+  out.rows = rows;
+  out.cols = cols;
+  out.q.resize(static_cast<size_t>(rows * cols));
+  out.affine.resize(static_cast<size_t>(rows));
+  out.row_sum.assign(static_cast<size_t>(rows), 0);
+  const bool per_channel = plan.weight_granularity == Granularity::kPerChannel;
+
+  auto range = [&](int64_t r0, int64_t r1) {
+    float lo = 0.f, hi = 0.f;
+    for (int64_t i = r0 * cols; i < r1 * cols; ++i) {
+      lo = std::min(lo, w[i]);
+      hi = std::max(hi, w[i]);
+    }
+    return std::pair<float, float>{lo, hi};
+  };
+  auto affine_for = [&](float lo, float hi) {
+    Affine a;
+    const int64_t levels = (int64_t{1} << bits) - 1;
+    if (plan.weight_symmetric) {
+      const float m = std::max(-lo, hi);
+      if (bits == 1) {  // binary weights: -s / +s
+        a.format = {1, false};
+        a.mul = 2;
+        a.offset = 1;
+        a.scale = safe_scale(m);
+      } else {
+        a.format = {bits, true};
+        a.scale = safe_scale(m / static_cast<float>((int64_t{1} << (bits - 1)) - 1));
+      }
+    } else {
+      a.format = {bits, false};
+      a.scale = safe_scale((hi - lo) / static_cast<float>(levels));
+      a.offset = static_cast<int32_t>(std::clamp<float>(std::nearbyint(-lo / a.scale), 0.f,
+                                                        static_cast<float>(levels)));
+    }
+    return a;
+  };
+
+  Affine tensor_affine;
+  if (!per_channel) {
+    auto [lo, hi] = range(0, rows);
+    tensor_affine = affine_for(lo, hi);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    Affine a = tensor_affine;
+    if (per_channel) {
+      auto [lo, hi] = range(r, r + 1);
+      a = affine_for(lo, hi);
+    }
+    out.affine[static_cast<size_t>(r)] = a;
+    int16_t* q = out.q.data() + r * cols;
+    quantize_to(w + r * cols, cols, a, q);
+    int64_t s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += q[c];
+    out.row_sum[static_cast<size_t>(r)] = s;
+  }
+  out.format = rows ? out.affine[0].format : swar::IntFormat{bits, plan.weight_symmetric && bits > 1};
+  return out;
+}
+
+}  // namespace bitlane::quant
