@@ -1,16 +1,15 @@
 // Per-target GEMM kernels, compiled once per Highway target and picked at run
 // time (HWY_DYNAMIC_DISPATCH). Layouts: swar/gemm_internal.h.
 //
-// Each kernel is a register tile of up to 6 rows x 4 vectors of accumulators.
-// The accumulators are named variables (cRV) rather than an array because SVE
-// vectors are sizeless and cannot be array elements; `if constexpr` drops the
-// ones a smaller tile does not use.
+// Each kernel is a register tile of up to 4 rows x 4 vectors of accumulators
+// (swar/register_tiles.h).
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "swar/gemm_kernels.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "swar/gemm_internal.h"
+#include "swar/register_tiles.h"
 
 #include <cstring>
 
@@ -41,36 +40,8 @@ constexpr int kMaxRows = 4;  // 32 vector registers (6 rows measured slower)
 constexpr int kMaxRows = 2;  // 16 vector registers (SSE4, AVX2) or emulated
 #endif
 constexpr int kMaxVecs = 4;
-constexpr int kTileRows = 6;  // the largest tile DispatchTile instantiates
-constexpr int kTileVecs = 4;
-
-#define BL_FOR_TILE(X)                                                                  \
-  X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) \
-  X(2, 3) X(3, 0) X(3, 1) X(3, 2) X(3, 3) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) \
-  X(5, 2) X(5, 3)
-#define BL_FOR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#define BL_FOR_VECS(X) X(0) X(1) X(2) X(3)
-
-// Runs Tile<mr, nv>::Run(args...) for runtime 1 <= mr <= 6, 1 <= nv <= 4.
-template <template <int, int> class Tile, class... Args>
-HWY_INLINE void DispatchTile(size_t mr, size_t nv, Args&&... args) {
-#define BL_CASE(R, V) \
-  case (R + 1) * 8 + (V + 1): Tile<R + 1, V + 1>::Run(args...); return;
-  switch (mr * 8 + nv) { BL_FOR_TILE(BL_CASE) }
-#undef BL_CASE
-}
-
-// Walks a (rows x column-block) range in register tiles.
-template <template <int, int> class Tile, class... Args>
-HWY_INLINE void ForEachTile(size_t m0, size_t m1, size_t v0, size_t v1, Args&&... args) {
-  for (size_t v = v0; v < v1; v += kMaxVecs) {
-    const size_t nv = HWY_MIN(size_t{kMaxVecs}, v1 - v);
-    for (size_t m = m0; m < m1; m += kMaxRows) {
-      const size_t mr = HWY_MIN(size_t{kMaxRows}, m1 - m);
-      DispatchTile<Tile>(mr, nv, m, v, args...);
-    }
-  }
-}
+using tiles::kTileRows;
+using tiles::kTileVecs;
 
 // ---------------------------------------------------------------- bitserial
 //
@@ -184,7 +155,7 @@ struct BitSerialTile {
 void BitSerialKernel(const BitSerialArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
                      const BitSerialOut& out) {
   const size_t L = hn::Lanes(hn::CappedTag<uint64_t, kBitSerialBlock>());
-  ForEachTile<BitSerialTile>(m0, m1, col0 / L, col1 / L, g, out);
+  tiles::for_each<BitSerialTile, kMaxRows, kMaxVecs>(m0, m1, col0 / L, col1 / L, g, out);
 }
 
 // ------------------------------------------------------- pairwise products
@@ -366,7 +337,7 @@ struct DotTiles {
         const size_t k_end = HWY_MIN(ku1, k + chunk);
         for (size_t m = m0; m < m1; m += kMaxRows) {
           const size_t mr = HWY_MIN(size_t{kMaxRows}, m1 - m);
-          DispatchTile<Tile>(mr, nv, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
+          tiles::dispatch<Tile>(mr, nv, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
         }
       }
     }
@@ -384,10 +355,6 @@ void Int16Kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col
 }
 
 const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
-
-#undef BL_FOR_TILE
-#undef BL_FOR_ROWS
-#undef BL_FOR_VECS
 
 }  // namespace HWY_NAMESPACE
 }  // namespace bitlane::swar::detail

@@ -1,0 +1,138 @@
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/kernels/gemm_f32.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "ops/kernels/gemm_f32.h"
+#include "swar/register_tiles.h"
+
+#include <algorithm>
+
+#if defined(BITLANE_OPS_GEMM_F32_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef BITLANE_OPS_GEMM_F32_INL_H_
+#undef BITLANE_OPS_GEMM_F32_INL_H_
+#else
+#define BITLANE_OPS_GEMM_F32_INL_H_
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace bitlane::ops {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using detail::F32Args;
+
+template <int MR, int NV>
+struct F32Tile {
+  static void Run(size_t m, size_t v, const F32Args& g) {
+    const hn::CappedTag<float, PackedF32::kBlock> d;
+    const size_t L = hn::Lanes(d);
+    const size_t per_block = PackedF32::kBlock / L;
+    const int64_t k = g.w->k;
+    const float* wcol[tiles::kTileVecs] = {};
+    for (int c = 0; c < NV; ++c) {
+      const size_t gv = v + c;
+      wcol[c] = g.w->data.data() + static_cast<int64_t>(gv / per_block) * k * PackedF32::kBlock +
+                (gv % per_block) * L;
+    }
+    const float* arow[tiles::kTileRows] = {};
+    for (int r = 0; r < MR; ++r) arow[r] = g.a + static_cast<int64_t>(m + r) * g.lda;
+#define BL_DECL(R, V) auto c##R##V = hn::Zero(d);
+    BL_FOR_TILE(BL_DECL)
+#undef BL_DECL
+    for (int64_t kk = 0; kk < k; ++kk) {
+#define BL_LOAD_A(R) const auto a##R = hn::Set(d, (R < MR) ? arow[R < MR ? R : 0][kk] : 0.f);
+      BL_FOR_ROWS(BL_LOAD_A)
+#undef BL_LOAD_A
+#define BL_LOAD_W(V)                                                                        \
+  const auto w##V = (V < NV) ? hn::LoadU(d, wcol[V < NV ? V : 0] + kk * PackedF32::kBlock) \
+                             : hn::Zero(d);
+      BL_FOR_VECS(BL_LOAD_W)
+#undef BL_LOAD_W
+#define BL_STEP(R, V) \
+  if constexpr (R < MR && V < NV) c##R##V = hn::MulAdd(a##R, w##V, c##R##V);
+      BL_FOR_TILE(BL_STEP)
+#undef BL_STEP
+    }
+    const int64_t n = g.w->n;
+#define BL_STORE(R, V)                                                       \
+  if constexpr (R < MR && V < NV) Store(d, c##R##V, m + R, (v + V) * L, n, g);
+    BL_FOR_TILE(BL_STORE)
+#undef BL_STORE
+  }
+
+  template <class D, class V>
+  static HWY_INLINE void Store(D d, V acc, size_t row, size_t col, int64_t n, const F32Args& g) {
+    const size_t L = hn::Lanes(d);
+    if (static_cast<int64_t>(col) >= n) return;
+    float* dst = g.c + static_cast<int64_t>(row) * g.ldc + static_cast<int64_t>(col);
+    HWY_ALIGN float lanes[hn::MaxLanes(d)];
+    hn::Store(acc, d, lanes);
+    const size_t valid = std::min<size_t>(L, static_cast<size_t>(n) - col);
+    for (size_t i = 0; i < valid; ++i) dst[i] = lanes[i] + (g.bias ? g.bias[col + i] : 0.f);
+  }
+};
+
+void GemmF32Rows(const F32Args& g, size_t m0, size_t m1, size_t col0, size_t col1) {
+  const size_t L = hn::Lanes(hn::CappedTag<float, PackedF32::kBlock>());
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_NEON || \
+    HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2
+  constexpr int kRows = 4;
+#else
+  constexpr int kRows = 2;
+#endif
+  tiles::for_each<F32Tile, kRows, 4>(m0, m1, col0 / L, (col1 + L - 1) / L, g);
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace bitlane::ops
+HWY_AFTER_NAMESPACE();
+
+#endif
+
+#if HWY_ONCE
+#include "core/executor.h"
+
+namespace bitlane::ops {
+
+HWY_EXPORT(GemmF32Rows);
+
+PackedF32 PackedF32::pack(const float* w, int64_t n, int64_t k) {
+  PackedF32 p;
+  p.n = n;
+  p.k = k;
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  p.data.resize(static_cast<size_t>(std::max<int64_t>(1, blocks * k * kBlock)));
+  for (int64_t col = 0; col < n; ++col)
+    for (int64_t kk = 0; kk < k; ++kk)
+      p.data[static_cast<size_t>((col / kBlock) * k * kBlock + kk * kBlock + col % kBlock)] =
+          w[col * k + kk];
+  return p;
+}
+
+void gemm_f32(const float* a, int64_t m, int64_t lda, const PackedF32& w, const float* bias,
+              float* c, int64_t ldc, const Executor& ex) {
+  if (m <= 0 || w.n <= 0) return;
+  const detail::F32Args g{a, lda, &w, bias, c, ldc};
+  // Tasks of up to 32 rows x 64 columns; small products stay on this thread.
+  constexpr int64_t kRows = 32, kCols = 64;
+  const int64_t row_tasks = (m + kRows - 1) / kRows, col_tasks = (w.n + kCols - 1) / kCols;
+  const double macs = static_cast<double>(m) * static_cast<double>(w.n) * static_cast<double>(w.k);
+  auto body = [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      const int64_t rt = static_cast<int64_t>(t) / col_tasks, ct = static_cast<int64_t>(t) % col_tasks;
+      const int64_t m0 = rt * kRows, c0 = ct * kCols;
+      HWY_DYNAMIC_DISPATCH(GemmF32Rows)(g, static_cast<size_t>(m0),
+                                        static_cast<size_t>(std::min(m, m0 + kRows)),
+                                        static_cast<size_t>(c0),
+                                        static_cast<size_t>(std::min(w.n, c0 + kCols)));
+    }
+  };
+  const size_t tasks = static_cast<size_t>(row_tasks * col_tasks);
+  if (macs < 2e6)
+    body(0, tasks);
+  else
+    ex.parallel_for(tasks, 1, body);
+}
+
+}  // namespace bitlane::ops
+#endif

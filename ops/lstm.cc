@@ -1,0 +1,195 @@
+// lstm: multi-layer LSTM over [N, T, input] -> [N, T, hidden], PyTorch gate
+// order (i, f, g, o): c' = f c + i g, h' = o tanh(c'). With "stateful" the
+// session keeps h and c between calls (streaming text); otherwise every call
+// starts from zeros. Quantized, both matrix products of every layer run in
+// integers; h always lies in (-1, 1), so it is quantized on that fixed range.
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/executor.h"
+#include "ops/factories.h"
+#include "ops/kernels/gemm_f32.h"
+#include "ops/quantized_matmul.h"
+#include "ops/shape_check.h"
+#include "quant/calibration.h"
+
+namespace bitlane::ops {
+namespace {
+
+struct LstmState : OpState {
+  int64_t batch = -1;
+  std::vector<std::vector<float>> h, c;  // per layer, [batch, hidden]
+  void reset() override { batch = -1; }
+};
+
+float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
+
+class Lstm : public Op {
+ public:
+  explicit Lstm(OpBuilder& b) : where_(b.where()) {
+    hidden_ = b.get_int("hidden_size");
+    layers_ = b.get_int("layers", 1);
+    stateful_ = b.get_bool("stateful", false);
+    if (hidden_ < 1) b.error("hidden_size", "must be positive");
+    if (layers_ < 1) b.error("layers", "must be positive");
+    auto names = [&](const char* key, bool required) {
+      std::vector<std::string> n = required || b.has(key) ? b.get_strings(key) : std::vector<std::string>{};
+      if (!n.empty() && static_cast<int64_t>(n.size()) != layers_)
+        b.error(key, "must name one weight per layer (" + std::to_string(layers_) + ")");
+      return n;
+    };
+    const auto ih = names("weight_ih", true), hh = names("weight_hh", true);
+    const auto bih = names("bias_ih", false), bhh = names("bias_hh", false);
+    for (int64_t l = 0; l < layers_; ++l) {
+      Layer L;
+      L.w_ih = b.weight_named(ih[static_cast<size_t>(l)], "weight_ih");
+      L.w_hh = b.weight_named(hh[static_cast<size_t>(l)], "weight_hh");
+      const int64_t in = l == 0 ? (L.w_ih->rank() == 2 ? L.w_ih->dim(1) : -1) : hidden_;
+      if (L.w_ih->shape() != Shape{4 * hidden_, in})
+        b.error("weight_ih", "layer " + std::to_string(l) + " must be [" + std::to_string(4 * hidden_) +
+                                 ", " + (l == 0 ? std::string("input") : std::to_string(hidden_)) +
+                                 "], got " + shape_str(L.w_ih->shape()));
+      if (L.w_hh->shape() != Shape{4 * hidden_, hidden_})
+        b.error("weight_hh", "layer " + std::to_string(l) + " must be [" + std::to_string(4 * hidden_) +
+                                 ", " + std::to_string(hidden_) + "], got " + shape_str(L.w_hh->shape()));
+      L.bias.assign(static_cast<size_t>(4 * hidden_), 0.f);
+      for (const auto* list : {&bih, &bhh}) {
+        if (list->empty()) continue;
+        auto t = b.weight_named((*list)[static_cast<size_t>(l)], list == &bih ? "bias_ih" : "bias_hh");
+        if (t->shape() != Shape{4 * hidden_})
+          b.error(list == &bih ? "bias_ih" : "bias_hh", "must be [" + std::to_string(4 * hidden_) +
+                                                             "], got " + shape_str(t->shape()));
+        for (int64_t i = 0; i < 4 * hidden_; ++i) L.bias[static_cast<size_t>(i)] += t->f32()[i];
+      }
+      L.in = in;
+      L.p_ih = PackedF32::pack(L.w_ih->f32(), 4 * hidden_, in);
+      L.p_hh = PackedF32::pack(L.w_hh->f32(), 4 * hidden_, hidden_);
+      layer_.push_back(std::move(L));
+    }
+  }
+  const char* type() const override { return "lstm"; }
+
+  std::vector<Shape> infer(const std::vector<Shape>& in) const override {
+    expect_inputs(where_, in, 1);
+    expect_rank(where_, in[0], 3, "input (N, T, features)");
+    if (in[0][2] != layer_[0].in)
+      fail(where_, "input shape " + shape_str(in[0]) + " does not match weight_ih shape " +
+                       shape_str(layer_[0].w_ih->shape()));
+    return {{in[0][0], in[0][1], hidden_}};
+  }
+
+  std::unique_ptr<OpState> make_state() const override {
+    return stateful_ ? std::make_unique<LstmState>() : nullptr;
+  }
+
+  void run(const RunContext& ctx, const std::vector<const Tensor*>& in,
+           const std::vector<Tensor*>& out) const override {
+    const int64_t n = in[0]->dim(0), steps = in[0]->dim(1), H = hidden_;
+    LstmState local;
+    LstmState& st = ctx.state ? static_cast<LstmState&>(*ctx.state) : local;
+    if (st.batch != n) {  // fresh state (first call, reset, or a new batch size)
+      st.batch = n;
+      st.h.assign(static_cast<size_t>(layers_), std::vector<float>(static_cast<size_t>(n * H), 0.f));
+      st.c = st.h;
+    }
+    std::vector<float> xw(static_cast<size_t>(n * steps * 4 * H)), gates(static_cast<size_t>(n * 4 * H));
+    // Layer l writes buffer l % 2 while it reads the previous layer's.
+    std::vector<float> seq[2] = {std::vector<float>(static_cast<size_t>(n * steps * H)),
+                                 std::vector<float>(layers_ > 1 ? static_cast<size_t>(n * steps * H) : 0)};
+    const float* x = in[0]->f32();
+    int64_t width = layer_[0].in;
+    for (int64_t l = 0; l < layers_; ++l) {
+      const Layer& L = layer_[static_cast<size_t>(l)];
+      // Input contributions of all steps at once: [n * steps, 4H].
+      if (L.q_ih.ready())
+        L.q_ih.run(x, n * steps, width, xw.data(), 4 * H, L.bias.data(), ctx);
+      else
+        gemm_f32(x, n * steps, width, L.p_ih, L.bias.data(), xw.data(), 4 * H, ctx.ex);
+      float* h = st.h[static_cast<size_t>(l)].data();
+      float* c = st.c[static_cast<size_t>(l)].data();
+      for (int64_t t = 0; t < steps; ++t) {
+        if (L.q_hh.ready())
+          L.q_hh.run(h, n, H, gates.data(), 4 * H, nullptr, ctx);
+        else
+          gemm_f32(h, n, H, L.p_hh, nullptr, gates.data(), 4 * H, ctx.ex);
+        for (int64_t b = 0; b < n; ++b) {
+          const float* g = gates.data() + b * 4 * H;
+          const float* xg = xw.data() + (b * steps + t) * 4 * H;
+          float* hb = h + b * H;
+          float* cb = c + b * H;
+          for (int64_t j = 0; j < H; ++j) {
+            const float i_gate = sigmoid(xg[j] + g[j]);
+            const float f_gate = sigmoid(xg[H + j] + g[H + j]);
+            const float g_gate = std::tanh(xg[2 * H + j] + g[2 * H + j]);
+            const float o_gate = sigmoid(xg[3 * H + j] + g[3 * H + j]);
+            cb[j] = f_gate * cb[j] + i_gate * g_gate;
+            hb[j] = o_gate * std::tanh(cb[j]);
+          }
+          std::memcpy(seq[l % 2].data() + (b * steps + t) * H, hb, static_cast<size_t>(H) * 4);
+        }
+      }
+      x = seq[l % 2].data();
+      width = H;
+    }
+    std::memcpy(out[0]->f32(), x, static_cast<size_t>(n * steps * H) * 4);
+  }
+
+  bool quantizable() const override { return true; }
+  void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input) override {
+    plan_ = plan;
+    for (Layer& L : layer_) L.q_ih = L.q_hh = QuantizedMatmul();
+    if (!plan.quantized()) return;
+    // h = o * tanh(c) lies in (-1, 1): a fixed symmetric grid needs no calibration.
+    const quant::Affine h_affine = quant::activation_affine(-1.f, 1.f, plan.activation_bits, true);
+    for (int64_t l = 0; l < layers_; ++l) {
+      Layer& L = layer_[static_cast<size_t>(l)];
+      quant::Affine x_affine = h_affine;
+      if (l == 0) {
+        const auto [lo, hi] = input.choose(plan);
+        x_affine = quant::activation_affine(lo, hi, plan.activation_bits, plan.activation_symmetric);
+      }
+      L.q_ih.prepare(L.w_ih->f32(), 4 * hidden_, L.in, plan, x_affine);
+      L.q_hh.prepare(L.w_hh->f32(), 4 * hidden_, hidden_, plan, h_affine);
+    }
+  }
+  const quant::LayerPlan* plan() const override { return &plan_; }
+
+  OpCost cost(const std::vector<Shape>& in) const override {
+    double macs = 0;
+    int64_t params = 0;
+    for (const Layer& L : layer_) {
+      macs += static_cast<double>(4 * hidden_ * (L.in + hidden_));
+      params += 4 * hidden_ * (L.in + hidden_ + 2);
+    }
+    const int64_t steps = in[0].size() > 1 ? in[0][1] : 1;
+    return {macs * static_cast<double>(steps), params, layer_[0].in + hidden_, 4 * hidden_ * steps};
+  }
+  int64_t weight_bytes() const override {
+    int64_t bytes = 0;
+    for (const Layer& L : layer_)
+      bytes += L.q_ih.ready() ? L.q_ih.weight_bytes() + L.q_hh.weight_bytes()
+                              : (L.w_ih->size() + L.w_hh->size()) * 4;
+    return bytes;
+  }
+
+ private:
+  struct Layer {
+    std::shared_ptr<const Tensor> w_ih, w_hh;
+    std::vector<float> bias;  // bias_ih + bias_hh
+    int64_t in = 0;
+    PackedF32 p_ih, p_hh;
+    QuantizedMatmul q_ih, q_hh;
+  };
+  std::string where_;
+  int64_t hidden_ = 0, layers_ = 1;
+  bool stateful_ = false;
+  std::vector<Layer> layer_;
+  quant::LayerPlan plan_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_lstm(OpBuilder& b) { return std::make_unique<Lstm>(b); }
+
+}  // namespace bitlane::ops

@@ -1,0 +1,130 @@
+// Operators: the interface every op implements, and what an op sees while it
+// is built from its JSON node (OpBuilder) and while it runs (RunContext).
+//
+// Ops are built once per engine; they hold their weights (fp32, and packed
+// integers when quantized) and are immutable while running, so sessions on
+// other threads can share them. Per-session state (an LSTM's h and c) lives
+// in an OpState the session owns.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "quant/plan.h"
+#include "runtime/tensor.h"
+
+namespace bitlane {
+class Executor;
+}
+namespace bitlane::quant {
+class RangeStats;
+}
+
+namespace bitlane::ops {
+
+// A weight store: name -> fp32 (or int32) tensor, shared between engines.
+class Weights {
+ public:
+  virtual ~Weights() = default;
+  virtual std::shared_ptr<const Tensor> find(const std::string& name) const = 0;
+  virtual const std::string& origin() const = 0;  // file name, for errors
+};
+
+class OpBuilder {
+ public:
+  OpBuilder(const std::string& where, const std::string& name, const nlohmann::json& attributes,
+            const Weights& weights);
+
+  const std::string& where() const { return where_; }  // "model.json: node 'fc1'"
+  const std::string& name() const { return name_; }
+
+  bool has(const char* key) const;
+  int64_t get_int(const char* key) const;
+  int64_t get_int(const char* key, int64_t fallback) const;
+  double get_float(const char* key, double fallback) const;
+  bool get_bool(const char* key, bool fallback) const;
+  std::vector<int64_t> get_ints(const char* key, std::vector<int64_t> fallback) const;
+  std::vector<std::string> get_strings(const char* key) const;
+  // The weight whose name is the value of attribute `key`.
+  std::shared_ptr<const Tensor> weight(const char* key) const;
+  std::shared_ptr<const Tensor> weight_named(const std::string& name, const char* key) const;
+  std::shared_ptr<const Tensor> optional_weight(const char* key) const;
+  // Throws an error naming the node and attribute.
+  [[noreturn]] void error(const char* key, const std::string& reason) const;
+  // Throws on attributes no getter asked for.
+  void check_unknown_attributes() const;
+  // Weight names this node uses (for the model's unused-weight check).
+  const std::vector<std::string>& used_weights() const { return used_weights_; }
+
+ private:
+  const nlohmann::json& attr(const char* key) const;
+  std::string where_, name_;
+  const nlohmann::json& attrs_;
+  const Weights& weights_;
+  mutable std::vector<std::string> read_;
+  mutable std::vector<std::string> used_weights_;
+};
+
+// Mutable per-session state of a stateful op.
+struct OpState {
+  virtual ~OpState() = default;
+  virtual void reset() = 0;
+};
+
+struct RunContext {
+  const Executor& ex;
+  OpState* state = nullptr;  // the session's state for this op, if stateful
+  bool reference = false;    // integer layers use the scalar reference GEMM
+};
+
+// Cost of one op for one batch item, for `bitlane info` and the estimator.
+struct OpCost {
+  double macs = 0;        // multiply-accumulates
+  int64_t params = 0;     // weights
+  int64_t reduction = 0;  // K of the dot products (0 for ops without them)
+  int64_t outputs = 0;    // dot products per item (M x N of the GEMM view)
+};
+
+class Op {
+ public:
+  virtual ~Op() = default;
+  virtual const char* type() const = 0;
+
+  // Output shapes (batch first) for these input shapes; throws with the
+  // node's name and both shapes on a mismatch.
+  virtual std::vector<Shape> infer(const std::vector<Shape>& inputs) const = 0;
+  // Output dtype for these input dtypes (default: float32).
+  virtual DType output_dtype(const std::vector<DType>& inputs) const { return DType::kF32; }
+  // Input dtypes the op accepts (default: all float32).
+  virtual bool accepts(const std::vector<DType>& inputs) const {
+    for (DType t : inputs)
+      if (t != DType::kF32) return false;
+    return true;
+  }
+  virtual void run(const RunContext& ctx, const std::vector<const Tensor*>& in,
+                   const std::vector<Tensor*>& out) const = 0;
+
+  // Layers with integer execution (dense, conv2d, lstm).
+  virtual bool quantizable() const { return false; }
+  // Switches to integer execution with the plan; `input` holds calibration
+  // statistics of the op's (first) input. Only called on quantizable ops.
+  virtual void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input) {}
+  virtual const quant::LayerPlan* plan() const { return nullptr; }
+  // Per-session state of stateful ops (null for the others).
+  virtual std::unique_ptr<OpState> make_state() const { return nullptr; }
+
+  virtual OpCost cost(const std::vector<Shape>& inputs) const { return {}; }
+  // Sum of the bytes its weights take in fp32 and at the current plan.
+  virtual int64_t weight_bytes() const { return 0; }
+};
+
+using OpFactory = std::unique_ptr<Op> (*)(OpBuilder& b);
+
+// The op registered under `type`, or null.
+OpFactory find_op(const std::string& type);
+std::vector<std::string> op_types();
+
+}  // namespace bitlane::ops

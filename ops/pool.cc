@@ -1,0 +1,112 @@
+// max_pool2d, avg_pool2d (kernel, stride, padding [t, l, b, r], ceil_mode,
+// count_include_pad as in PyTorch / ONNX) and global_avg_pool, on NCHW.
+#include <algorithm>
+#include <limits>
+
+#include "ops/factories.h"
+#include "ops/shape_check.h"
+
+namespace bitlane::ops {
+namespace {
+
+class Pool2d : public Op {
+ public:
+  Pool2d(OpBuilder& b, bool is_max) : where_(b.where()), max_(is_max) {
+    kernel_ = b.get_ints("kernel", {});
+    if (kernel_.size() != 2 || kernel_[0] < 1 || kernel_[1] < 1)
+      b.error("kernel", "must be two positive integers");
+    stride_ = b.get_ints("stride", kernel_);
+    padding_ = b.get_ints("padding", {0, 0, 0, 0});
+    if (padding_.size() == 2) padding_ = {padding_[0], padding_[1], padding_[0], padding_[1]};
+    if (stride_.size() != 2 || stride_[0] < 1 || stride_[1] < 1) b.error("stride", "must be two positive integers");
+    if (padding_.size() != 4 || *std::min_element(padding_.begin(), padding_.end()) < 0)
+      b.error("padding", "must be [top, left, bottom, right] of non-negative integers");
+    if (padding_[0] * 2 > kernel_[0] || padding_[1] * 2 > kernel_[1])
+      b.error("padding", "must not exceed half the kernel");
+    ceil_ = b.get_bool("ceil_mode", false);
+    include_pad_ = max_ ? false : b.get_bool("count_include_pad", false);
+  }
+  const char* type() const override { return max_ ? "max_pool2d" : "avg_pool2d"; }
+
+  int64_t out_size(int64_t in, int axis) const {
+    const int64_t span = in + padding_[axis] + padding_[axis + 2] - kernel_[axis];
+    int64_t o = (ceil_ ? (span + stride_[axis] - 1) / stride_[axis] : span / stride_[axis]) + 1;
+    if (ceil_ && (o - 1) * stride_[axis] >= in + padding_[axis]) --o;  // last window must start inside
+    return o;
+  }
+
+  std::vector<Shape> infer(const std::vector<Shape>& in) const override {
+    expect_inputs(where_, in, 1);
+    expect_rank(where_, in[0], 4, "input (N, C, H, W)");
+    const int64_t oh = out_size(in[0][2], 0), ow = out_size(in[0][3], 1);
+    if (oh < 1 || ow < 1 || in[0][2] + padding_[0] + padding_[2] < kernel_[0])
+      fail(where_, "input shape " + shape_str(in[0]) + " is smaller than the pooling window");
+    return {{in[0][0], in[0][1], oh, ow}};
+  }
+
+  void run(const RunContext&, const std::vector<const Tensor*>& in,
+           const std::vector<Tensor*>& out) const override {
+    const Shape& s = in[0]->shape();
+    const int64_t planes = s[0] * s[1], h = s[2], w = s[3];
+    const int64_t oh = out[0]->shape()[2], ow = out[0]->shape()[3];
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* x = in[0]->f32() + p * h * w;
+      float* y = out[0]->f32() + p * oh * ow;
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t y0 = oy * stride_[0] - padding_[0], x0 = ox * stride_[1] - padding_[1];
+          const int64_t y1 = std::min(y0 + kernel_[0], h + padding_[2]);
+          const int64_t x1 = std::min(x0 + kernel_[1], w + padding_[3]);
+          const int64_t window = (y1 - y0) * (x1 - x0);
+          float acc = max_ ? -std::numeric_limits<float>::infinity() : 0.f;
+          int64_t count = 0;
+          for (int64_t yy = std::max<int64_t>(y0, 0); yy < std::min(y1, h); ++yy)
+            for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x1, w); ++xx) {
+              const float v = x[yy * w + xx];
+              acc = max_ ? std::max(acc, v) : acc + v;
+              ++count;
+            }
+          y[oy * ow + ox] = max_ ? acc : acc / static_cast<float>(include_pad_ ? window : count);
+        }
+    }
+  }
+
+ private:
+  std::string where_;
+  bool max_, ceil_ = false, include_pad_ = false;
+  std::vector<int64_t> kernel_, stride_, padding_;
+};
+
+class GlobalAvgPool : public Op {
+ public:
+  explicit GlobalAvgPool(OpBuilder& b) : where_(b.where()) {}
+  const char* type() const override { return "global_avg_pool"; }
+  std::vector<Shape> infer(const std::vector<Shape>& in) const override {
+    expect_inputs(where_, in, 1);
+    expect_rank(where_, in[0], 4, "input (N, C, H, W)");
+    if (in[0][2] < 1 || in[0][3] < 1) fail(where_, "empty spatial size in " + shape_str(in[0]));
+    return {{in[0][0], in[0][1], 1, 1}};
+  }
+  void run(const RunContext&, const std::vector<const Tensor*>& in,
+           const std::vector<Tensor*>& out) const override {
+    const Shape& s = in[0]->shape();
+    const int64_t planes = s[0] * s[1], area = s[2] * s[3];
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* x = in[0]->f32() + p * area;
+      float acc = 0.f;
+      for (int64_t i = 0; i < area; ++i) acc += x[i];
+      out[0]->f32()[p] = acc / static_cast<float>(area);
+    }
+  }
+
+ private:
+  std::string where_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_max_pool2d(OpBuilder& b) { return std::make_unique<Pool2d>(b, true); }
+std::unique_ptr<Op> make_avg_pool2d(OpBuilder& b) { return std::make_unique<Pool2d>(b, false); }
+std::unique_ptr<Op> make_global_avg_pool(OpBuilder& b) { return std::make_unique<GlobalAvgPool>(b); }
+
+}  // namespace bitlane::ops
