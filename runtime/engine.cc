@@ -1,0 +1,105 @@
+#include "runtime/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/executor.h"
+#include "quant/calibration.h"
+#include "runtime/graph_runner.h"
+#include "runtime/safetensors.h"
+
+namespace bitlane {
+namespace {
+
+// Rows [b, e) of a batch-first tensor.
+Tensor slice_batch(const Tensor& t, int64_t b, int64_t e) {
+  Shape s = t.shape();
+  s[0] = e - b;
+  Tensor out(s, t.dtype());
+  const int64_t per = t.size() / t.dim(0);
+  std::memcpy(out.i32(), t.i32() + b * per, static_cast<size_t>((e - b) * per) * 4);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Tensor> load_calibration(const Model& model) {
+  const auto& c = model.calibration();
+  if (c.is_null())
+    fail(model.origin(), "the quantization plan needs calibration samples, but the model names none "
+                         "(add \"calibration\" to the model or pass samples)");
+  if (model.inputs().size() != 1)
+    fail(model.origin(), "calibration files serve single-input models only");
+  const std::string file = c["file"].get<std::string>();
+  const std::string path = file[0] == '/' ? file : model.directory() + "/" + file;
+  const SafeTensorsFile st = SafeTensorsFile::load(path);
+  const SafeTensor* t = st.find(c["tensor"].get<std::string>());
+  if (!t) fail(path, "has no tensor '" + c["tensor"].get<std::string>() + "'");
+  const InputSpec& spec = model.inputs()[0];
+  Tensor x = spec.dtype == DType::kI32 ? st.read_i32(*t) : st.read_f32(*t);
+  if (spec.dtype == DType::kF32 && t->dtype == "U8" && spec.preprocessing) {
+    const Preprocessing& p = *spec.preprocessing;
+    const int64_t channels = static_cast<int64_t>(p.mean.size());
+    const int64_t plane = x.size() / std::max<int64_t>(1, x.dim(0) * channels);
+    for (int64_t i = 0; i < x.size(); ++i) {
+      const int64_t ch = (i / plane) % channels;
+      x.f32()[i] = (x.f32()[i] * p.scale - p.mean[static_cast<size_t>(ch)]) / p.std[static_cast<size_t>(ch)];
+    }
+  }
+  return {std::move(x)};
+}
+
+std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
+                                            const EngineOptions& options, const Executor& ex) {
+  auto e = std::shared_ptr<Engine>(new Engine());
+  e->model_ = model;
+  e->reference_ = options.reference_kernels;
+  e->plan_ = options.plan ? *options.plan : model->plan();
+  for (const Node& n : model->nodes()) e->ops_.push_back(model->build_op(n));
+
+  std::vector<int> layers;  // quantizable nodes, in order
+  for (size_t i = 0; i < e->ops_.size(); ++i)
+    if (e->ops_[i]->quantizable()) layers.push_back(static_cast<int>(i));
+  if (e->plan_.layers.size())
+    for (const auto& [name, p] : e->plan_.layers)
+      if (std::none_of(layers.begin(), layers.end(),
+                       [&](int i) { return model->nodes()[static_cast<size_t>(i)].name == name; }))
+        fail(model->origin(), "the quantization plan names layer '" + name +
+                                  "', which is not a quantizable node (dense, conv2d, lstm)");
+  std::vector<quant::LayerPlan> plans;
+  bool any = false;
+  for (size_t k = 0; k < layers.size(); ++k) {
+    plans.push_back(e->plan_.for_layer(model->nodes()[static_cast<size_t>(layers[k])].name,
+                                       static_cast<int>(k), static_cast<int>(layers.size())));
+    any |= plans.back().quantized();
+  }
+  if (!any) {
+    for (int i : layers) e->ops_[static_cast<size_t>(i)]->quantize(quant::LayerPlan{}, quant::RangeStats{});
+    return e;
+  }
+
+  // Calibrate: run the fp32 operators on the samples and record the input
+  // statistics of every quantizable layer.
+  std::vector<Tensor> samples = options.calibration.empty() ? load_calibration(*model) : options.calibration;
+  if (samples.size() != model->inputs().size())
+    fail(model->origin(), "calibration needs one tensor per model input");
+  std::vector<quant::RangeStats> stats(e->ops_.size());
+  GraphRunner runner(*model, e->ops_);
+  const int64_t total = samples[0].dim(0);
+  constexpr int64_t kChunk = 64;
+  for (int64_t b = 0; b < total; b += kChunk) {
+    std::vector<Tensor> chunk;
+    for (const Tensor& s : samples) chunk.push_back(slice_batch(s, b, std::min(total, b + kChunk)));
+    runner.reset_state();
+    runner.run(chunk, ex, false, [&](int node, const std::vector<const Tensor*>& in, const std::vector<Tensor*>&) {
+      if (e->ops_[static_cast<size_t>(node)]->quantizable() && in[0]->dtype() == DType::kF32)
+        stats[static_cast<size_t>(node)].add(in[0]->f32(), in[0]->size());
+    });
+  }
+  for (size_t k = 0; k < layers.size(); ++k)
+    e->ops_[static_cast<size_t>(layers[k])]->quantize(plans[k], stats[static_cast<size_t>(layers[k])]);
+  return e;
+}
+
+}  // namespace bitlane

@@ -1,0 +1,50 @@
+// An engine: a model's operators built for one quantization plan, weights
+// quantized and packed once, activation ranges calibrated on sample inputs.
+// Immutable after build; any number of Sessions (one per thread) run it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ops/op.h"
+#include "quant/plan.h"
+#include "runtime/model.h"
+
+namespace bitlane {
+
+class Executor;
+
+struct EngineOptions {
+  // The plan to apply; unset means the model's own plan (fp32 if it has none).
+  std::optional<quant::QuantPlan> plan;
+  // Calibration inputs (one tensor per model input, batch first); empty means
+  // the samples the model names in "calibration".
+  std::vector<Tensor> calibration;
+  // Integer layers use the scalar reference GEMM (tests: must be bit-exact).
+  bool reference_kernels = false;
+};
+
+class Engine {
+ public:
+  static std::shared_ptr<const Engine> build(std::shared_ptr<const Model> model,
+                                             const EngineOptions& options, const Executor& ex);
+
+  const Model& model() const { return *model_; }
+  const quant::QuantPlan& plan() const { return plan_; }
+  bool reference_kernels() const { return reference_; }
+  const std::vector<std::unique_ptr<ops::Op>>& ops() const { return ops_; }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  std::vector<std::unique_ptr<ops::Op>> ops_;
+  quant::QuantPlan plan_;
+  bool reference_ = false;
+};
+
+// The calibration samples a model names, preprocessed like its inputs
+// (bytes of images are scaled and normalised), one tensor per input.
+std::vector<Tensor> load_calibration(const Model& model);
+
+}  // namespace bitlane

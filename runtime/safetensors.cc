@@ -1,0 +1,302 @@
+#include "runtime/safetensors.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/limits.h"
+
+namespace bitlane {
+namespace {
+
+using json = nlohmann::json;
+
+uint64_t read_le64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while (!(mant & 0x400));
+      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3FF) << 13);
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7F800000u | (mant << 13);
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+template <typename T>
+T load_le(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));  // little-endian hosts only (x86, AArch64)
+  return v;
+}
+
+}  // namespace
+
+int dtype_bytes(std::string_view d) {
+  if (d == "F64" || d == "I64" || d == "U64") return 8;
+  if (d == "F32" || d == "I32" || d == "U32") return 4;
+  if (d == "F16" || d == "BF16" || d == "I16" || d == "U16") return 2;
+  if (d == "I8" || d == "U8" || d == "BOOL") return 1;
+  return 0;
+}
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) fail(path, "cannot open file");
+  const std::streamoff size = in.tellg();
+  if (size < 0) fail(path, "cannot determine the file size (is it a directory?)");
+  if (static_cast<uint64_t>(size) > limits().max_file_bytes)
+    fail(path, "file of " + std::to_string(size) + " bytes exceeds the limit of " +
+                   std::to_string(limits().max_file_bytes));
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  if (size && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+    fail(path, "read error");
+  return bytes;
+}
+
+SafeTensorsFile SafeTensorsFile::load(const std::string& path) {
+  return parse(read_file(path), path);
+}
+
+SafeTensorsFile SafeTensorsFile::parse(std::vector<uint8_t> bytes, std::string origin) {
+  SafeTensorsFile f;
+  f.origin_ = std::move(origin);
+  const std::string& where = f.origin_;
+  if (bytes.size() < 8)
+    fail(where, "truncated safetensors file: " + std::to_string(bytes.size()) +
+                    " bytes, the 8-byte header length is missing");
+  const uint64_t header_len = read_le64(bytes.data());
+  if (header_len > bytes.size() - 8)
+    fail(where, "header length " + std::to_string(header_len) + " exceeds the file (" +
+                    std::to_string(bytes.size()) + " bytes): truncated or not a safetensors file");
+  if (header_len > limits().max_json_bytes)
+    fail(where, "header of " + std::to_string(header_len) + " bytes exceeds the limit");
+
+  // Parse the header, refusing duplicate tensor names (JSON would keep the last).
+  std::set<std::string> seen;
+  std::string duplicate;
+  json::parser_callback_t on_event = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth == 1 && event == json::parse_event_t::key) {
+      const std::string key = parsed.get<std::string>();
+      if (!seen.insert(key).second && duplicate.empty()) duplicate = key;
+    }
+    return true;
+  };
+  const char* hb = reinterpret_cast<const char*>(bytes.data() + 8);
+  json header;
+  try {
+    header = json::parse(hb, hb + header_len, on_event);
+  } catch (const json::exception& e) {
+    fail(where, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!duplicate.empty()) fail(where, "tensor '" + duplicate + "' appears twice in the header");
+  if (!header.is_object()) fail(where, "header is not a JSON object");
+
+  const uint64_t data_size = bytes.size() - 8 - header_len;
+  uint64_t total = 0;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const json& e = it.value();
+    if (name == "__metadata__") {
+      if (!e.is_object()) fail(where, "__metadata__ is not an object");
+      for (auto m = e.begin(); m != e.end(); ++m) {
+        if (!m.value().is_string()) fail(where, "__metadata__ value '" + m.key() + "' is not a string");
+        f.metadata_[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string at = where + ": tensor '" + name + "'";
+    if (!e.is_object()) fail(at, "entry is not an object");
+    for (const char* field : {"dtype", "shape", "data_offsets"})
+      if (!e.contains(field)) fail(at, std::string("missing field '") + field + "'");
+    SafeTensor t;
+    t.name = name;
+    if (!e["dtype"].is_string()) fail(at, "dtype is not a string");
+    t.dtype = e["dtype"].get<std::string>();
+    const int esize = dtype_bytes(t.dtype);
+    if (!esize) fail(at, "unknown dtype '" + t.dtype + "'");
+    const json& shape = e["shape"];
+    if (!shape.is_array()) fail(at, "shape is not an array");
+    if (shape.size() > static_cast<size_t>(limits().max_rank))
+      fail(at, "rank " + std::to_string(shape.size()) + " exceeds the limit");
+    uint64_t elements = 1;
+    for (const json& d : shape) {
+      if (!d.is_number_integer() || d.get<int64_t>() < 0)
+        fail(at, "shape must hold non-negative integers, got " + shape.dump());
+      t.shape.push_back(d.get<int64_t>());
+      elements = checked_mul(elements, static_cast<uint64_t>(d.get<int64_t>()),
+                             limits().max_tensor_elements, at.c_str());
+    }
+    const json& off = e["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+        !off[1].is_number_unsigned())
+      fail(at, "data_offsets must be [begin, end] with non-negative integers");
+    t.begin = off[0].get<uint64_t>();
+    t.end = off[1].get<uint64_t>();
+    if (t.begin > t.end) fail(at, "data_offsets begin > end");
+    if (t.end > data_size)
+      fail(at, "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                   "] lie outside the data section of " + std::to_string(data_size) +
+                   " bytes (truncated file?)");
+    const uint64_t want = elements * static_cast<uint64_t>(esize);
+    if (t.end - t.begin != want)
+      fail(at, "shape " + shape_str(t.shape) + " of " + t.dtype + " needs " +
+                   std::to_string(want) + " bytes but data_offsets span " +
+                   std::to_string(t.end - t.begin));
+    total += want;
+    if (total > limits().max_model_bytes) fail(where, "weights exceed the model size limit");
+    f.tensors_.push_back(std::move(t));
+  }
+  // No two tensors may share bytes.
+  std::vector<const SafeTensor*> by_start;
+  for (const SafeTensor& t : f.tensors_) by_start.push_back(&t);
+  std::sort(by_start.begin(), by_start.end(),
+            [](auto* a, auto* b) { return a->begin < b->begin; });
+  for (size_t i = 1; i < by_start.size(); ++i)
+    if (by_start[i]->begin < by_start[i - 1]->end && by_start[i]->begin != by_start[i]->end)
+      fail(where, "tensors '" + by_start[i - 1]->name + "' and '" + by_start[i]->name +
+                      "' overlap in the data section");
+  std::sort(f.tensors_.begin(), f.tensors_.end(),
+            [](const SafeTensor& a, const SafeTensor& b) { return a.name < b.name; });
+  f.bytes_ = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
+  f.data_ = f.bytes_->data() + 8 + header_len;
+  return f;
+}
+
+const SafeTensor* SafeTensorsFile::find(std::string_view name) const {
+  auto it = std::lower_bound(tensors_.begin(), tensors_.end(), name,
+                             [](const SafeTensor& t, std::string_view n) { return t.name < n; });
+  return it != tensors_.end() && it->name == name ? &*it : nullptr;
+}
+
+Tensor SafeTensorsFile::read_f32(const SafeTensor& t) const {
+  Tensor out(t.shape, DType::kF32);
+  const uint8_t* p = raw(t);
+  float* dst = out.f32();
+  const int64_t n = out.size();
+  const std::string& d = t.dtype;
+  for (int64_t i = 0; i < n; ++i) {
+    float v;
+    if (d == "F32") v = load_le<float>(p + 4 * i);
+    else if (d == "F64") v = static_cast<float>(load_le<double>(p + 8 * i));
+    else if (d == "F16") v = half_to_float(load_le<uint16_t>(p + 2 * i));
+    else if (d == "BF16") {
+      const uint32_t bits = static_cast<uint32_t>(load_le<uint16_t>(p + 2 * i)) << 16;
+      std::memcpy(&v, &bits, 4);
+    } else if (d == "I8") v = static_cast<int8_t>(p[i]);
+    else if (d == "U8" || d == "BOOL") v = p[i];
+    else if (d == "I16") v = load_le<int16_t>(p + 2 * i);
+    else if (d == "U16") v = load_le<uint16_t>(p + 2 * i);
+    else if (d == "I32") v = static_cast<float>(load_le<int32_t>(p + 4 * i));
+    else if (d == "U32") v = static_cast<float>(load_le<uint32_t>(p + 4 * i));
+    else if (d == "I64") v = static_cast<float>(load_le<int64_t>(p + 8 * i));
+    else v = static_cast<float>(load_le<uint64_t>(p + 8 * i));
+    if (!std::isfinite(v))
+      fail(origin_ + ": tensor '" + t.name + "'",
+           std::string(std::isnan(v) ? "NaN" : "infinite") + " value at element " + std::to_string(i));
+    dst[i] = v;
+  }
+  return out;
+}
+
+Tensor SafeTensorsFile::read_i32(const SafeTensor& t) const {
+  const std::string at = origin_ + ": tensor '" + t.name + "'";
+  const std::string& d = t.dtype;
+  if (d[0] == 'F' || d == "BF16") fail(at, "expected an integer dtype, got " + d);
+  Tensor out(t.shape, DType::kI32);
+  const uint8_t* p = raw(t);
+  for (int64_t i = 0; i < out.size(); ++i) {
+    int64_t v;
+    if (d == "I8") v = static_cast<int8_t>(p[i]);
+    else if (d == "U8" || d == "BOOL") v = p[i];
+    else if (d == "I16") v = load_le<int16_t>(p + 2 * i);
+    else if (d == "U16") v = load_le<uint16_t>(p + 2 * i);
+    else if (d == "I32") v = load_le<int32_t>(p + 4 * i);
+    else if (d == "U32") v = load_le<uint32_t>(p + 4 * i);
+    else if (d == "I64") v = load_le<int64_t>(p + 8 * i);
+    else {
+      const uint64_t u = load_le<uint64_t>(p + 8 * i);
+      v = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? -1 : static_cast<int64_t>(u);
+      if (v < 0) fail(at, "value out of int32 range at element " + std::to_string(i));
+    }
+    if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
+      fail(at, "value out of int32 range at element " + std::to_string(i));
+    out.i32()[i] = static_cast<int32_t>(v);
+  }
+  return out;
+}
+
+std::vector<uint8_t> encode_safetensors(
+    const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+    const std::map<std::string, std::string>& metadata) {
+  auto sorted = tensors;
+  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  json header = json::object();
+  uint64_t offset = 0;
+  for (const auto& [name, t] : sorted) {
+    const uint64_t bytes = static_cast<uint64_t>(t->size()) * 4;
+    header[name] = {{"dtype", t->dtype() == DType::kF32 ? "F32" : "I32"},
+                    {"shape", t->shape()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::vector<uint8_t> out(8 + text.size() + offset);
+  for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<uint8_t>(text.size() >> (8 * i));
+  std::memcpy(out.data() + 8, text.data(), text.size());
+  uint8_t* p = out.data() + 8 + text.size();
+  for (const auto& [name, t] : sorted) {
+    std::memcpy(p, t->i32(), static_cast<size_t>(t->size()) * 4);
+    p += t->size() * 4;
+  }
+  return out;
+}
+
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  const std::vector<uint8_t> bytes = encode_safetensors(tensors, metadata);
+  // Write to a temporary name and rename, so a failed write never leaves a
+  // file that looks complete.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) fail(path, "cannot create file");
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!out.flush()) {
+      out.close();
+      std::remove(tmp.c_str());
+      fail(path, "write error (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(path, "cannot rename the temporary file");
+}
+
+}  // namespace bitlane

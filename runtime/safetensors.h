@@ -1,0 +1,75 @@
+// The .safetensors weight format: an 8-byte little-endian header length, a
+// JSON header {name: {dtype, shape, data_offsets: [begin, end]}, optional
+// "__metadata__": {string: string}}, then the raw little-endian data. Readable
+// and writable from PyTorch and numpy, so it is bitlane's weight file.
+//
+// Loading validates everything before anything is allocated from the file's
+// claims: header length against the file, offsets inside the data and not
+// overlapping, shape x dtype size equal to the byte range, duplicate names,
+// unknown dtypes, and the limits of core/limits.h. Errors name the file and
+// the tensor.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "runtime/tensor.h"
+
+namespace bitlane {
+
+struct SafeTensor {
+  std::string name;
+  std::string dtype;  // "F32", "F16", "BF16", "F64", "I8".."I64", "U8".."U64", "BOOL"
+  Shape shape;
+  uint64_t begin = 0, end = 0;  // byte range within the data section
+};
+
+class SafeTensorsFile {
+ public:
+  // Reads and validates a file (read once, then parsed in memory).
+  static SafeTensorsFile load(const std::string& path);
+  // Parses bytes already in memory (firmware images, the C API); `origin`
+  // names them in errors.
+  static SafeTensorsFile parse(std::vector<uint8_t> bytes, std::string origin);
+
+  const std::string& origin() const { return origin_; }
+  const std::vector<SafeTensor>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const SafeTensor* find(std::string_view name) const;
+
+  // The tensor's values as float32 (from any float or integer dtype); NaN or
+  // infinite values are an error naming the tensor.
+  Tensor read_f32(const SafeTensor& t) const;
+  // Integer dtypes as int32 (values outside int32 are an error).
+  Tensor read_i32(const SafeTensor& t) const;
+  const uint8_t* raw(const SafeTensor& t) const { return data_ + t.begin; }
+
+ private:
+  std::string origin_;
+  std::shared_ptr<std::vector<uint8_t>> bytes_;
+  const uint8_t* data_ = nullptr;  // start of the data section
+  std::vector<SafeTensor> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// Bytes per element of a safetensors dtype, or 0 if unknown.
+int dtype_bytes(std::string_view dtype);
+
+// Encodes tensors (F32 or I32) in the safetensors format, sorted by name.
+std::vector<uint8_t> encode_safetensors(
+    const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+    const std::map<std::string, std::string>& metadata = {});
+// The same written to a file (via a temporary name and a rename).
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// Reads a whole file, refusing files above limits().max_file_bytes.
+std::vector<uint8_t> read_file(const std::string& path);
+
+}  // namespace bitlane

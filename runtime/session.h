@@ -1,0 +1,34 @@
+// A session runs an engine: one inference at a time, reusing its tensors
+// between calls, and carrying stateful ops' state (streaming text) until
+// reset(). Give each thread its own session; they share the engine.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "runtime/engine.h"
+#include "runtime/graph_runner.h"
+
+namespace bitlane {
+
+class Session {
+ public:
+  explicit Session(std::shared_ptr<const Engine> engine);
+
+  // Runs the model on batch-first inputs (one per model input) and returns
+  // its outputs, valid until the next call.
+  const std::vector<const Tensor*>& run(const std::vector<Tensor>& inputs, const Executor& ex);
+  // Forgets the state of stateful ops (LSTM h and c).
+  void reset();
+  // Called after every node (profiling); null to remove.
+  void set_observer(GraphRunner::Observer observer) { observer_ = std::move(observer); }
+  const Engine& engine() const { return *engine_; }
+
+ private:
+  std::shared_ptr<const Engine> engine_;
+  GraphRunner runner_;
+  GraphRunner::Observer observer_;
+  std::vector<const Tensor*> outputs_;
+};
+
+}  // namespace bitlane
