@@ -1,0 +1,499 @@
+#!/usr/bin/python3
+"""Converts an ONNX model into bitlane's JSON graph + .safetensors weights.
+
+  bitlane_onnx_import.py MODEL.onnx -o OUT.json [--meta META.json] [--name NAME]
+
+`bitlane import` runs this script. It needs Debian's python3-onnx and
+python3-numpy. Supported: Gemm, MatMul (+Add), Conv, MaxPool, AveragePool,
+GlobalAveragePool, Relu, Clip, Sigmoid, Tanh, BatchNormalization, Add, Concat,
+Flatten, Reshape, Squeeze, Unsqueeze, Softmax, LogSoftmax, Gather (embedding),
+LSTM, Dropout, Identity; constant subgraphs are folded. Anything else is
+reported with the node's name and the exact operator or attribute.
+
+--meta supplies what ONNX cannot say: input preprocessing, labels, vocabulary,
+description (see models/FORMAT.md). The output JSON is format_version 1.
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+
+try:
+    import onnx
+    from onnx import numpy_helper
+except ImportError:  # pragma: no cover
+    sys.exit("bitlane import: python3-onnx is not installed (apt-get install python3-onnx)")
+
+FORMAT_VERSION = 1
+
+
+class ImportError_(Exception):
+    pass
+
+
+def fail(node, message):
+    where = f"node '{node.name or node.op_type}' ({node.op_type})" if node is not None else "graph"
+    raise ImportError_(f"{where}: {message}")
+
+
+def attrs(node):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def check_attrs(node, allowed):
+    for name, value in attrs(node).items():
+        if name not in allowed:
+            fail(node, f"unsupported attribute '{name}' = {value!r}")
+        check = allowed[name]
+        if check is not None and not check(value):
+            fail(node, f"unsupported value of attribute '{name}': {value!r}")
+
+
+def ints(v):
+    return [int(x) for x in v]
+
+
+class Importer:
+    def __init__(self, model, meta):
+        self.model = model
+        self.meta = meta
+        g = model.graph
+        self.consts = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+        self.weights = {}          # name -> array written to safetensors
+        self.nodes = []            # bitlane nodes (dicts)
+        self.alias = {}            # ONNX tensor -> bitlane tensor (identity ops)
+        self.producer = {}         # bitlane tensor -> node dict
+        self.consumers = {}        # ONNX tensor -> count
+        self.sequence_major = False
+        self.graph_inputs = [i for i in g.input if i.name not in self.consts]
+        self.dropped_inputs = set()
+        for n in g.node:
+            for i in n.input:
+                self.consumers[i] = self.consumers.get(i, 0) + 1
+        for o in g.output:
+            self.consumers[o.name] = self.consumers.get(o.name, 0) + 1
+
+    # -- helpers -----------------------------------------------------------
+    def name(self, t):
+        while t in self.alias:
+            t = self.alias[t]
+        return t
+
+    def is_const(self, t):
+        return t in self.consts
+
+    def const(self, node, t, what):
+        if t not in self.consts:
+            fail(node, f"{what} ('{t}') must be a constant (initializer), not a computed tensor")
+        return self.consts[t]
+
+    def add_weight(self, base, array):
+        name, k = base, 1
+        while name in self.weights:
+            k += 1
+            name = f"{base}_{k}"
+        self.weights[name] = np.ascontiguousarray(array)
+        return name
+
+    def emit(self, node, op, inputs, outputs, attributes=None):
+        d = {"op": op, "name": node.name or f"{op}_{len(self.nodes)}",
+             "inputs": [self.name(i) for i in inputs], "outputs": list(outputs)}
+        if attributes:
+            d["attributes"] = attributes
+        self.nodes.append(d)
+        for o in outputs:
+            self.producer[o] = d
+        return d
+
+    # -- constant folding ------------------------------------------------------
+    def fold(self, node):
+        """Evaluates nodes whose inputs are all constants; True if folded."""
+        ins = [i for i in node.input if i]
+        if not ins and node.op_type != "Constant":
+            return False
+        if node.op_type != "Constant" and not all(self.is_const(i) for i in ins):
+            return False
+        a = attrs(node)
+        v = [self.consts[i] for i in ins]
+        op = node.op_type
+        if op == "Constant":
+            if "value" not in a:
+                fail(node, "only Constant with a 'value' tensor is supported")
+            out = numpy_helper.to_array(a["value"])
+        elif op == "Shape":
+            out = np.array(v[0].shape, dtype=np.int64)
+        elif op == "Gather":
+            out = np.take(v[0], v[1], axis=a.get("axis", 0))
+        elif op == "Unsqueeze":
+            axes = ints(v[1]) if len(v) > 1 else ints(a["axes"])
+            out = v[0]
+            for ax in sorted(axes):
+                out = np.expand_dims(out, ax)
+        elif op == "Squeeze":
+            axes = ints(v[1]) if len(v) > 1 else ints(a.get("axes", []))
+            out = np.squeeze(v[0], axis=tuple(axes) if axes else None)
+        elif op == "Concat":
+            out = np.concatenate(v, axis=a["axis"])
+        elif op == "Reshape":
+            out = v[0].reshape(ints(v[1]))
+        elif op == "Transpose":
+            out = np.transpose(v[0], a.get("perm"))
+        elif op == "Cast":
+            out = v[0].astype(onnx.helper.tensor_dtype_to_np_dtype(a["to"]))
+        elif op in ("Add", "Sub", "Mul", "Div"):
+            out = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply,
+                   "Div": np.divide}[op](v[0], v[1])
+        elif op == "Identity":
+            out = v[0]
+        else:
+            return False
+        self.consts[node.output[0]] = np.asarray(out)
+        return True
+
+    # -- operators ---------------------------------------------------------
+    def convert(self):
+        for node in self.model.graph.node:
+            if self.fold(node):
+                continue
+            handler = getattr(self, "op_" + node.op_type, None)
+            if handler is None:
+                fail(node, f"unsupported operator {node.op_type}")
+            handler(node)
+
+    def op_Identity(self, node):
+        self.alias[node.output[0]] = node.input[0]
+
+    def op_Dropout(self, node):
+        check_attrs(node, {"seed": None})
+        self.alias[node.output[0]] = node.input[0]
+
+    def op_Gemm(self, node):
+        a = attrs(node)
+        check_attrs(node, {"alpha": lambda v: v == 1.0, "beta": lambda v: v == 1.0,
+                           "transA": lambda v: v == 0, "transB": None})
+        w = self.const(node, node.input[1], "Gemm's B (weights)")
+        if a.get("transB", 0) == 0:
+            w = w.T
+        attributes = {"weight": self.add_weight(node.input[1], w.astype(np.float32))}
+        if len(node.input) > 2 and node.input[2]:
+            b = self.const(node, node.input[2], "Gemm's C (bias)")
+            attributes["bias"] = self.add_weight(node.input[2], np.broadcast_to(
+                b, (w.shape[0],)).astype(np.float32))
+        self.emit(node, "dense", [node.input[0]], [node.output[0]], attributes)
+
+    def op_MatMul(self, node):
+        if not self.is_const(node.input[1]):
+            fail(node, "MatMul of two computed tensors is not supported (weights must be constant)")
+        w = self.consts[node.input[1]]
+        if w.ndim != 2:
+            fail(node, f"MatMul weights must be 2-D, got shape {list(w.shape)}")
+        self.emit(node, "dense", [node.input[0]], [node.output[0]],
+                  {"weight": self.add_weight(node.input[1], w.T.astype(np.float32))})
+
+    def op_Add(self, node):
+        x, y = node.input
+        if self.is_const(x):
+            x, y = y, x
+        if not self.is_const(y):
+            self.emit(node, "add", [x, y], [node.output[0]])
+            return
+        b = np.asarray(self.consts[y], np.float32)
+        prev = self.producer.get(self.name(x))
+        # A bias after MatMul / Conv folds into that layer when nothing else reads it.
+        if prev is not None and prev["op"] in ("dense", "conv2d") and "bias" not in prev.get(
+                "attributes", {}) and self.consumers.get(x, 0) == 1:
+            width = self.weights[prev["attributes"]["weight"]].shape[0]
+            if prev["op"] == "dense" and b.size in (1, width):
+                prev["attributes"]["bias"] = self.add_weight(y, np.broadcast_to(b.reshape(-1), (width,)))
+                self.alias[node.output[0]] = x
+                return
+            if prev["op"] == "conv2d" and b.size == width:
+                prev["attributes"]["bias"] = self.add_weight(y, b.reshape(-1))
+                self.alias[node.output[0]] = x
+                return
+        self.emit(node, "add", [x], [node.output[0]], {"constant": self.add_weight(y, b)})
+
+    def op_Conv(self, node):
+        a = attrs(node)
+        check_attrs(node, {"kernel_shape": None, "strides": None, "pads": None,
+                           "dilations": None, "group": None,
+                           "auto_pad": lambda v: v in (b"NOTSET", "NOTSET")})
+        w = self.const(node, node.input[1], "Conv weights").astype(np.float32)
+        if w.ndim != 4:
+            fail(node, f"only 2-D convolutions are supported (weights {list(w.shape)})")
+        attributes = {"weight": self.add_weight(node.input[1], w),
+                      "stride": ints(a.get("strides", [1, 1])),
+                      "padding": ints(a.get("pads", [0, 0, 0, 0])),
+                      "dilation": ints(a.get("dilations", [1, 1])),
+                      "groups": int(a.get("group", 1))}
+        if len(node.input) > 2 and node.input[2]:
+            attributes["bias"] = self.add_weight(
+                node.input[2], self.const(node, node.input[2], "Conv bias").astype(np.float32))
+        self.emit(node, "conv2d", [node.input[0]], [node.output[0]], attributes)
+
+    def _pool(self, node, op):
+        a = attrs(node)
+        allowed = {"kernel_shape": None, "strides": None, "pads": None, "ceil_mode": None,
+                   "auto_pad": lambda v: v in (b"NOTSET", "NOTSET"),
+                   "dilations": lambda v: list(v) == [1, 1],
+                   "storage_order": lambda v: v == 0}
+        if op == "avg_pool2d":
+            allowed["count_include_pad"] = None
+        check_attrs(node, allowed)
+        k = ints(a["kernel_shape"])
+        attributes = {"kernel": k, "stride": ints(a.get("strides", k)),
+                      "padding": ints(a.get("pads", [0, 0, 0, 0])),
+                      "ceil_mode": bool(a.get("ceil_mode", 0))}
+        if op == "avg_pool2d":
+            attributes["count_include_pad"] = bool(a.get("count_include_pad", 0))
+        if len(node.output) > 1 and node.output[1]:
+            fail(node, "MaxPool's Indices output is not supported")
+        self.emit(node, op, [node.input[0]], [node.output[0]], attributes)
+
+    def op_MaxPool(self, node):
+        self._pool(node, "max_pool2d")
+
+    def op_AveragePool(self, node):
+        self._pool(node, "avg_pool2d")
+
+    def op_GlobalAveragePool(self, node):
+        self.emit(node, "global_avg_pool", [node.input[0]], [node.output[0]])
+
+    def op_Relu(self, node):
+        self.emit(node, "relu", [node.input[0]], [node.output[0]])
+
+    def op_Sigmoid(self, node):
+        self.emit(node, "sigmoid", [node.input[0]], [node.output[0]])
+
+    def op_Tanh(self, node):
+        self.emit(node, "tanh", [node.input[0]], [node.output[0]])
+
+    def op_Clip(self, node):
+        a = attrs(node)
+        lo = float(self.const(node, node.input[1], "Clip min")) if len(node.input) > 1 and node.input[1] else a.get("min", -np.inf)
+        hi = float(self.const(node, node.input[2], "Clip max")) if len(node.input) > 2 and node.input[2] else a.get("max", np.inf)
+        if lo == 0.0 and hi == 6.0:
+            self.emit(node, "relu6", [node.input[0]], [node.output[0]])
+        elif lo == 0.0 and hi == np.inf:
+            self.emit(node, "relu", [node.input[0]], [node.output[0]])
+        else:
+            self.emit(node, "clip", [node.input[0]], [node.output[0]], {"min": lo, "max": hi})
+
+    def op_BatchNormalization(self, node):
+        check_attrs(node, {"epsilon": None, "momentum": None,
+                           "training_mode": lambda v: v == 0})
+        a = attrs(node)
+        names = ["scale", "bias", "mean", "var"]
+        attributes = {n: self.add_weight(node.input[i + 1], self.const(
+            node, node.input[i + 1], f"BatchNormalization {n}").astype(np.float32))
+                      for i, n in enumerate(names)}
+        attributes["epsilon"] = float(a.get("epsilon", 1e-5))
+        self.emit(node, "batch_norm", [node.input[0]], [node.output[0]], attributes)
+
+    def op_Concat(self, node):
+        axis = attrs(node)["axis"]
+        if self.sequence_major and axis in (0, 1):
+            fail(node, "Concat over the time or batch axis of a sequence is not supported")
+        self.emit(node, "concat", list(node.input), [node.output[0]], {"axis": int(axis)})
+
+    def op_Flatten(self, node):
+        self.emit(node, "flatten", [node.input[0]], [node.output[0]],
+                  {"axis": int(attrs(node).get("axis", 1))})
+
+    def _reshape_to(self, node, shape):
+        if self.sequence_major:
+            fail(node, "reshaping sequence tensors is not supported")
+        if not shape or shape[0] not in (-1, 0, 1):
+            fail(node, f"Reshape must keep the batch dimension first, got {shape}")
+        self.emit(node, "reshape", [node.input[0]], [node.output[0]],
+                  {"shape": [int(s) for s in shape[1:]]})
+
+    def op_Reshape(self, node):
+        check_attrs(node, {"allowzero": lambda v: v == 0})
+        self._reshape_to(node, ints(self.const(node, node.input[1], "Reshape's shape")))
+
+    def op_Squeeze(self, node):
+        axes = ints(self.consts[node.input[1]]) if len(node.input) > 1 else ints(attrs(node).get("axes", []))
+        src = self.producer.get(self.name(node.input[0]))
+        if src is not None and src["op"] == "lstm" and axes == [1]:
+            # ONNX LSTM output is [T, directions, N, H]; bitlane's lstm already
+            # emits [N, T, H].
+            self.alias[node.output[0]] = node.input[0]
+            return
+        fail(node, f"Squeeze over axes {axes} is not supported here")
+
+    def op_Softmax(self, node):
+        self.emit(node, "softmax", [node.input[0]], [node.output[0]],
+                  {"axis": int(attrs(node).get("axis", -1))})
+
+    def op_LogSoftmax(self, node):
+        self.emit(node, "log_softmax", [node.input[0]], [node.output[0]],
+                  {"axis": int(attrs(node).get("axis", -1))})
+
+    def op_Gather(self, node):
+        if not self.is_const(node.input[0]) or attrs(node).get("axis", 0) != 0:
+            fail(node, "Gather is supported as an embedding lookup (constant table, axis 0)")
+        table = self.consts[node.input[0]].astype(np.float32)
+        if table.ndim != 2:
+            fail(node, f"embedding table must be 2-D, got {list(table.shape)}")
+        self.emit(node, "embedding", [node.input[1]], [node.output[0]],
+                  {"weight": self.add_weight(node.input[0], table)})
+
+    def op_LSTM(self, node):
+        a = attrs(node)
+        check_attrs(node, {"hidden_size": None, "direction": lambda v: v in (b"forward", "forward"),
+                           "layout": lambda v: v == 0})
+        hidden = int(a["hidden_size"])
+        inputs = list(node.input) + [""] * (8 - len(node.input))
+        x, W, R, B, seq_lens, h0, c0 = inputs[:7]
+        if seq_lens:
+            fail(node, "sequence_lens is not supported")
+        W = self.const(node, W, "LSTM W")[0]
+        R = self.const(node, R, "LSTM R")[0]
+        B = self.const(node, B, "LSTM B")[0] if B else np.zeros(8 * hidden, np.float32)
+
+        # ONNX gate order i, o, f, c; bitlane (like PyTorch) uses i, f, g, o.
+        def reorder(m):
+            i, o, f, c = np.split(m, 4, axis=0)
+            return np.concatenate([i, f, c, o], axis=0).astype(np.float32)
+
+        base = node.name.strip("/").replace("/", ".") or "lstm"
+        attributes = {
+            "hidden_size": hidden, "layers": 1,
+            "weight_ih": [self.add_weight(base + ".weight_ih", reorder(W))],
+            "weight_hh": [self.add_weight(base + ".weight_hh", reorder(R))],
+            "bias_ih": [self.add_weight(base + ".bias_ih", reorder(B[:4 * hidden]))],
+            "bias_hh": [self.add_weight(base + ".bias_hh", reorder(B[4 * hidden:]))],
+        }
+        # Initial states fed from graph inputs (directly or sliced per layer)
+        # mean the model streams: bitlane carries the state across calls.
+        stateful = False
+        for s in (h0, c0):
+            if not s:
+                continue
+            root = self._graph_input_root(s)
+            if root is None:
+                fail(node, "initial LSTM state must be zero or come from a graph input")
+            self.dropped_inputs.add(root)
+            stateful = True
+        attributes["stateful"] = stateful
+        self.sequence_major = True
+        out = node.output[0]
+        if not out:
+            fail(node, "the LSTM's Y output must be used")
+        self.emit(node, "lstm", [x], [out], attributes)
+
+    def _graph_input_root(self, t):
+        names = {i.name for i in self.graph_inputs}
+        seen = 0
+        while t not in names:
+            src = next((n for n in self.model.graph.node if t in n.output), None)
+            if src is None or src.op_type not in ("Slice", "Gather", "Squeeze", "Unsqueeze",
+                                                  "Identity") or seen > 8:
+                return None
+            t = src.input[0]
+            seen += 1
+        return t
+
+    def op_Slice(self, node):
+        # Only the per-layer slicing of LSTM initial states feeds nothing else.
+        if self._graph_input_root(node.input[0]) is not None:
+            return
+        fail(node, "Slice is only supported on LSTM initial states")
+
+    # -- output ------------------------------------------------------------
+    def document(self, weights_file):
+        g = self.model.graph
+        meta_inputs = {i["name"]: i for i in self.meta.get("inputs", [])}
+        inputs = []
+        for gi in self.graph_inputs:
+            if gi.name in self.dropped_inputs:
+                continue
+            dims = [d.dim_value if d.HasField("dim_value") else -1
+                    for d in gi.type.tensor_type.shape.dim]
+            elem = gi.type.tensor_type.elem_type
+            spec = {"name": gi.name}
+            if self.sequence_major:
+                # tokens: ONNX [T, N]; bitlane [N, T]: one dynamic time axis.
+                spec.update({"shape": [-1], "dtype": "int32", "layout": "T"})
+            else:
+                spec.update({"shape": dims[1:], "dtype": "float32" if elem == 1 else "int32"})
+            extra = meta_inputs.get(gi.name, {})
+            for k, v in extra.items():
+                if k != "name":
+                    spec[k] = v
+            inputs.append(spec)
+        outputs = [{"name": self.name(o.name)} for o in g.output
+                   if self.name(o.name) in self.producer]
+        doc = {"format_version": FORMAT_VERSION,
+               "name": self.meta.get("name", ""),
+               "description": self.meta.get("description", ""),
+               "weights": weights_file,
+               "inputs": inputs, "outputs": outputs}
+        for key in ("labels", "vocabulary", "quantization", "calibration"):
+            if key in self.meta:
+                doc[key] = self.meta[key]
+        doc["nodes"] = self.nodes
+        return doc
+
+
+def write_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        a = np.ascontiguousarray(tensors[name], dtype="<f4")
+        raw = a.tobytes()
+        header[name] = {"dtype": "F32", "shape": list(a.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Convert ONNX to bitlane's model format.")
+    parser.add_argument("model")
+    parser.add_argument("-o", "--output", required=True, help="output .json (weights beside it)")
+    parser.add_argument("--meta", help="JSON with inputs' preprocessing, labels, vocabulary, ...")
+    parser.add_argument("--name", help="model name (default: output file stem)")
+    args = parser.parse_args(argv)
+    try:
+        model = onnx.load(args.model)
+    except Exception as e:  # protobuf errors have no common base
+        print(f"bitlane import: {args.model}: not a readable ONNX model ({e})", file=sys.stderr)
+        return 1
+    meta = {}
+    if args.meta:
+        with open(args.meta) as f:
+            meta = json.load(f)
+    meta.setdefault("name", args.name or os.path.splitext(os.path.basename(args.output))[0])
+    imp = Importer(model, meta)
+    try:
+        imp.convert()
+    except ImportError_ as e:
+        print(f"bitlane import: {args.model}: {e}", file=sys.stderr)
+        return 1
+    stem = os.path.splitext(args.output)[0]
+    weights = stem + ".safetensors"
+    write_safetensors(weights, imp.weights)
+    doc = imp.document(os.path.basename(weights))
+    tmp = args.output + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
