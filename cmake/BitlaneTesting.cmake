@@ -12,7 +12,8 @@ function(bitlane_add_test name)
   target_link_libraries(${name} PRIVATE bitlane doctest::doctest)
   target_compile_definitions(${name} PRIVATE
     BITLANE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    BITLANE_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
+    BITLANE_MODELS_DIR="${PROJECT_BINARY_DIR}/models")
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   bitlane_warnings(${name})
   doctest_discover_tests(${name})
 endfunction()

@@ -1,0 +1,311 @@
+// Operators against independent references written here: naive loop nests
+// for convolution and pooling, the LSTM equations as PyTorch documents them,
+// hand-worked small cases, and dequantized float arithmetic for the integer
+// layers.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "core/executor.h"
+#include "quant/calibration.h"
+#include "quant/uniform.h"
+#include "runtime/engine.h"
+#include "runtime/session.h"
+#include "tests/runtime/test_models.h"
+
+using namespace bitlane;
+using test::ModelBuilder;
+
+namespace {
+
+Tensor run1(const ModelBuilder& mb, const Tensor& x, const quant::QuantPlan& plan = {},
+            std::vector<Tensor> calibration = {}) {
+  Executor ex(1);
+  auto engine = Engine::build(mb.build(), EngineOptions{plan, std::move(calibration), false}, ex);
+  Session s(engine);
+  const Tensor& y = *s.run({x}, ex)[0];
+  Tensor copy(y.shape());
+  std::copy_n(y.f32(), y.size(), copy.f32());
+  return copy;
+}
+
+void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
+  REQUIRE(static_cast<size_t>(got.size()) == want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    REQUIRE_MESSAGE(std::abs(got.f32()[i] - want[i]) <= tol * (1 + std::abs(want[i])),
+                    "element " << i << ": " << got.f32()[i] << " vs " << want[i]);
+}
+
+struct ConvCase {
+  int64_t n, c, h, w, cout, kh, kw, sh, sw, dh, dw, groups;
+  std::vector<int64_t> pad;  // t, l, b, r
+};
+
+std::vector<double> naive_conv(const Tensor& x, const Tensor& wt, const Tensor& b, const ConvCase& k,
+                               int64_t oh, int64_t ow) {
+  std::vector<double> y(static_cast<size_t>(k.n * k.cout * oh * ow));
+  const int64_t cg = k.c / k.groups, cog = k.cout / k.groups;
+  for (int64_t n = 0; n < k.n; ++n)
+    for (int64_t o = 0; o < k.cout; ++o)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double s = b.f32()[o];
+          const int64_t g = o / cog;
+          for (int64_t c = 0; c < cg; ++c)
+            for (int64_t i = 0; i < k.kh; ++i)
+              for (int64_t j = 0; j < k.kw; ++j) {
+                const int64_t yy = oy * k.sh - k.pad[0] + i * k.dh, xx = ox * k.sw - k.pad[1] + j * k.dw;
+                if (yy < 0 || yy >= k.h || xx < 0 || xx >= k.w) continue;
+                s += static_cast<double>(x.f32()[((n * k.c) + g * cg + c) * k.h * k.w + yy * k.w + xx]) *
+                     wt.f32()[((o * cg + c) * k.kh + i) * k.kw + j];
+              }
+          y[static_cast<size_t>(((n * k.cout + o) * oh + oy) * ow + ox)] = s;
+        }
+  return y;
+}
+
+}  // namespace
+
+TEST_CASE("conv2d matches a naive convolution (stride, padding, dilation, groups)") {
+  const ConvCase cases[] = {
+      {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}},
+      {1, 4, 9, 9, 6, 3, 2, 2, 1, 1, 1, 2, {0, 1, 2, 0}},
+      {1, 2, 10, 8, 2, 3, 3, 1, 2, 2, 1, 1, {2, 0, 1, 1}},
+      {3, 5, 6, 6, 5, 3, 3, 1, 1, 1, 1, 5, {1, 1, 1, 1}},  // depthwise
+      {1, 1, 5, 5, 3, 5, 5, 1, 1, 1, 1, 1, {0, 0, 0, 0}},  // kernel = input
+  };
+  unsigned seed = 1;
+  for (const ConvCase& k : cases) {
+    ModelBuilder mb;
+    mb.input("x", {k.c, k.h, k.w}).output("y")
+        .weight("w", {k.cout, k.c / k.groups, k.kh, k.kw}, seed++)
+        .weight("b", {k.cout}, seed++)
+        .node("conv2d", "conv", {"x"}, {"y"},
+              {{"weight", "w"}, {"bias", "b"}, {"stride", {k.sh, k.sw}}, {"dilation", {k.dh, k.dw}},
+               {"padding", k.pad}, {"groups", k.groups}});
+    const Tensor x = test::random_tensor({k.n, k.c, k.h, k.w}, seed++);
+    const Tensor y = run1(mb, x);
+    const int64_t oh = (k.h + k.pad[0] + k.pad[2] - k.dh * (k.kh - 1) - 1) / k.sh + 1;
+    const int64_t ow = (k.w + k.pad[1] + k.pad[3] - k.dw * (k.kw - 1) - 1) / k.sw + 1;
+    CHECK(y.shape() == Shape{k.n, k.cout, oh, ow});
+    check_close(y, naive_conv(x, mb.weights.at("w"), mb.weights.at("b"), k, oh, ow), 1e-5);
+  }
+}
+
+TEST_CASE("pooling: hand-worked windows, padding and ceil mode") {
+  // 1x1x3x4 input 1..12.
+  Tensor x({1, 1, 3, 4});
+  for (int i = 0; i < 12; ++i) x.f32()[i] = static_cast<float>(i + 1);
+  {
+    ModelBuilder mb;
+    mb.input("x", {1, 3, 4}).output("y").node("max_pool2d", "p", {"x"}, {"y"}, {{"kernel", {2, 2}}});
+    // windows [1 2 5 6] [3 4 7 8]; the last row has no full window.
+    check_close(run1(mb, x), {6, 8}, 0);
+  }
+  {
+    ModelBuilder mb;
+    mb.input("x", {1, 3, 4}).output("y").node("max_pool2d", "p", {"x"}, {"y"},
+                                               {{"kernel", {2, 2}}, {"ceil_mode", true}});
+    check_close(run1(mb, x), {6, 8, 10, 12}, 0);
+  }
+  {
+    ModelBuilder mb;  // average with padding 1, stride 2, padding not counted
+    mb.input("x", {1, 3, 4}).output("y").node("avg_pool2d", "p", {"x"}, {"y"},
+                                               {{"kernel", {3, 3}}, {"stride", {2, 2}}, {"padding", {1, 1, 1, 1}}});
+    // (1,2,5,6)/4, (2,3,4,6,7,8)/6 ; (5,6,9,10)/4, (6,7,8,10,11,12)/6
+    check_close(run1(mb, x), {3.5, 5.0, 7.5, 9.0}, 1e-6);
+  }
+  {
+    ModelBuilder mb;
+    mb.input("x", {1, 3, 4}).output("y").node("global_avg_pool", "p", {"x"}, {"y"});
+    check_close(run1(mb, x), {6.5}, 1e-6);
+  }
+}
+
+TEST_CASE("softmax, log_softmax, activations, add with a broadcast constant, concat") {
+  Tensor x({2, 3});
+  const float v[] = {1, 2, 3, -1000, 0, 1000};
+  std::copy(v, v + 6, x.f32());
+  ModelBuilder mb;
+  mb.input("x", {3}).output("s").output("l").output("c").output("a")
+      .weight_values("k", {3}, {10, 20, 30})
+      .node("softmax", "s", {"x"}, {"s"})
+      .node("log_softmax", "l", {"x"}, {"l"})
+      .node("add", "a", {"x"}, {"a"}, {{"constant", "k"}})
+      .node("relu6", "r", {"a"}, {"r"})
+      .node("concat", "c", {"x", "r"}, {"c"}, {{"axis", 1}});
+  Executor ex(1);
+  auto engine = Engine::build(mb.build(), {}, ex);
+  Session s(engine);
+  const auto& out = s.run({x}, ex);
+  const double e1 = std::exp(1.0), e2 = std::exp(2.0), e3 = std::exp(3.0), z = e1 + e2 + e3;
+  check_close(*out[0], {e1 / z, e2 / z, e3 / z, 0, 0, 1}, 1e-6);
+  check_close(*out[1], {1 - std::log(z), 2 - std::log(z), 3 - std::log(z), -2000, -1000, 0}, 1e-6);
+  check_close(*out[2], {1, 2, 3, 6, 6, 6, -1000, 0, 1000, 0, 6, 6}, 1e-6);
+  check_close(*out[3], {11, 22, 33, -990, 20, 1030}, 1e-6);
+}
+
+TEST_CASE("lstm matches the PyTorch equations, and streams state across calls") {
+  const int64_t in = 5, hidden = 4, layers = 2, steps = 6, batch = 2;
+  ModelBuilder mb;
+  nlohmann::json ih = nlohmann::json::array(), hh = ih, bih = ih, bhh = ih;
+  for (int l = 0; l < layers; ++l) {
+    const std::string p = "l" + std::to_string(l);
+    mb.weight(p + ".wih", {4 * hidden, l == 0 ? in : hidden}, 10 + l)
+        .weight(p + ".whh", {4 * hidden, hidden}, 20 + l)
+        .weight(p + ".bih", {4 * hidden}, 30 + l)
+        .weight(p + ".bhh", {4 * hidden}, 40 + l);
+    ih.push_back(p + ".wih");
+    hh.push_back(p + ".whh");
+    bih.push_back(p + ".bih");
+    bhh.push_back(p + ".bhh");
+  }
+  mb.input("x", {-1, in}).output("y").node("lstm", "lstm", {"x"}, {"y"},
+      {{"hidden_size", hidden}, {"layers", layers}, {"weight_ih", ih}, {"weight_hh", hh},
+       {"bias_ih", bih}, {"bias_hh", bhh}, {"stateful", true}});
+  const Tensor x = test::random_tensor({batch, steps, in}, 7, -2, 2);
+
+  // Reference: h_t = o * tanh(c_t), c_t = f * c_{t-1} + i * g, gates i f g o.
+  std::vector<double> want(static_cast<size_t>(batch * steps * hidden));
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<std::vector<double>> seq(static_cast<size_t>(steps));
+    for (int64_t t = 0; t < steps; ++t)
+      for (int64_t k = 0; k < in; ++k) seq[static_cast<size_t>(t)].push_back(x.f32()[(b * steps + t) * in + k]);
+    for (int l = 0; l < layers; ++l) {
+      const std::string p = "l" + std::to_string(l);
+      const Tensor &wih = mb.weights.at(p + ".wih"), &whh = mb.weights.at(p + ".whh"),
+                   &bi = mb.weights.at(p + ".bih"), &bh = mb.weights.at(p + ".bhh");
+      std::vector<double> h(static_cast<size_t>(hidden), 0), c(static_cast<size_t>(hidden), 0);
+      for (int64_t t = 0; t < steps; ++t) {
+        const auto& xt = seq[static_cast<size_t>(t)];
+        std::vector<double> g(static_cast<size_t>(4 * hidden));
+        for (int64_t r = 0; r < 4 * hidden; ++r) {
+          double s = bi.f32()[r] + bh.f32()[r];
+          for (size_t k = 0; k < xt.size(); ++k) s += wih.f32()[r * static_cast<int64_t>(xt.size()) + static_cast<int64_t>(k)] * xt[k];
+          for (int64_t k = 0; k < hidden; ++k) s += whh.f32()[r * hidden + k] * h[static_cast<size_t>(k)];
+          g[static_cast<size_t>(r)] = s;
+        }
+        auto sig = [](double v) { return 1 / (1 + std::exp(-v)); };
+        for (int64_t j = 0; j < hidden; ++j) {
+          const double ig = sig(g[static_cast<size_t>(j)]), fg = sig(g[static_cast<size_t>(hidden + j)]);
+          const double gg = std::tanh(g[static_cast<size_t>(2 * hidden + j)]), og = sig(g[static_cast<size_t>(3 * hidden + j)]);
+          c[static_cast<size_t>(j)] = fg * c[static_cast<size_t>(j)] + ig * gg;
+          h[static_cast<size_t>(j)] = og * std::tanh(c[static_cast<size_t>(j)]);
+        }
+        seq[static_cast<size_t>(t)] = h;
+      }
+    }
+    for (int64_t t = 0; t < steps; ++t)
+      for (int64_t j = 0; j < hidden; ++j)
+        want[static_cast<size_t>((b * steps + t) * hidden + j)] = seq[static_cast<size_t>(t)][static_cast<size_t>(j)];
+  }
+  Executor ex(1);
+  auto engine = Engine::build(mb.build(), {}, ex);
+  Session s(engine);
+  check_close(*s.run({x}, ex)[0], want, 1e-5);
+
+  // Streaming: the same sequence fed in two halves gives the same outputs.
+  s.reset();
+  Tensor first({batch, steps / 2, in}), second({batch, steps / 2, in});
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t t = 0; t < steps; ++t)
+      for (int64_t k = 0; k < in; ++k)
+        (t < steps / 2 ? first : second).f32()[(b * (steps / 2) + t % (steps / 2)) * in + k] =
+            x.f32()[(b * steps + t) * in + k];
+  std::vector<double> got;
+  for (const Tensor* part : {&first, &second}) {
+    const Tensor& y = *s.run({*part}, ex)[0];
+    for (int64_t b = 0; b < batch; ++b) (void)b;
+    got.insert(got.end(), y.f32(), y.f32() + y.size());
+  }
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t t = 0; t < steps; ++t)
+      for (int64_t j = 0; j < hidden; ++j) {
+        const size_t half = static_cast<size_t>(t < steps / 2 ? 0 : batch * (steps / 2) * hidden);
+        const double g = got[half + static_cast<size_t>((b * (steps / 2) + t % (steps / 2)) * hidden + j)];
+        REQUIRE(std::abs(g - want[static_cast<size_t>((b * steps + t) * hidden + j)]) < 1e-5);
+      }
+}
+
+TEST_CASE("embedding looks up rows and rejects ids outside the vocabulary") {
+  ModelBuilder mb;
+  mb.input("ids", {-1}, "int32").output("e").weight_values("t", {3, 2}, {0, 1, 10, 11, 20, 21})
+      .node("embedding", "emb", {"ids"}, {"e"}, {{"weight", "t"}});
+  Tensor ids({1, 4}, DType::kI32);
+  const int32_t v[] = {2, 0, 1, 2};
+  std::copy(v, v + 4, ids.i32());
+  check_close(run1(mb, ids), {20, 21, 0, 1, 10, 11, 20, 21}, 0);
+  ids.i32()[1] = 3;
+  CHECK_THROWS_WITH_AS(run1(mb, ids), doctest::Contains("token id 3 at position 1"), Error);
+}
+
+TEST_CASE("batch norm after conv2d is folded at load and gives the unfolded result") {
+  ModelBuilder mb;
+  mb.input("x", {2, 4, 4}).output("y")
+      .weight("w", {3, 2, 3, 3}, 1).weight("b", {3}, 2)
+      .weight_values("scale", {3}, {1.5f, -0.5f, 2.f}).weight_values("shift", {3}, {0.1f, 0.2f, -0.3f})
+      .weight_values("mean", {3}, {0.3f, -0.2f, 0.f}).weight_values("var", {3}, {0.5f, 2.f, 1.f})
+      .node("conv2d", "conv", {"x"}, {"c"}, {{"weight", "w"}, {"bias", "b"}, {"padding", {1, 1, 1, 1}}})
+      .node("batch_norm", "bn", {"c"}, {"y"},
+            {{"scale", "scale"}, {"bias", "shift"}, {"mean", "mean"}, {"var", "var"}, {"epsilon", 1e-3}});
+  const auto model = mb.build();
+  REQUIRE(model->nodes().size() == 1);  // folded
+  const Tensor x = test::random_tensor({1, 2, 4, 4}, 3);
+  // Unfolded reference: the conv alone, then the batch-norm formula.
+  ModelBuilder conv_only;
+  conv_only.input("x", {2, 4, 4}).output("c").weights = {{"w", mb.weights.at("w")}, {"b", mb.weights.at("b")}};
+  conv_only.node("conv2d", "conv", {"x"}, {"c"}, {{"weight", "w"}, {"bias", "b"}, {"padding", {1, 1, 1, 1}}});
+  const Tensor c = run1(conv_only, x);
+  std::vector<double> want;
+  for (int64_t ch = 0; ch < 3; ++ch)
+    for (int64_t i = 0; i < 16; ++i) {
+      const double v = c.f32()[ch * 16 + i];
+      want.push_back((v - mb.weights.at("mean").f32()[ch]) / std::sqrt(mb.weights.at("var").f32()[ch] + 1e-3) *
+                         mb.weights.at("scale").f32()[ch] + mb.weights.at("shift").f32()[ch]);
+    }
+  check_close(run1(mb, x), want, 1e-5);
+}
+
+TEST_CASE("quantized dense equals the float dot product of the dequantized operands") {
+  // Every grid the integer correction must handle: symmetric, asymmetric and
+  // binary weights; unsigned, zero-point and binary activations.
+  const int64_t in = 37, out = 9, batch = 5;
+  for (const char* wgrid : {"symmetric", "asymmetric"})
+    for (int bits : {1, 2, 4, 8, 12})
+      for (bool act_symmetric : {false, true}) {
+        CAPTURE(wgrid);
+        CAPTURE(bits);
+        CAPTURE(act_symmetric);
+        ModelBuilder mb;
+        mb.input("x", {in}).output("y").weight("w", {out, in}, 5).weight("b", {out}, 6)
+            .node("dense", "fc", {"x"}, {"y"}, {{"weight", "w"}, {"bias", "b"}});
+        quant::QuantPlan plan;
+        plan.defaults = quant::parse_layer_plan(
+            {{"bits", bits}, {"weight_symmetric", std::string(wgrid) == "symmetric"},
+             {"activation_symmetric", act_symmetric}},
+            plan.defaults, "test");
+        const Tensor x = test::random_tensor({batch, in}, 9, -1.f, 3.f);
+        const Tensor y = run1(mb, x, plan, {x});
+        // Independent expectation from the public quantizers.
+        quant::RangeStats stats;
+        stats.add(x.f32(), x.size());
+        const auto [lo, hi] = stats.choose(plan.defaults);
+        const quant::Affine a = quant::activation_affine(lo, hi, bits, act_symmetric);
+        const quant::QuantizedWeights qw =
+            quant::quantize_weights(mb.weights.at("w").f32(), out, in, plan.defaults);
+        std::vector<int16_t> qx(static_cast<size_t>(x.size()));
+        quant::quantize(x.f32(), x.size(), a, qx.data());
+        std::vector<double> want;
+        for (int64_t r = 0; r < batch; ++r)
+          for (int64_t c = 0; c < out; ++c) {
+            double s = mb.weights.at("b").f32()[c];
+            for (int64_t k = 0; k < in; ++k)
+              s += static_cast<double>(quant::dequantize(qx[static_cast<size_t>(r * in + k)], a)) *
+                   quant::dequantize(qw.q[static_cast<size_t>(c * in + k)], qw.affine[static_cast<size_t>(c)]);
+            want.push_back(s);
+          }
+        check_close(y, want, 1e-5);
+      }
+}

@@ -1,0 +1,209 @@
+// Every class of broken model and weights file must give a clear error that
+// names the file, the node and the field -- never a crash or a silent result.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/error.h"
+#include "core/limits.h"
+#include "runtime/model.h"
+#include "runtime/safetensors.h"
+#include "tests/runtime/test_models.h"
+
+using namespace bitlane;
+using test::ModelBuilder;
+using json = nlohmann::json;
+
+namespace {
+
+// A valid two-layer model to break in different ways.
+ModelBuilder good() {
+  ModelBuilder mb;
+  mb.input("x", {4}).output("y")
+      .weight("w1", {3, 4}, 1).weight("b1", {3}, 2).weight("w2", {2, 3}, 3)
+      .node("dense", "fc1", {"x"}, {"h"}, {{"weight", "w1"}, {"bias", "b1"}})
+      .node("relu", "act", {"h"}, {"r"})
+      .node("dense", "fc2", {"r"}, {"y"}, {{"weight", "w2"}});
+  return mb;
+}
+
+std::string error_of(const ModelBuilder& mb) {
+  try {
+    mb.build();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::string error_of_bytes(std::vector<uint8_t> bytes) {
+  try {
+    SafeTensorsFile::parse(std::move(bytes), "w.safetensors");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::vector<uint8_t> raw_file(const std::string& header, size_t data_bytes) {
+  std::vector<uint8_t> out(8 + header.size() + data_bytes, 0);
+  for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<uint8_t>(header.size() >> (8 * i));
+  std::memcpy(out.data() + 8, header.data(), header.size());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the valid model loads") { CHECK(good().build()->nodes().size() == 3); }
+
+TEST_CASE("graph errors name the file, the node and the field") {
+  SUBCASE("unknown op") {
+    ModelBuilder mb = good();
+    mb.doc["nodes"][1]["op"] = "gelu";
+    CHECK(error_of(mb).find("test.json: node 'act': unknown op 'gelu'") != std::string::npos);
+  }
+  SUBCASE("unknown attribute") {
+    ModelBuilder mb = good();
+    mb.doc["nodes"][0]["attributes"]["activation"] = "relu";
+    CHECK(error_of(mb).find("node 'fc1': attribute 'activation': unknown attribute") != std::string::npos);
+  }
+  SUBCASE("wrongly typed attribute") {
+    ModelBuilder mb = good();
+    mb.doc["nodes"][0]["attributes"]["weight"] = 7;
+    CHECK(error_of(mb).find("node 'fc1': attribute 'weight': must be the name of a weight") != std::string::npos);
+  }
+  SUBCASE("dangling input") {
+    ModelBuilder mb = good();
+    mb.doc["nodes"][2]["inputs"][0] = "z";
+    CHECK(error_of(mb).find("node 'fc2': input 'z' is not a model input nor any node's output") != std::string::npos);
+  }
+  SUBCASE("tensor produced twice") {
+    ModelBuilder mb = good();
+    mb.doc["nodes"][1]["outputs"][0] = "h";
+    CHECK(error_of(mb).find("tensor 'h' is produced twice: by node 'fc1' and by node 'act'") != std::string::npos);
+  }
+  SUBCASE("duplicate node name") {
+    ModelBuilder mb = good();
+    mb.doc["nodes"][2]["name"] = "fc1";
+    CHECK(error_of(mb).find("node 'fc1': duplicate node name") != std::string::npos);
+  }
+  SUBCASE("cycle") {
+    ModelBuilder mb = good();
+    mb.doc["nodes"][0]["inputs"][0] = "y";  // fc1 <- fc2 <- act <- fc1
+    CHECK(error_of(mb).find("is part of a cycle") != std::string::npos);
+  }
+  SUBCASE("shape mismatch shows both shapes") {
+    ModelBuilder mb = good();
+    mb.weight("w2", {2, 5}, 3);
+    const std::string e = error_of(mb);
+    CHECK(e.find("node 'fc2'") != std::string::npos);
+    CHECK(e.find("input shape [1, 3]") != std::string::npos);
+    CHECK(e.find("weight shape [2, 5]") != std::string::npos);
+  }
+  SUBCASE("missing weight") {
+    ModelBuilder mb = good();
+    mb.weights.erase("b1");
+    CHECK(error_of(mb).find("attribute 'bias': names weight 'b1', which test.json (weights) does not contain") !=
+          std::string::npos);
+  }
+  SUBCASE("unused weight") {
+    ModelBuilder mb = good();
+    mb.weight("stale", {2}, 4);
+    CHECK(error_of(mb).find("weight 'stale' is not used by any node") != std::string::npos);
+  }
+  SUBCASE("unknown output") {
+    ModelBuilder mb = good();
+    mb.doc["outputs"][0]["name"] = "q";
+    CHECK(error_of(mb).find("'q' is not a model input nor any node's output") != std::string::npos);
+  }
+  SUBCASE("format version") {
+    ModelBuilder mb = good();
+    mb.doc["format_version"] = 2;
+    CHECK(error_of(mb).find("format_version 2 is not supported") != std::string::npos);
+  }
+  SUBCASE("unknown top-level field") {
+    ModelBuilder mb = good();
+    mb.doc["nodez"] = json::array();
+    CHECK(error_of(mb).find("field 'nodez': unknown field") != std::string::npos);
+  }
+  SUBCASE("missing field") {
+    ModelBuilder mb = good();
+    mb.doc.erase("inputs");
+    CHECK(error_of(mb).find("missing field 'inputs'") != std::string::npos);
+  }
+  SUBCASE("not JSON") {
+    try {
+      Model::parse("{\"format_version\": 1,", {}, "broken.json");
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find("broken.json: not valid JSON") != std::string::npos);
+    }
+  }
+  SUBCASE("absurd input shape is refused before allocating") {
+    ModelBuilder mb = good();
+    mb.doc["inputs"][0]["shape"] = {1 << 20, 1 << 20, 1 << 20};
+    CHECK(error_of(mb).find("exceeds the limit") != std::string::npos);
+  }
+  SUBCASE("bad quantization plan") {
+    ModelBuilder mb = good();
+    mb.doc["quantization"] = {{"default", {{"bits", 0}}}};
+    CHECK(error_of(mb).find("quantization: default: 'bits' must be 1..16, got 0") != std::string::npos);
+    mb.doc["quantization"] = {{"default", {{"scheme", "magic"}}}};
+    CHECK(error_of(mb).find("unknown scheme 'magic'") != std::string::npos);
+  }
+}
+
+TEST_CASE("weights: NaN and infinite values are refused with the tensor's name") {
+  ModelBuilder mb = good();
+  mb.weights.at("w1").f32()[5] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(error_of(mb).find("tensor 'w1': NaN value at element 5") != std::string::npos);
+  mb.weights.at("w1").f32()[5] = std::numeric_limits<float>::infinity();
+  CHECK(error_of(mb).find("tensor 'w1': infinite value at element 5") != std::string::npos);
+}
+
+TEST_CASE("safetensors: truncated, lying or overlapping headers") {
+  CHECK(error_of_bytes({1, 2, 3}).find("truncated safetensors file: 3 bytes") != std::string::npos);
+  CHECK(error_of_bytes(raw_file("{}", 0)).find("(no error)") != std::string::npos);
+  std::vector<uint8_t> lying = raw_file("{}", 0);
+  lying[0] = 200;  // header longer than the file
+  CHECK(error_of_bytes(lying).find("header length 200 exceeds the file") != std::string::npos);
+  CHECK(error_of_bytes(raw_file("{\"a\": ", 0)).find("header is not valid JSON") != std::string::npos);
+  CHECK(error_of_bytes(raw_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 4))
+            .find("lie outside the data section of 4 bytes") != std::string::npos);
+  CHECK(error_of_bytes(raw_file(R"({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", 8))
+            .find("shape [3] of F32 needs 12 bytes but data_offsets span 8") != std::string::npos);
+  CHECK(error_of_bytes(raw_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                   "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})", 12))
+            .find("tensors 'a' and 'b' overlap") != std::string::npos);
+  CHECK(error_of_bytes(raw_file(R"({"a": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 1]}})", 1))
+            .find("unknown dtype 'Q4'") != std::string::npos);
+  CHECK(error_of_bytes(raw_file(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+                                   "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})", 8))
+            .find("tensor 'a' appears twice") != std::string::npos);
+  CHECK(error_of_bytes(raw_file(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})", 4))
+            .find("shape must hold non-negative integers") != std::string::npos);
+  CHECK(error_of_bytes(raw_file(R"({"a": {"dtype": "U8", "shape": [1099511627776, 1099511627776], "data_offsets": [0, 4]}})", 4))
+            .find("exceeds the limit") != std::string::npos);
+}
+
+TEST_CASE("safetensors: dtypes convert to float (F16, BF16, integers)") {
+  // F16 1.0 = 0x3C00, -2.5 = 0xC100, 2^-24 (subnormal) = 0x0001; BF16 3.0 = 0x4040.
+  std::vector<uint8_t> f = raw_file(R"({"h": {"dtype": "F16", "shape": [3], "data_offsets": [0, 6]},
+                                        "b": {"dtype": "BF16", "shape": [1], "data_offsets": [6, 8]},
+                                        "i": {"dtype": "I8", "shape": [2], "data_offsets": [8, 10]}})", 10);
+  const size_t base = f.size() - 10;
+  const uint8_t data[] = {0x00, 0x3C, 0x00, 0xC1, 0x01, 0x00, 0x40, 0x40, 0xFE, 0x7F};
+  std::memcpy(f.data() + base, data, 10);
+  const SafeTensorsFile st = SafeTensorsFile::parse(f, "x");
+  const Tensor h = st.read_f32(*st.find("h"));
+  CHECK(h.f32()[0] == 1.0f);
+  CHECK(h.f32()[1] == -2.5f);
+  CHECK(h.f32()[2] == std::ldexp(1.0f, -24));
+  CHECK(st.read_f32(*st.find("b")).f32()[0] == 3.0f);
+  const Tensor i = st.read_i32(*st.find("i"));
+  CHECK(i.i32()[0] == -2);
+  CHECK(i.i32()[1] == 127);
+  CHECK_THROWS_AS(st.read_i32(*st.find("h")), Error);
+}
