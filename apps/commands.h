@@ -5,5 +5,10 @@
 namespace bitlane::cli {
 
 int cmd_selfcheck(int argc, char** argv);
+int cmd_run(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+int cmd_info(int argc, char** argv);
+int cmd_import(int argc, char** argv);
 
 }  // namespace bitlane::cli

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bitlane_version.h"
+#include "apps/cli_common.h"
 #include "apps/commands.h"
 #include "core/error.h"
 
@@ -18,6 +19,11 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"run", bitlane::cli::cmd_run, "classify image files and folders"},
+    {"eval", bitlane::cli::cmd_eval, "accuracy on labelled images, or bits per character on text"},
+    {"bench", bitlane::cli::cmd_bench, "latency and throughput over threads x bit widths"},
+    {"info", bitlane::cli::cmd_info, "inputs, outputs, layers, parameters, MACs, bytes per scheme"},
+    {"import", bitlane::cli::cmd_import, "convert an ONNX model to bitlane's format"},
     {"selfcheck", bitlane::cli::cmd_selfcheck,
      "print CPU features and SIMD target, check the packed GEMM kernels"},
 };
@@ -49,6 +55,12 @@ int main(int argc, char** argv) {
     if (cmd != c.name) continue;
     try {
       return c.run(argc - 1, argv + 1);
+    } catch (const bitlane::cli::UsageError& e) {
+      std::fprintf(stderr, "bitlane %s: %s\n", c.name, e.what());
+      return 2;
+    } catch (const cxxopts::exceptions::exception& e) {
+      std::fprintf(stderr, "bitlane %s: %s (see bitlane %s --help)\n", c.name, e.what(), c.name);
+      return 2;
     } catch (const bitlane::Error& e) {
       std::fprintf(stderr, "bitlane %s: %s\n", c.name, e.what());
       return 1;

@@ -1,5 +1,6 @@
 #include "runtime/graph_runner.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "core/error.h"
@@ -74,7 +75,11 @@ void GraphRunner::run_node(int index, const Executor& ex, bool reference, const 
     out.push_back(&t);
   }
   const ops::RunContext ctx{ex, states_[static_cast<size_t>(index)].get(), reference};
+  const auto t0 = std::chrono::steady_clock::now();
   op.run(ctx, in, out);
+  if (timing_)
+    (*timing_)[static_cast<size_t>(index)] +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (observer) observer(index, in, out);
 }
 

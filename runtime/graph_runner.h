@@ -27,6 +27,8 @@ class GraphRunner {
            const Observer& observer = nullptr);
   const Tensor& tensor(int id) const { return tensors_[static_cast<size_t>(id)]; }
   void reset_state();
+  // When set, each node's run time (seconds) is added to (*seconds)[node].
+  void set_timing(std::vector<double>* seconds) { timing_ = seconds; }
 
  private:
   void run_node(int index, const Executor& ex, bool reference, const Observer& observer);
@@ -35,6 +37,7 @@ class GraphRunner {
   const std::vector<std::unique_ptr<ops::Op>>& ops_;
   std::vector<Tensor> tensors_;
   std::vector<std::unique_ptr<ops::OpState>> states_;
+  std::vector<double>* timing_ = nullptr;
 };
 
 }  // namespace bitlane

@@ -105,7 +105,7 @@ Preprocessing parse_preprocessing(const json& j, const std::string& where) {
 
 }  // namespace
 
-std::shared_ptr<const Model> Model::load(const std::string& json_path) {
+std::shared_ptr<const Model> Model::load(const std::string& json_path, const LoadOptions& options) {
   const std::vector<uint8_t> text = read_file(json_path);
   if (text.size() > limits().max_json_bytes)
     fail(json_path, "model graph of " + std::to_string(text.size()) + " bytes exceeds the limit");
@@ -119,7 +119,30 @@ std::shared_ptr<const Model> Model::load(const std::string& json_path) {
   m->origin_ = json_path;
   m->directory_ = dir_of(json_path);
   m->parse_json(j);
-  if (!m->weights_file_.empty()) {
+  if (options.random_weights) {
+    const json shapes = j.contains("metadata") && j["metadata"].is_object()
+                            ? j["metadata"].value("weight_shapes", json::object())
+                            : json::object();
+    if (!shapes.is_object() || shapes.empty())
+      fail(json_path, "--random-weights needs \"metadata\": {\"weight_shapes\": {name: shape}} in the model");
+    m->weights_ = std::make_shared<WeightStore>();
+    m->weights_->file = json_path + " (random weights)";
+    uint32_t state = 12345;
+    for (auto it = shapes.begin(); it != shapes.end(); ++it) {
+      Shape shape;
+      if (!it.value().is_array()) fail(json_path + ": metadata: weight_shapes", "shapes must be lists");
+      for (const json& d : it.value()) {
+        if (!d.is_number_integer() || d.get<int64_t>() < 0) fail(json_path + ": metadata: weight_shapes", "bad shape");
+        shape.push_back(d.get<int64_t>());
+      }
+      Tensor t(shape);
+      for (int64_t i = 0; i < t.size(); ++i) {  // small deterministic values in [-0.1, 0.1)
+        state = state * 1664525u + 1013904223u;
+        t.f32()[i] = (static_cast<float>(state >> 8) / 16777216.f - 0.5f) * 0.2f;
+      }
+      m->weights_->tensors[it.key()] = std::make_shared<const Tensor>(std::move(t));
+    }
+  } else if (!m->weights_file_.empty()) {
     const std::string path = m->weights_file_[0] == '/' ? m->weights_file_
                                                         : m->directory_ + "/" + m->weights_file_;
     const SafeTensorsFile st = SafeTensorsFile::load(path);

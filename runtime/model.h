@@ -48,10 +48,17 @@ struct Node {
   nlohmann::json attributes;
 };
 
+struct LoadOptions {
+  // Ignore the weights file and make random weights of the shapes listed in
+  // "metadata": {"weight_shapes": {...}} (benchmarking a bare graph).
+  bool random_weights = false;
+};
+
 class Model {
  public:
   // Loads model.json and the weights file it names (relative to it).
-  static std::shared_ptr<const Model> load(const std::string& json_path);
+  static std::shared_ptr<const Model> load(const std::string& json_path,
+                                           const LoadOptions& options = {});
   // From memory: JSON text and the bytes of the .safetensors file; `origin`
   // names the model in errors.
   static std::shared_ptr<const Model> parse(std::string_view json_text,

@@ -22,6 +22,12 @@ class Session {
   void reset();
   // Called after every node (profiling); null to remove.
   void set_observer(GraphRunner::Observer observer) { observer_ = std::move(observer); }
+  // Accumulates per-node run times (seconds), indexed like model().nodes().
+  void enable_profiling() {
+    node_seconds_.assign(engine_->model().nodes().size(), 0.0);
+    runner_.set_timing(&node_seconds_);
+  }
+  const std::vector<double>& node_seconds() const { return node_seconds_; }
   const Engine& engine() const { return *engine_; }
 
  private:
@@ -29,6 +35,7 @@ class Session {
   GraphRunner runner_;
   GraphRunner::Observer observer_;
   std::vector<const Tensor*> outputs_;
+  std::vector<double> node_seconds_;
 };
 
 }  // namespace bitlane

@@ -437,6 +437,8 @@ class Importer:
             if key in self.meta:
                 doc[key] = self.meta[key]
         doc["nodes"] = self.nodes
+        # Lets `bitlane bench --random-weights` run the graph without the weights.
+        doc["metadata"] = {"weight_shapes": {k: list(v.shape) for k, v in sorted(self.weights.items())}}
         return doc
 
 

@@ -1,0 +1,176 @@
+// bitlane bench MODEL: latency and throughput for every combination of
+// --threads, --bits and --batch (comma lists, like llama-bench), with init
+// time, first run, warm-up, then min / mean / stdev over timed runs.
+#include <cmath>
+#include <iostream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/cli_common.h"
+#include "apps/commands.h"
+#include "bitlane_version.h"
+#include "core/cpu_info.h"
+#include "core/error.h"
+#include "runtime/session.h"
+#include "swar/targets.h"
+
+namespace bitlane::cli {
+namespace {
+
+struct Result {
+  int threads;
+  std::string plan;
+  int batch;
+  double init_ms, first_ms, min_ms, mean_ms, stdev_ms, items_per_s;
+  int runs;
+  std::vector<std::pair<std::string, double>> layers;  // "name (op)", mean ms
+  std::vector<double> layer_macs;
+};
+
+std::vector<Tensor> make_inputs(const Model& m, int batch, int seq) {
+  std::vector<Tensor> out;
+  std::mt19937 rng(7);
+  for (const InputSpec& s : m.inputs()) {
+    Shape shape{batch};
+    for (int64_t d : s.shape) shape.push_back(d < 0 ? seq : d);
+    Tensor t(shape, s.dtype);
+    if (s.dtype == DType::kI32) {
+      const int64_t vocab = m.vocabulary().empty() ? 2 : static_cast<int64_t>(m.vocabulary().size());
+      std::uniform_int_distribution<int32_t> d(0, static_cast<int32_t>(vocab - 1));
+      for (int64_t i = 0; i < t.size(); ++i) t.i32()[i] = d(rng);
+    } else {
+      std::normal_distribution<float> d(0.f, 1.f);
+      for (int64_t i = 0; i < t.size(); ++i) t.f32()[i] = d(rng);
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  cxxopts::Options opts("bitlane bench", "Latency and throughput over threads x quantization x batch.");
+  opts.positional_help("MODEL");
+  opts.add_options()
+      ("model", "model.json or a folder holding it", cxxopts::value<std::string>())
+      ("threads", "comma list of thread counts", cxxopts::value<std::string>()->default_value("1"))
+      ("bits", "comma list of plans: fp32, N, wNaM", cxxopts::value<std::string>()->default_value("fp32,8,4,2"))
+      ("batch", "comma list of batch sizes", cxxopts::value<std::string>()->default_value("1"))
+      ("seq", "sequence length for text models", cxxopts::value<int>()->default_value("64"))
+      ("warmup", "warm-up runs", cxxopts::value<int>()->default_value("3"))
+      ("min-time", "seconds of timed runs per combination", cxxopts::value<double>()->default_value("1.0"))
+      ("profile", "per-layer time table")
+      ("random-weights", "run the graph with random weights of the shapes in its metadata")
+      ("format", "md or json", cxxopts::value<std::string>()->default_value("md"))
+      ("h,help", "show help");
+  opts.parse_positional({"model"});
+  const auto args = opts.parse(argc, argv);
+  if (args.count("help")) {
+    std::cout << opts.help() << "\nExamples:\n"
+                                "  bitlane bench build/release/models/lenet --threads 1,2 --bits fp32,8,4,2\n"
+                                "  bitlane bench model.json --batch 1,64 --profile --format json\n";
+    return 0;
+  }
+  if (!args.count("model")) throw UsageError("expects MODEL (see --help)");
+  const std::string path = resolve_model_path(args["model"].as<std::string>());
+  const auto threads = int_list(args["threads"].as<std::string>(), "--threads");
+  const auto batches = int_list(args["batch"].as<std::string>(), "--batch");
+  const auto plans = split_list(args["bits"].as<std::string>());
+  const int warmup = args["warmup"].as<int>(), seq = args["seq"].as<int>();
+  const double min_time = args["min-time"].as<double>();
+  const bool profile = args.count("profile") > 0, json = args["format"].as<std::string>() == "json";
+  if (!json && args["format"].as<std::string>() != "md") throw UsageError("--format must be md or json");
+  for (int t : threads)
+    if (t < 0) throw UsageError("--threads must be >= 0");
+  for (int b : batches)
+    if (b < 1) throw UsageError("--batch must be >= 1");
+  LoadOptions load;
+  load.random_weights = args.count("random-weights") > 0;
+
+  std::vector<Result> results;
+  for (int t : threads)
+    for (const std::string& spec : plans)
+      for (int batch : batches) {
+        Executor ex(t);
+        Result r{ex.threads(), spec, batch, 0, 0, 0, 0, 0, 0, 0, {}, {}};
+        const double t0 = now_seconds();
+        const auto model = Model::load(path, load);
+        EngineOptions o;
+        o.plan = quant::QuantPlan::from_cli(spec, {});
+        const auto engine = Engine::build(model, o, ex);
+        r.init_ms = (now_seconds() - t0) * 1e3;
+        const std::vector<Tensor> inputs = make_inputs(*model, batch, seq);
+        Session session(engine);
+        double s0 = now_seconds();
+        session.run(inputs, ex);
+        r.first_ms = (now_seconds() - s0) * 1e3;
+        for (int i = 0; i < warmup; ++i) session.run(inputs, ex);
+        if (profile) session.enable_profiling();
+        std::vector<double> times;
+        const double start = now_seconds();
+        while (times.size() < 3 || now_seconds() - start < min_time) {
+          s0 = now_seconds();
+          session.run(inputs, ex);
+          times.push_back((now_seconds() - s0) * 1e3);
+          if (times.size() >= 100000) break;
+        }
+        r.runs = static_cast<int>(times.size());
+        r.min_ms = *std::min_element(times.begin(), times.end());
+        double sum = 0, sq = 0;
+        for (double x : times) sum += x;
+        r.mean_ms = sum / times.size();
+        for (double x : times) sq += (x - r.mean_ms) * (x - r.mean_ms);
+        r.stdev_ms = std::sqrt(sq / times.size());
+        r.items_per_s = batch / (r.mean_ms / 1e3);
+        if (profile) {
+          const auto& secs = session.node_seconds();
+          for (size_t i = 0; i < secs.size(); ++i) {
+            const Node& n = model->nodes()[i];
+            r.layers.emplace_back(n.name + " (" + n.op + ")", secs[i] * 1e3 / times.size());
+            std::vector<Shape> in;
+            for (int tid : n.inputs) in.push_back(model->tensor_shape(tid));
+            r.layer_macs.push_back(engine->ops()[i]->cost(in).macs * batch);
+          }
+        }
+        results.push_back(std::move(r));
+      }
+
+  const CpuInfo& cpu = cpu_info();
+  if (json) {
+    nlohmann::json j = {{"model", path}, {"cpu", cpu.model}, {"simd", swar::current_target()},
+                        {"scheduler", Executor::backend_name()}, {"version", BITLANE_VERSION_STRING}};
+    for (const Result& r : results) {
+      nlohmann::json e = {{"threads", r.threads}, {"plan", r.plan}, {"batch", r.batch}, {"init_ms", r.init_ms},
+                          {"first_ms", r.first_ms}, {"min_ms", r.min_ms}, {"mean_ms", r.mean_ms},
+                          {"stdev_ms", r.stdev_ms}, {"items_per_s", r.items_per_s}, {"runs", r.runs}};
+      for (size_t i = 0; i < r.layers.size(); ++i)
+        e["layers"].push_back({{"layer", r.layers[i].first}, {"ms", r.layers[i].second}, {"macs", r.layer_macs[i]}});
+      j["results"].push_back(e);
+    }
+    std::cout << j.dump(1) << "\n";
+    return 0;
+  }
+  std::printf("model: %s\nCPU: %s; SIMD target %s; scheduler %s; bitlane %s (%s, %s)\n\n", path.c_str(),
+              cpu.model.c_str(), swar::current_target().c_str(), Executor::backend_name(), BITLANE_VERSION_STRING,
+              __VERSION__, BITLANE_BUILD_TYPE);
+  std::printf("| threads | plan | batch | init ms | first ms | min ms | mean ms | stdev ms | items/s |\n"
+              "|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const Result& r : results)
+    std::printf("| %d | %s | %d | %.1f | %.3f | %.3f | %.3f | %.3f | %.1f |\n", r.threads, r.plan.c_str(), r.batch,
+                r.init_ms, r.first_ms, r.min_ms, r.mean_ms, r.stdev_ms, r.items_per_s);
+  if (profile)
+    for (const Result& r : results) {
+      double total = 0;
+      for (const auto& l : r.layers) total += l.second;
+      std::printf("\n### threads %d, plan %s, batch %d\n\n| layer | ms | share | MACs |\n|---|---:|---:|---:|\n",
+                  r.threads, r.plan.c_str(), r.batch);
+      for (size_t i = 0; i < r.layers.size(); ++i)
+        std::printf("| %s | %.4f | %.1f%% | %.0f |\n", r.layers[i].first.c_str(), r.layers[i].second,
+                    total > 0 ? 100 * r.layers[i].second / total : 0.0, r.layer_macs[i]);
+    }
+  return 0;
+}
+
+}  // namespace bitlane::cli

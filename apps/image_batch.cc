@@ -1,0 +1,34 @@
+#include "apps/image_batch.h"
+
+#include <cstring>
+
+#include "runtime/image/image.h"
+
+namespace bitlane::cli {
+
+void decode_batch(const std::vector<std::string>& files, size_t b0, size_t b1,
+                  const Preprocessing& pre, const Executor& ex, DecodedBatch& out) {
+  const int64_t channels = pre.color == "gray" ? 1 : 3;
+  const size_t per_image = static_cast<size_t>(channels * pre.height * pre.width);
+  const size_t n = b1 - b0;
+  std::vector<float> pixels(n * per_image);
+  out.errors.assign(n, std::string());
+  ex.parallel_for(n, 1, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      try {
+        preprocess(load_image(files[b0 + i]), pre, pixels.data() + i * per_image);
+      } catch (const std::exception& e) {
+        out.errors[i] = e.what();
+      }
+    }
+  });
+  out.ok.clear();
+  for (size_t i = 0; i < n; ++i)
+    if (out.errors[i].empty()) out.ok.push_back(i);
+  if (out.ok.empty()) return;
+  out.input.resize({static_cast<int64_t>(out.ok.size()), channels, pre.height, pre.width});
+  for (size_t j = 0; j < out.ok.size(); ++j)
+    std::memcpy(out.input.f32() + j * per_image, pixels.data() + out.ok[j] * per_image, per_image * 4);
+}
+
+}  // namespace bitlane::cli

@@ -1,0 +1,24 @@
+// Parallel decoding of a batch of image files into model input slots
+// (shared by run and eval).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/executor.h"
+#include "runtime/model.h"
+#include "runtime/tensor.h"
+
+namespace bitlane::cli {
+
+struct DecodedBatch {
+  std::vector<std::string> errors;  // per file: empty, or the reason it failed
+  std::vector<size_t> ok;           // indices (within the batch) that decoded
+  Tensor input;                     // the decoded images, in order of `ok`
+};
+
+// Decodes files[b0, b1) in parallel, preprocessed for the model's input.
+void decode_batch(const std::vector<std::string>& files, size_t b0, size_t b1,
+                  const Preprocessing& pre, const Executor& ex, DecodedBatch& out);
+
+}  // namespace bitlane::cli

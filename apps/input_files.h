@@ -1,0 +1,22 @@
+// The image files a command should read: files named on the command line,
+// and image files (by extension) found by walking folders recursively in a
+// stable, sorted order. Symlink loops and unreadable entries become problems
+// to report, never infinite walks.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace bitlane::cli {
+
+struct InputWalk {
+  std::vector<std::string> files;     // in processing order
+  std::vector<std::string> problems;  // "path: reason" for what could not be listed
+  size_t skipped = 0;                 // non-image files inside folders
+};
+
+InputWalk collect_inputs(const std::vector<std::string>& args);
+
+bool has_image_extension(const std::string& path);
+
+}  // namespace bitlane::cli
