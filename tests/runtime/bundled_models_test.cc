@@ -1,0 +1,121 @@
+// The bundled models end to end: quantized execution bit-exact with the
+// scalar reference GEMM, identical outputs for 1 and 2 threads, and accuracy
+// on the committed 1000-image subset consistent with PyTorch's accuracy on
+// the full test set (recorded by the training script in model.meta.json).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/executor.h"
+#include "runtime/engine.h"
+#include "runtime/safetensors.h"
+#include "runtime/session.h"
+#include "tests/test_paths.h"
+
+using namespace bitlane;
+
+namespace {
+
+const char* const kImageModels[] = {"mlp", "lenet", "resnet"};
+
+// The first n rows of a batch-first tensor.
+Tensor head(const Tensor& t, int64_t n) {
+  Shape s = t.shape();
+  s[0] = n;
+  Tensor out(s, t.dtype());
+  std::memcpy(out.i32(), t.i32(), static_cast<size_t>(out.size()) * 4);
+  return out;
+}
+
+struct TestSet {
+  Tensor images, labels;
+};
+
+const TestSet& fashion_test() {
+  static const TestSet set = [] {
+    const SafeTensorsFile st = SafeTensorsFile::load(test::source_path("models/data/fashion-test.safetensors"));
+    TestSet s{st.read_f32(*st.find("images")), st.read_i32(*st.find("labels"))};
+    for (int64_t i = 0; i < s.images.size(); ++i)  // the models' preprocessing
+      s.images.f32()[i] = (s.images.f32()[i] / 255.f - 0.2860f) / 0.3530f;
+    return s;
+  }();
+  return set;
+}
+
+std::shared_ptr<const Engine> engine_for(const std::string& name, const char* plan, bool reference,
+                                         const Executor& ex) {
+  const auto model = Model::load(test::model_path(name));
+  EngineOptions o;
+  o.plan = quant::QuantPlan::from_cli(plan, {});
+  o.reference_kernels = reference;
+  if (o.plan->any_quantized()) o.calibration = {head(load_calibration(*model)[0], 128)};
+  return Engine::build(model, o, ex);
+}
+
+Tensor run(const std::shared_ptr<const Engine>& e, const Tensor& x, const Executor& ex) {
+  Session s(e);
+  const Tensor& y = *s.run({x}, ex)[0];
+  Tensor out(y.shape());
+  std::memcpy(out.f32(), y.f32(), static_cast<size_t>(y.size()) * 4);
+  return out;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.f32(), b.f32(), static_cast<size_t>(a.size()) * 4) == 0;
+}
+
+double accuracy(const Tensor& logits, const Tensor& labels) {
+  int64_t correct = 0;
+  const int64_t classes = logits.dim(1);
+  for (int64_t i = 0; i < logits.dim(0); ++i) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; ++c)
+      if (logits.f32()[i * classes + c] > logits.f32()[i * classes + best]) best = c;
+    correct += best == labels.i32()[i];
+  }
+  return static_cast<double>(correct) / static_cast<double>(logits.dim(0));
+}
+
+}  // namespace
+
+TEST_CASE("quantized models are bit-exact with the scalar reference GEMM") {
+  Executor ex(1);
+  const Tensor x = head(fashion_test().images, 24);
+  for (const char* name : kImageModels)
+    for (const char* plan : {"8", "w4a8", "3", "w2a4,first=fp32", "1"}) {
+      CAPTURE(name);
+      CAPTURE(plan);
+      CHECK(same_bits(run(engine_for(name, plan, false, ex), x, ex),
+                      run(engine_for(name, plan, true, ex), x, ex)));
+    }
+}
+
+TEST_CASE("results are identical for 1 and 2 threads") {
+  Executor one(1), two(2);
+  const Tensor x = head(fashion_test().images, 96);
+  for (const char* name : kImageModels)
+    for (const char* plan : {"fp32", "w4a4"}) {
+      CAPTURE(name);
+      CAPTURE(plan);
+      const auto engine = engine_for(name, plan, false, one);
+      CHECK(same_bits(run(engine, x, one), run(engine, x, two)));
+    }
+}
+
+TEST_CASE("fp32 accuracy on the 1000-image subset agrees with PyTorch's full test accuracy") {
+  Executor ex(2);
+  for (const char* name : kImageModels) {
+    std::ifstream meta(test::source_path(std::string("models/") + name + "/model.meta.json"));
+    const double full = nlohmann::json::parse(meta)["pytorch_test_accuracy"].get<double>();
+    const double subset = accuracy(run(engine_for(name, "fp32", false, ex), fashion_test().images, ex),
+                                   fashion_test().labels);
+    // Three standard errors of a 1000-sample estimate of the full accuracy.
+    const double noise = 3 * std::sqrt(full * (1 - full) / 1000);
+    INFO(name << ": subset " << subset << ", PyTorch full test set " << full);
+    CHECK(std::abs(subset - full) <= noise);
+  }
+}
