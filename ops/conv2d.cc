@@ -22,31 +22,40 @@ struct Geometry {
 
 // Patch matrix of images [n0, n1) and channel group [c0, c0 + cg): row
 // (n, y, x), column (c, i, j), matching the weight layout [Cout, Cin/g, kh, kw].
+// Rows are `ld` >= K elements apart; the elements after K are zero.
 template <typename T>
-void im2col(const T* x, const Geometry& g, int64_t n0, int64_t n1, int64_t c0, int64_t cg, T pad,
-            T* cols) {
-  const int64_t k = cg * g.kh * g.kw;
+void im2col(const T* x, const Geometry& geo, int64_t n0, int64_t n1, int64_t c0, int64_t cg, T pad,
+            T* cols, int64_t ld) {
+  // Locals, not geo's fields: stores to `cols` could alias them otherwise.
+  const int64_t h = geo.h, w = geo.w, kh = geo.kh, kw = geo.kw, sh = geo.sh, sw = geo.sw;
+  const int64_t dh = geo.dh, dw = geo.dw, pt = geo.pt, pl = geo.pl, oh = geo.oh, ow = geo.ow;
+  const int64_t k = cg * kh * kw;
   for (int64_t n = n0; n < n1; ++n)
-    for (int64_t oy = 0; oy < g.oh; ++oy)
-      for (int64_t ox = 0; ox < g.ow; ++ox) {
-        T* row = cols + (((n - n0) * g.oh + oy) * g.ow + ox) * k;
-        const int64_t x0 = ox * g.sw - g.pl;
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        T* row = cols + (((n - n0) * oh + oy) * ow + ox) * ld;
+        for (int64_t i = k; i < ld; ++i) row[i] = T{0};
+        const int64_t x0 = ox * sw - pl;
         // Columns j with 0 <= x0 + j*dw < w, computed once per row.
-        int64_t j0 = 0, j1 = g.kw;
-        while (j0 < g.kw && x0 + j0 * g.dw < 0) ++j0;
-        while (j1 > j0 && x0 + (j1 - 1) * g.dw >= g.w) --j1;
+        int64_t j0 = 0, j1 = kw;
+        while (j0 < kw && x0 + j0 * dw < 0) ++j0;
+        while (j1 > j0 && x0 + (j1 - 1) * dw >= w) --j1;
         for (int64_t c = 0; c < cg; ++c) {
-          const T* plane = x + (n * g.c + c0 + c) * g.h * g.w;
-          for (int64_t i = 0; i < g.kh; ++i, row += g.kw) {
-            const int64_t y = oy * g.sh - g.pt + i * g.dh;
-            if (y < 0 || y >= g.h) {
-              std::fill(row, row + g.kw, pad);
+          const T* plane = x + (n * geo.c + c0 + c) * h * w;
+          for (int64_t i = 0; i < kh; ++i, row += kw) {
+            const int64_t y = oy * sh - pt + i * dh;
+            if (y < 0 || y >= h) {
+              for (int64_t j = 0; j < kw; ++j) row[j] = pad;
               continue;
             }
-            const T* src = plane + y * g.w + x0;
+            const T* src = plane + y * w + x0;
             for (int64_t j = 0; j < j0; ++j) row[j] = pad;
-            for (int64_t j = j0; j < j1; ++j) row[j] = src[j * g.dw];
-            for (int64_t j = j1; j < g.kw; ++j) row[j] = pad;
+            if (dw == 1) {
+              for (int64_t j = j0; j < j1; ++j) row[j] = src[j];
+            } else {
+              for (int64_t j = j0; j < j1; ++j) row[j] = src[j * dw];
+            }
+            for (int64_t j = j1; j < kw; ++j) row[j] = pad;
           }
         }
       }
@@ -141,32 +150,34 @@ class Conv2d : public Op {
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const float* b = bias_ ? bias_->f32() + grp * cog : nullptr;
       if (!qm_.empty()) {
-        const quant::Affine& a = qm_[0].activation();
-        qcols.resize(static_cast<size_t>(rows * k) * (a.format.bits <= 8 ? 1 : 2));
+        const QuantizedMatmul& qm = qm_[static_cast<size_t>(grp)];
+        const quant::Affine& a = qm.activation();
+        const int64_t ld = qm.row_stride();
+        qcols.resize(static_cast<size_t>(rows * ld) * (a.format.bits <= 8 ? 1 : 2));
         swar::MatrixView view;
         const float zero = 0.f;
         if (a.format.bits > 8) {
           int16_t pad;
           quant::quantize(&zero, 1, a, &pad);
           auto* dst = reinterpret_cast<int16_t*>(qcols.data());
-          im2col(reinterpret_cast<const int16_t*>(qx), g, n0, n1, grp * cg, cg, pad, dst);
-          view = swar::MatrixView::of(dst, static_cast<size_t>(rows), static_cast<size_t>(k));
+          im2col(reinterpret_cast<const int16_t*>(qx), g, n0, n1, grp * cg, cg, pad, dst, ld);
+          view = swar::MatrixView::of(dst, static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
         } else if (a.format.is_signed) {
           int8_t pad;
           quant::quantize(&zero, 1, a, &pad);
           auto* dst = reinterpret_cast<int8_t*>(qcols.data());
-          im2col(reinterpret_cast<const int8_t*>(qx), g, n0, n1, grp * cg, cg, pad, dst);
-          view = swar::MatrixView::of(dst, static_cast<size_t>(rows), static_cast<size_t>(k));
+          im2col(reinterpret_cast<const int8_t*>(qx), g, n0, n1, grp * cg, cg, pad, dst, ld);
+          view = swar::MatrixView::of(dst, static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
         } else {
           uint8_t pad;
           quant::quantize(&zero, 1, a, &pad);
-          im2col(qx, g, n0, n1, grp * cg, cg, pad, qcols.data());
-          view = swar::MatrixView::of(qcols.data(), static_cast<size_t>(rows), static_cast<size_t>(k));
+          im2col(qx, g, n0, n1, grp * cg, cg, pad, qcols.data(), ld);
+          view = swar::MatrixView::of(qcols.data(), static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
         }
-        qm_[static_cast<size_t>(grp)].run_quantized(view, res.data(), cog, b, ctx);
+        qm.run_quantized(view, res.data(), cog, ctx);
       } else {
         cols.resize(static_cast<size_t>(rows * k));
-        im2col(x, g, n0, n1, grp * cg, cg, 0.f, cols.data());
+        im2col(x, g, n0, n1, grp * cg, cg, 0.f, cols.data(), k);
         gemm_f32(cols.data(), rows, k, packed_[static_cast<size_t>(grp)], b, res.data(), cog, ctx.ex);
       }
       // [n, oh, ow, c] -> [n, grp * cog + c, oh, ow]
@@ -190,7 +201,8 @@ class Conv2d : public Op {
     const int64_t cog = cout_ / groups_, k = w_->dim(1) * w_->dim(2) * w_->dim(3);
     qm_.resize(static_cast<size_t>(groups_));
     for (int64_t g = 0; g < groups_; ++g)
-      qm_[static_cast<size_t>(g)].prepare(w_->f32() + g * cog * k, cog, k, plan, a);
+      qm_[static_cast<size_t>(g)].prepare(w_->f32() + g * cog * k, cog, k,
+                                          bias_ ? bias_->f32() + g * cog : nullptr, plan, a);
   }
   const quant::LayerPlan* plan() const override { return &plan_; }
 

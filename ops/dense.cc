@@ -39,7 +39,7 @@ class Dense : public Op {
     const int64_t rows = in[0]->size() / in_;
     const float* b = bias_ ? bias_->f32() : nullptr;
     if (qm_.ready())
-      qm_.run(in[0]->f32(), rows, in_, out[0]->f32(), out_, b, ctx);
+      qm_.run(in[0]->f32(), rows, in_, out[0]->f32(), out_, ctx);
     else
       gemm_f32(in[0]->f32(), rows, in_, packed_, b, out[0]->f32(), out_, ctx.ex);
   }
@@ -49,7 +49,7 @@ class Dense : public Op {
     plan_ = plan;
     if (!plan.quantized()) return;
     const auto [lo, hi] = input.choose(plan);
-    qm_.prepare(w_->f32(), out_, in_, plan,
+    qm_.prepare(w_->f32(), out_, in_, bias_ ? bias_->f32() : nullptr, plan,
                 quant::activation_affine(lo, hi, plan.activation_bits, plan.activation_symmetric));
   }
   const quant::LayerPlan* plan() const override { return &plan_; }

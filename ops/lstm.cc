@@ -103,14 +103,14 @@ class Lstm : public Op {
       const Layer& L = layer_[static_cast<size_t>(l)];
       // Input contributions of all steps at once: [n * steps, 4H].
       if (L.q_ih.ready())
-        L.q_ih.run(x, n * steps, width, xw.data(), 4 * H, L.bias.data(), ctx);
+        L.q_ih.run(x, n * steps, width, xw.data(), 4 * H, ctx);
       else
         gemm_f32(x, n * steps, width, L.p_ih, L.bias.data(), xw.data(), 4 * H, ctx.ex);
       float* h = st.h[static_cast<size_t>(l)].data();
       float* c = st.c[static_cast<size_t>(l)].data();
       for (int64_t t = 0; t < steps; ++t) {
         if (L.q_hh.ready())
-          L.q_hh.run(h, n, H, gates.data(), 4 * H, nullptr, ctx);
+          L.q_hh.run(h, n, H, gates.data(), 4 * H, ctx);
         else
           gemm_f32(h, n, H, L.p_hh, nullptr, gates.data(), 4 * H, ctx.ex);
         for (int64_t b = 0; b < n; ++b) {
@@ -149,8 +149,8 @@ class Lstm : public Op {
         const auto [lo, hi] = input.choose(plan);
         x_affine = quant::activation_affine(lo, hi, plan.activation_bits, plan.activation_symmetric);
       }
-      L.q_ih.prepare(L.w_ih->f32(), 4 * hidden_, L.in, plan, x_affine);
-      L.q_hh.prepare(L.w_hh->f32(), 4 * hidden_, hidden_, plan, h_affine);
+      L.q_ih.prepare(L.w_ih->f32(), 4 * hidden_, L.in, L.bias.data(), plan, x_affine);
+      L.q_hh.prepare(L.w_hh->f32(), 4 * hidden_, hidden_, nullptr, plan, h_affine);
     }
   }
   const quant::LayerPlan* plan() const override { return &plan_; }

@@ -20,8 +20,8 @@ size_t elem_size(swar::ElemType t) {
 
 }  // namespace
 
-void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const quant::LayerPlan& plan,
-                              const quant::Affine& act) {
+void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const float* bias,
+                              const quant::LayerPlan& plan, const quant::Affine& act) {
   out_ = out;
   in_ = in;
   act_ = act;
@@ -29,11 +29,20 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const qua
   packed_ = swar::PackedWeights::pack(swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out),
                                                            static_cast<size_t>(in)),
                                       qw_.format, act_.format);
+  row_stride_ = elem_for(act_.format) == swar::ElemType::kU8 ? (in + 3) / 4 * 4 : in;
   scale_.resize(static_cast<size_t>(out));
+  offset_.resize(static_cast<size_t>(out));
+  row_scale_.resize(static_cast<size_t>(out));
   need_row_sums_ = false;
+  const int64_t ma = act_.mul, oa = act_.offset;
   for (int64_t c = 0; c < out; ++c) {
-    scale_[static_cast<size_t>(c)] = act_.scale * qw_.affine[static_cast<size_t>(c)].scale;
-    need_row_sums_ |= qw_.affine[static_cast<size_t>(c)].offset != 0;
+    const quant::Affine& wa = qw_.affine[static_cast<size_t>(c)];
+    const double s = static_cast<double>(act_.scale) * wa.scale;
+    const int64_t constant = in * oa * wa.offset - wa.mul * oa * qw_.row_sum[static_cast<size_t>(c)];
+    scale_[static_cast<size_t>(c)] = static_cast<float>(s * static_cast<double>(ma * wa.mul));
+    offset_[static_cast<size_t>(c)] = static_cast<float>(s * static_cast<double>(constant) + (bias ? bias[c] : 0.f));
+    row_scale_[static_cast<size_t>(c)] = static_cast<float>(s * static_cast<double>(ma * wa.offset));
+    need_row_sums_ |= wa.offset != 0;
   }
   const long double bound = static_cast<long double>(in) * act_.format.max_magnitude() *
                             qw_.format.max_magnitude();
@@ -48,19 +57,22 @@ void QuantizedMatmul::quantize_rows(const float* x, int64_t m, int64_t ldx,
                                     std::vector<uint8_t>& buf, swar::MatrixView& view,
                                     const Executor& ex) const {
   const swar::ElemType t = elem_for(act_.format);
-  buf.resize(static_cast<size_t>(m * in_) * elem_size(t));
+  const size_t es = elem_size(t);
+  buf.resize(static_cast<size_t>(m * row_stride_) * es);
   auto rows = [&](size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; ++r) {
       const float* src = x + static_cast<int64_t>(r) * ldx;
+      uint8_t* dst = buf.data() + r * static_cast<size_t>(row_stride_) * es;
       switch (t) {
         case swar::ElemType::kU8:
-          quant::quantize(src, in_, act_, buf.data() + r * in_);
+          quant::quantize(src, in_, act_, dst);
+          std::fill(dst + in_, dst + row_stride_, uint8_t{0});
           break;
         case swar::ElemType::kI8:
-          quant::quantize(src, in_, act_, reinterpret_cast<int8_t*>(buf.data()) + r * in_);
+          quant::quantize(src, in_, act_, reinterpret_cast<int8_t*>(dst));
           break;
         default:
-          quant::quantize(src, in_, act_, reinterpret_cast<int16_t*>(buf.data()) + r * in_);
+          quant::quantize(src, in_, act_, reinterpret_cast<int16_t*>(dst));
       }
     }
   };
@@ -68,15 +80,17 @@ void QuantizedMatmul::quantize_rows(const float* x, int64_t m, int64_t ldx,
     rows(0, static_cast<size_t>(m));
   else
     ex.parallel_for(static_cast<size_t>(m), 16, rows);
-  view = {buf.data(), t, static_cast<size_t>(m), static_cast<size_t>(in_), static_cast<size_t>(in_)};
+  view = {buf.data(), t, static_cast<size_t>(m), static_cast<size_t>(in_), static_cast<size_t>(row_stride_)};
 }
 
 void QuantizedMatmul::run_quantized(const swar::MatrixView& q, float* y, int64_t ldy,
-                                    const float* bias, const RunContext& ctx) const {
+                                    const RunContext& ctx) const {
   const int64_t m = static_cast<int64_t>(q.rows);
   thread_local std::vector<int64_t> acc64;
   thread_local std::vector<int32_t> acc32;
   const bool wide = wide_ || ctx.reference;
+  // Quantized rows come from our own clamping quantizer, padded with zeros.
+  const swar::GemmOptions options{true, q.stride > q.cols};
   if (ctx.reference) {
     acc64.resize(static_cast<size_t>(m * out_));
     swar::gemm_reference(q, swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out_),
@@ -84,43 +98,38 @@ void QuantizedMatmul::run_quantized(const swar::MatrixView& q, float* y, int64_t
                          acc64.data(), static_cast<size_t>(out_));
   } else if (wide) {
     acc64.resize(static_cast<size_t>(m * out_));
-    swar::gemm(q, packed_, acc64.data(), static_cast<size_t>(out_), ctx.ex);
+    swar::gemm(q, packed_, acc64.data(), static_cast<size_t>(out_), ctx.ex, options);
   } else {
     acc32.resize(static_cast<size_t>(m * out_));
-    swar::gemm(q, packed_, acc32.data(), static_cast<size_t>(out_), ctx.ex);
+    swar::gemm(q, packed_, acc32.data(), static_cast<size_t>(out_), ctx.ex, options);
   }
-  // Integer correction, then one multiply and one add per output:
-  //   ma mw S - ma ow Ra - mw oa Cw + K oa ow
-  const int64_t ma = act_.mul, oa = act_.offset, k = in_;
-  std::vector<int64_t> ra;
-  if (need_row_sums_) {
-    ra.assign(static_cast<size_t>(m), 0);
-    for (int64_t r = 0; r < m; ++r) {
-      int64_t s = 0;
-      for (int64_t i = 0; i < k; ++i) s += q.at(static_cast<size_t>(r), static_cast<size_t>(i));
-      ra[static_cast<size_t>(r)] = s;
-    }
-  }
+  const float* scale = scale_.data();
+  const float* offset = offset_.data();
+  const float* row_scale = row_scale_.data();
   for (int64_t r = 0; r < m; ++r) {
     float* dst = y + r * ldy;
-    for (int64_t c = 0; c < out_; ++c) {
-      const quant::Affine& wa = qw_.affine[static_cast<size_t>(c)];
-      const int64_t s = wide ? acc64[static_cast<size_t>(r * out_ + c)]
-                             : acc32[static_cast<size_t>(r * out_ + c)];
-      int64_t corr = ma * wa.mul * s - wa.mul * oa * qw_.row_sum[static_cast<size_t>(c)] +
-                     k * oa * wa.offset;
-      if (wa.offset) corr -= ma * wa.offset * ra[static_cast<size_t>(r)];
-      dst[c] = static_cast<float>(corr) * scale_[static_cast<size_t>(c)] + (bias ? bias[c] : 0.f);
+    float ra = 0.f;
+    if (need_row_sums_) {
+      int64_t sum = 0;
+      for (int64_t i = 0; i < in_; ++i) sum += q.at(static_cast<size_t>(r), static_cast<size_t>(i));
+      ra = static_cast<float>(sum);
+    }
+    if (wide) {
+      const int64_t* s = acc64.data() + r * out_;
+      for (int64_t c = 0; c < out_; ++c) dst[c] = static_cast<float>(s[c]) * scale[c] + offset[c] - ra * row_scale[c];
+    } else {
+      const int32_t* s = acc32.data() + r * out_;
+      for (int64_t c = 0; c < out_; ++c) dst[c] = static_cast<float>(s[c]) * scale[c] + offset[c] - ra * row_scale[c];
     }
   }
 }
 
 void QuantizedMatmul::run(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy,
-                          const float* bias, const RunContext& ctx) const {
+                          const RunContext& ctx) const {
   thread_local std::vector<uint8_t> buf;
   swar::MatrixView view;
   quantize_rows(x, m, ldx, buf, view, ctx.ex);
-  run_quantized(view, y, ldy, bias, ctx);
+  run_quantized(view, y, ldy, ctx);
 }
 
 }  // namespace bitlane::ops

@@ -16,33 +16,42 @@ namespace bitlane::ops {
 
 class QuantizedMatmul {
  public:
-  // W is [out, in] fp32; act describes how inputs will be quantized.
-  void prepare(const float* w, int64_t out, int64_t in, const quant::LayerPlan& plan,
-               const quant::Affine& act);
+  // W is [out, in] fp32, bias [out] or null; act describes how inputs will
+  // be quantized.
+  void prepare(const float* w, int64_t out, int64_t in, const float* bias,
+               const quant::LayerPlan& plan, const quant::Affine& act);
   bool ready() const { return out_ > 0; }
   const quant::Affine& activation() const { return act_; }
   int64_t out() const { return out_; }
   int64_t in() const { return in_; }
   int64_t weight_bytes() const;  // integer weights at their bit width
 
-  // Quantizes m rows of `in` floats (row stride ldx) into integers.
+  // Elements per quantized row: `in`, rounded up to whole K quads for
+  // unsigned bytes so the GEMM can read the rows in place (padding zero).
+  int64_t row_stride() const { return row_stride_; }
+  // Quantizes m rows of `in` floats (row stride ldx) into rows of
+  // row_stride() integers.
   void quantize_rows(const float* x, int64_t m, int64_t ldx, std::vector<uint8_t>& buf,
                      swar::MatrixView& view, const Executor& ex) const;
-  // y[r][c] = sum_k x[r][k] W[c][k] + bias[c] from already quantized rows.
-  void run_quantized(const swar::MatrixView& q, float* y, int64_t ldy, const float* bias,
-                     const RunContext& ctx) const;
+  // y[r][c] = sum_k x[r][k] W[c][k] + bias[c] from rows quantized with this
+  // layer's activation format (row stride row_stride(), padding zero).
+  void run_quantized(const swar::MatrixView& q, float* y, int64_t ldy, const RunContext& ctx) const;
   // The same from float rows.
-  void run(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, const float* bias,
-           const RunContext& ctx) const;
+  void run(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, const RunContext& ctx) const;
 
  private:
   int64_t out_ = 0, in_ = 0;
   quant::Affine act_;
   quant::QuantizedWeights qw_;
   swar::PackedWeights packed_;
-  std::vector<float> scale_;   // act scale * weight scale, per output
+  int64_t row_stride_ = 0;
+  // y = S * scale + offset - Ra * row_scale per output column c, with S the
+  // integer dot product and Ra the row's sum of quantized inputs:
+  // scale = sa sw ma mw, offset = sa sw (K oa ow - mw oa Cw) + bias,
+  // row_scale = sa sw ma ow (non-zero only for weight grids with an offset).
+  std::vector<float> scale_, offset_, row_scale_;
   bool wide_ = false;          // int64 accumulators needed
-  bool need_row_sums_ = false; // some weight grid has an offset
+  bool need_row_sums_ = false;
 };
 
 }  // namespace bitlane::ops

@@ -208,7 +208,7 @@ const Executor& inline_executor() {
 
 template <class Out>
 void run_gemm(const MatrixView& a, IntFormat af, const PackedWeights& w, Out* c, size_t ldc,
-              const Executor& executor) {
+              const Executor& executor, const GemmOptions& options = {}) {
   const size_t m = a.rows, n = w.n();
   if (m == 0 || n == 0) return;
   const Executor& ex = estimated_us(w, af, m) < kParallelMinUs ? inline_executor() : executor;
@@ -217,7 +217,7 @@ void run_gemm(const MatrixView& a, IntFormat af, const PackedWeights& w, Out* c,
   // them: worker threads would see their own, empty, instance.)
   thread_local CallState per_thread;
   CallState& st = per_thread;
-  detail::prepare_activations(a, af, w, st.pa);
+  detail::prepare_activations(a, af, w, options, st.pa);
   const size_t width = detail::block_width(w.method());
   if constexpr (sizeof(Out) == 4) prepare_col_inits(st, w, ceil_div(n, width) * width);
 
@@ -336,7 +336,7 @@ PackedWeights PackedWeights::pack(const MatrixView& w, IntFormat w_format, IntFo
 }
 
 void gemm(const MatrixView& a, const PackedWeights& w, int32_t* c, size_t ldc,
-          const Executor& ex) {
+          const Executor& ex, const GemmOptions& options) {
   check_shapes(a, w, c, ldc);
   // Worst case |sum| = K * max|a| * max|w| must fit, or results would wrap.
   const long double bound = static_cast<long double>(w.k()) *
@@ -347,16 +347,16 @@ void gemm(const MatrixView& a, const PackedWeights& w, int32_t* c, size_t ldc,
                            w.activation_format().to_string() + " x " +
                            w.weight_format().to_string() +
                            " can overflow int32; use the int64 overload");
-  run_gemm(a, w.activation_format(), w, c, ldc, ex);
+  run_gemm(a, w.activation_format(), w, c, ldc, ex, options);
 }
 
 void gemm(const MatrixView& a, const PackedWeights& w, int64_t* c, size_t ldc,
-          const Executor& ex) {
+          const Executor& ex, const GemmOptions& options) {
   check_shapes(a, w, c, ldc);
   if (needs_digit_split(w))
     gemm_digit_split(a, w, c, ldc, ex);
   else
-    run_gemm(a, w.activation_format(), w, c, ldc, ex);
+    run_gemm(a, w.activation_format(), w, c, ldc, ex, options);
 }
 
 void gemm_reference(const MatrixView& a, const MatrixView& w, int64_t* c, size_t ldc) {

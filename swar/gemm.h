@@ -66,14 +66,24 @@ class PackedWeights {
   std::vector<int64_t> col_sum_;  // per output column: sum over k of w'
 };
 
+// Promises a caller can make to save a pass over the activations.
+struct GemmOptions {
+  // Every activation lies in the format (e.g. produced by a clamping
+  // quantizer): no range check.
+  bool trusted_range = false;
+  // Each row is followed by zeros up to its stride, so unsigned bytes can be
+  // read in place even when K is not a multiple of 4.
+  bool zero_padded_rows = false;
+};
+
 // C = A * W^T. A's values must lie in the activation format the weights were
 // packed for. The int32 overload throws if K * max|a| * max|w| could exceed
 // int32; use the int64 overload then. Results do not depend on the executor's
 // thread count.
 void gemm(const MatrixView& a, const PackedWeights& w, int32_t* c, size_t ldc,
-          const Executor& ex);
+          const Executor& ex, const GemmOptions& options = {});
 void gemm(const MatrixView& a, const PackedWeights& w, int64_t* c, size_t ldc,
-          const Executor& ex);
+          const Executor& ex, const GemmOptions& options = {});
 
 // The definition: plain loops, int64 accumulation.
 void gemm_reference(const MatrixView& a, const MatrixView& w, int64_t* c, size_t ldc);

@@ -227,7 +227,7 @@ void pack_weights_widemul(const MatrixView& w, PackedWeights& p) {
 }
 
 void prepare_activations(const MatrixView& a, IntFormat af, const PackedWeights& w,
-                         PackedActivations& out) {
+                         const GemmOptions& options, PackedActivations& out) {
   const GemmMethod method = w.method();
   const size_t m = a.rows, k = a.cols;
   out.bias = activation_bias(method, af);
@@ -240,6 +240,7 @@ void prepare_activations(const MatrixView& a, IntFormat af, const PackedWeights&
              method != GemmMethod::kWideMul;
   if (!out.fast) check_range(a, af, "activations");
   out.in_place = false;
+  out.trusted = options.trusted_range;
   switch (method) {
     case GemmMethod::kBitSerial:
       out.row_stride = static_cast<size_t>(af.bits) * GemmAccess::k_units(w);
@@ -248,8 +249,11 @@ void prepare_activations(const MatrixView& a, IntFormat af, const PackedWeights&
     case GemmMethod::kInt8:
     case GemmMethod::kInt16: {
       const bool bytes = method == GemmMethod::kInt8;
-      // Unsigned bytes without padding are already the kernel's layout.
-      if (out.fast && bytes && out.bias == 0 && !out.need_sums && k % kInt8Group == 0 &&
+      // Unsigned bytes whose rows span whole K quads (K a multiple of 4, or
+      // rows zero-padded to their stride) are already the kernel's layout.
+      const size_t k4 = ceil_div(k, kInt8Group) * kInt8Group;
+      const bool whole_quads = k % kInt8Group == 0 || (options.zero_padded_rows && a.stride >= k4);
+      if (out.fast && bytes && out.bias == 0 && !out.need_sums && whole_quads &&
           a.type == ElemType::kU8) {
         out.in_place = true;
         out.rows = a.data;
@@ -292,7 +296,7 @@ bool pack_activation_rows(const MatrixView& a, IntFormat af, const PackedWeights
     case GemmMethod::kInt16: {
       const bool bytes = method == GemmMethod::kInt8;
       if (out.in_place)  // only the range check is left to do
-        return af.bits == 8 ||
+        return af.bits == 8 || out.trusted ||
                check_bytes({row_ptr<uint8_t>(a, r0), a.stride, nullptr, 0, r1 - r0, k},
                            byte_spec(af, 0));
       const size_t padded = GemmAccess::k_units(w) * (bytes ? kInt8Group : kInt16Group);

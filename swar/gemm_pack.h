@@ -62,13 +62,14 @@ struct PackedActivations {
   bool fast = false;              // vectorised packer (checks the range as it goes)
   bool in_place = false;          // `rows` is the caller's matrix
   bool need_sums = false;
+  bool trusted = false;           // skip range checks the packer would not do anyway
 };
 
 // Chooses the layout of a (M x K) for the weights' method and sizes the
 // buffers; `a_format` is the format the values are in. Rows are then packed
 // by pack_activation_rows, in parallel over disjoint row ranges.
 void prepare_activations(const MatrixView& a, IntFormat a_format, const PackedWeights& w,
-                         PackedActivations& out);
+                         const GemmOptions& options, PackedActivations& out);
 // Packs rows [r0, r1). Returns false if a value lies outside a_format.
 bool pack_activation_rows(const MatrixView& a, IntFormat a_format, const PackedWeights& w,
                           PackedActivations& out, size_t r0, size_t r1);
