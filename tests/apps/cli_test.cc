@@ -1,0 +1,197 @@
+// The bitlane binary end to end on the bundled data: outputs equal what the
+// library computes, CSV parses, exit codes, bad files named on stderr,
+// shards concatenating to the full output, and thread-count independence.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/executor.h"
+#include "runtime/engine.h"
+#include "runtime/image/image.h"
+#include "runtime/session.h"
+#include "tests/test_paths.h"
+
+using namespace bitlane;
+
+namespace {
+
+struct Result {
+  int status;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Runs `bitlane ARGS` through the shell, capturing stdout and stderr.
+Result cli(const std::string& args) {
+  static int n = 0;
+  const std::string base = "/tmp/bitlane_cli_test_" + std::to_string(getpid()) + "_" + std::to_string(n++);
+  const std::string cmd = std::string(BITLANE_CLI) + " " + args + " > " + base + ".out 2> " + base + ".err";
+  const int rc = std::system(cmd.c_str());
+  Result r{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(base + ".out"), slurp(base + ".err")};
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
+  return r;
+}
+
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::stringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::string cell;
+    bool quoted = false;
+    for (size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quoted) {
+        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cell += '"', ++i;
+        else if (c == '"') quoted = false;
+        else cell += c;
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        cells.push_back(cell);
+        cell.clear();
+      } else {
+        cell += c;
+      }
+    }
+    cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+const std::string kModel = std::string(BITLANE_MODELS_DIR) + "/lenet";
+const std::string kImages = test::source_path("models/data/images");
+const std::string kBad = test::source_path("models/data/bad");
+
+}  // namespace
+
+TEST_CASE("run: CSV of the bundled folder parses and matches the library") {
+  const Result r = cli("run " + kModel + " " + kImages + " --top-k 3 --threads 2");
+  REQUIRE(r.status == 0);
+  const auto rows = parse_csv(r.out);
+  REQUIRE(rows.size() == 301);  // header + 300 images
+  CHECK(rows[0] == std::vector<std::string>{"path", "label1", "score1", "label2", "score2", "label3", "score3"});
+  CHECK(r.err.find("300 images, 0 failed") != std::string::npos);
+
+  // The library on the same files, one at a time.
+  const auto model = Model::load(kModel + "/model.json");
+  Executor ex(1);
+  Session s(Engine::build(model, {}, ex));
+  const Preprocessing& pre = *model->inputs()[0].preprocessing;
+  for (size_t i = 1; i < rows.size(); i += 37) {
+    Tensor x({1, 1, pre.height, pre.width});
+    preprocess(load_image(rows[i][0]), pre, x.f32());
+    const Tensor& y = *s.run({x}, ex)[0];
+    int64_t best = 0;
+    double sum = 0, mx = *std::max_element(y.f32(), y.f32() + 10);
+    for (int64_t c = 0; c < 10; ++c) {
+      sum += std::exp(y.f32()[c] - mx);
+      if (y.f32()[c] > y.f32()[best]) best = c;
+    }
+    CHECK(rows[i][1] == model->labels()[static_cast<size_t>(best)]);
+    CHECK(std::stod(rows[i][2]) == doctest::Approx(1 / sum).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("run: bad files are named with their reason, processing continues, exit 1") {
+  const Result r = cli("run " + kModel + " " + kBad + " " + kImages + "/bag");
+  CHECK(r.status == 1);
+  for (const char* f : {"empty.png", "truncated.png", "text-named.png", "huge-header.png", "bad-crc.png",
+                        "truncated.jpg", "truncated.bmp", "bad-maxval.pgm", "zero-size.ppm"})
+    CHECK_MESSAGE(r.err.find(std::string("bad/") + f + ": ") != std::string::npos, f);
+  CHECK(parse_csv(r.out).size() == 1 + 26);  // the bag images still classified
+  CHECK(cli("run " + kModel + " " + kBad + " --allow-failures").status == 0);
+}
+
+TEST_CASE("run: usage errors exit 2, missing inputs exit 1 with the path") {
+  CHECK(cli("run " + kModel).status == 2);
+  CHECK(cli("run " + kModel + " " + kImages + " --top-k 0").status == 2);
+  CHECK(cli("run " + kModel + " " + kImages + " --shard 3/3").status == 2);
+  CHECK(cli("run " + kModel + " " + kImages + " --bogus").status == 2);
+  const Result missing = cli("run " + kModel + " /nonexistent/folder");
+  CHECK(missing.status == 1);
+  CHECK(missing.err.find("/nonexistent/folder: No such file or directory") != std::string::npos);
+  const Result no_model = cli("run /nonexistent/model.json " + kImages);
+  CHECK(no_model.status == 1);
+  CHECK(no_model.err.find("/nonexistent/model.json: no such model file or folder") != std::string::npos);
+  CHECK(cli("bogus").status == 2);
+  CHECK(cli("--version").out.find("bitlane ") == 0);
+  for (const char* sub : {"run", "eval", "bench", "info", "import", "selfcheck"}) {
+    const Result h = cli(std::string(sub) + " --help");
+    CHECK_MESSAGE(h.status == 0, sub);
+    CHECK_MESSAGE(h.out.find("xample") != std::string::npos, sub);  // every --help has examples
+  }
+}
+
+TEST_CASE("run: shard outputs concatenate to the full output; threads do not change it") {
+  const Result full = cli("run " + kModel + " " + kImages + " --threads 1 --batch 7");
+  REQUIRE(full.status == 0);
+  std::string joined;
+  for (int i = 0; i < 3; ++i) {
+    const Result part = cli("run " + kModel + " " + kImages + " --shard " + std::to_string(i) + "/3 --threads 2");
+    REQUIRE(part.status == 0);
+    joined += part.out;
+  }
+  CHECK(joined == full.out);
+  const Result quantized1 = cli("run " + kModel + " " + kImages + " --bits 4 --threads 1");
+  const Result quantized2 = cli("run " + kModel + " " + kImages + " --bits 4 --threads 2 --batch 64");
+  CHECK(quantized1.out == quantized2.out);
+}
+
+TEST_CASE("run: JSON lines and -o writes only a complete file") {
+  const std::string out = "/tmp/bitlane_cli_test_" + std::to_string(getpid()) + ".jsonl";
+  const Result r = cli("run " + kModel + " " + kImages + "/bag --format jsonl -k 2 -o " + out);
+  REQUIRE(r.status == 0);
+  const std::string text = slurp(out);
+  std::remove(out.c_str());
+  CHECK(std::count(text.begin(), text.end(), '\n') == 26);
+  CHECK(text.find("{\"path\": ") == 0);
+  CHECK(text.find("\"top\": [{\"label\": \"Bag\"") != std::string::npos);
+  // An unwritable destination: error, and no partial file left behind.
+  const Result bad = cli("run " + kModel + " " + kImages + "/bag -o /nonexistent/dir/out.csv");
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("/nonexistent/dir/out.csv: cannot create the output file") != std::string::npos);
+}
+
+TEST_CASE("eval: folder per class and CSV give the same accuracy; info and bench run") {
+  const Result folders = cli("eval " + kModel + " " + kImages + " --json");
+  REQUIRE(folders.status == 0);
+  // The same labels as a CSV.
+  const std::string csv = "/tmp/bitlane_cli_test_" + std::to_string(getpid()) + ".csv";
+  {
+    std::ofstream out(csv);
+    out << "path,label\n";
+    const Result listing = cli("run " + kModel + " " + kImages + " -k 1");
+    for (const auto& row : parse_csv(listing.out)) {
+      if (row[0] == "path") continue;
+      const std::string folder = row[0].substr(0, row[0].find_last_of('/'));
+      out << row[0] << "," << folder.substr(folder.find_last_of('/') + 1) << "\n";
+    }
+  }
+  const Result from_csv = cli("eval " + kModel + " " + csv + " --json");
+  std::remove(csv.c_str());
+  REQUIRE(from_csv.status == 0);
+  auto top1 = [](const std::string& s) { return s.substr(s.find("\"top1\""), 30); };
+  CHECK(top1(folders.out) == top1(from_csv.out));
+  CHECK(cli("info " + kModel).out.find("parameters: 61706") != std::string::npos);
+  const Result bench = cli("bench " + kModel + " --bits fp32,4 --min-time 0.05 --warmup 1");
+  CHECK(bench.status == 0);
+  CHECK(bench.out.find("| 1 | 4 | 1 |") != std::string::npos);
+}
