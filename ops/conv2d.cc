@@ -1,13 +1,16 @@
 // conv2d: NCHW convolution with stride, padding [top, left, bottom, right],
 // dilation and groups (depthwise when groups == channels). Lowered to GEMM:
-// im2col rows (n, oh, ow) x columns (c, kh, kw) times W [Cout, Cin/g, kh, kw].
-// Quantized, the input is quantized once and im2col runs on the integers,
-// padding with the integer that stands for 0.
+// the input is first laid out channels-last (NHWC), so that an im2col row
+// (n, oh, ow) is kh x kw contiguous copies of the group's channels; the
+// weights are reordered to [Cout, kh, kw, Cin/g] to match. Quantized, the
+// input is quantized once and im2col runs on the integers, padding with the
+// integer that stands for 0.
 #include <algorithm>
 
 #include "core/executor.h"
 #include "swar/int_format.h"
 #include "ops/factories.h"
+#include "ops/fused_activation.h"
 #include "ops/kernels/gemm_f32.h"
 #include "ops/quantized_matmul.h"
 #include "ops/shape_check.h"
@@ -23,11 +26,14 @@ struct Geometry {
 // Patch matrix of images [n0, n1) and channel group [c0, c0 + cg): row
 // (n, y, x), column (c, i, j), matching the weight layout [Cout, Cin/g, kh, kw].
 // Rows are `ld` >= K elements apart; the elements after K are zero.
+// Patch matrix of images [n0, n1) and channel group [c0, c0 + cg) of an NHWC
+// tensor: row (n, y, x), column (i, j, c). Rows are `ld` >= K elements
+// apart; the elements after K are zero.
 template <typename T>
 void im2col(const T* x, const Geometry& geo, int64_t n0, int64_t n1, int64_t c0, int64_t cg, T pad,
             T* cols, int64_t ld) {
   // Locals, not geo's fields: stores to `cols` could alias them otherwise.
-  const int64_t h = geo.h, w = geo.w, kh = geo.kh, kw = geo.kw, sh = geo.sh, sw = geo.sw;
+  const int64_t c = geo.c, h = geo.h, w = geo.w, kh = geo.kh, kw = geo.kw, sh = geo.sh, sw = geo.sw;
   const int64_t dh = geo.dh, dw = geo.dw, pt = geo.pt, pl = geo.pl, oh = geo.oh, ow = geo.ow;
   const int64_t k = cg * kh * kw;
   for (int64_t n = n0; n < n1; ++n)
@@ -35,30 +41,39 @@ void im2col(const T* x, const Geometry& geo, int64_t n0, int64_t n1, int64_t c0,
       for (int64_t ox = 0; ox < ow; ++ox) {
         T* row = cols + (((n - n0) * oh + oy) * ow + ox) * ld;
         for (int64_t i = k; i < ld; ++i) row[i] = T{0};
-        const int64_t x0 = ox * sw - pl;
-        // Columns j with 0 <= x0 + j*dw < w, computed once per row.
-        int64_t j0 = 0, j1 = kw;
-        while (j0 < kw && x0 + j0 * dw < 0) ++j0;
-        while (j1 > j0 && x0 + (j1 - 1) * dw >= w) --j1;
-        for (int64_t c = 0; c < cg; ++c) {
-          const T* plane = x + (n * geo.c + c0 + c) * h * w;
-          for (int64_t i = 0; i < kh; ++i, row += kw) {
-            const int64_t y = oy * sh - pt + i * dh;
-            if (y < 0 || y >= h) {
-              for (int64_t j = 0; j < kw; ++j) row[j] = pad;
-              continue;
-            }
-            const T* src = plane + y * w + x0;
-            for (int64_t j = 0; j < j0; ++j) row[j] = pad;
-            if (dw == 1) {
-              for (int64_t j = j0; j < j1; ++j) row[j] = src[j];
+        for (int64_t i = 0; i < kh; ++i) {
+          const int64_t y = oy * sh - pt + i * dh;
+          for (int64_t j = 0; j < kw; ++j, row += cg) {
+            const int64_t xx = ox * sw - pl + j * dw;
+            // Plain loops: runs of a few channels would pay for a memmove call.
+            if (y < 0 || y >= h || xx < 0 || xx >= w) {
+              for (int64_t t = 0; t < cg; ++t) row[t] = pad;
             } else {
-              for (int64_t j = j0; j < j1; ++j) row[j] = src[j * dw];
+              const T* src = x + ((n * h + y) * w + xx) * c + c0;
+              for (int64_t t = 0; t < cg; ++t) row[t] = src[t];
             }
-            for (int64_t j = j1; j < kw; ++j) row[j] = pad;
           }
         }
       }
+}
+
+// dst[j * ld_dst + i] = src[i * ld_src + j] for a rows x cols matrix, in
+// 16 x 16 blocks so both sides stay in cache lines, applying `act`.
+template <Activation act>
+void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld_src, float* dst, int64_t ld_dst) {
+  constexpr int64_t B = 16;
+  for (int64_t i0 = 0; i0 < rows; i0 += B)
+    for (int64_t j0 = 0; j0 < cols; j0 += B) {
+      const int64_t i1 = std::min(rows, i0 + B), j1 = std::min(cols, j0 + B);
+      for (int64_t j = j0; j < j1; ++j)  // contiguous writes
+        for (int64_t i = i0; i < i1; ++i) dst[j * ld_dst + i] = apply_activation(act, src[i * ld_src + j]);
+    }
+}
+
+// NCHW -> NHWC: each image is a (C x plane) -> (plane x C) transpose.
+void to_channels_last(const float* x, int64_t n, int64_t c, int64_t plane, float* out) {
+  for (int64_t b = 0; b < n; ++b)
+    transpose<Activation::kNone>(x + b * c * plane, c, plane, plane, out + b * c * plane, c);
 }
 
 class Conv2d : public Op {
@@ -68,6 +83,7 @@ class Conv2d : public Op {
     bias_ = b.optional_weight("bias");
     if (w_->rank() != 4) b.error("weight", "must be [Cout, Cin/groups, kh, kw], got " + shape_str(w_->shape()));
     groups_ = b.get_int("groups", 1);
+    activation_ = parse_activation(b);
     stride_ = b.get_ints("stride", {1, 1});
     dilation_ = b.get_ints("dilation", {1, 1});
     padding_ = b.get_ints("padding", {0, 0, 0, 0});
@@ -80,8 +96,15 @@ class Conv2d : public Op {
     if (groups_ < 1 || cout_ % groups_) b.error("groups", "must divide the output channels " + std::to_string(cout_));
     if (bias_ && bias_->shape() != Shape{cout_})
       b.error("bias", "must be [" + std::to_string(cout_) + "], got " + shape_str(bias_->shape()));
-    const int64_t cog = cout_ / groups_, k = w_->dim(1) * w_->dim(2) * w_->dim(3);
-    for (int64_t g = 0; g < groups_; ++g) packed_.push_back(PackedF32::pack(w_->f32() + g * cog * k, cog, k));
+    // Weights as [Cout, kh, kw, Cin/g], the column order of the NHWC im2col.
+    const int64_t cg = w_->dim(1), kh = w_->dim(2), kw = w_->dim(3), k = cg * kh * kw;
+    w_hwc_.resize(static_cast<size_t>(cout_ * k));
+    for (int64_t o = 0; o < cout_; ++o)
+      for (int64_t c = 0; c < cg; ++c)
+        for (int64_t ij = 0; ij < kh * kw; ++ij)
+          w_hwc_[static_cast<size_t>(o * k + ij * cg + c)] = w_->f32()[(o * cg + c) * kh * kw + ij];
+    const int64_t cog = cout_ / groups_;
+    for (int64_t g = 0; g < groups_; ++g) packed_.push_back(PackedF32::pack(w_hwc_.data() + g * cog * k, cog, k));
   }
   const char* type() const override { return "conv2d"; }
 
@@ -111,27 +134,21 @@ class Conv2d : public Op {
   }
 
   // Images are processed in chunks whose patch matrix stays cache-sized
-  // (about 1 MB); chunks run in parallel, each writing its own images.
+  // (about 1 MB): each chunk is laid out channels-last, quantized, unfolded
+  // and multiplied while it is in cache. Chunks run in parallel, each writing
+  // its own images.
   void run(const RunContext& ctx, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
     const Geometry g = geometry(in[0]->shape());
-    const int64_t cg = g.c / groups_, k = cg * g.kh * g.kw, plane = g.oh * g.ow;
+    const int64_t k = g.c / groups_ * g.kh * g.kw, plane = g.oh * g.ow;
     const int64_t per_chunk = std::clamp<int64_t>((int64_t{1} << 18) / std::max<int64_t>(1, plane * k), 1, g.n);
     const int64_t chunks = (g.n + per_chunk - 1) / per_chunk;
-    // Quantized layers quantize the whole input once.
-    thread_local std::vector<uint8_t> qx_storage;
-    std::vector<uint8_t>& qx = qx_storage;
-    if (!qm_.empty()) {
-      const quant::Affine& a = qm_[0].activation();
-      qx.resize(static_cast<size_t>(in[0]->size()) * (a.format.bits <= 8 ? 1 : 2));
-      quantize_any(in[0]->f32(), in[0]->size(), a, qx.data());
-    }
     static const Executor inline_ex(1);
     auto body = [&](size_t b, size_t e) {
       const RunContext inner{chunks > 1 ? inline_ex : ctx.ex, ctx.state, ctx.reference};
       for (size_t ch = b; ch < e; ++ch) {
         const int64_t n0 = static_cast<int64_t>(ch) * per_chunk, n1 = std::min(g.n, n0 + per_chunk);
-        run_chunk(inner, g, in[0]->f32(), qx.data(), n0, n1, out[0]->f32());
+        run_chunk(inner, g, in[0]->f32(), n0, n1, out[0]->f32());
       }
     };
     if (chunks > 1)
@@ -140,12 +157,21 @@ class Conv2d : public Op {
       body(0, 1);
   }
 
-  void run_chunk(const RunContext& ctx, const Geometry& g, const float* x, const uint8_t* qx,
-                 int64_t n0, int64_t n1, float* y) const {
+  void run_chunk(const RunContext& ctx, const Geometry& geo, const float* x_nchw, int64_t n0,
+                 int64_t n1, float* y) const {
+    Geometry g = geo;
+    g.n = n1 - n0;
     const int64_t cg = g.c / groups_, cog = cout_ / groups_, k = cg * g.kh * g.kw;
-    const int64_t plane = g.oh * g.ow, rows = (n1 - n0) * plane;
-    thread_local std::vector<float> cols, res;
-    thread_local std::vector<uint8_t> qcols;
+    const int64_t plane = g.oh * g.ow, rows = g.n * plane, in_size = g.n * g.c * g.h * g.w;
+    thread_local std::vector<float> xhwc, cols, res;
+    thread_local std::vector<uint8_t> qx, qcols;
+    xhwc.resize(static_cast<size_t>(in_size));
+    to_channels_last(x_nchw + n0 * g.c * g.h * g.w, g.n, g.c, g.h * g.w, xhwc.data());
+    if (!qm_.empty()) {
+      const quant::Affine& a = qm_[0].activation();
+      qx.resize(static_cast<size_t>(in_size) * (a.format.bits <= 8 ? 1 : 2));
+      quantize_any(xhwc.data(), in_size, a, qx.data());
+    }
     res.resize(static_cast<size_t>(rows * cog));
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const float* b = bias_ ? bias_->f32() + grp * cog : nullptr;
@@ -160,33 +186,36 @@ class Conv2d : public Op {
           int16_t pad;
           quant::quantize(&zero, 1, a, &pad);
           auto* dst = reinterpret_cast<int16_t*>(qcols.data());
-          im2col(reinterpret_cast<const int16_t*>(qx), g, n0, n1, grp * cg, cg, pad, dst, ld);
+          im2col(reinterpret_cast<const int16_t*>(qx.data()), g, 0, g.n, grp * cg, cg, pad, dst, ld);
           view = swar::MatrixView::of(dst, static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
         } else if (a.format.is_signed) {
           int8_t pad;
           quant::quantize(&zero, 1, a, &pad);
           auto* dst = reinterpret_cast<int8_t*>(qcols.data());
-          im2col(reinterpret_cast<const int8_t*>(qx), g, n0, n1, grp * cg, cg, pad, dst, ld);
+          im2col(reinterpret_cast<const int8_t*>(qx.data()), g, 0, g.n, grp * cg, cg, pad, dst, ld);
           view = swar::MatrixView::of(dst, static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
         } else {
           uint8_t pad;
           quant::quantize(&zero, 1, a, &pad);
-          im2col(qx, g, n0, n1, grp * cg, cg, pad, qcols.data(), ld);
+          im2col(qx.data(), g, 0, g.n, grp * cg, cg, pad, qcols.data(), ld);
           view = swar::MatrixView::of(qcols.data(), static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
         }
         qm.run_quantized(view, res.data(), cog, ctx);
       } else {
         cols.resize(static_cast<size_t>(rows * k));
-        im2col(x, g, n0, n1, grp * cg, cg, 0.f, cols.data(), k);
+        im2col(xhwc.data(), g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
         gemm_f32(cols.data(), rows, k, packed_[static_cast<size_t>(grp)], b, res.data(), cog, ctx.ex);
       }
-      // [n, oh, ow, c] -> [n, grp * cog + c, oh, ow]
-      for (int64_t n = n0; n < n1; ++n)
-        for (int64_t c = 0; c < cog; ++c) {
-          float* dst = y + (n * cout_ + grp * cog + c) * plane;
-          const float* src = res.data() + (n - n0) * plane * cog + c;
-          for (int64_t p = 0; p < plane; ++p) dst[p] = src[p * cog];
+      // [n, oh, ow, c] -> [n, grp * cog + c, oh, ow], with the fused activation.
+      for (int64_t n = 0; n < g.n; ++n) {
+        const float* src = res.data() + n * plane * cog;
+        float* dst = y + ((n0 + n) * cout_ + grp * cog) * plane;
+        switch (activation_) {
+          case Activation::kRelu: transpose<Activation::kRelu>(src, plane, cog, cog, dst, plane); break;
+          case Activation::kRelu6: transpose<Activation::kRelu6>(src, plane, cog, cog, dst, plane); break;
+          default: transpose<Activation::kNone>(src, plane, cog, cog, dst, plane);
         }
+      }
     }
   }
 
@@ -201,7 +230,7 @@ class Conv2d : public Op {
     const int64_t cog = cout_ / groups_, k = w_->dim(1) * w_->dim(2) * w_->dim(3);
     qm_.resize(static_cast<size_t>(groups_));
     for (int64_t g = 0; g < groups_; ++g)
-      qm_[static_cast<size_t>(g)].prepare(w_->f32() + g * cog * k, cog, k,
+      qm_[static_cast<size_t>(g)].prepare(w_hwc_.data() + g * cog * k, cog, k,
                                           bias_ ? bias_->f32() + g * cog : nullptr, plan, a);
   }
   const quant::LayerPlan* plan() const override { return &plan_; }
@@ -231,6 +260,8 @@ class Conv2d : public Op {
 
   std::string where_;
   std::shared_ptr<const Tensor> w_, bias_;
+  std::vector<float> w_hwc_;
+  Activation activation_ = Activation::kNone;
   int64_t groups_ = 1, cout_ = 0;
   std::vector<int64_t> stride_, dilation_, padding_;
   std::vector<PackedF32> packed_;

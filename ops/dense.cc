@@ -1,6 +1,7 @@
 // dense: y = x W^T + b over the last axis. W is [out, in] (torch.nn.Linear).
 #include "core/executor.h"
 #include "ops/factories.h"
+#include "ops/fused_activation.h"
 #include "ops/kernels/gemm_f32.h"
 #include "ops/quantized_matmul.h"
 #include "ops/shape_check.h"
@@ -20,6 +21,7 @@ class Dense : public Op {
     if (bias_ && bias_->shape() != Shape{out_})
       b.error("bias", "must be [" + std::to_string(out_) + "], got " + shape_str(bias_->shape()));
     packed_ = PackedF32::pack(w_->f32(), out_, in_);
+    activation_ = parse_activation(b);
   }
   const char* type() const override { return "dense"; }
 
@@ -42,6 +44,7 @@ class Dense : public Op {
       qm_.run(in[0]->f32(), rows, in_, out[0]->f32(), out_, ctx);
     else
       gemm_f32(in[0]->f32(), rows, in_, packed_, b, out[0]->f32(), out_, ctx.ex);
+    apply_activation(activation_, out[0]->f32(), out[0]->size());
   }
 
   bool quantizable() const override { return true; }
@@ -68,6 +71,7 @@ class Dense : public Op {
   PackedF32 packed_;
   QuantizedMatmul qm_;
   quant::LayerPlan plan_;
+  Activation activation_ = Activation::kNone;
 };
 
 }  // namespace

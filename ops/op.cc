@@ -73,6 +73,12 @@ std::vector<std::string> OpBuilder::get_strings(const char* key) const {
   return out;
 }
 
+std::string OpBuilder::get_string(const char* key) const {
+  const json& v = attr(key);
+  if (!v.is_string()) error(key, "must be a string, got " + v.dump());
+  return v.get<std::string>();
+}
+
 std::shared_ptr<const Tensor> OpBuilder::weight_named(const std::string& name, const char* key) const {
   auto t = weights_.find(name);
   if (!t) error(key, "names weight '" + name + "', which " + weights_.origin() + " does not contain");

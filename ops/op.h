@@ -48,6 +48,7 @@ class OpBuilder {
   bool get_bool(const char* key, bool fallback) const;
   std::vector<int64_t> get_ints(const char* key, std::vector<int64_t> fallback) const;
   std::vector<std::string> get_strings(const char* key) const;
+  std::string get_string(const char* key) const;
   // The weight whose name is the value of attribute `key`.
   std::shared_ptr<const Tensor> weight(const char* key) const;
   std::shared_ptr<const Tensor> weight_named(const std::string& name, const char* key) const;

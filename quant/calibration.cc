@@ -36,7 +36,7 @@ double quantization_mse(const std::vector<float>& samples, float lo, float hi, c
   const float qlo = static_cast<float>(a.format.min_value()), qhi = static_cast<float>(a.format.max_value());
   double err = 0;
   for (float x : samples) {
-    const float q = std::clamp(std::nearbyint((x / a.scale + a.offset) / a.mul), qlo, qhi);
+    const float q = std::clamp(std::nearbyint((x * (1.f / a.scale) + a.offset) * (a.mul == 2 ? 0.5f : 1.f)), qlo, qhi);
     const double d = static_cast<double>(x) - a.scale * (a.mul * q - a.offset);
     err += d * d;
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "quant/quantize_kernels.h"
 
 namespace bitlane::quant {
 namespace {
@@ -14,9 +15,9 @@ void quantize_to(const float* x, int64_t n, const Affine& a, T* q) {
   const float inv = 1.f / a.scale;
   const float lo = static_cast<float>(a.format.min_value());
   const float hi = static_cast<float>(a.format.max_value());
-  const float off = static_cast<float>(a.offset), mul = static_cast<float>(a.mul);
+  const float off = static_cast<float>(a.offset), half = a.mul == 2 ? 0.5f : 1.f;
   for (int64_t i = 0; i < n; ++i) {
-    const float g = (x[i] * inv + off) / mul;
+    const float g = (x[i] * inv + off) * half;
     q[i] = static_cast<T>(std::clamp(std::nearbyint(g), lo, hi));
   }
 }
@@ -57,9 +58,16 @@ Affine activation_affine(float lo, float hi, int bits, bool symmetric) {
   return a;
 }
 
-void quantize(const float* x, int64_t n, const Affine& a, int16_t* q) { quantize_to(x, n, a, q); }
-void quantize(const float* x, int64_t n, const Affine& a, uint8_t* q) { quantize_to(x, n, a, q); }
-void quantize(const float* x, int64_t n, const Affine& a, int8_t* q) { quantize_to(x, n, a, q); }
+namespace {
+detail::QuantizeParams params(const Affine& a) {
+  return {1.f / a.scale, static_cast<float>(a.offset), a.mul == 2 ? 0.5f : 1.f,
+          static_cast<float>(a.format.min_value()), static_cast<float>(a.format.max_value())};
+}
+}  // namespace
+
+void quantize(const float* x, int64_t n, const Affine& a, int16_t* q) { detail::quantize_i16(x, n, params(a), q); }
+void quantize(const float* x, int64_t n, const Affine& a, uint8_t* q) { detail::quantize_u8(x, n, params(a), q); }
+void quantize(const float* x, int64_t n, const Affine& a, int8_t* q) { detail::quantize_i8(x, n, params(a), q); }
 
 QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, const LayerPlan& plan) {
   const int bits = plan.weight_bits;

@@ -309,6 +309,7 @@ void Model::link_graph(const json& nodes) {
   validate_ops();
   infer_shapes();
   fold_batch_norms();
+  fuse_activations();
   order_graph();
   infer_shapes();
 }
@@ -436,6 +437,33 @@ void Model::fold_batch_norms() {
     prev.attributes["bias"] = bname;
     prev.outputs = bn.outputs;
     for (int o : bn.outputs) producer[static_cast<size_t>(o)] = p;
+    removed[i] = true;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (!removed[i]) kept.push_back(std::move(nodes_[i]));
+  nodes_ = std::move(kept);
+}
+
+void Model::fuse_activations() {
+  std::vector<int> consumers(tensor_names_.size(), 0);
+  for (const Node& n : nodes_)
+    for (int t : n.inputs) ++consumers[static_cast<size_t>(t)];
+  for (int t : output_ids_) ++consumers[static_cast<size_t>(t)];
+  std::vector<int> producer(tensor_names_.size(), -1);
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    for (int o : nodes_[i].outputs) producer[static_cast<size_t>(o)] = static_cast<int>(i);
+  std::vector<bool> removed(nodes_.size(), false);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& act = nodes_[i];
+    if ((act.op != "relu" && act.op != "relu6") || act.inputs.size() != 1) continue;
+    const int t = act.inputs[0], p = producer[static_cast<size_t>(t)];
+    if (p < 0 || consumers[static_cast<size_t>(t)] != 1) continue;
+    Node& prev = nodes_[static_cast<size_t>(p)];
+    if ((prev.op != "conv2d" && prev.op != "dense") || prev.attributes.contains("activation")) continue;
+    prev.attributes["activation"] = act.op;
+    prev.outputs = act.outputs;
+    for (int o : act.outputs) producer[static_cast<size_t>(o)] = p;
     removed[i] = true;
   }
   std::vector<Node> kept;

@@ -3,7 +3,7 @@
 // names the file, the node and the field: unknown ops or attributes, dangling
 // or duplicate tensor names, cycles, shape mismatches (both shapes shown),
 // missing / unused / malformed weights, sizes over the limits. Batch norms
-// that follow a conv2d or dense layer are folded into it.
+// and relu / relu6 that follow a conv2d or dense layer are folded into it.
 //
 // A Model is immutable and shared by every engine built from it.
 #pragma once
@@ -101,6 +101,7 @@ class Model {
   void order_graph();
   void validate_ops();
   void fold_batch_norms();
+  void fuse_activations();
   void infer_shapes();
 
   std::string origin_, directory_, name_, description_, weights_file_;

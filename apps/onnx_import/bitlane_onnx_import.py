@@ -68,6 +68,7 @@ class Importer:
         self.producer = {}         # bitlane tensor -> node dict
         self.consumers = {}        # ONNX tensor -> count
         self.sequence_major = False
+        self.state_outputs = set()  # LSTM Y_h / Y_c: the session keeps them
         self.graph_inputs = [i for i in g.input if i.name not in self.consts]
         self.dropped_inputs = set()
         for n in g.node:
@@ -206,13 +207,14 @@ class Importer:
         if prev is not None and prev["op"] in ("dense", "conv2d") and "bias" not in prev.get(
                 "attributes", {}) and self.consumers.get(x, 0) == 1:
             width = self.weights[prev["attributes"]["weight"]].shape[0]
-            if prev["op"] == "dense" and b.size in (1, width):
-                prev["attributes"]["bias"] = self.add_weight(y, np.broadcast_to(b.reshape(-1), (width,)))
-                self.alias[node.output[0]] = x
-                return
-            if prev["op"] == "conv2d" and b.size == width:
-                prev["attributes"]["bias"] = self.add_weight(y, b.reshape(-1))
-                self.alias[node.output[0]] = x
+            if (prev["op"] == "dense" and b.size in (1, width)) or (
+                    prev["op"] == "conv2d" and b.size == width):
+                prev["attributes"]["bias"] = self.add_weight(
+                    y, np.broadcast_to(b.reshape(-1), (width,)).astype(np.float32))
+                # The layer now produces the Add's output (keeps graph output names).
+                prev["outputs"] = [node.output[0]]
+                del self.producer[self.name(x)]
+                self.producer[node.output[0]] = prev
                 return
         self.emit(node, "add", [x], [node.output[0]], {"constant": self.add_weight(y, b)})
 
@@ -294,6 +296,13 @@ class Importer:
         self.emit(node, "batch_norm", [node.input[0]], [node.output[0]], attributes)
 
     def op_Concat(self, node):
+        if any(i in self.state_outputs for i in node.input):
+            # Final LSTM states gathered into an output (hn, cn): bitlane keeps
+            # them inside the session instead.
+            if not all(i in self.state_outputs for i in node.input):
+                fail(node, "mixes LSTM states with other tensors")
+            self.state_outputs.update(node.output)
+            return
         axis = attrs(node)["axis"]
         if self.sequence_major and axis in (0, 1):
             fail(node, "Concat over the time or batch axis of a sequence is not supported")
@@ -380,6 +389,7 @@ class Importer:
             self.dropped_inputs.add(root)
             stateful = True
         attributes["stateful"] = stateful
+        self.state_outputs.update(o for o in node.output[1:] if o)
         self.sequence_major = True
         out = node.output[0]
         if not out:

@@ -66,7 +66,7 @@ def bits_per_char(model, ids, batch=16, chunk=256):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=12.0)
+    parser.add_argument("--minutes", type=float, default=30.0)
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(2)
@@ -77,8 +77,8 @@ def main():
     train_ids, test_ids = encode(train_text, index), encode(test_text, index)
 
     model = CharLSTM(len(vocab))
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    batch, seq = 32, 128
+    opt = torch.optim.Adam(model.parameters(), lr=4e-3)
+    batch, seq = 128, 96
     n = len(train_ids) // batch * batch
     streams = torch.from_numpy(train_ids[:n].reshape(batch, -1).T.copy())  # [T, batch]
     deadline = time.time() + args.minutes * 60
@@ -100,7 +100,7 @@ def main():
             if time.time() > deadline:
                 break
         for g in opt.param_groups:
-            g["lr"] *= 0.7
+            g["lr"] *= 0.8
         print(f"epoch {epoch}: step {step}, train loss {loss.item() / math.log(2):.3f} bpc",
               flush=True)
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -52,8 +53,23 @@ std::shared_ptr<const Engine> engine_for(const std::string& name, const char* pl
   EngineOptions o;
   o.plan = quant::QuantPlan::from_cli(plan, {});
   o.reference_kernels = reference;
-  if (o.plan->any_quantized()) o.calibration = {head(load_calibration(*model)[0], 128)};
+  if (o.plan->any_quantized()) o.calibration = {head(load_calibration(*model)[0], name == "char_lstm" ? 4 : 128)};
   return Engine::build(model, o, ex);
+}
+
+// 256 characters of the bundled WikiText-2 test text, as 4 streams of 64.
+Tensor text_ids() {
+  const auto model = Model::load(test::model_path("char_lstm"));
+  std::ifstream in(test::source_path("models/data/wikitext-test.txt"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::map<std::string, int32_t> index;
+  for (size_t i = 1; i < model->vocabulary().size(); ++i) index[model->vocabulary()[i]] = static_cast<int32_t>(i);
+  Tensor ids({4, 64}, DType::kI32);
+  for (int64_t i = 0; i < ids.size(); ++i) {  // ASCII text: one byte per character
+    auto it = index.find(std::string(1, text[static_cast<size_t>(i)]));
+    ids.i32()[i] = it == index.end() ? 0 : it->second;
+  }
+  return ids;
 }
 
 Tensor run(const std::shared_ptr<const Engine>& e, const Tensor& x, const Executor& ex) {
@@ -92,6 +108,18 @@ TEST_CASE("quantized models are bit-exact with the scalar reference GEMM") {
       CHECK(same_bits(run(engine_for(name, plan, false, ex), x, ex),
                       run(engine_for(name, plan, true, ex), x, ex)));
     }
+}
+
+TEST_CASE("char_lstm: quantized bit-exact with the reference, thread-count independent") {
+  Executor one(1), two(2);
+  const Tensor ids = text_ids();
+  for (const char* plan : {"8", "4", "w2a6"}) {
+    CAPTURE(plan);
+    const auto fast = engine_for("char_lstm", plan, false, one);
+    const Tensor a = run(fast, ids, one);
+    CHECK(same_bits(a, run(engine_for("char_lstm", plan, true, one), ids, one)));
+    CHECK(same_bits(a, run(fast, ids, two)));
+  }
 }
 
 TEST_CASE("results are identical for 1 and 2 threads") {

@@ -56,7 +56,11 @@ std::vector<uint8_t> raw_file(const std::string& header, size_t data_bytes) {
 
 }  // namespace
 
-TEST_CASE("the valid model loads") { CHECK(good().build()->nodes().size() == 3); }
+TEST_CASE("the valid model loads; the relu is fused into fc1") {
+  const auto m = good().build();
+  REQUIRE(m->nodes().size() == 2);
+  CHECK(m->nodes()[0].attributes["activation"] == "relu");
+}
 
 TEST_CASE("graph errors name the file, the node and the field") {
   SUBCASE("unknown op") {
@@ -66,8 +70,11 @@ TEST_CASE("graph errors name the file, the node and the field") {
   }
   SUBCASE("unknown attribute") {
     ModelBuilder mb = good();
-    mb.doc["nodes"][0]["attributes"]["activation"] = "relu";
-    CHECK(error_of(mb).find("node 'fc1': attribute 'activation': unknown attribute") != std::string::npos);
+    mb.doc["nodes"][0]["attributes"]["activaton"] = "relu";
+    CHECK(error_of(mb).find("node 'fc1': attribute 'activaton': unknown attribute") != std::string::npos);
+    mb.doc["nodes"][0]["attributes"].erase("activaton");
+    mb.doc["nodes"][0]["attributes"]["activation"] = "gelu";
+    CHECK(error_of(mb).find("attribute 'activation': must be relu or relu6, got 'gelu'") != std::string::npos);
   }
   SUBCASE("wrongly typed attribute") {
     ModelBuilder mb = good();

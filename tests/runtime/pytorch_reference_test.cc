@@ -51,3 +51,22 @@ void check_model(const std::string& name) {
 TEST_CASE("fp32 outputs match PyTorch: mlp") { check_model("mlp"); }
 TEST_CASE("fp32 outputs match PyTorch: lenet") { check_model("lenet"); }
 TEST_CASE("fp32 outputs match PyTorch: resnet") { check_model("resnet"); }
+TEST_CASE("fp32 outputs match PyTorch: char_lstm") { check_model("char_lstm"); }
+
+TEST_CASE("char_lstm: streaming in chunks equals one call") {
+  const auto model = Model::load(test::model_path("char_lstm"));
+  Executor ex(1);
+  const auto engine = Engine::build(model, EngineOptions{quant::QuantPlan{}, {}, false}, ex);
+  const SafeTensorsFile ref = SafeTensorsFile::load(test::model_file("char_lstm", "reference.safetensors"));
+  const Tensor ids = ref.read_i32(*ref.find("input"));  // [1, 64]
+  const Tensor want = ref.read_f32(*ref.find("output"));
+  Session s(engine);
+  const int64_t vocab = want.dim(2);
+  for (int64_t start = 0; start < 64; start += 16) {  // four calls of 16 characters
+    Tensor part({1, 16}, DType::kI32);
+    for (int64_t t = 0; t < 16; ++t) part.i32()[t] = ids.i32()[start + t];
+    const Tensor& y = *s.run({part}, ex)[0];
+    for (int64_t i = 0; i < 16 * vocab; ++i)
+      REQUIRE(std::abs(y.f32()[i] - want.f32()[start * vocab + i]) <= 1e-4 * (1 + std::abs(want.f32()[start * vocab + i])));
+  }
+}

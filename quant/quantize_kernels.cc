@@ -1,0 +1,77 @@
+// Per-target quantization of float arrays: q = clamp(round((x * inv + off) *
+// half), lo, hi) with round to nearest, ties to even (as std::nearbyint), and
+// half = 1 or 0.5 (binary grids). The scalar tail uses the same operations in
+// the same order, so every target gives the same integers.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "quant/quantize_kernels.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "quant/quantize_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+
+#if defined(BITLANE_QUANT_QUANTIZE_KERNELS_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef BITLANE_QUANT_QUANTIZE_KERNELS_INL_H_
+#undef BITLANE_QUANT_QUANTIZE_KERNELS_INL_H_
+#else
+#define BITLANE_QUANT_QUANTIZE_KERNELS_INL_H_
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace bitlane::quant::detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+template <typename T>
+HWY_INLINE void QuantizeT(const float* x, int64_t n, const QuantizeParams& p, T* out) {
+  int64_t i = 0;
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<float> df;
+  const hn::Rebind<int32_t, decltype(df)> di;
+  const hn::Rebind<T, decltype(df)> dt;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+  const auto inv = hn::Set(df, p.inv_scale), off = hn::Set(df, p.offset), half = hn::Set(df, p.half);
+  const auto lo = hn::Set(df, p.lo), hi = hn::Set(df, p.hi);
+  for (; i + N <= n; i += N) {
+    auto g = hn::Add(hn::Mul(hn::LoadU(df, x + i), inv), off);
+    g = hn::Mul(g, half);
+    g = hn::Min(hn::Max(hn::Round(g), lo), hi);
+    hn::StoreU(hn::DemoteTo(dt, hn::ConvertTo(di, g)), dt, out + i);
+  }
+#endif
+  for (; i < n; ++i) {
+    const float g = (x[i] * p.inv_scale + p.offset) * p.half;
+    out[i] = static_cast<T>(std::clamp(std::nearbyint(g), p.lo, p.hi));
+  }
+}
+
+void QuantizeU8(const float* x, int64_t n, const QuantizeParams& p, uint8_t* out) { QuantizeT(x, n, p, out); }
+void QuantizeI8(const float* x, int64_t n, const QuantizeParams& p, int8_t* out) { QuantizeT(x, n, p, out); }
+void QuantizeI16(const float* x, int64_t n, const QuantizeParams& p, int16_t* out) { QuantizeT(x, n, p, out); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace bitlane::quant::detail
+HWY_AFTER_NAMESPACE();
+
+#endif
+
+#if HWY_ONCE
+namespace bitlane::quant::detail {
+
+HWY_EXPORT(QuantizeU8);
+HWY_EXPORT(QuantizeI8);
+HWY_EXPORT(QuantizeI16);
+
+void quantize_u8(const float* x, int64_t n, const QuantizeParams& p, uint8_t* out) {
+  HWY_DYNAMIC_DISPATCH(QuantizeU8)(x, n, p, out);
+}
+void quantize_i8(const float* x, int64_t n, const QuantizeParams& p, int8_t* out) {
+  HWY_DYNAMIC_DISPATCH(QuantizeI8)(x, n, p, out);
+}
+void quantize_i16(const float* x, int64_t n, const QuantizeParams& p, int16_t* out) {
+  HWY_DYNAMIC_DISPATCH(QuantizeI16)(x, n, p, out);
+}
+
+}  // namespace bitlane::quant::detail
+#endif
