@@ -4,8 +4,7 @@
 #
 # Usage: scripts/setup.sh [group...]     groups: build (default), test, bench, train
 #   build  compilers and libraries for the library, CLI and tests
-#   test   build + what the test suite uses beyond it (python3-onnx for the
-#          ONNX importer tests)
+#   test   build + what the test suite uses beyond it
 #   bench  peers measured by bench/: oneDNN, OpenBLAS
 #   train  PyTorch and Fashion-MNIST, to retrain the bundled models
 set -euo pipefail
@@ -13,11 +12,12 @@ set -euo pipefail
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(build)
 
+# python3-onnx: the bundled models are imported from ONNX at build time.
 build_pkgs=(g++ cmake ninja-build pkg-config libhwy-dev libtbb-dev libcxxopts-dev doctest-dev
-            nlohmann-json3-dev libpng-dev libjpeg-dev)
-test_pkgs=(python3 python3-numpy python3-onnx)
+            nlohmann-json3-dev libpng-dev libjpeg-dev python3 python3-numpy python3-onnx)
+test_pkgs=()
 bench_pkgs=(libdnnl-dev libopenblas-dev)
-train_pkgs=(python3-torch python3-onnx python3-numpy dataset-fashion-mnist)
+train_pkgs=(python3-torch python3-onnx python3-numpy python3-pil dataset-fashion-mnist)
 
 wanted=()
 for g in "${groups[@]}"; do

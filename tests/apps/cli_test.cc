@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/executor.h"
 #include "runtime/engine.h"
 #include "runtime/image/image.h"
@@ -194,4 +196,20 @@ TEST_CASE("eval: folder per class and CSV give the same accuracy; info and bench
   const Result bench = cli("bench " + kModel + " --bits fp32,4 --min-time 0.05 --warmup 1");
   CHECK(bench.status == 0);
   CHECK(bench.out.find("| 1 | 4 | 1 |") != std::string::npos);
+}
+
+TEST_CASE("eval: char_lstm bits per character on the bundled text agree with the README table") {
+  // The table (models/accuracy.json) is measured on all of WikiText-2 test.txt;
+  // the bundled 20000 characters are its start, so allow 0.1 bits.
+  std::ifstream in(test::source_path("models/accuracy.json"));
+  const auto table = nlohmann::json::parse(in);
+  for (const char* plan : {"fp32", "8", "4"}) {
+    const Result r = cli("eval " + std::string(BITLANE_MODELS_DIR) + "/char_lstm " +
+                         test::source_path("models/data/wikitext-test.txt") + " --json --quant " + plan);
+    REQUIRE(r.status == 0);
+    const double bpc = nlohmann::json::parse(r.out)["bits_per_character"].get<double>();
+    const double full = table["char_lstm"][plan]["bits_per_character"].get<double>();
+    INFO(plan << ": " << bpc << " vs " << full);
+    CHECK(std::abs(bpc - full) < 0.1);
+  }
 }

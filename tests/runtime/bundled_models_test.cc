@@ -147,3 +147,24 @@ TEST_CASE("fp32 accuracy on the 1000-image subset agrees with PyTorch's full tes
     CHECK(std::abs(subset - full) <= noise);
   }
 }
+
+TEST_CASE("the README accuracy table is reproduced on the committed subsets") {
+  // models/accuracy.json holds the full-test-set numbers of models/README.md
+  // (models/scripts/accuracy_table.py); the subset must agree within three
+  // standard errors of a 1000-image estimate.
+  std::ifstream in(test::source_path("models/accuracy.json"));
+  const auto table = nlohmann::json::parse(in);
+  Executor ex(2);
+  for (const char* name : kImageModels)
+    for (const char* plan : {"fp32", "8", "4", "2"}) {
+      const double full = table[name][plan]["top1"].get<double>();
+      const auto model = Model::load(test::model_path(name));
+      EngineOptions o;
+      o.plan = quant::QuantPlan::from_cli(plan, {});  // calibrated like the table: all 512 samples
+      const double subset = accuracy(run(Engine::build(model, o, ex), fashion_test().images, ex),
+                                     fashion_test().labels);
+      const double noise = 3 * std::sqrt(std::max(full * (1 - full), 0.01) / 1000);
+      INFO(name << " " << plan << ": subset " << subset << ", table " << full);
+      CHECK(std::abs(subset - full) <= noise);
+    }
+}
