@@ -1,0 +1,151 @@
+#include "quant/exponential.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace bitlane::quant {
+
+double ExpParams::level(int e) const { return alpha * std::pow(base, e) + beta; }
+
+int16_t exp_encode(float x, const ExpParams& p) {
+  const double t = std::abs(static_cast<double>(x));
+  const double lowest = p.level(p.e_min());
+  if (!(t >= lowest / 2) || t == 0) return 0;
+  // Nearest level: the log gives the neighbourhood, the neighbours decide.
+  int e = p.e_min();
+  if (t - p.beta > 0) e = static_cast<int>(std::floor(std::log((t - p.beta) / p.alpha) / std::log(p.base)));
+  e = std::clamp(e, p.e_min(), 0);
+  int best = e;
+  double best_d = std::abs(p.level(e) - t);
+  for (int c : {e - 1, e + 1})
+    if (c >= p.e_min() && c <= 0 && std::abs(p.level(c) - t) < best_d) {
+      best = c;
+      best_d = std::abs(p.level(c) - t);
+    }
+  const int16_t index = static_cast<int16_t>(best - p.e_min() + 1);
+  return x < 0 ? static_cast<int16_t>(-index) : index;
+}
+
+float exp_decode(int16_t code, const ExpParams& p) {
+  if (code == 0) return 0.f;
+  const int e = p.e_min() + std::abs(code) - 1;
+  const double v = p.level(e);
+  return static_cast<float>(code < 0 ? -v : v);
+}
+
+ExpParams fit_exponential(std::span<const float> samples, double base, int bits) {
+  if (!(base > 1.0)) fail("exponential quantization", "base must be greater than 1");
+  if (bits < 2 || bits > 12) fail("exponential quantization", "bits must be 2..12");
+  ExpParams p;
+  p.base = base;
+  p.bits = bits;
+  std::vector<double> t;
+  for (float v : samples)
+    if (v != 0.f) t.push_back(std::abs(static_cast<double>(v)));
+  if (t.empty()) return p;
+  std::sort(t.begin(), t.end());
+  p.alpha = t.back();
+  p.beta = 0;
+  const double lb = std::log(base);
+  for (int round = 0; round < 4; ++round) {
+    // Exponent of each magnitude under the current fit, then least squares
+    // of t = alpha u + beta with u = base^e.
+    double su = 0, st = 0, suu = 0, sut = 0;
+    for (double v : t) {
+      int e = p.e_min();
+      if (v - p.beta > 0) e = static_cast<int>(std::lround(std::log((v - p.beta) / p.alpha) / lb));
+      e = std::clamp(e, p.e_min(), 0);
+      const double u = std::pow(base, e);
+      su += u;
+      st += v;
+      suu += u * u;
+      sut += u * v;
+    }
+    const double n = static_cast<double>(t.size()), det = n * suu - su * su;
+    if (std::abs(det) < 1e-300) break;
+    const double alpha = (n * sut - su * st) / det, beta = (st - alpha * su) / n;
+    if (!(alpha > 0) || !std::isfinite(alpha) || !std::isfinite(beta)) break;
+    p.alpha = alpha;
+    p.beta = beta;
+  }
+  return p;
+}
+
+double exp_error(std::span<const float> samples, const ExpParams& p) {
+  double err = 0, ref = 0;
+  for (float v : samples) {
+    const double d = static_cast<double>(v) - exp_decode(exp_encode(v, p), p);
+    err += d * d;
+    ref += static_cast<double>(v) * v;
+  }
+  return ref > 0 ? err / ref : 0;
+}
+
+ExpSearch search_exponential(std::span<const float> weights, std::span<const float> activations,
+                             double threshold, int min_bits, int max_bits, double fixed_base) {
+  if (min_bits < 2 || max_bits > 12 || min_bits > max_bits)
+    fail("exponential quantization", "bit range must lie in 2..12");
+  if (fixed_base != 0 && !(fixed_base > 1.0)) fail("exponential quantization", "base must be greater than 1");
+  std::vector<double> bases;
+  if (fixed_base > 0)
+    bases.push_back(fixed_base);
+  else
+    for (int i = 21; i <= 40; ++i) bases.push_back(i * 0.05);
+  // The first width with a base under the threshold; there, the base with
+  // the least total error. If no width reaches it, the best at max_bits.
+  ExpSearch best, fallback;
+  double best_total = std::numeric_limits<double>::infinity(), fallback_total = best_total;
+  for (int bits = min_bits; bits <= max_bits; ++bits) {
+    for (double b : bases) {
+      ExpSearch s;
+      s.weights = fit_exponential(weights, b, bits);
+      s.activations = fit_exponential(activations, b, bits);
+      s.weight_error = exp_error(weights, s.weights);
+      s.activation_error = exp_error(activations, s.activations);
+      const double total = s.weight_error + s.activation_error;
+      if (s.weight_error <= threshold && s.activation_error <= threshold && total < best_total) {
+        best = s;
+        best_total = total;
+      }
+      if (bits == max_bits && total < fallback_total) {
+        fallback = s;
+        fallback_total = total;
+      }
+    }
+    if (best_total < std::numeric_limits<double>::infinity()) return best;
+  }
+  return fallback;
+}
+
+double exp_dot(std::span<const int16_t> w, const ExpParams& pw, std::span<const int16_t> x,
+               const ExpParams& px) {
+  if (w.size() != x.size()) fail("exp_dot", "vectors differ in length");
+  if (pw.base != px.base) fail("exp_dot", "weights and activations must share the base");
+  const int lw = pw.levels(), lx = px.levels();
+  // Exponent indices (0-based within each window) and their sums.
+  std::vector<int64_t> h1(static_cast<size_t>(lw + lx)), h2(static_cast<size_t>(lw)), h3(static_cast<size_t>(lx));
+  int64_t s4 = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    if (w[i] == 0 || x[i] == 0) continue;
+    const int s = (w[i] < 0) == (x[i] < 0) ? 1 : -1;
+    const int iw = std::abs(w[i]) - 1, ix = std::abs(x[i]) - 1;
+    h1[static_cast<size_t>(iw + ix)] += s;
+    h2[static_cast<size_t>(iw)] += s;
+    h3[static_cast<size_t>(ix)] += s;
+    s4 += s;
+  }
+  double s1 = 0, s2 = 0, s3 = 0;
+  for (size_t j = 0; j < h1.size(); ++j)
+    if (h1[j]) s1 += static_cast<double>(h1[j]) * std::pow(pw.base, pw.e_min() + px.e_min() + static_cast<int>(j));
+  for (size_t j = 0; j < h2.size(); ++j)
+    if (h2[j]) s2 += static_cast<double>(h2[j]) * std::pow(pw.base, pw.e_min() + static_cast<int>(j));
+  for (size_t j = 0; j < h3.size(); ++j)
+    if (h3[j]) s3 += static_cast<double>(h3[j]) * std::pow(px.base, px.e_min() + static_cast<int>(j));
+  return pw.alpha * px.alpha * s1 + pw.alpha * px.beta * s2 + pw.beta * px.alpha * s3 +
+         pw.beta * px.beta * static_cast<double>(s4);
+}
+
+}  // namespace bitlane::quant
