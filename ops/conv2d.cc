@@ -9,6 +9,9 @@
 
 #include "core/executor.h"
 #include "swar/int_format.h"
+#include <cmath>
+
+#include "ops/exp_matmul.h"
 #include "ops/factories.h"
 #include "ops/fused_activation.h"
 #include "ops/kernels/gemm_f32.h"
@@ -167,10 +170,22 @@ class Conv2d : public Op {
     thread_local std::vector<uint8_t> qx, qcols;
     xhwc.resize(static_cast<size_t>(in_size));
     to_channels_last(x_nchw + n0 * g.c * g.h * g.w, g.n, g.c, g.h * g.w, xhwc.data());
-    if (!qm_.empty()) {
-      const quant::Affine& a = qm_[0].activation();
-      qx.resize(static_cast<size_t>(in_size) * (a.format.bits <= 8 ? 1 : 2));
-      quantize_any(xhwc.data(), in_size, a, qx.data());
+    if (!qm_.empty()) {  // quantize, then the scheme's transform (term, sdp, drq)
+      const QuantizedMatmul& q0 = qm_[0];
+      qx.resize(static_cast<size_t>(in_size) * (q0.storage().bits <= 8 ? 1 : 2));
+      quantize_any(xhwc.data(), in_size, q0.activation(), q0.storage(), qx.data());
+      const quant::ActivationLayout layout{g.n, g.h, g.w, g.c, g.h * g.w * g.c};
+      int64_t regions = 0, sensitive = 0;
+      if (q0.storage().bits > 8)
+        sensitive = q0.transform().apply(reinterpret_cast<int16_t*>(qx.data()), layout, &regions);
+      else if (q0.storage().is_signed)
+        sensitive = q0.transform().apply(reinterpret_cast<int8_t*>(qx.data()), layout, &regions);
+      else
+        sensitive = q0.transform().apply(qx.data(), layout, &regions);
+      if (ctx.stats) {
+        ctx.stats->regions += regions;
+        ctx.stats->sensitive += sensitive;
+      }
     }
     res.resize(static_cast<size_t>(rows * cog));
     for (int64_t grp = 0; grp < groups_; ++grp) {
@@ -179,16 +194,16 @@ class Conv2d : public Op {
         const QuantizedMatmul& qm = qm_[static_cast<size_t>(grp)];
         const quant::Affine& a = qm.activation();
         const int64_t ld = qm.row_stride();
-        qcols.resize(static_cast<size_t>(rows * ld) * (a.format.bits <= 8 ? 1 : 2));
+        qcols.resize(static_cast<size_t>(rows * ld) * (qm.storage().bits <= 8 ? 1 : 2));
         swar::MatrixView view;
         const float zero = 0.f;
-        if (a.format.bits > 8) {
+        if (qm.storage().bits > 8) {
           int16_t pad;
           quant::quantize(&zero, 1, a, &pad);
           auto* dst = reinterpret_cast<int16_t*>(qcols.data());
           im2col(reinterpret_cast<const int16_t*>(qx.data()), g, 0, g.n, grp * cg, cg, pad, dst, ld);
           view = swar::MatrixView::of(dst, static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
-        } else if (a.format.is_signed) {
+        } else if (qm.storage().is_signed) {
           int8_t pad;
           quant::quantize(&zero, 1, a, &pad);
           auto* dst = reinterpret_cast<int8_t*>(qcols.data());
@@ -201,6 +216,10 @@ class Conv2d : public Op {
           view = swar::MatrixView::of(qcols.data(), static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
         }
         qm.run_quantized(view, res.data(), cog, ctx);
+      } else if (!em_.empty()) {
+        cols.resize(static_cast<size_t>(rows * k));
+        im2col(xhwc.data(), g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
+        em_[static_cast<size_t>(grp)].run(cols.data(), rows, k, res.data(), cog, ctx);
       } else {
         cols.resize(static_cast<size_t>(rows * k));
         im2col(xhwc.data(), g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
@@ -220,18 +239,29 @@ class Conv2d : public Op {
   }
 
   bool quantizable() const override { return true; }
-  void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input) override {
+  void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input,
+                const quant::RangeStats&) override {
     plan_ = plan;
     qm_.clear();
+    em_.clear();
     if (!plan.quantized()) return;
+    const int64_t cg = w_->dim(1), cog = cout_ / groups_, k = cg * w_->dim(2) * w_->dim(3);
+    if (plan.scheme == quant::Scheme::kExponential) {
+      em_.resize(static_cast<size_t>(groups_));
+      for (int64_t g = 0; g < groups_; ++g)
+        em_[static_cast<size_t>(g)].prepare(w_hwc_.data() + g * cog * k, cog, k,
+                                            bias_ ? bias_->f32() + g * cog : nullptr, plan, input.samples());
+      return;
+    }
     const auto [lo, hi] = input.choose(plan);
-    const quant::Affine a =
-        quant::activation_affine(lo, hi, plan.activation_bits, plan.activation_symmetric);
-    const int64_t cog = cout_ / groups_, k = w_->dim(1) * w_->dim(2) * w_->dim(3);
+    const quant::Affine a = quant::activation_affine_for(lo, hi, plan);
     qm_.resize(static_cast<size_t>(groups_));
-    for (int64_t g = 0; g < groups_; ++g)
+    for (int64_t g = 0; g < groups_; ++g)  // term groups: channels of one kernel position
       qm_[static_cast<size_t>(g)].prepare(w_hwc_.data() + g * cog * k, cog, k,
-                                          bias_ ? bias_->f32() + g * cog : nullptr, plan, a);
+                                          bias_ ? bias_->f32() + g * cog : nullptr, plan, a, cg);
+  }
+  double weight_bits() const override {
+    return em_.empty() ? quant::weight_bits_per_param(plan_) : em_[0].bits();
   }
   const quant::LayerPlan* plan() const override { return &plan_; }
 
@@ -242,17 +272,15 @@ class Conv2d : public Op {
             g.oh * g.ow * cout_};
   }
   int64_t weight_bytes() const override {
-    if (qm_.empty()) return w_->size() * 4;
-    int64_t bytes = 0;
-    for (const auto& q : qm_) bytes += q.weight_bytes();
-    return bytes;
+    return static_cast<int64_t>(std::ceil(static_cast<double>(w_->size()) * weight_bits() / 8));
   }
 
  private:
-  static void quantize_any(const float* x, int64_t n, const quant::Affine& a, uint8_t* out) {
-    if (a.format.bits > 8)
+  static void quantize_any(const float* x, int64_t n, const quant::Affine& a,
+                           const swar::IntFormat& storage, uint8_t* out) {
+    if (storage.bits > 8)
       quant::quantize(x, n, a, reinterpret_cast<int16_t*>(out));
-    else if (a.format.is_signed)
+    else if (storage.is_signed)
       quant::quantize(x, n, a, reinterpret_cast<int8_t*>(out));
     else
       quant::quantize(x, n, a, out);
@@ -266,6 +294,7 @@ class Conv2d : public Op {
   std::vector<int64_t> stride_, dilation_, padding_;
   std::vector<PackedF32> packed_;
   std::vector<QuantizedMatmul> qm_;
+  std::vector<ExpMatmul> em_;
   quant::LayerPlan plan_;
 };
 

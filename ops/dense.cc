@@ -1,5 +1,8 @@
 // dense: y = x W^T + b over the last axis. W is [out, in] (torch.nn.Linear).
 #include "core/executor.h"
+#include <cmath>
+
+#include "ops/exp_matmul.h"
 #include "ops/factories.h"
 #include "ops/fused_activation.h"
 #include "ops/kernels/gemm_f32.h"
@@ -40,7 +43,9 @@ class Dense : public Op {
            const std::vector<Tensor*>& out) const override {
     const int64_t rows = in[0]->size() / in_;
     const float* b = bias_ ? bias_->f32() : nullptr;
-    if (qm_.ready())
+    if (em_.ready())
+      em_.run(in[0]->f32(), rows, in_, out[0]->f32(), out_, ctx);
+    else if (qm_.ready())
       qm_.run(in[0]->f32(), rows, in_, out[0]->f32(), out_, ctx);
     else
       gemm_f32(in[0]->f32(), rows, in_, packed_, b, out[0]->f32(), out_, ctx.ex);
@@ -48,12 +53,21 @@ class Dense : public Op {
   }
 
   bool quantizable() const override { return true; }
-  void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input) override {
+  void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input,
+                const quant::RangeStats&) override {
     plan_ = plan;
-    if (!plan.quantized()) return;
-    const auto [lo, hi] = input.choose(plan);
-    qm_.prepare(w_->f32(), out_, in_, bias_ ? bias_->f32() : nullptr, plan,
-                quant::activation_affine(lo, hi, plan.activation_bits, plan.activation_symmetric));
+    qm_ = QuantizedMatmul();
+    em_ = ExpMatmul();
+    const float* bias = bias_ ? bias_->f32() : nullptr;
+    if (plan.scheme == quant::Scheme::kExponential) {
+      em_.prepare(w_->f32(), out_, in_, bias, plan, input.samples());
+    } else if (plan.quantized()) {
+      const auto [lo, hi] = input.choose(plan);
+      qm_.prepare(w_->f32(), out_, in_, bias, plan, quant::activation_affine_for(lo, hi, plan));
+    }
+  }
+  double weight_bits() const override {
+    return em_.ready() ? em_.bits() : quant::weight_bits_per_param(plan_);
   }
   const quant::LayerPlan* plan() const override { return &plan_; }
 
@@ -62,7 +76,9 @@ class Dense : public Op {
     return {rows * static_cast<double>(in_ * out_), in_ * out_ + (bias_ ? out_ : 0), in_,
             static_cast<int64_t>(rows) * out_};
   }
-  int64_t weight_bytes() const override { return qm_.ready() ? qm_.weight_bytes() : in_ * out_ * 4; }
+  int64_t weight_bytes() const override {
+    return static_cast<int64_t>(std::ceil(static_cast<double>(in_ * out_) * weight_bits() / 8));
+  }
 
  private:
   std::string where_;
@@ -70,6 +86,7 @@ class Dense : public Op {
   int64_t in_ = 0, out_ = 0;
   PackedF32 packed_;
   QuantizedMatmul qm_;
+  ExpMatmul em_;
   quant::LayerPlan plan_;
   Activation activation_ = Activation::kNone;
 };

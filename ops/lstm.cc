@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/executor.h"
+#include "ops/exp_matmul.h"
 #include "ops/factories.h"
 #include "ops/kernels/gemm_f32.h"
 #include "ops/quantized_matmul.h"
@@ -102,14 +103,18 @@ class Lstm : public Op {
     for (int64_t l = 0; l < layers_; ++l) {
       const Layer& L = layer_[static_cast<size_t>(l)];
       // Input contributions of all steps at once: [n * steps, 4H].
-      if (L.q_ih.ready())
+      if (L.e_ih.ready())
+        L.e_ih.run(x, n * steps, width, xw.data(), 4 * H, ctx);
+      else if (L.q_ih.ready())
         L.q_ih.run(x, n * steps, width, xw.data(), 4 * H, ctx);
       else
         gemm_f32(x, n * steps, width, L.p_ih, L.bias.data(), xw.data(), 4 * H, ctx.ex);
       float* h = st.h[static_cast<size_t>(l)].data();
       float* c = st.c[static_cast<size_t>(l)].data();
       for (int64_t t = 0; t < steps; ++t) {
-        if (L.q_hh.ready())
+        if (L.e_hh.ready())
+          L.e_hh.run(h, n, H, gates.data(), 4 * H, ctx);
+        else if (L.q_hh.ready())
           L.q_hh.run(h, n, H, gates.data(), 4 * H, ctx);
         else
           gemm_f32(h, n, H, L.p_hh, nullptr, gates.data(), 4 * H, ctx.ex);
@@ -136,22 +141,43 @@ class Lstm : public Op {
   }
 
   bool quantizable() const override { return true; }
-  void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input) override {
+  void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input,
+                const quant::RangeStats& output) override {
     plan_ = plan;
-    for (Layer& L : layer_) L.q_ih = L.q_hh = QuantizedMatmul();
+    for (Layer& L : layer_) {
+      L.q_ih = L.q_hh = QuantizedMatmul();
+      L.e_ih = L.e_hh = ExpMatmul();
+    }
     if (!plan.quantized()) return;
+    if (plan.scheme == quant::Scheme::kExponential) {
+      // h lies in (-1, 1); its calibration samples are the op's output
+      // (the last layer's h, used for every layer).
+      std::vector<float> h = output.samples();
+      if (h.empty()) h = {-1.f, -0.5f, 0.f, 0.5f, 1.f};
+      for (int64_t l = 0; l < layers_; ++l) {
+        Layer& L = layer_[static_cast<size_t>(l)];
+        L.e_ih.prepare(L.w_ih->f32(), 4 * hidden_, L.in, L.bias.data(), plan, l == 0 ? input.samples() : h);
+        L.e_hh.prepare(L.w_hh->f32(), 4 * hidden_, hidden_, nullptr, plan, h);
+      }
+      return;
+    }
     // h = o * tanh(c) lies in (-1, 1): a fixed symmetric grid needs no calibration.
-    const quant::Affine h_affine = quant::activation_affine(-1.f, 1.f, plan.activation_bits, true);
+    quant::LayerPlan h_plan = plan;
+    h_plan.activation_symmetric = true;
+    const quant::Affine h_affine = quant::activation_affine_for(-1.f, 1.f, h_plan);
     for (int64_t l = 0; l < layers_; ++l) {
       Layer& L = layer_[static_cast<size_t>(l)];
       quant::Affine x_affine = h_affine;
       if (l == 0) {
         const auto [lo, hi] = input.choose(plan);
-        x_affine = quant::activation_affine(lo, hi, plan.activation_bits, plan.activation_symmetric);
+        x_affine = quant::activation_affine_for(lo, hi, plan);
       }
-      L.q_ih.prepare(L.w_ih->f32(), 4 * hidden_, L.in, L.bias.data(), plan, x_affine);
-      L.q_hh.prepare(L.w_hh->f32(), 4 * hidden_, hidden_, nullptr, plan, h_affine);
+      L.q_ih.prepare(L.w_ih->f32(), 4 * hidden_, L.in, L.bias.data(), l == 0 ? plan : h_plan, x_affine);
+      L.q_hh.prepare(L.w_hh->f32(), 4 * hidden_, hidden_, nullptr, h_plan, h_affine);
     }
+  }
+  double weight_bits() const override {
+    return layer_[0].e_ih.ready() ? layer_[0].e_ih.bits() : quant::weight_bits_per_param(plan_);
   }
   const quant::LayerPlan* plan() const override { return &plan_; }
 
@@ -166,11 +192,9 @@ class Lstm : public Op {
     return {macs * static_cast<double>(steps), params, layer_[0].in + hidden_, 4 * hidden_ * steps};
   }
   int64_t weight_bytes() const override {
-    int64_t bytes = 0;
-    for (const Layer& L : layer_)
-      bytes += L.q_ih.ready() ? L.q_ih.weight_bytes() + L.q_hh.weight_bytes()
-                              : (L.w_ih->size() + L.w_hh->size()) * 4;
-    return bytes;
+    int64_t params = 0;
+    for (const Layer& L : layer_) params += L.w_ih->size() + L.w_hh->size();
+    return static_cast<int64_t>(std::ceil(static_cast<double>(params) * weight_bits() / 8));
   }
 
  private:
@@ -180,6 +204,7 @@ class Lstm : public Op {
     int64_t in = 0;
     PackedF32 p_ih, p_hh;
     QuantizedMatmul q_ih, q_hh;
+    ExpMatmul e_ih, e_hh;
   };
   std::string where_;
   int64_t hidden_ = 0, layers_ = 1;

@@ -7,6 +7,7 @@
 // in an OpState the session owns.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,10 +76,18 @@ struct OpState {
   virtual void reset() = 0;
 };
 
+// What a layer actually did, counted when a session asks for it (sweeps,
+// `bitlane eval`): multiply-accumulates, term pairs multiplied (each MAC
+// counts terms(w) x terms(x) under the scheme's encoding), and DRQ regions.
+struct LayerStats {
+  std::atomic<int64_t> macs{0}, pairs{0}, regions{0}, sensitive{0};
+};
+
 struct RunContext {
   const Executor& ex;
-  OpState* state = nullptr;  // the session's state for this op, if stateful
-  bool reference = false;    // integer layers use the scalar reference GEMM
+  OpState* state = nullptr;     // the session's state for this op, if stateful
+  bool reference = false;       // integer layers use the scalar reference GEMM
+  LayerStats* stats = nullptr;  // count what was computed (slower)
 };
 
 // Cost of one op for one batch item, for `bitlane info` and the estimator.
@@ -110,9 +119,15 @@ class Op {
 
   // Layers with integer execution (dense, conv2d, lstm).
   virtual bool quantizable() const { return false; }
-  // Switches to integer execution with the plan; `input` holds calibration
-  // statistics of the op's (first) input. Only called on quantizable ops.
-  virtual void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input) {}
+  // Switches to quantized execution with the plan; `input` and `output` hold
+  // calibration statistics of the op's first input and output. Only called
+  // on quantizable ops.
+  virtual void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input,
+                        const quant::RangeStats& output) {}
+  // Weight storage bits per parameter under the current plan (0 if not
+  // quantizable), for cost reports; exponential layers know theirs only after
+  // the search.
+  virtual double weight_bits() const { return 0; }
   virtual const quant::LayerPlan* plan() const { return nullptr; }
   // Per-session state of stateful ops (null for the others).
   virtual std::unique_ptr<OpState> make_state() const { return nullptr; }

@@ -21,15 +21,29 @@ size_t elem_size(swar::ElemType t) {
 }  // namespace
 
 void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const float* bias,
-                              const quant::LayerPlan& plan, const quant::Affine& act) {
+                              const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment) {
   out_ = out;
   in_ = in;
   act_ = act;
-  qw_ = quant::quantize_weights(w, out, in, plan);
+  storage_ = quant::activation_storage(act, plan);
+  transform_ = quant::ActivationTransform(plan, act);
+  qw_ = quant::quantize_weights_for(w, out, in, segment > 0 ? segment : in, plan);
   packed_ = swar::PackedWeights::pack(swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out),
                                                            static_cast<size_t>(in)),
-                                      qw_.format, act_.format);
-  row_stride_ = elem_for(act_.format) == swar::ElemType::kU8 ? (in + 3) / 4 * 4 : in;
+                                      qw_.format, storage_);
+  row_stride_ = elem_for(storage_) == swar::ElemType::kU8 ? (in + 3) / 4 * 4 : in;
+  // Term accounting: per input column, the terms of all its weights.
+  cost_encoding_ = quant::cost_encoding(plan);
+  weight_terms_.assign(static_cast<size_t>(in), 0);
+  for (int64_t c = 0; c < out; ++c)
+    for (int64_t k = 0; k < in; ++k) {
+      const int v = qw_.q[static_cast<size_t>(c * in + k)];
+      weight_terms_[static_cast<size_t>(k)] += quant::term_count(static_cast<uint32_t>(v < 0 ? -v : v), cost_encoding_);
+    }
+  const int64_t magnitudes = int64_t{1} << std::min(storage_.bits, 16);
+  act_terms_.resize(static_cast<size_t>(magnitudes));
+  for (int64_t m = 0; m < magnitudes; ++m)
+    act_terms_[static_cast<size_t>(m)] = static_cast<uint8_t>(quant::term_count(static_cast<uint32_t>(m), cost_encoding_));
   scale_.resize(static_cast<size_t>(out));
   offset_.resize(static_cast<size_t>(out));
   row_scale_.resize(static_cast<size_t>(out));
@@ -55,11 +69,13 @@ int64_t QuantizedMatmul::weight_bytes() const {
 
 void QuantizedMatmul::quantize_rows(const float* x, int64_t m, int64_t ldx,
                                     std::vector<uint8_t>& buf, swar::MatrixView& view,
-                                    const Executor& ex) const {
-  const swar::ElemType t = elem_for(act_.format);
+                                    const Executor& ex, LayerStats* stats) const {
+  const swar::ElemType t = elem_for(storage_);
   const size_t es = elem_size(t);
   buf.resize(static_cast<size_t>(m * row_stride_) * es);
+  std::atomic<int64_t> regions{0}, sensitive{0};
   auto rows = [&](size_t r0, size_t r1) {
+    int64_t reg = 0, sens = 0;
     for (size_t r = r0; r < r1; ++r) {
       const float* src = x + static_cast<int64_t>(r) * ldx;
       uint8_t* dst = buf.data() + r * static_cast<size_t>(row_stride_) * es;
@@ -67,20 +83,29 @@ void QuantizedMatmul::quantize_rows(const float* x, int64_t m, int64_t ldx,
         case swar::ElemType::kU8:
           quant::quantize(src, in_, act_, dst);
           std::fill(dst + in_, dst + row_stride_, uint8_t{0});
+          sens += transform_.apply(dst, {1, 1, 1, in_, row_stride_}, &reg);
           break;
         case swar::ElemType::kI8:
           quant::quantize(src, in_, act_, reinterpret_cast<int8_t*>(dst));
+          sens += transform_.apply(reinterpret_cast<int8_t*>(dst), {1, 1, 1, in_, row_stride_}, &reg);
           break;
         default:
           quant::quantize(src, in_, act_, reinterpret_cast<int16_t*>(dst));
+          sens += transform_.apply(reinterpret_cast<int16_t*>(dst), {1, 1, 1, in_, row_stride_}, &reg);
       }
     }
+    regions += reg;
+    sensitive += sens;
   };
   if (m * in_ < (int64_t{1} << 16))
     rows(0, static_cast<size_t>(m));
   else
     ex.parallel_for(static_cast<size_t>(m), 16, rows);
   view = {buf.data(), t, static_cast<size_t>(m), static_cast<size_t>(in_), static_cast<size_t>(row_stride_)};
+  if (stats) {
+    stats->regions += regions;
+    stats->sensitive += sensitive;
+  }
 }
 
 void QuantizedMatmul::run_quantized(const swar::MatrixView& q, float* y, int64_t ldy,
@@ -102,6 +127,17 @@ void QuantizedMatmul::run_quantized(const swar::MatrixView& q, float* y, int64_t
   } else {
     acc32.resize(static_cast<size_t>(m * out_));
     swar::gemm(q, packed_, acc32.data(), static_cast<size_t>(out_), ctx.ex, options);
+  }
+  if (ctx.stats) {  // the term pairs these rows cost
+    int64_t pairs = 0;
+    const int64_t top = static_cast<int64_t>(act_terms_.size()) - 1;
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t i = 0; i < in_; ++i) {
+        const int32_t v = q.at(static_cast<size_t>(r), static_cast<size_t>(i));
+        pairs += act_terms_[static_cast<size_t>(std::min<int64_t>(v < 0 ? -v : v, top))] * weight_terms_[static_cast<size_t>(i)];
+      }
+    ctx.stats->pairs += pairs;
+    ctx.stats->macs += m * in_ * out_;
   }
   const float* scale = scale_.data();
   const float* offset = offset_.data();
@@ -128,7 +164,7 @@ void QuantizedMatmul::run(const float* x, int64_t m, int64_t ldx, float* y, int6
                           const RunContext& ctx) const {
   thread_local std::vector<uint8_t> buf;
   swar::MatrixView view;
-  quantize_rows(x, m, ldx, buf, view, ctx.ex);
+  quantize_rows(x, m, ldx, buf, view, ctx.ex, ctx.stats);
   run_quantized(view, y, ldy, ctx);
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ops/op.h"
+#include "quant/schemes.h"
 #include "quant/uniform.h"
 #include "swar/gemm.h"
 
@@ -17,11 +18,19 @@ namespace bitlane::ops {
 class QuantizedMatmul {
  public:
   // W is [out, in] fp32, bias [out] or null; act describes how inputs will
-  // be quantized.
+  // be quantized. The plan's scheme (uniform, term, sdp, drq) decides the
+  // weight integers and the run-time transform of the activations; term
+  // groups stay within segments of `segment` weights (conv: the channels of
+  // one kernel position; default: the whole row).
   void prepare(const float* w, int64_t out, int64_t in, const float* bias,
-               const quant::LayerPlan& plan, const quant::Affine& act);
+               const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment = 0);
   bool ready() const { return out_ > 0; }
   const quant::Affine& activation() const { return act_; }
+  // The integer format of activations after the transform, as packed.
+  const swar::IntFormat& storage() const { return storage_; }
+  // Applied to quantized activations before the GEMM (conv applies it to the
+  // image, before im2col); quantize_rows applies it itself.
+  const quant::ActivationTransform& transform() const { return transform_; }
   int64_t out() const { return out_; }
   int64_t in() const { return in_; }
   int64_t weight_bytes() const;  // integer weights at their bit width
@@ -32,7 +41,7 @@ class QuantizedMatmul {
   // Quantizes m rows of `in` floats (row stride ldx) into rows of
   // row_stride() integers.
   void quantize_rows(const float* x, int64_t m, int64_t ldx, std::vector<uint8_t>& buf,
-                     swar::MatrixView& view, const Executor& ex) const;
+                     swar::MatrixView& view, const Executor& ex, LayerStats* stats = nullptr) const;
   // y[r][c] = sum_k x[r][k] W[c][k] + bias[c] from rows quantized with this
   // layer's activation format (row stride row_stride(), padding zero).
   void run_quantized(const swar::MatrixView& q, float* y, int64_t ldy, const RunContext& ctx) const;
@@ -42,6 +51,11 @@ class QuantizedMatmul {
  private:
   int64_t out_ = 0, in_ = 0;
   quant::Affine act_;
+  swar::IntFormat storage_;
+  quant::ActivationTransform transform_;
+  quant::TermEncoding cost_encoding_ = quant::TermEncoding::kBinary;
+  std::vector<int64_t> weight_terms_;  // per input column: terms of that column's weights
+  std::vector<uint8_t> act_terms_;     // terms of each activation magnitude
   quant::QuantizedWeights qw_;
   swar::PackedWeights packed_;
   int64_t row_stride_ = 0;

@@ -33,7 +33,7 @@ namespace {
 // Mean squared error of quantizing the samples with the range [lo, hi].
 double quantization_mse(const std::vector<float>& samples, float lo, float hi, const LayerPlan& p) {
   const Affine a = activation_affine(lo, hi, p.activation_bits, p.activation_symmetric);
-  const float qlo = static_cast<float>(a.format.min_value()), qhi = static_cast<float>(a.format.max_value());
+  const float qlo = static_cast<float>(a.lowest()), qhi = static_cast<float>(a.highest());
   double err = 0;
   for (float x : samples) {
     const float q = std::clamp(std::nearbyint((x * (1.f / a.scale) + a.offset) * (a.mul == 2 ? 0.5f : 1.f)), qlo, qhi);

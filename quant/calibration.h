@@ -19,6 +19,8 @@ class RangeStats {
   float min() const { return min_; }
   float max() const { return max_; }
   int64_t count() const { return count_; }
+  // An evenly strided sample of the values seen (at most kMaxSamples).
+  const std::vector<float>& samples() const { return samples_; }
 
   // The clipping range [lo, hi] for `bits`-bit quantization by `plan`.
   std::pair<float, float> choose(const LayerPlan& plan) const;

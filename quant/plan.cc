@@ -4,6 +4,9 @@
 
 #include "core/error.h"
 
+#include <cmath>
+#include <cstdio>
+
 namespace bitlane::quant {
 namespace {
 
@@ -24,7 +27,17 @@ std::string get_string(const json& v, const std::string& where, const char* key)
 
 }  // namespace
 
-const char* scheme_name(Scheme s) { return s == Scheme::kFp32 ? "fp32" : "uniform"; }
+const char* scheme_name(Scheme s) {
+  switch (s) {
+    case Scheme::kFp32: return "fp32";
+    case Scheme::kUniform: return "uniform";
+    case Scheme::kTerm: return "term";
+    case Scheme::kExponential: return "exponential";
+    case Scheme::kSdp: return "sdp";
+    case Scheme::kDrq: return "drq";
+  }
+  return "?";
+}
 
 const char* calibration_name(Calibration c) {
   switch (c) {
@@ -39,8 +52,34 @@ std::string LayerPlan::to_string() const {
   if (!quantized()) return "fp32";
   std::string s = std::string(scheme_name(scheme)) + " w" + std::to_string(weight_bits) + "a" +
                   std::to_string(activation_bits);
-  s += weight_granularity == Granularity::kPerChannel ? " per-channel" : " per-tensor";
-  if (!weight_symmetric) s += " asymmetric";
+  switch (scheme) {
+    case Scheme::kTerm:
+      s += std::string(" ") + encoding_name(encoding) + " g" + std::to_string(group) + " k" +
+           std::to_string(budget) + " s" + std::to_string(activation_terms);
+      if (activation_group > 1)
+        s += " ga" + std::to_string(activation_group) + " ka" + std::to_string(activation_budget);
+      break;
+    case Scheme::kExponential: {
+      char buf[96];
+      std::snprintf(buf, sizeof(buf), " err<=%g bits %d..%d%s", exp_threshold, exp_min_bits, exp_max_bits,
+                    exp_histogram ? " histogram" : "");
+      s = std::string(scheme_name(scheme)) + buf;  // widths come from the search
+      if (exp_base > 0) s += " base " + std::to_string(exp_base);
+      return s;
+    }
+    case Scheme::kSdp:
+      s += " G" + std::to_string(sdp_group) + " K" + std::to_string(sdp_keep);
+      break;
+    case Scheme::kDrq: {
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), " region %d threshold %g", drq_region, drq_threshold);
+      s += buf;
+      break;
+    }
+    default:
+      s += weight_granularity == Granularity::kPerChannel ? " per-channel" : " per-tensor";
+      if (!weight_symmetric) s += " asymmetric";
+  }
   s += std::string(" ") + calibration_name(calibration);
   return s;
 }
@@ -58,9 +97,13 @@ LayerPlan parse_layer_plan(const json& j, const LayerPlan& base, const std::stri
     const std::string at = where + ": '" + k + "'";
     if (k == "scheme") {
       const std::string s = get_string(v, where, "scheme");
-      if (s == "fp32") p.scheme = Scheme::kFp32;
-      else if (s == "uniform") p.scheme = Scheme::kUniform;
-      else fail(at, "unknown scheme '" + s + "' (expected fp32 or uniform)");
+      bool found = false;
+      for (Scheme c : {Scheme::kFp32, Scheme::kUniform, Scheme::kTerm, Scheme::kExponential, Scheme::kSdp, Scheme::kDrq})
+        if (s == scheme_name(c)) {
+          p.scheme = c;
+          found = true;
+        }
+      if (!found) fail(at, "unknown scheme '" + s + "' (expected fp32, uniform, term, exponential, sdp or drq)");
     } else if (k == "bits") {
       p.weight_bits = p.activation_bits = parse_bits(v, where, "bits");
     } else if (k == "weight_bits") {
@@ -85,12 +128,56 @@ LayerPlan parse_layer_plan(const json& j, const LayerPlan& base, const std::stri
       if (!v.is_number()) fail(at, "must be a number");
       p.percentile = v.get<double>();
       if (!(p.percentile > 50.0 && p.percentile <= 100.0)) fail(at, "must lie in (50, 100]");
+    } else if (k == "encoding") {
+      const std::string s = get_string(v, where, "encoding");
+      if (s == "binary") p.encoding = TermEncoding::kBinary;
+      else if (s == "hese") p.encoding = TermEncoding::kHese;
+      else fail(at, "expected binary or hese, got '" + s + "'");
+    } else if (k == "group" || k == "budget" || k == "activation_terms" || k == "activation_group" ||
+               k == "activation_budget" || k == "sdp_group" || k == "sdp_keep" || k == "drq_region" ||
+               k == "exp_min_bits" || k == "exp_max_bits") {
+      if (!v.is_number_integer()) fail(at, "must be an integer");
+      const int64_t x = v.get<int64_t>();
+      const bool is_group = k == "group" || k == "activation_group" || k == "sdp_group" || k == "drq_region";
+      if (x < (is_group ? 1 : 0) || x > 4096)
+        fail(at, std::string("must be ") + (is_group ? "1" : "0") + "..4096, got " + std::to_string(x));
+      const int n = static_cast<int>(x);
+      if (k == "group") p.group = n;
+      else if (k == "budget") p.budget = n;
+      else if (k == "activation_terms") p.activation_terms = n;
+      else if (k == "activation_group") p.activation_group = n;
+      else if (k == "activation_budget") p.activation_budget = n;
+      else if (k == "sdp_group") p.sdp_group = n;
+      else if (k == "sdp_keep") p.sdp_keep = n;
+      else if (k == "drq_region") p.drq_region = n;
+      else if (k == "exp_min_bits") p.exp_min_bits = n;
+      else p.exp_max_bits = n;
+    } else if (k == "exp_threshold" || k == "exp_base" || k == "drq_threshold") {
+      if (!v.is_number()) fail(at, "must be a number");
+      const double x = v.get<double>();
+      if (k == "exp_threshold" && !(x > 0)) fail(at, "must be positive");
+      if (k == "exp_base" && !(x == 0 || x > 1)) fail(at, "base must be greater than 1 (0 = search)");
+      if (k == "drq_threshold" && !(x >= 0 && x <= 1)) fail(at, "must lie in [0, 1]");
+      (k == "exp_threshold" ? p.exp_threshold : k == "exp_base" ? p.exp_base : p.drq_threshold) = x;
+    } else if (k == "exp_histogram") {
+      if (!v.is_boolean()) fail(at, "must be true or false");
+      p.exp_histogram = v.get<bool>();
     } else {
       fail(at, "unknown setting (expected scheme, bits, weight_bits, activation_bits, "
                "weight_granularity, weight_symmetric, activation_symmetric, calibration, "
-               "percentile)");
+               "percentile, encoding, group, budget, activation_terms, activation_group, "
+               "activation_budget, exp_threshold, exp_base, exp_min_bits, exp_max_bits, "
+               "exp_histogram, sdp_group, sdp_keep, drq_region, drq_threshold)");
     }
   }
+  // Consistency of the scheme's settings.
+  if (p.exp_min_bits < 2 || p.exp_max_bits > 12 || p.exp_min_bits > p.exp_max_bits)
+    fail(where, "exponential bit range must lie in 2..12, min <= max");
+  if (p.scheme == Scheme::kSdp && (p.activation_bits != 8))
+    p.activation_bits = 8;  // SDP splits 8-bit magnitudes into two 4-bit parts
+  if (p.scheme == Scheme::kDrq) p.activation_bits = 8;  // 8 bits, or 4 in insensitive regions
+  if (p.scheme == Scheme::kTerm && p.activation_group > 1 && p.activation_budget == 0)
+    p.activation_budget = p.activation_terms * p.activation_group;
   return p;
 }
 
@@ -149,6 +236,28 @@ json QuantPlan::to_json() const {
       j["activation_symmetric"] = p.activation_symmetric;
       j["calibration"] = calibration_name(p.calibration);
       if (p.calibration == Calibration::kPercentile) j["percentile"] = p.percentile;
+      if (p.scheme == Scheme::kTerm) {
+        j["encoding"] = encoding_name(p.encoding);
+        j["group"] = p.group;
+        j["budget"] = p.budget;
+        j["activation_terms"] = p.activation_terms;
+        if (p.activation_group > 1) {
+          j["activation_group"] = p.activation_group;
+          j["activation_budget"] = p.activation_budget;
+        }
+      } else if (p.scheme == Scheme::kExponential) {
+        j["exp_threshold"] = p.exp_threshold;
+        j["exp_min_bits"] = p.exp_min_bits;
+        j["exp_max_bits"] = p.exp_max_bits;
+        if (p.exp_base > 0) j["exp_base"] = p.exp_base;
+        if (p.exp_histogram) j["exp_histogram"] = true;
+      } else if (p.scheme == Scheme::kSdp) {
+        j["sdp_group"] = p.sdp_group;
+        j["sdp_keep"] = p.sdp_keep;
+      } else if (p.scheme == Scheme::kDrq) {
+        j["drq_region"] = p.drq_region;
+        j["drq_threshold"] = p.drq_threshold;
+      }
     }
     return j;
   };
@@ -188,12 +297,22 @@ QuantPlan QuantPlan::from_cli(std::string_view spec, const QuantPlan& base) {
       char tail = 0;
       if (std::sscanf(item.c_str(), "w%da%d%c", &w, &a, &tail) == 2 ||
           (std::sscanf(item.c_str(), "%d%c", &w, &tail) == 1 && (a = w))) {
+        const Scheme before = plan.defaults.scheme;
         plan.defaults = parse_layer_plan(json{{"weight_bits", w}, {"activation_bits", a}},
                                          plan.defaults, where);
-        plan.defaults.scheme = Scheme::kUniform;
+        // Widths keep an explicitly chosen scheme; alone they mean uniform.
+        plan.defaults.scheme = before == Scheme::kFp32 ? Scheme::kUniform : before;
         continue;
       }
-      fail(where, "cannot read '" + item + "' (expected fp32, N, wNaM or key=value)");
+      char which = 0;
+      if (std::sscanf(item.c_str(), "%c%d%c", &which, &w, &tail) == 2 && (which == 'w' || which == 'a')) {
+        const Scheme before = plan.defaults.scheme;
+        plan.defaults = parse_layer_plan(json{{which == 'w' ? "weight_bits" : "activation_bits", w}},
+                                         plan.defaults, where);
+        plan.defaults.scheme = before == Scheme::kFp32 ? Scheme::kUniform : before;
+        continue;
+      }
+      fail(where, "cannot read '" + item + "' (expected fp32, N, wN, aN, wNaM or key=value)");
     }
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
     if (key == "first" || key == "last") {
@@ -204,7 +323,43 @@ QuantPlan QuantPlan::from_cli(std::string_view spec, const QuantPlan& base) {
     } else if (key == "granularity") {
       plan.defaults = parse_layer_plan(json{{"weight_granularity", value}}, plan.defaults, where);
     } else {
-      fail(where, "unknown key '" + key + "' (expected first, last, calib, granularity)");
+      // Scheme settings: short names for the JSON keys.
+      static const std::pair<const char*, const char*> kShort[] = {
+          {"scheme", "scheme"}, {"enc", "encoding"}, {"encoding", "encoding"}, {"g", "group"},
+          {"k", "budget"}, {"s", "activation_terms"}, {"ga", "activation_group"},
+          {"ka", "activation_budget"}, {"thr", "exp_threshold"}, {"base", "exp_base"},
+          {"minbits", "exp_min_bits"}, {"maxbits", "exp_max_bits"}, {"path", "exp_path"},
+          {"sdp_g", "sdp_group"}, {"sdp_k", "sdp_keep"}, {"drq_r", "drq_region"}, {"drq_t", "drq_threshold"}};
+      const char* full = nullptr;
+      for (const auto& [s, f] : kShort)
+        if (key == s) full = f;
+      if (!full)
+        fail(where, "unknown key '" + key + "' (expected first, last, calib, granularity, scheme, enc, g, "
+                    "k, s, ga, ka, thr, base, minbits, maxbits, path, sdp_g, sdp_k, drq_r, drq_t)");
+      json j;
+      if (std::string(full) == "exp_path") {
+        if (value != "histogram" && value != "decoded") fail(where, "path must be histogram or decoded");
+        j["exp_histogram"] = value == "histogram";
+      } else if (std::string(full) == "scheme" || std::string(full) == "encoding") {
+        j[full] = value;
+      } else {
+        try {
+          size_t used = 0;
+          const double x = std::stod(value, &used);
+          if (used != value.size()) throw std::invalid_argument(value);
+          if (x == std::floor(x) && std::string(full) != "exp_threshold" && std::string(full) != "exp_base" &&
+              std::string(full) != "drq_threshold")
+            j[full] = static_cast<int64_t>(x);
+          else
+            j[full] = x;
+        } catch (const std::exception&) {
+          fail(where, key + "=" + value + ": not a number");
+        }
+      }
+      const bool keep_scheme = j.contains("scheme");
+      const Scheme before = plan.defaults.scheme;
+      plan.defaults = parse_layer_plan(j, plan.defaults, where);
+      if (!keep_scheme && before != Scheme::kFp32) plan.defaults.scheme = before;
     }
   }
   return plan;

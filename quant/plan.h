@@ -10,9 +10,15 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "quant/terms.h"
+
 namespace bitlane::quant {
 
-enum class Scheme { kFp32, kUniform };
+// fp32: float layer. uniform: uniform integers. term: term quantization
+// (weights per group of g, activations per value). exponential: DNA-TEQ.
+// sdp: structured dynamic precision on the activations. drq: DRQ-style
+// region precision (8 bits in sensitive regions, 4 elsewhere).
+enum class Scheme { kFp32, kUniform, kTerm, kExponential, kSdp, kDrq };
 enum class Granularity { kPerTensor, kPerChannel };
 enum class Calibration { kMinMax, kPercentile, kMse };
 
@@ -31,7 +37,26 @@ struct LayerPlan {
   Calibration calibration = Calibration::kMinMax;
   double percentile = 99.99;  // for Calibration::kPercentile
 
+  // term: weight_bits / activation_bits are magnitude bits (a sign comes on
+  // top); weights keep `budget` terms per `group` values along the reduction
+  // axis, activations `activation_terms` terms per value, or with
+  // activation_group > 1 `activation_budget` terms per group.
+  TermEncoding encoding = TermEncoding::kBinary;
+  int group = 16, budget = 10, activation_terms = 6, activation_group = 1, activation_budget = 0;
+  // exponential: the search settings (base 0 = searched).
+  double exp_threshold = 0.01, exp_base = 0;
+  int exp_min_bits = 3, exp_max_bits = 8;
+  bool exp_histogram = false;  // run the exponent-domain dot product
+  // sdp: keep sdp_keep of the 2 * sdp_group parts of each group.
+  int sdp_group = 4, sdp_keep = 4;
+  // drq: regions of drq_region values (conv: drq_region x drq_region pixels)
+  // whose mean reaches drq_threshold of the range keep 8 bits.
+  int drq_region = 4;
+  double drq_threshold = 0.25;
+
   bool quantized() const { return scheme != Scheme::kFp32; }
+  // Schemes that run on the swar/ integer kernels (all but fp32, exponential).
+  bool integer() const { return quantized() && scheme != Scheme::kExponential; }
   bool operator==(const LayerPlan&) const = default;
   std::string to_string() const;  // "uniform w4a8 per-channel minmax"
 };
@@ -52,6 +77,7 @@ struct QuantPlan {
   nlohmann::json to_json() const;
 
   // CLI forms: "fp32", "8" (w8a8), "w4a8", "w4a8,first=fp32,last=fp32,calib=mse",
+  // scheme settings as key=value ("scheme=term,w4a6,g=16,k=10,s=6,enc=hese"),
   // or JSON text. Overrides layered on top of `base`.
   static QuantPlan from_cli(std::string_view spec, const QuantPlan& base);
 };

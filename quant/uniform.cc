@@ -13,8 +13,8 @@ namespace {
 template <typename T>
 void quantize_to(const float* x, int64_t n, const Affine& a, T* q) {
   const float inv = 1.f / a.scale;
-  const float lo = static_cast<float>(a.format.min_value());
-  const float hi = static_cast<float>(a.format.max_value());
+  const float lo = static_cast<float>(a.lowest());
+  const float hi = static_cast<float>(a.highest());
   const float off = static_cast<float>(a.offset), half = a.mul == 2 ? 0.5f : 1.f;
   for (int64_t i = 0; i < n; ++i) {
     const float g = (x[i] * inv + off) * half;
@@ -61,7 +61,7 @@ Affine activation_affine(float lo, float hi, int bits, bool symmetric) {
 namespace {
 detail::QuantizeParams params(const Affine& a) {
   return {1.f / a.scale, static_cast<float>(a.offset), a.mul == 2 ? 0.5f : 1.f,
-          static_cast<float>(a.format.min_value()), static_cast<float>(a.format.max_value())};
+          static_cast<float>(a.lowest()), static_cast<float>(a.highest())};
 }
 }  // namespace
 

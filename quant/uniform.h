@@ -21,6 +21,11 @@ struct Affine {
   int32_t mul = 1;     // 1 or 2
   int32_t offset = 0;  // zero point (mul = 1) or 2^bits - 1 (mul = 2)
   swar::IntFormat format{8, false};
+  // Quantization clamps to [qmin, qmax]; by default the format's range
+  // (sign-magnitude grids clamp symmetrically inside a wider format).
+  int32_t qmin = 0, qmax = -1;
+  int32_t lowest() const { return qmax >= qmin ? qmin : static_cast<int32_t>(format.min_value()); }
+  int32_t highest() const { return qmax >= qmin ? qmax : static_cast<int32_t>(format.max_value()); }
 };
 
 // Activations: from a calibrated range [lo, hi]. lo >= 0 gives unsigned

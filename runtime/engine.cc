@@ -75,7 +75,8 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
     any |= plans.back().quantized();
   }
   if (!any) {
-    for (int i : layers) e->ops_[static_cast<size_t>(i)]->quantize(quant::LayerPlan{}, quant::RangeStats{});
+    for (int i : layers)
+      e->ops_[static_cast<size_t>(i)]->quantize(quant::LayerPlan{}, quant::RangeStats{}, quant::RangeStats{});
     return e;
   }
 
@@ -84,7 +85,7 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   std::vector<Tensor> samples = options.calibration.empty() ? load_calibration(*model) : options.calibration;
   if (samples.size() != model->inputs().size())
     fail(model->origin(), "calibration needs one tensor per model input");
-  std::vector<quant::RangeStats> stats(e->ops_.size());
+  std::vector<quant::RangeStats> stats(e->ops_.size()), out_stats(e->ops_.size());
   GraphRunner runner(*model, e->ops_);
   const int64_t total = samples[0].dim(0);
   constexpr int64_t kChunk = 64;
@@ -92,13 +93,15 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
     std::vector<Tensor> chunk;
     for (const Tensor& s : samples) chunk.push_back(slice_batch(s, b, std::min(total, b + kChunk)));
     runner.reset_state();
-    runner.run(chunk, ex, false, [&](int node, const std::vector<const Tensor*>& in, const std::vector<Tensor*>&) {
-      if (e->ops_[static_cast<size_t>(node)]->quantizable() && in[0]->dtype() == DType::kF32)
-        stats[static_cast<size_t>(node)].add(in[0]->f32(), in[0]->size());
+    runner.run(chunk, ex, false, [&](int node, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
+      if (!e->ops_[static_cast<size_t>(node)]->quantizable()) return;
+      if (in[0]->dtype() == DType::kF32) stats[static_cast<size_t>(node)].add(in[0]->f32(), in[0]->size());
+      out_stats[static_cast<size_t>(node)].add(out[0]->f32(), out[0]->size());
     });
   }
   for (size_t k = 0; k < layers.size(); ++k)
-    e->ops_[static_cast<size_t>(layers[k])]->quantize(plans[k], stats[static_cast<size_t>(layers[k])]);
+    e->ops_[static_cast<size_t>(layers[k])]->quantize(plans[k], stats[static_cast<size_t>(layers[k])],
+                                                     out_stats[static_cast<size_t>(layers[k])]);
   return e;
 }
 

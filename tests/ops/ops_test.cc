@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "core/executor.h"
 #include "quant/calibration.h"
+#include "quant/schemes.h"
+#include "quant/terms.h"
 #include "quant/uniform.h"
 #include "runtime/engine.h"
 #include "runtime/session.h"
@@ -308,4 +310,63 @@ TEST_CASE("quantized dense equals the float dot product of the dequantized opera
           }
         check_close(y, want, 1e-5);
       }
+}
+
+TEST_CASE("a term-quantized dense layer equals the term-pair dot product of its integers") {
+  // Independent of the packed kernels: the truncated integers from the public
+  // quantizers, multiplied as term pairs (exponent-sum counters).
+  const int64_t in = 40, out = 7, batch = 3;
+  for (const char* enc : {"binary", "hese"}) {
+    ModelBuilder mb;
+    mb.input("x", {in}).output("y").weight("w", {out, in}, 11).weight("b", {out}, 12)
+        .node("dense", "fc", {"x"}, {"y"}, {{"weight", "w"}, {"bias", "b"}});
+    quant::QuantPlan plan;
+    plan.defaults = quant::parse_layer_plan({{"scheme", "term"}, {"weight_bits", 4}, {"activation_bits", 6},
+                                             {"group", 8}, {"budget", 6}, {"activation_terms", 2},
+                                             {"encoding", enc}},
+                                            plan.defaults, "test");
+    const Tensor x = test::random_tensor({batch, in}, 13, 0.f, 2.f);
+    const Tensor y = run1(mb, x, plan, {x});
+    quant::RangeStats stats;
+    stats.add(x.f32(), x.size());
+    const auto [lo, hi] = stats.choose(plan.defaults);
+    const quant::Affine a = quant::activation_affine_for(lo, hi, plan.defaults);
+    const quant::QuantizedWeights qw = quant::quantize_weights_for(mb.weights.at("w").f32(), out, in, in, plan.defaults);
+    const quant::TermEncoding e = plan.defaults.encoding;
+    std::vector<double> want;
+    for (int64_t r = 0; r < batch; ++r) {
+      std::vector<int16_t> q(static_cast<size_t>(in));
+      quant::quantize(x.f32() + r * in, in, a, q.data());
+      std::vector<int32_t> xt(static_cast<size_t>(in));
+      for (int64_t k = 0; k < in; ++k) xt[static_cast<size_t>(k)] = quant::truncate_value(q[static_cast<size_t>(k)], 2, e);
+      for (int64_t c = 0; c < out; ++c) {
+        std::vector<int32_t> wc(qw.q.begin() + c * in, qw.q.begin() + (c + 1) * in);
+        const int64_t dot = quant::term_pair_dot(wc, xt, e);
+        want.push_back(static_cast<double>(dot) * a.scale * qw.affine[static_cast<size_t>(c)].scale +
+                       mb.weights.at("b").f32()[c]);
+      }
+    }
+    check_close(y, want, 1e-5);
+  }
+}
+
+TEST_CASE("bad plans give clear errors") {
+  auto error = [](const nlohmann::json& j) {
+    try {
+      quant::parse_layer_plan(j, {}, "plan");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(error({{"budget", -1}}).find("'budget': must be 0..4096, got -1") != std::string::npos);
+  CHECK(error({{"group", 0}}).find("'group': must be 1..4096, got 0") != std::string::npos);
+  CHECK(error({{"weight_bits", 17}}).find("'weight_bits' must be 1..16, got 17") != std::string::npos);
+  CHECK(error({{"scheme", "ternary"}}).find("unknown scheme 'ternary'") != std::string::npos);
+  CHECK(error({{"exp_base", 1.0}}).find("base must be greater than 1") != std::string::npos);
+  CHECK(error({{"encoding", "naf"}}).find("expected binary or hese, got 'naf'") != std::string::npos);
+  CHECK(error({{"drq_threshold", 2}}).find("must lie in [0, 1]") != std::string::npos);
+  CHECK(error({{"bugdet", 3}}).find("'bugdet': unknown setting") != std::string::npos);
+  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,k=x", {}), doctest::Contains("k=x: not a number"), Error);
+  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,zz=1", {}), doctest::Contains("unknown key 'zz'"), Error);
 }

@@ -102,7 +102,9 @@ TEST_CASE("quantized models are bit-exact with the scalar reference GEMM") {
   Executor ex(1);
   const Tensor x = head(fashion_test().images, 24);
   for (const char* name : kImageModels)
-    for (const char* plan : {"8", "w4a8", "3", "w2a4,first=fp32", "1"}) {
+    for (const char* plan : {"8", "w4a8", "3", "w2a4,first=fp32", "1", "scheme=term,w4a6,g=16,k=10,s=6",
+                             "scheme=term,w4a8,g=8,k=12,s=3,enc=hese,ga=4,ka=8", "scheme=sdp,w4,sdp_g=4,sdp_k=3",
+                             "scheme=drq,w4,drq_r=2,drq_t=0.3"}) {
       CAPTURE(name);
       CAPTURE(plan);
       CHECK(same_bits(run(engine_for(name, plan, false, ex), x, ex),
@@ -113,7 +115,7 @@ TEST_CASE("quantized models are bit-exact with the scalar reference GEMM") {
 TEST_CASE("char_lstm: quantized bit-exact with the reference, thread-count independent") {
   Executor one(1), two(2);
   const Tensor ids = text_ids();
-  for (const char* plan : {"8", "4", "w2a6"}) {
+  for (const char* plan : {"8", "4", "w2a6", "scheme=term,w4a6,g=8,k=16,s=3,enc=hese", "scheme=sdp,w6"}) {
     CAPTURE(plan);
     const auto fast = engine_for("char_lstm", plan, false, one);
     const Tensor a = run(fast, ids, one);
@@ -167,4 +169,16 @@ TEST_CASE("the README accuracy table is reproduced on the committed subsets") {
       INFO(name << " " << plan << ": subset " << subset << ", table " << full);
       CHECK(std::abs(subset - full) <= noise);
     }
+}
+
+TEST_CASE("exponential layers: the exponent-domain path agrees with the decoded path") {
+  Executor ex(1);
+  const Tensor x = head(fashion_test().images, 16);
+  for (const char* name : {"mlp", "lenet"}) {
+    const Tensor decoded = run(engine_for(name, "scheme=exponential,thr=0.02", false, ex), x, ex);
+    const Tensor histogram = run(engine_for(name, "scheme=exponential,thr=0.02,path=histogram", false, ex), x, ex);
+    REQUIRE(decoded.shape() == histogram.shape());
+    for (int64_t i = 0; i < decoded.size(); ++i)
+      REQUIRE(histogram.f32()[i] == doctest::Approx(decoded.f32()[i]).epsilon(1e-4).scale(1.0));
+  }
 }
