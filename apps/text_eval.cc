@@ -25,15 +25,14 @@ std::vector<int32_t> tokenize(const std::string& text, const std::vector<std::st
   return ids;
 }
 
-TextScore score_text(const std::shared_ptr<const Engine>& engine, const std::string& path, int streams, int64_t limit,
-                     const Executor& ex) {
+TextScore score_text(Session& session, const std::string& path, int streams, int64_t limit, const Executor& ex) {
   const std::vector<uint8_t> bytes = read_file(path);
-  std::vector<int32_t> ids = tokenize(std::string(bytes.begin(), bytes.end()), engine->model().vocabulary());
+  std::vector<int32_t> ids = tokenize(std::string(bytes.begin(), bytes.end()), session.engine().model().vocabulary());
   if (limit > 0 && static_cast<int64_t>(ids.size()) > limit) ids.resize(static_cast<size_t>(limit));
   if (streams < 1) fail("--streams", "must be at least 1");
   const int64_t len = static_cast<int64_t>(ids.size()) / streams;
   if (len < 2) fail(path, "too little text for " + std::to_string(streams) + " streams");
-  Session session(engine);
+  session.reset();
   constexpr int64_t kChunk = 256;
   TextScore score;
   double nats = 0;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/executor.h"
-#include "runtime/engine.h"
+#include "runtime/session.h"
 
 namespace bitlane::cli {
 
@@ -21,7 +21,7 @@ struct TextScore {
 // character outside it becomes id 0).
 std::vector<int32_t> tokenize(const std::string& text, const std::vector<std::string>& vocabulary);
 
-TextScore score_text(const std::shared_ptr<const Engine>& engine, const std::string& path, int streams, int64_t limit,
-                     const Executor& ex);
+// Runs on the caller's session (so it can collect stats); resets its state first.
+TextScore score_text(Session& session, const std::string& path, int streams, int64_t limit, const Executor& ex);
 
 }  // namespace bitlane::cli

@@ -74,7 +74,8 @@ void GraphRunner::run_node(int index, const Executor& ex, bool reference, const 
     t.resize(out_shapes[k], op.output_dtype(dtypes));
     out.push_back(&t);
   }
-  const ops::RunContext ctx{ex, states_[static_cast<size_t>(index)].get(), reference};
+  const ops::RunContext ctx{ex, states_[static_cast<size_t>(index)].get(), reference,
+                            stats_ ? &(*stats_)[static_cast<size_t>(index)] : nullptr};
   const auto t0 = std::chrono::steady_clock::now();
   op.run(ctx, in, out);
   if (timing_)

@@ -29,6 +29,8 @@ class GraphRunner {
   void reset_state();
   // When set, each node's run time (seconds) is added to (*seconds)[node].
   void set_timing(std::vector<double>* seconds) { timing_ = seconds; }
+  // When set, ops count what they compute into (*stats)[node].
+  void set_stats(std::vector<ops::LayerStats>* stats) { stats_ = stats; }
 
  private:
   void run_node(int index, const Executor& ex, bool reference, const Observer& observer);
@@ -38,6 +40,7 @@ class GraphRunner {
   std::vector<Tensor> tensors_;
   std::vector<std::unique_ptr<ops::OpState>> states_;
   std::vector<double>* timing_ = nullptr;
+  std::vector<ops::LayerStats>* stats_ = nullptr;
 };
 
 }  // namespace bitlane

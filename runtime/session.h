@@ -28,6 +28,12 @@ class Session {
     runner_.set_timing(&node_seconds_);
   }
   const std::vector<double>& node_seconds() const { return node_seconds_; }
+  // Counts MACs and term pairs per node (ops::LayerStats) from now on.
+  void enable_stats() {
+    stats_ = std::vector<ops::LayerStats>(engine_->model().nodes().size());
+    runner_.set_stats(&stats_);
+  }
+  const std::vector<ops::LayerStats>& stats() const { return stats_; }
   const Engine& engine() const { return *engine_; }
 
  private:
@@ -36,6 +42,7 @@ class Session {
   GraphRunner::Observer observer_;
   std::vector<const Tensor*> outputs_;
   std::vector<double> node_seconds_;
+  std::vector<ops::LayerStats> stats_;
 };
 
 }  // namespace bitlane
