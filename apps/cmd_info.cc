@@ -6,6 +6,7 @@
 
 #include "apps/cli_common.h"
 #include "apps/commands.h"
+#include "runtime/cost.h"
 #include "runtime/model.h"
 
 namespace bitlane::cli {
@@ -29,38 +30,22 @@ int cmd_info(int argc, char** argv) {
   const auto requested = plan_from_options(args);
   const quant::QuantPlan plan = requested ? *requested : model->plan();
 
-  // Quantizable layers in order, for first/last rules.
-  std::vector<std::unique_ptr<ops::Op>> ops;
-  int quantizable = 0;
-  for (const Node& n : model->nodes()) {
-    ops.push_back(model->build_op(n));
-    quantizable += ops.back()->quantizable();
-  }
+  const ModelCost cost = model_cost(*model, plan);
   nlohmann::json layers = nlohmann::json::array();
-  double macs = 0;
-  int64_t params = 0, bytes_plan = 0, index = 0;
-  for (size_t i = 0; i < ops.size(); ++i) {
-    const Node& n = model->nodes()[i];
-    std::vector<Shape> in;
-    for (int t : n.inputs) in.push_back(model->tensor_shape(t));
-    const ops::OpCost c = ops[i]->cost(in);
-    std::string scheme = "-";
-    int64_t bytes = c.params * 4;
-    if (ops[i]->quantizable()) {
-      const quant::LayerPlan lp = plan.for_layer(n.name, static_cast<int>(index++), quantizable);
-      scheme = lp.to_string();
-      if (lp.quantized()) bytes = (c.params * lp.weight_bits + 7) / 8;
-    }
-    macs += c.macs;
-    params += c.params;
-    bytes_plan += bytes;
-    layers.push_back({{"name", n.name}, {"op", n.op}, {"output", shape_str(model->tensor_shape(n.outputs[0]))},
-                      {"params", c.params}, {"macs", c.macs}, {"plan", scheme}, {"bytes", bytes}});
+  for (const LayerCost& c : cost.layers) {
+    const std::string scheme = !c.quantizable ? "-"
+                               : c.plan.scheme == quant::Scheme::kExponential
+                                   ? c.plan.to_string() + " (width searched at load, at most)"
+                                   : c.plan.to_string();
+    layers.push_back({{"name", c.name}, {"op", c.op}, {"output", shape_str(model->tensor_shape(model->nodes()[static_cast<size_t>(c.node)].outputs[0]))},
+                      {"params", c.shape.params}, {"macs", c.shape.macs}, {"plan", scheme},
+                      {"weight_bits", c.weight_bits}, {"bytes", c.bytes}, {"term_pairs", c.pairs}});
   }
   if (args.count("json")) {
     nlohmann::json j = {{"model", model->origin()}, {"name", model->name()}, {"layers", layers},
-                        {"params", params}, {"macs", macs}, {"bytes_fp32", params * 4},
-                        {"bytes_int8", params}, {"bytes_plan", bytes_plan}, {"plan", plan.to_json()}};
+                        {"params", cost.params}, {"macs", cost.macs}, {"term_pairs", cost.pairs},
+                        {"bytes_fp32", cost.bytes_fp32}, {"bytes_int8", cost.bytes_int8}, {"bytes_plan", cost.bytes},
+                        {"compression_vs_int8", cost.compression_vs_int8()}, {"plan", plan.to_json()}};
     for (const InputSpec& s : model->inputs())
       j["inputs"].push_back({{"name", s.name}, {"shape", s.shape}, {"dtype", dtype_name(s.dtype)}});
     for (int o : model->output_ids()) j["outputs"].push_back(model->tensor_name(o));
@@ -81,15 +66,19 @@ int cmd_info(int argc, char** argv) {
     std::printf("output: %s %s\n", model->tensor_name(o).c_str(), shape_str(model->tensor_shape(o)).c_str());
   if (!model->labels().empty()) std::printf("labels: %zu classes\n", model->labels().size());
   if (!model->vocabulary().empty()) std::printf("vocabulary: %zu symbols\n", model->vocabulary().size());
-  std::printf("\n| layer | op | output (batch 1) | params | MACs | plan | weight bytes |\n|---|---|---|---:|---:|---|---:|\n");
+  std::printf("\n| layer | op | output (batch 1) | params | MACs | plan | weight bits | bytes | term pairs |\n"
+              "|---|---|---|---:|---:|---|---:|---:|---:|\n");
   for (const auto& l : layers)
-    std::printf("| %s | %s | %s | %lld | %.0f | %s | %lld |\n", l["name"].get<std::string>().c_str(),
+    std::printf("| %s | %s | %s | %lld | %.0f | %s | %.2f | %.0f | %.4g |\n", l["name"].get<std::string>().c_str(),
                 l["op"].get<std::string>().c_str(), l["output"].get<std::string>().c_str(),
                 static_cast<long long>(l["params"].get<int64_t>()), l["macs"].get<double>(),
-                l["plan"].get<std::string>().c_str(), static_cast<long long>(l["bytes"].get<int64_t>()));
-  std::printf("\nparameters: %lld\nMACs per item: %.0f\nweight bytes: fp32 %lld, int8 %lld, this plan %lld\n",
-              static_cast<long long>(params), macs, static_cast<long long>(params * 4),
-              static_cast<long long>(params), static_cast<long long>(bytes_plan));
+                l["plan"].get<std::string>().c_str(), l["weight_bits"].get<double>(), l["bytes"].get<double>(),
+                l["term_pairs"].get<double>());
+  std::printf("\nparameters: %lld\nMACs per item: %.0f\nterm pairs per item (uniform: MACs x b_w x b_x; "
+              "term: MACs x k/g x s): %.4g\n",
+              static_cast<long long>(cost.params), cost.macs, cost.pairs);
+  std::printf("model bytes: fp32 %.0f, int8 %.0f, this plan %.0f (%.2fx smaller than int8)\n", cost.bytes_fp32,
+              cost.bytes_int8, cost.bytes, cost.compression_vs_int8());
   std::printf("plan: %s\n", plan.to_json().dump().c_str());
   return 0;
 }

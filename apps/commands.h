@@ -10,5 +10,6 @@ int cmd_eval(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_info(int argc, char** argv);
 int cmd_import(int argc, char** argv);
+int cmd_sweep(int argc, char** argv);
 
 }  // namespace bitlane::cli

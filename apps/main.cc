@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"run", bitlane::cli::cmd_run, "classify image files and folders"},
     {"eval", bitlane::cli::cmd_eval, "accuracy on labelled images, or bits per character on text"},
     {"bench", bitlane::cli::cmd_bench, "latency and throughput over threads x bit widths"},
+    {"sweep", bitlane::cli::cmd_sweep, "accuracy against cost (term pairs, bytes, speed) over a grid of plans"},
     {"info", bitlane::cli::cmd_info, "inputs, outputs, layers, parameters, MACs, bytes per scheme"},
     {"import", bitlane::cli::cmd_import, "convert an ONNX model to bitlane's format"},
     {"selfcheck", bitlane::cli::cmd_selfcheck,

@@ -269,7 +269,7 @@ class Conv2d : public Op {
     const Geometry g = geometry(in[0]);
     const int64_t k = w_->dim(1) * g.kh * g.kw;
     return {static_cast<double>(g.oh * g.ow * cout_ * k), w_->size() + (bias_ ? cout_ : 0), k,
-            g.oh * g.ow * cout_};
+            g.oh * g.ow * cout_, w_->size()};
   }
   int64_t weight_bytes() const override {
     return static_cast<int64_t>(std::ceil(static_cast<double>(w_->size()) * weight_bits() / 8));

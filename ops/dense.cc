@@ -74,7 +74,7 @@ class Dense : public Op {
   OpCost cost(const std::vector<Shape>& in) const override {
     const double rows = static_cast<double>(numel(in[0]) / in[0][0] / in_);
     return {rows * static_cast<double>(in_ * out_), in_ * out_ + (bias_ ? out_ : 0), in_,
-            static_cast<int64_t>(rows) * out_};
+            static_cast<int64_t>(rows) * out_, in_ * out_};
   }
   int64_t weight_bytes() const override {
     return static_cast<int64_t>(std::ceil(static_cast<double>(in_ * out_) * weight_bits() / 8));

@@ -183,13 +183,14 @@ class Lstm : public Op {
 
   OpCost cost(const std::vector<Shape>& in) const override {
     double macs = 0;
-    int64_t params = 0;
+    int64_t params = 0, weights = 0;
     for (const Layer& L : layer_) {
       macs += static_cast<double>(4 * hidden_ * (L.in + hidden_));
       params += 4 * hidden_ * (L.in + hidden_ + 2);
+      weights += 4 * hidden_ * (L.in + hidden_);
     }
     const int64_t steps = in[0].size() > 1 ? in[0][1] : 1;
-    return {macs * static_cast<double>(steps), params, layer_[0].in + hidden_, 4 * hidden_ * steps};
+    return {macs * static_cast<double>(steps), params, layer_[0].in + hidden_, 4 * hidden_ * steps, weights};
   }
   int64_t weight_bytes() const override {
     int64_t params = 0;

@@ -96,6 +96,7 @@ struct OpCost {
   int64_t params = 0;     // weights
   int64_t reduction = 0;  // K of the dot products (0 for ops without them)
   int64_t outputs = 0;    // dot products per item (M x N of the GEMM view)
+  int64_t weights = 0;    // the params the plan quantizes (no biases)
 };
 
 class Op {

@@ -214,9 +214,13 @@ double weight_bits_per_param(const LayerPlan& p) {
   switch (p.scheme) {
     case Scheme::kFp32: return 32;
     case Scheme::kTerm: {
+      // The kept terms as a list (sign, exponent, index in the group), or the
+      // truncated values stored plainly (magnitude + sign), whichever is
+      // smaller: a tight budget makes the list win, a loose one the values.
       const int per_term = 1 + ceil_log2(p.weight_bits + 2) + ceil_log2(p.group);
-      return static_cast<double>(p.budget) * per_term / p.group;
+      return std::min(static_cast<double>(p.budget) * per_term / p.group, p.weight_bits + 1.0);
     }
+    case Scheme::kExponential: return p.exp_max_bits;  // the search's upper bound
     default: return p.weight_bits;
   }
 }

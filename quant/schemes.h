@@ -72,8 +72,9 @@ TermEncoding cost_encoding(const LayerPlan& plan);
 double pairs_per_mac(const LayerPlan& plan, double drq_sensitive = 0.5);
 
 // Weight storage in bits per parameter: b_w for uniform / sdp / drq; for
-// term the kept term list per group, k x (sign + exponent + index bits) / g;
-// 32 for fp32. Exponential layers report their searched width themselves.
+// term the kept term list per group, k x (sign + exponent + index bits) / g,
+// or b_w + 1 if that is smaller; 32 for fp32. For exponential the upper bound
+// of the search (layers report their searched width themselves).
 double weight_bits_per_param(const LayerPlan& plan);
 
 }  // namespace bitlane::quant

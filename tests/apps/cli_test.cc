@@ -19,64 +19,13 @@
 #include "runtime/engine.h"
 #include "runtime/image/image.h"
 #include "runtime/session.h"
+#include "tests/apps/cli_helpers.h"
 #include "tests/test_paths.h"
 
 using namespace bitlane;
+using namespace bitlane::test;
 
 namespace {
-
-struct Result {
-  int status;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Runs `bitlane ARGS` through the shell, capturing stdout and stderr.
-Result cli(const std::string& args) {
-  static int n = 0;
-  const std::string base = "/tmp/bitlane_cli_test_" + std::to_string(getpid()) + "_" + std::to_string(n++);
-  const std::string cmd = std::string(BITLANE_CLI) + " " + args + " > " + base + ".out 2> " + base + ".err";
-  const int rc = std::system(cmd.c_str());
-  Result r{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(base + ".out"), slurp(base + ".err")};
-  std::remove((base + ".out").c_str());
-  std::remove((base + ".err").c_str());
-  return r;
-}
-
-std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::stringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::string cell;
-    bool quoted = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-      const char c = line[i];
-      if (quoted) {
-        if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') cell += '"', ++i;
-        else if (c == '"') quoted = false;
-        else cell += c;
-      } else if (c == '"') {
-        quoted = true;
-      } else if (c == ',') {
-        cells.push_back(cell);
-        cell.clear();
-      } else {
-        cell += c;
-      }
-    }
-    cells.push_back(cell);
-    rows.push_back(cells);
-  }
-  return rows;
-}
 
 const std::string kModel = std::string(BITLANE_MODELS_DIR) + "/lenet";
 const std::string kImages = test::source_path("models/data/images");
