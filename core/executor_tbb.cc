@@ -24,12 +24,17 @@ const char* Executor::backend_name() { return "oneTBB"; }
 
 void Executor::run(size_t n, size_t grain, Body body, void* ctx) const {
   backend_->arena.execute([&] {
-    // simple_partitioner with the caller's grain: chunk boundaries do not
-    // depend on timing, which keeps per-chunk scratch use reproducible.
-    tbb::parallel_for(
-        tbb::blocked_range<size_t>(0, n, grain),
-        [&](const tbb::blocked_range<size_t>& r) { body(ctx, r.begin(), r.end()); },
-        tbb::simple_partitioner());
+    // Isolated: a thread waiting for this loop's chunks only runs chunks of
+    // this loop, never an outer task (another graph branch) that could reuse
+    // the thread_local scratch buffers the waiting caller still holds.
+    tbb::this_task_arena::isolate([&] {
+      // simple_partitioner with the caller's grain: chunk boundaries do not
+      // depend on timing, which keeps per-chunk scratch use reproducible.
+      tbb::parallel_for(
+          tbb::blocked_range<size_t>(0, n, grain),
+          [&](const tbb::blocked_range<size_t>& r) { body(ctx, r.begin(), r.end()); },
+          tbb::simple_partitioner());
+    });
   });
 }
 
