@@ -28,7 +28,9 @@ class ExpMatmul {
   int64_t out_ = 0, in_ = 0;
   bool histogram_ = false;
   quant::ExpParams pw_, px_;
+  quant::ExpCodec codec_x_;  // the inputs' encoder, tabulated
   std::vector<int16_t> codes_;  // weights [out, in]
+  std::vector<int64_t> nonzero_weights_;  // per input k: weights with a non-zero code (pair counts)
   std::vector<float> bias_;
   PackedF32 decoded_;
 };

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <bit>
 #include <limits>
 
 #include "core/error.h"
+#include "quant/exp_kernels.h"
 
 namespace bitlane::quant {
 
@@ -14,19 +16,69 @@ int16_t exp_encode(float x, const ExpParams& p) {
   const double t = std::abs(static_cast<double>(x));
   const double lowest = p.level(p.e_min());
   if (!(t >= lowest / 2) || t == 0) return 0;
+  // Outside the levels: the nearest end (no distance arithmetic, which
+  // would lose the difference to rounding for huge magnitudes).
+  if (t >= p.level(0)) return x < 0 ? static_cast<int16_t>(-p.levels()) : static_cast<int16_t>(p.levels());
+  if (t <= lowest) return x < 0 ? int16_t{-1} : int16_t{1};
   // Nearest level: the log gives the neighbourhood, the neighbours decide.
   int e = p.e_min();
   if (t - p.beta > 0) e = static_cast<int>(std::floor(std::log((t - p.beta) / p.alpha) / std::log(p.base)));
   e = std::clamp(e, p.e_min(), 0);
-  int best = e;
-  double best_d = std::abs(p.level(e) - t);
-  for (int c : {e - 1, e + 1})
+  int best = 0;
+  double best_d = std::numeric_limits<double>::infinity();
+  for (int c : {e - 1, e, e + 1})  // ascending with strict <: ties go to the lower level
     if (c >= p.e_min() && c <= 0 && std::abs(p.level(c) - t) < best_d) {
       best = c;
       best_d = std::abs(p.level(c) - t);
     }
   const int16_t index = static_cast<int16_t>(best - p.e_min() + 1);
   return x < 0 ? static_cast<int16_t>(-index) : index;
+}
+
+namespace {
+
+// The smallest non-negative float for which `pred` holds (pred monotone:
+// false, then true), or +inf's successor range end (+inf) if none below.
+template <class Pred>
+float first_float(Pred pred) {
+  uint32_t lo = 0, hi = 0x7f800000u;  // bit patterns of 0 and +inf, ordered like the values
+  if (pred(0.f)) return 0.f;
+  while (hi - lo > 1) {  // pred(lo) false, pred(hi) assumed true
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (pred(std::bit_cast<float>(mid))) hi = mid;
+    else lo = mid;
+  }
+  return std::bit_cast<float>(hi);
+}
+
+}  // namespace
+
+ExpCodec::ExpCodec(const ExpParams& p) : levels_(p.levels()) {
+  // The decisions exactly as exp_encode makes them, in doubles.
+  const double zero_below = p.level(p.e_min()) / 2;
+  zero_cut_ = first_float([&](float t) { return static_cast<double>(t) >= zero_below && t > 0; });
+  for (int i = 0; i + 1 < levels_; ++i) {
+    const double lo = p.level(p.e_min() + i), hi = p.level(p.e_min() + i + 1);
+    cut_.push_back(first_float([&](float f) {
+      const double t = f;
+      return t >= hi || std::abs(hi - t) < std::abs(lo - t);
+    }));
+  }
+  decoded_.resize(static_cast<size_t>(2 * levels_ + 1));
+  for (int c = -levels_; c <= levels_; ++c)
+    decoded_[static_cast<size_t>(c + levels_)] = exp_decode(static_cast<int16_t>(c), p);
+  level_.assign(decoded_.begin() + levels_ + 1, decoded_.end());
+}
+
+int16_t ExpCodec::encode(float x) const {
+  const float t = std::abs(x);
+  if (!(t >= zero_cut_)) return 0;  // also NaN
+  const int16_t index = static_cast<int16_t>(1 + (std::upper_bound(cut_.begin(), cut_.end(), t) - cut_.begin()));
+  return x < 0 ? static_cast<int16_t>(-index) : index;
+}
+
+void ExpCodec::encode_decode(const float* x, size_t n, float* values, int16_t* codes) const {
+  detail::exp_encode_decode(x, n, zero_cut_, cut_.data(), cut_.size(), level_.data(), values, codes);
 }
 
 float exp_decode(int16_t code, const ExpParams& p) {
@@ -50,6 +102,8 @@ ExpParams fit_exponential(std::span<const float> samples, double base, int bits)
   p.alpha = t.back();
   p.beta = 0;
   const double lb = std::log(base);
+  std::vector<double> power(static_cast<size_t>(p.levels()));  // base^e, e in [e_min, 0]
+  for (int e = p.e_min(); e <= 0; ++e) power[static_cast<size_t>(e - p.e_min())] = std::pow(base, e);
   for (int round = 0; round < 4; ++round) {
     // Exponent of each magnitude under the current fit, then least squares
     // of t = alpha u + beta with u = base^e.
@@ -58,7 +112,7 @@ ExpParams fit_exponential(std::span<const float> samples, double base, int bits)
       int e = p.e_min();
       if (v - p.beta > 0) e = static_cast<int>(std::lround(std::log((v - p.beta) / p.alpha) / lb));
       e = std::clamp(e, p.e_min(), 0);
-      const double u = std::pow(base, e);
+      const double u = power[static_cast<size_t>(e - p.e_min())];
       su += u;
       st += v;
       suu += u * u;
@@ -75,9 +129,10 @@ ExpParams fit_exponential(std::span<const float> samples, double base, int bits)
 }
 
 double exp_error(std::span<const float> samples, const ExpParams& p) {
+  const ExpCodec codec(p);
   double err = 0, ref = 0;
   for (float v : samples) {
-    const double d = static_cast<double>(v) - exp_decode(exp_encode(v, p), p);
+    const double d = static_cast<double>(v) - codec.decode(codec.encode(v));
     err += d * d;
     ref += static_cast<double>(v) * v;
   }
@@ -89,6 +144,23 @@ ExpSearch search_exponential(std::span<const float> weights, std::span<const flo
   if (min_bits < 2 || max_bits > 12 || min_bits > max_bits)
     fail("exponential quantization", "bit range must lie in 2..12");
   if (fixed_base != 0 && !(fixed_base > 1.0)) fail("exponential quantization", "base must be greater than 1");
+  // Large tensors are represented by quantiles: at most kSamples evenly
+  // spaced values of the sorted magnitudes (the error is symmetric in the
+  // sign), which keeps the search to well under a second per layer.
+  constexpr size_t kSamples = 1 << 16;
+  auto reduce = [](std::span<const float> v, std::vector<float>& store) {
+    if (v.size() <= kSamples) return v;
+    store.resize(v.size());
+    for (size_t i = 0; i < v.size(); ++i) store[i] = std::abs(v[i]);
+    std::sort(store.begin(), store.end());
+    std::vector<float> q(kSamples);
+    for (size_t i = 0; i < kSamples; ++i) q[i] = store[(2 * i + 1) * store.size() / (2 * kSamples)];
+    store = std::move(q);
+    return std::span<const float>(store);
+  };
+  std::vector<float> w_store, a_store;
+  weights = reduce(weights, w_store);
+  activations = reduce(activations, a_store);
   std::vector<double> bases;
   if (fixed_base > 0)
     bases.push_back(fixed_base);

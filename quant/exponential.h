@@ -38,8 +38,33 @@ struct ExpParams {
 };
 
 // Code: 0 = zero; +i / -i (i in 1..levels) = sign * level(e_min + i - 1).
+// The nearest level (ties to the lower one); magnitudes below half the lowest
+// level, and NaN, encode to zero. This is the scalar reference.
 int16_t exp_encode(float x, const ExpParams& p);
 float exp_decode(int16_t code, const ExpParams& p);
+
+// The same encoding at run-time speed. Choosing level i + 1 over level i is
+// monotone in the magnitude, so it happens from a float cut-off on, found
+// once by bisection over floats; a code is then the number of cut-offs
+// reached, counted with SIMD compares (exp_kernels.cc). Equal to exp_encode
+// and exp_decode for every float input (tested).
+class ExpCodec {
+ public:
+  ExpCodec() = default;
+  explicit ExpCodec(const ExpParams& p);
+  int16_t encode(float x) const;
+  float decode(int16_t code) const { return decoded_[static_cast<size_t>(code + levels_)]; }
+  // decode(encode(x[i])) into values[i], and the codes too when `codes` is
+  // not null, for i < n.
+  void encode_decode(const float* x, size_t n, float* values, int16_t* codes) const;
+
+ private:
+  int levels_ = 0;
+  float zero_cut_ = 0;          // smallest magnitude that is not zero
+  std::vector<float> cut_;      // cut_[i]: smallest magnitude coded above level i
+  std::vector<float> level_;    // level_[i] = level(e_min + i) as float
+  std::vector<float> decoded_;  // decoded_[code + levels]
+};
 
 // Fits alpha and beta for the magnitudes of `samples`.
 ExpParams fit_exponential(std::span<const float> samples, double base, int bits);

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "quant/sdp.h"
+#include "quant/sdp_kernels.h"
 
 namespace bitlane::quant {
 namespace {
@@ -115,16 +116,48 @@ ActivationTransform::ActivationTransform(const LayerPlan& plan, const Affine& a)
   }
 }
 
+namespace {
+
+template <typename T>
+int64_t magnitude_sum(const T* p, int64_t n) {
+  int64_t sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += p[i] < 0 ? -static_cast<int32_t>(p[i]) : static_cast<int32_t>(p[i]);
+  return sum;
+}
+
+// Magnitudes to DRQ's 4-bit grid (drq_low), signs kept; branch-free so
+// that long runs vectorize.
+template <typename T>
+void round_to_drq_low(T* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t v = p[i], m = v < 0 ? -v : v;
+    const int32_t low = std::min((m + 8) & ~15, 240);
+    p[i] = static_cast<T>(v < 0 ? -low : low);
+  }
+}
+
+}  // namespace
+
 template <typename T>
 int64_t ActivationTransform::apply(T* data, const ActivationLayout& l, int64_t* regions) const {
   const int64_t positions = l.height * l.width, ch = l.channels;
-  std::vector<int32_t> in, out;
+  // Scratch for one group as int32 (on the stack for common group sizes).
+  int32_t in_small[256], out_small[256];
+  std::vector<int32_t> in_large, out_large;
+  const int widest = std::max(plan_.activation_group, plan_.sdp_group);
+  int32_t* in = in_small;
+  int32_t* out = out_small;
+  if (widest > 256) {
+    in_large.resize(static_cast<size_t>(widest));
+    out_large.resize(static_cast<size_t>(widest));
+    in = in_large.data();
+    out = out_large.data();
+  }
   auto groups = [&](T* p, int g, auto&& fn) {  // groups of g channels at one position
     for (int64_t c0 = 0; c0 < ch; c0 += g) {
       const size_t n = static_cast<size_t>(std::min<int64_t>(g, ch - c0));
-      in.assign(p + c0, p + c0 + static_cast<int64_t>(n));
-      out.resize(n);
-      fn(std::span<const int32_t>(in), std::span<int32_t>(out));
+      std::copy(p + c0, p + c0 + static_cast<int64_t>(n), in);
+      fn(std::span<const int32_t>(in, n), std::span<int32_t>(out, n));
       for (size_t i = 0; i < n; ++i) p[c0 + static_cast<int64_t>(i)] = static_cast<T>(out[i]);
     }
   };
@@ -146,37 +179,36 @@ int64_t ActivationTransform::apply(T* data, const ActivationLayout& l, int64_t* 
           });
         break;
       case Kind::kSdp:
-        for (int64_t p = 0; p < positions; ++p)
-          groups(item + p * ch, plan_.sdp_group, [&](auto src, auto dst) { sdp_group(src, plan_.sdp_keep, dst); });
+        if (plan_.sdp_group == 4 && ch % 4 == 0) {  // the vectorized common case, all positions at once
+          detail::sdp_groups4(item, static_cast<size_t>(positions * ch / 4), plan_.sdp_keep);
+        } else {
+          for (int64_t p = 0; p < positions; ++p)
+            for (int64_t c0 = 0; c0 < ch; c0 += plan_.sdp_group)
+              sdp_truncate(item + p * ch + c0, static_cast<int>(std::min<int64_t>(plan_.sdp_group, ch - c0)),
+                           plan_.sdp_keep);
+        }
         break;
       case Kind::kDrq: {
         // Regions: r x r pixel blocks of an image (all channels), or runs of
-        // r channels of a row; a region's mean magnitude decides.
+        // r channels of a row; a region's mean magnitude decides. A region
+        // is a few contiguous runs (one per pixel row), summed and rounded
+        // run by run.
         const int64_t r = plan_.drq_region;
         const bool spatial = positions > 1;
         const int64_t rh = spatial ? r : 1, rw = spatial ? r : 1, rc = spatial ? ch : r;
         for (int64_t y0 = 0; y0 < l.height; y0 += rh)
           for (int64_t x0 = 0; x0 < l.width; x0 += rw)
             for (int64_t c0 = 0; c0 < ch; c0 += rc) {
-              int64_t sum = 0, count = 0;
-              const int64_t y1 = std::min(l.height, y0 + rh), x1 = std::min(l.width, x0 + rw), c1 = std::min(ch, c0 + rc);
-              for (int64_t y = y0; y < y1; ++y)
-                for (int64_t x = x0; x < x1; ++x)
-                  for (int64_t c = c0; c < c1; ++c, ++count) {
-                    const int32_t v = item[(y * l.width + x) * ch + c];
-                    sum += v < 0 ? -v : v;
-                  }
+              const int64_t y1 = std::min(l.height, y0 + rh), x1 = std::min(l.width, x0 + rw);
+              const int64_t run = (x1 - x0) * std::min(rc, ch - c0);  // contiguous values per pixel row
+              int64_t sum = 0;
+              for (int64_t y = y0; y < y1; ++y) sum += magnitude_sum(item + (y * l.width + x0) * ch + c0, run);
               if (regions) ++*regions;
-              if (sum >= drq_threshold_ * count) {
+              if (sum >= drq_threshold_ * run * (y1 - y0)) {
                 ++sensitive;
                 continue;
               }
-              for (int64_t y = y0; y < y1; ++y)
-                for (int64_t x = x0; x < x1; ++x)
-                  for (int64_t c = c0; c < c1; ++c) {
-                    T& v = item[(y * l.width + x) * ch + c];
-                    v = static_cast<T>(v < 0 ? -drq_low(-v) : drq_low(v));
-                  }
+              for (int64_t y = y0; y < y1; ++y) round_to_drq_low(item + (y * l.width + x0) * ch + c0, run);
             }
         break;
       }

@@ -18,8 +18,15 @@
 namespace bitlane::quant {
 
 // Truncates one group of sign-magnitude values (|v| < 256); returns the
-// number of parts kept.
+// number of parts kept. The scalar reference: parts listed and sorted.
 int sdp_group(std::span<const int32_t> values, int keep, std::span<int32_t> out);
+
+// The same truncation in place, as layers run it: no lists, no sorting.
+// Since every non-zero H outranks every L, the kept parts are all H and the
+// best remaining L, or only the best H; "best" is a rank count (ties to the
+// lower index). Returns the parts kept; equal to sdp_group (tested).
+template <typename T>
+int sdp_truncate(T* values, int n, int keep);
 
 // q (non-negative, < 256) reduced to the 4-bit grid of DRQ's insensitive
 // regions: nearest multiple of 16, at most 240.

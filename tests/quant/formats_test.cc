@@ -2,6 +2,9 @@
 // hand-worked cases, their definitions, and each other's execution paths.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <bit>
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -9,6 +12,8 @@
 #include "core/error.h"
 #include "quant/exponential.h"
 #include "quant/sdp.h"
+#include "quant/sdp_kernels.h"
+#include "swar/targets.h"
 
 using namespace bitlane::quant;
 
@@ -114,5 +119,108 @@ TEST_CASE("SDP keeps the K largest parts of each group") {
     const int kept = sdp_group(g, k, o);
     CHECK(kept == std::min(k, nonzero));
     if (k >= nonzero) CHECK(o == g);
+  }
+}
+
+TEST_CASE("SDP: the in-place run-time truncation equals the sorted reference") {
+  std::mt19937 rng(5);
+  auto check = [&](auto type_tag, int lo, int hi, int n, int t) {
+    using T = decltype(type_tag);
+    std::vector<int32_t> g(static_cast<size_t>(n)), want(static_cast<size_t>(n));
+    std::vector<T> fast(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      // Many ties: values from a small set half of the time.
+      const int v = rng() % 2 ? lo + static_cast<int>(rng() % static_cast<unsigned>(hi - lo + 1))
+                              : std::clamp(static_cast<int>(rng() % 4) * 17 * (lo < 0 && rng() % 2 ? -1 : 1), lo, hi);
+      g[static_cast<size_t>(i)] = v;
+      fast[static_cast<size_t>(i)] = static_cast<T>(v);
+    }
+    const int k = static_cast<int>(rng() % static_cast<unsigned>(2 * n + 2));
+    const int kept_ref = sdp_group(g, k, want);
+    const int kept = sdp_truncate(fast.data(), n, k);
+    INFO("trial " << t << " n " << n << " k " << k);
+    CHECK(kept == kept_ref);
+    CHECK(std::vector<int32_t>(fast.begin(), fast.end()) == want);
+  };
+  for (int t = 0; t < 3000; ++t) {
+    const int n = 1 + static_cast<int>(rng() % 9);
+    check(uint8_t{}, 0, 255, n, t);
+    check(int8_t{}, -127, 127, n, t);
+    check(int16_t{}, -255, 255, n, t);
+  }
+  for (int t = 0; t < 50; ++t) check(int16_t{}, -255, 255, 60 + static_cast<int>(rng() % 10), t);  // wide groups
+}
+
+TEST_CASE("SDP: the vectorized groups of four equal the scalar truncation on every target") {
+  std::mt19937 rng(9);
+  for (const auto& target : bitlane::swar::available_targets()) {
+    bitlane::swar::ScopedTarget scope(target.name);
+    for (int keep = 0; keep <= 9; ++keep) {
+      const size_t groups = 97 + static_cast<size_t>(rng() % 200);  // tails on every vector width
+      std::vector<uint8_t> u(groups * 4), u_ref;
+      std::vector<int8_t> s(groups * 4), s_ref;
+      std::vector<int16_t> w(groups * 4), w_ref;
+      for (size_t i = 0; i < groups * 4; ++i) {
+        const bool small = rng() % 3 == 0;  // ties and zeros
+        u[i] = static_cast<uint8_t>(small ? (rng() % 3) * 16 + rng() % 2 : rng() % 256);
+        s[i] = static_cast<int8_t>(static_cast<int>(rng() % 255) - 127);
+        w[i] = static_cast<int16_t>(small ? 0 : static_cast<int>(rng() % 511) - 255);
+      }
+      u_ref = u, s_ref = s, w_ref = w;
+      for (size_t g = 0; g < groups; ++g) {
+        sdp_truncate(u_ref.data() + 4 * g, 4, keep);
+        sdp_truncate(s_ref.data() + 4 * g, 4, keep);
+        sdp_truncate(w_ref.data() + 4 * g, 4, keep);
+      }
+      bitlane::quant::detail::sdp_groups4(u.data(), groups, keep);
+      bitlane::quant::detail::sdp_groups4(s.data(), groups, keep);
+      bitlane::quant::detail::sdp_groups4(w.data(), groups, keep);
+      INFO(target.name << " keep " << keep);
+      CHECK(u == u_ref);
+      CHECK(s == s_ref);
+      CHECK(w == w_ref);
+    }
+  }
+}
+
+TEST_CASE("exponential: the tabulated codec equals exp_encode / exp_decode") {
+  std::mt19937 rng(4);
+  for (int bits : {2, 3, 5, 8, 12}) {
+    for (double base : {1.05, 1.5, 2.0}) {
+      ExpParams p;
+      p.base = base;
+      p.bits = bits;
+      p.alpha = 0.7;
+      p.beta = rng() % 2 ? 0.01 : -0.002;
+      const ExpCodec codec(p);
+      std::vector<float> xs = {0.f, -0.f, 1e-30f, 1e30f, -1e30f, std::nanf(""), INFINITY, -INFINITY};
+      for (int e = p.e_min(); e <= 0; ++e) {  // levels, midpoints and their neighbours
+        const double lv = p.level(e), next = e < 0 ? p.level(e + 1) : lv * 2;
+        for (double v : {lv, (lv + next) / 2, lv / 2})
+          for (float f : {static_cast<float>(v), std::nextafter(static_cast<float>(v), 0.f),
+                          std::nextafter(static_cast<float>(v), 1e30f)})
+            xs.push_back(f), xs.push_back(-f);
+      }
+      std::uniform_real_distribution<float> d(-1.5f, 1.5f);
+      for (int i = 0; i < 2000; ++i) xs.push_back(d(rng));
+      for (float x : xs) {
+        INFO("bits " << bits << " base " << base << " x " << x);
+        const int16_t c = exp_encode(x, p);
+        REQUIRE(codec.encode(x) == c);
+        REQUIRE(codec.decode(c) == exp_decode(c, p));
+      }
+      for (const auto& target : bitlane::swar::available_targets()) {  // the vector path, whole arrays
+        bitlane::swar::ScopedTarget scope(target.name);
+        std::vector<float> values(xs.size());
+        std::vector<int16_t> codes(xs.size());
+        codec.encode_decode(xs.data(), xs.size(), values.data(), codes.data());
+        for (size_t i = 0; i < xs.size(); ++i) {
+          INFO(target.name << " bits " << bits << " base " << base << " x " << xs[i]);
+          const int16_t c = exp_encode(xs[i], p);
+          REQUIRE(codes[i] == c);
+          REQUIRE(std::bit_cast<uint32_t>(values[i]) == std::bit_cast<uint32_t>(exp_decode(c, p)));
+        }
+      }
+    }
   }
 }
