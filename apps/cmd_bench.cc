@@ -2,6 +2,7 @@
 // --threads, --bits and --batch (comma lists, like llama-bench), with init
 // time, first run, warm-up, then min / mean / stdev over timed runs.
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <random>
 
@@ -9,6 +10,7 @@
 
 #include "apps/cli_common.h"
 #include "apps/commands.h"
+#include "apps/plan_grid.h"
 #include "bitlane_version.h"
 #include "core/cpu_info.h"
 #include "core/error.h"
@@ -28,8 +30,23 @@ struct Result {
   std::vector<double> layer_macs;
 };
 
-std::vector<Tensor> make_inputs(const Model& m, int batch, int seq) {
+// The model's calibration samples tiled to `batch` items when it has them
+// (data-dependent schemes such as DRQ then see real activations), random
+// values otherwise.
+std::vector<Tensor> make_inputs(const Model& m, int batch, int seq, bool use_calibration) {
   std::vector<Tensor> out;
+  if (use_calibration && !m.calibration().is_null() && m.inputs().size() == 1 &&
+      (m.inputs()[0].dtype == DType::kF32 || seq <= 0)) {
+    const Tensor calib = load_calibration(m)[0];
+    Shape shape = calib.shape();
+    const int64_t n = shape[0], per = calib.size() / n;
+    shape[0] = batch;
+    Tensor t(shape, calib.dtype());
+    for (int64_t i = 0; i < batch; ++i)
+      std::memcpy(t.f32() + i * per, calib.f32() + (i % n) * per, static_cast<size_t>(per) * 4);
+    out.push_back(std::move(t));
+    return out;
+  }
   std::mt19937 rng(7);
   for (const InputSpec& s : m.inputs()) {
     Shape shape{batch};
@@ -51,12 +68,16 @@ std::vector<Tensor> make_inputs(const Model& m, int batch, int seq) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
+  const std::vector<std::string> quant_specs = take_repeated(argc, argv, "quant");
   cxxopts::Options opts("bitlane bench", "Latency and throughput over threads x quantization x batch.");
   opts.positional_help("MODEL");
   opts.add_options()
       ("model", "model.json or a folder holding it", cxxopts::value<std::string>())
       ("threads", "comma list of thread counts", cxxopts::value<std::string>()->default_value("1"))
-      ("bits", "comma list of plans: fp32, N, wNaM", cxxopts::value<std::string>()->default_value("fp32,8,4,2"))
+      ("bits", "comma list of plans: fp32, N, wNaM (default fp32,8,4,2 unless --quant is given)",
+       cxxopts::value<std::string>())
+      ("quant", "a plan of any scheme, braces expand ('scheme=term,g=16,k={6,10}'); repeatable",
+       cxxopts::value<std::string>())
       ("batch", "comma list of batch sizes", cxxopts::value<std::string>()->default_value("1"))
       ("seq", "sequence length for text models", cxxopts::value<int>()->default_value("64"))
       ("warmup", "warm-up runs", cxxopts::value<int>()->default_value("3"))
@@ -70,14 +91,21 @@ int cmd_bench(int argc, char** argv) {
   if (args.count("help")) {
     std::cout << opts.help() << "\nExamples:\n"
                                 "  bitlane bench build/release/models/lenet --threads 1,2 --bits fp32,8,4,2\n"
-                                "  bitlane bench model.json --batch 1,64 --profile --format json\n";
+                                "  bitlane bench model.json --batch 1,64 --profile --format json\n"
+                                "  bitlane bench build/release/models/mlp --batch 64 --quant 8 "
+                                "--quant 'scheme={term,sdp,exponential},w8a8'\n";
     return 0;
   }
   if (!args.count("model")) throw UsageError("expects MODEL (see --help)");
   const std::string path = resolve_model_path(args["model"].as<std::string>());
   const auto threads = int_list(args["threads"].as<std::string>(), "--threads");
   const auto batches = int_list(args["batch"].as<std::string>(), "--batch");
-  const auto plans = split_list(args["bits"].as<std::string>());
+  std::vector<std::string> plans;
+  if (args.count("bits") || quant_specs.empty())
+    plans = split_list(args.count("bits") ? args["bits"].as<std::string>() : "fp32,8,4,2");
+  for (const std::string& q : quant_specs)
+    for (std::string& s : expand_braces(q)) plans.push_back(std::move(s));
+  for (const std::string& p : plans) quant::QuantPlan::from_cli(p, {});  // all valid before any work
   const int warmup = args["warmup"].as<int>(), seq = args["seq"].as<int>();
   const double min_time = args["min-time"].as<double>();
   const bool profile = args.count("profile") > 0, json = args["format"].as<std::string>() == "json";
@@ -101,7 +129,7 @@ int cmd_bench(int argc, char** argv) {
         o.plan = quant::QuantPlan::from_cli(spec, {});
         const auto engine = Engine::build(model, o, ex);
         r.init_ms = (now_seconds() - t0) * 1e3;
-        const std::vector<Tensor> inputs = make_inputs(*model, batch, seq);
+        const std::vector<Tensor> inputs = make_inputs(*model, batch, seq, !load.random_weights);
         Session session(engine);
         double s0 = now_seconds();
         session.run(inputs, ex);
