@@ -16,6 +16,13 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+cxxopts::ParseResult parse_strict(cxxopts::Options& opts, int argc, char** argv) {
+  auto result = opts.parse(argc, argv);
+  if (!result.unmatched().empty())
+    throw UsageError("unexpected argument '" + result.unmatched()[0] + "' (quote plans that contain braces)");
+  return result;
+}
+
 std::string resolve_model_path(const std::string& arg) {
   struct stat st {};
   if (stat(arg.c_str(), &st) != 0) fail(arg, "no such model file or folder");

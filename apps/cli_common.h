@@ -20,6 +20,11 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Parses argv; arguments beyond the positional ones are a usage error
+// (cxxopts would silently ignore them, e.g. a plan the shell split at a
+// brace).
+cxxopts::ParseResult parse_strict(cxxopts::Options& opts, int argc, char** argv);
+
 // MODEL may name a .json file or a folder holding model.json.
 std::string resolve_model_path(const std::string& arg);
 

@@ -87,7 +87,7 @@ int cmd_bench(int argc, char** argv) {
       ("format", "md or json", cxxopts::value<std::string>()->default_value("md"))
       ("h,help", "show help");
   opts.parse_positional({"model"});
-  const auto args = opts.parse(argc, argv);
+  const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
     std::cout << opts.help() << "\nExamples:\n"
                                 "  bitlane bench build/release/models/lenet --threads 1,2 --bits fp32,8,4,2\n"

@@ -66,7 +66,7 @@ int cmd_eval(int argc, char** argv) {
       ("h,help", "show help");
   add_model_options(opts);
   opts.parse_positional({"model", "data"});
-  const auto args = opts.parse(argc, argv);
+  const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
     std::cout << opts.help({"", "model"})
               << "\nExamples:\n"

@@ -19,7 +19,7 @@ int cmd_info(int argc, char** argv) {
       "quant", "show the layers and bytes under this plan (see bitlane run --help)", cxxopts::value<std::string>())(
       "bits", "shorthand for --quant N", cxxopts::value<int>())("json", "print JSON")("h,help", "show help");
   opts.parse_positional({"model"});
-  const auto args = opts.parse(argc, argv);
+  const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
     std::cout << opts.help() << "\nExamples:\n  bitlane info build/release/models/resnet\n"
                                 "  bitlane info model.json --quant w4a8,first=fp32 --json\n";

@@ -51,7 +51,7 @@ int cmd_run(int argc, char** argv) {
       ("h,help", "show help");
   add_model_options(opts);
   opts.parse_positional({"model", "inputs"});
-  const auto args = opts.parse(argc, argv);
+  const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
     std::cout << opts.help({"", "model"})
               << "\nExamples:\n"

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "apps/cli_common.h"
 #include "apps/commands.h"
 #include "core/cpu_info.h"
 #include "core/executor.h"
@@ -21,7 +22,7 @@ int cmd_selfcheck(int argc, char** argv) {
                         "method against the scalar reference on every target this CPU runs.");
   opts.add_options()("threads", "threads for the check", cxxopts::value<int>()->default_value("1"))(
       "h,help", "show help");
-  auto args = opts.parse(argc, argv);
+  auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
     std::cout << opts.help() << "\nExample:\n  bitlane selfcheck --threads 2\n";
     return 0;

@@ -159,7 +159,7 @@ int cmd_sweep(int argc, char** argv) {
       ("dry-run", "list the plans with their static costs, evaluate nothing")
       ("h,help", "show help");
   opts.parse_positional({"model", "data"});
-  const auto args = opts.parse(argc, argv);
+  const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
     std::cout << opts.help()
               << "\nA grid spec is a --quant plan with braces, e.g.\n"

@@ -60,6 +60,10 @@ TEST_CASE("sweep: bad grids and plans fail before any evaluation") {
   CHECK(bad.status == 1);
   CHECK(bad.out.empty());
   CHECK(bad.err.find("budget") != std::string::npos);
+  // What bash makes of an unquoted brace, two words: not silently ignored.
+  const Result split = cli("sweep " + kMlp + " " + kFashion + " --grid scheme=sdp,sdp_k=2 scheme=sdp,sdp_k=4 --no-timing");
+  CHECK(split.status == 2);
+  CHECK(split.err.find("unexpected argument") != std::string::npos);
   const Result missing = cli("sweep " + kMlp + " /nonexistent/data --grid 8 --no-timing");
   CHECK(missing.status == 1);
   CHECK(missing.err.find("/nonexistent/data") != std::string::npos);
