@@ -62,7 +62,8 @@ std::vector<std::string> expand_braces(const std::string& spec, size_t max_items
 std::vector<std::string> preset_names() { return {"standard", "quick"}; }
 
 std::vector<std::string> preset_grid(const std::string& name) {
-  // The comparison of models/README.md: uniform widths; term quantization
+  // The comparison of models/README.md: uniform widths, and with 6-bit data
+  // (the papers' baseline); term quantization
   // with 4-bit weights and 6-bit data (the term-revealing paper's MLP
   // setting) in both encodings, per value (g=1) and per group of 8 and 16
   // over a range of budgets; DNA-TEQ at three error thresholds; SDP keeping
@@ -70,6 +71,7 @@ std::vector<std::string> preset_grid(const std::string& name) {
   static const char* kStandard[] = {
       "fp32",
       "{8,6,4,3,2}",
+      "w{4,3,2}a6",
       "scheme=term,w4a6,s=6,enc={binary,hese},g=1,k={1,2,3}",
       "scheme=term,w4a6,s=6,enc={binary,hese},g=8,k={3,4,6,8}",
       "scheme=term,w4a6,s=6,enc={binary,hese},g=16,k={6,8,10,12,16}",
