@@ -12,6 +12,7 @@
 
 #include "apps/cli_common.h"
 #include "apps/commands.h"
+#include "apps/estimate_options.h"
 #include "apps/evaluate.h"
 #include "apps/plan_grid.h"
 #include "apps/sweep_plot.h"
@@ -28,6 +29,7 @@ struct Row {
   ModelCost cost;
   double weight_bits = 0;  // mean over quantized weights
   double ms_per_item = -1;
+  double array_cycles = 0;  // systolic estimate per item
   double drq_sensitive = -1;
 };
 
@@ -74,7 +76,7 @@ std::string fmt(const char* f, double v) {
 
 void write_csv(std::FILE* f, const std::vector<Row>& rows, bool text) {
   std::fprintf(f, "spec,plan,family,%s,samples,failed,macs,term_pairs,kept_term_pairs,weight_bits,model_bytes,"
-                  "compression_vs_int8,drq_sensitive_share,ms_per_item,eval_seconds\n",
+                  "compression_vs_int8,drq_sensitive_share,array_cycles,ms_per_item,eval_seconds\n",
                text ? "bits_per_char" : "top1,top5");
   for (const Row& r : rows) {
     std::fprintf(f, "%s,%s,%s,", csv_field(r.spec).c_str(), csv_field(r.plan).c_str(), csv_field(r.family).c_str());
@@ -82,9 +84,10 @@ void write_csv(std::FILE* f, const std::vector<Row>& rows, bool text) {
       std::fprintf(f, "%.5f,", r.eval.bits_per_char);
     else
       std::fprintf(f, "%.5f,%.5f,", r.eval.top1, r.eval.top5);
-    std::fprintf(f, "%lld,%zu,%.0f,%.0f,%.0f,%.3f,%.0f,%.4f,%.4f,%.4f,%.2f\n", static_cast<long long>(r.eval.samples),
-                 r.eval.failed, r.cost.macs, r.cost.pairs, r.cost.kept_pairs, r.weight_bits, r.cost.bytes,
-                 r.cost.compression_vs_int8(), r.drq_sensitive, r.ms_per_item, r.eval.seconds);
+    std::fprintf(f, "%lld,%zu,%.0f,%.0f,%.0f,%.3f,%.0f,%.4f,%.4f,%.1f,%.4f,%.2f\n",
+                 static_cast<long long>(r.eval.samples), r.eval.failed, r.cost.macs, r.cost.pairs, r.cost.kept_pairs,
+                 r.weight_bits, r.cost.bytes, r.cost.compression_vs_int8(), r.drq_sensitive, r.array_cycles,
+                 r.ms_per_item, r.eval.seconds);
   }
 }
 
@@ -93,7 +96,8 @@ nlohmann::json to_json(const Row& r, bool text) {
                       {"failed", r.eval.failed}, {"macs", r.cost.macs}, {"term_pairs", r.cost.pairs},
                       {"kept_term_pairs", r.cost.kept_pairs}, {"weight_bits", r.weight_bits},
                       {"model_bytes", r.cost.bytes}, {"compression_vs_int8", r.cost.compression_vs_int8()},
-                      {"drq_sensitive_share", r.drq_sensitive}, {"ms_per_item", r.ms_per_item},
+                      {"drq_sensitive_share", r.drq_sensitive}, {"array_cycles", r.array_cycles},
+                      {"ms_per_item", r.ms_per_item},
                       {"eval_seconds", r.eval.seconds}};
   if (text)
     j["bits_per_char"] = r.eval.bits_per_char;
@@ -112,17 +116,18 @@ nlohmann::json to_json(const Row& r, bool text) {
 void write_markdown(const std::vector<Row>& rows, bool text) {
   // Term pairs relative to uniform 8-bit (MACs x 64) make rows comparable.
   std::printf("| plan | %s | term pairs / item | vs w8a8 | kept pairs / item | weight bits | model KB | "
-              "x smaller than int8 | ms / item |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+              "x smaller than int8 | array cycles | ms / item |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
               text ? "bits/char" : "top-1");
   for (const Row& r : rows) {
     const std::string metric = text ? fmt("%.4f", r.eval.bits_per_char) : fmt("%.2f%%", 100 * r.eval.top1);
     const double ref = r.cost.macs * 64;
-    std::printf("| %s | %s | %s | %s | %s | %s | %.1f | %.2f | %s |\n", r.plan.c_str(), metric.c_str(),
+    std::printf("| %s | %s | %s | %s | %s | %s | %.1f | %.2f | %.0f | %s |\n", r.plan.c_str(), metric.c_str(),
                 r.cost.pairs > 0 ? fmt("%.4g", r.cost.pairs).c_str() : "-",
                 r.cost.pairs > 0 ? fmt("%.3f", r.cost.pairs / ref).c_str() : "-",
                 r.cost.kept_pairs > 0 ? fmt("%.4g", r.cost.kept_pairs).c_str() : "-",
                 r.weight_bits > 0 ? fmt("%.2f", r.weight_bits).c_str() : "32", r.cost.bytes / 1024,
-                r.cost.compression_vs_int8(), r.ms_per_item >= 0 ? fmt("%.3f", r.ms_per_item).c_str() : "-");
+                r.cost.compression_vs_int8(), r.array_cycles,
+                r.ms_per_item >= 0 ? fmt("%.3f", r.ms_per_item).c_str() : "-");
   }
 }
 
@@ -158,10 +163,11 @@ int cmd_sweep(int argc, char** argv) {
       ("no-timing", "skip the per-plan latency measurement")
       ("dry-run", "list the plans with their static costs, evaluate nothing")
       ("h,help", "show help");
+  add_estimate_options(opts, "array-batch");
   opts.parse_positional({"model", "data"});
   const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
-    std::cout << opts.help()
+    std::cout << opts.help({"", "array"})
               << "\nA grid spec is a --quant plan with braces, e.g.\n"
                  "  'scheme=term,w4a6,s=6,enc={binary,hese},g=16,k={6,8,10}'   (six plans)\n"
                  "\nExamples:\n"
@@ -185,12 +191,13 @@ int cmd_sweep(int argc, char** argv) {
   for (const std::string& s : specs) plans.push_back(quant::QuantPlan::from_cli(s, {}));
 
   const auto model = Model::load(resolve_model_path(args["model"].as<std::string>()));
+  const estimate::EstimateOptions array = estimate_options(args, "array-batch");
   if (dry) {
-    std::printf("| spec | plan | term pairs / item | model bytes |\n|---|---|---:|---:|\n");
+    std::printf("| spec | plan | term pairs / item | model bytes | array cycles |\n|---|---|---:|---:|---:|\n");
     for (size_t i = 0; i < plans.size(); ++i) {
       const ModelCost c = model_cost(*model, plans[i]);
-      std::printf("| %s | %s | %.4g | %.0f |\n", specs[i].c_str(), plans[i].defaults.to_string().c_str(), c.pairs,
-                  c.bytes);
+      std::printf("| %s | %s | %.4g | %.0f | %.0f |\n", specs[i].c_str(), plans[i].defaults.to_string().c_str(),
+                  c.pairs, c.bytes, estimate::estimate(*model, plans[i], array).cycles);
     }
     return 0;
   }
@@ -235,6 +242,7 @@ int cmd_sweep(int argc, char** argv) {
     }
     r.cost = model_cost(*engine, &stats);
     r.weight_bits = mean_weight_bits(r.cost);
+    r.array_cycles = estimate::estimate(*model, engine->ops(), r.cost, array).cycles;
     int64_t regions = 0, sensitive = 0;
     for (const LayerCount& l : r.eval.layers) regions += l.regions, sensitive += l.sensitive;
     if (regions) r.drq_sensitive = static_cast<double>(sensitive) / static_cast<double>(regions);

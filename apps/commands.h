@@ -11,5 +11,6 @@ int cmd_bench(int argc, char** argv);
 int cmd_info(int argc, char** argv);
 int cmd_import(int argc, char** argv);
 int cmd_sweep(int argc, char** argv);
+int cmd_estimate(int argc, char** argv);
 
 }  // namespace bitlane::cli

@@ -23,6 +23,7 @@ const Command kCommands[] = {
     {"eval", bitlane::cli::cmd_eval, "accuracy on labelled images, or bits per character on text"},
     {"bench", bitlane::cli::cmd_bench, "latency and throughput over threads x bit widths"},
     {"sweep", bitlane::cli::cmd_sweep, "accuracy against cost (term pairs, bytes, speed) over a grid of plans"},
+    {"estimate", bitlane::cli::cmd_estimate, "cycles, latency and energy on a systolic array, per layer"},
     {"info", bitlane::cli::cmd_info, "inputs, outputs, layers, parameters, MACs, bytes per scheme"},
     {"import", bitlane::cli::cmd_import, "convert an ONNX model to bitlane's format"},
     {"selfcheck", bitlane::cli::cmd_selfcheck,

@@ -76,6 +76,9 @@ class Dense : public Op {
     return {rows * static_cast<double>(in_ * out_), in_ * out_ + (bias_ ? out_ : 0), in_,
             static_cast<int64_t>(rows) * out_, in_ * out_};
   }
+  std::vector<GemmShape> gemms(const std::vector<Shape>& in) const override {
+    return {{numel(in[0]) / in[0][0] / in_, out_, in_, 1}};
+  }
   int64_t weight_bytes() const override {
     return static_cast<int64_t>(std::ceil(static_cast<double>(in_ * out_) * weight_bits() / 8));
   }

@@ -192,6 +192,14 @@ class Lstm : public Op {
     const int64_t steps = in[0].size() > 1 ? in[0][1] : 1;
     return {macs * static_cast<double>(steps), params, layer_[0].in + hidden_, 4 * hidden_ * steps, weights};
   }
+  std::vector<GemmShape> gemms(const std::vector<Shape>& in) const override {
+    // Per step and layer the four gates are one product of [x_t, h_{t-1}]
+    // with the stacked weights; steps wait for each other (h_{t-1}).
+    const int64_t steps = in[0].size() > 1 ? in[0][1] : 1;
+    std::vector<GemmShape> out;
+    for (const Layer& L : layer_) out.push_back({1, 4 * hidden_, L.in + hidden_, steps});
+    return out;
+  }
   int64_t weight_bytes() const override {
     int64_t params = 0;
     for (const Layer& L : layer_) params += L.w_ih->size() + L.w_hh->size();

@@ -99,6 +99,14 @@ struct OpCost {
   int64_t weights = 0;    // the params the plan quantizes (no biases)
 };
 
+// One matrix product of an op in the GEMM view, per batch item: an
+// [m x k] by [k x n] product, done `repeats` times one after another (conv
+// groups, LSTM time steps: each depends on the previous or shares the
+// array). The systolic estimator maps these onto the array.
+struct GemmShape {
+  int64_t m = 0, n = 0, k = 0, repeats = 1;
+};
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -134,6 +142,8 @@ class Op {
   virtual std::unique_ptr<OpState> make_state() const { return nullptr; }
 
   virtual OpCost cost(const std::vector<Shape>& inputs) const { return {}; }
+  // The matrix products behind cost().macs (empty for ops without any).
+  virtual std::vector<GemmShape> gemms(const std::vector<Shape>& inputs) const { return {}; }
   // Sum of the bytes its weights take in fp32 and at the current plan.
   virtual int64_t weight_bytes() const { return 0; }
 };
