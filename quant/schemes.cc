@@ -1,11 +1,13 @@
 #include "quant/schemes.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <vector>
 
 #include "core/error.h"
 #include "quant/sdp.h"
+#include "quant/drq_kernels.h"
 #include "quant/sdp_kernels.h"
 
 namespace bitlane::quant {
@@ -100,6 +102,7 @@ ActivationTransform::ActivationTransform(const LayerPlan& plan, const Affine& a)
     case Scheme::kTerm:
       if (plan.activation_group > 1) {
         kind_ = Kind::kTermGroup;
+        group_ = GroupTruncator(plan.activation_bits, plan.encoding);
       } else {
         kind_ = Kind::kTermValue;
         table_ = TruncationTable(plan.activation_bits, plan.activation_terms, plan.encoding);
@@ -141,26 +144,6 @@ void round_to_drq_low(T* p, int64_t n) {
 template <typename T>
 int64_t ActivationTransform::apply(T* data, const ActivationLayout& l, int64_t* regions) const {
   const int64_t positions = l.height * l.width, ch = l.channels;
-  // Scratch for one group as int32 (on the stack for common group sizes).
-  int32_t in_small[256], out_small[256];
-  std::vector<int32_t> in_large, out_large;
-  const int widest = std::max(plan_.activation_group, plan_.sdp_group);
-  int32_t* in = in_small;
-  int32_t* out = out_small;
-  if (widest > 256) {
-    in_large.resize(static_cast<size_t>(widest));
-    out_large.resize(static_cast<size_t>(widest));
-    in = in_large.data();
-    out = out_large.data();
-  }
-  auto groups = [&](T* p, int g, auto&& fn) {  // groups of g channels at one position
-    for (int64_t c0 = 0; c0 < ch; c0 += g) {
-      const size_t n = static_cast<size_t>(std::min<int64_t>(g, ch - c0));
-      std::copy(p + c0, p + c0 + static_cast<int64_t>(n), in);
-      fn(std::span<const int32_t>(in, n), std::span<int32_t>(out, n));
-      for (size_t i = 0; i < n; ++i) p[c0 + static_cast<int64_t>(i)] = static_cast<T>(out[i]);
-    }
-  };
   int64_t sensitive = 0;
   for (int64_t it = 0; it < l.items; ++it) {
     T* item = data + it * l.item_stride;
@@ -174,9 +157,9 @@ int64_t ActivationTransform::apply(T* data, const ActivationLayout& l, int64_t* 
         break;
       case Kind::kTermGroup:
         for (int64_t p = 0; p < positions; ++p)
-          groups(item + p * ch, plan_.activation_group, [&](auto src, auto dst) {
-            truncate_group(src, plan_.activation_budget, plan_.encoding, dst);
-          });
+          for (int64_t c0 = 0; c0 < ch; c0 += plan_.activation_group)
+            group_.apply(item + p * ch + c0, static_cast<int>(std::min<int64_t>(plan_.activation_group, ch - c0)),
+                         plan_.activation_budget);
         break;
       case Kind::kSdp:
         if (plan_.sdp_group == 4 && ch % 4 == 0) {  // the vectorized common case, all positions at once
@@ -195,6 +178,13 @@ int64_t ActivationTransform::apply(T* data, const ActivationLayout& l, int64_t* 
         // run by run.
         const int64_t r = plan_.drq_region;
         const bool spatial = positions > 1;
+        if constexpr (std::is_same_v<T, uint8_t>) {
+          if (!spatial && r == 4 && ch % 4 == 0) {  // the vectorized common case of dense layers
+            sensitive += detail::drq_regions4(item, static_cast<size_t>(ch / 4), drq_threshold_ * 4);
+            if (regions) *regions += ch / 4;
+            break;
+          }
+        }
         const int64_t rh = spatial ? r : 1, rw = spatial ? r : 1, rc = spatial ? ch : r;
         for (int64_t y0 = 0; y0 < l.height; y0 += rh)
           for (int64_t x0 = 0; x0 < l.width; x0 += rw)

@@ -58,6 +58,7 @@ class ActivationTransform {
   Kind kind_ = Kind::kNone;
   LayerPlan plan_;
   TruncationTable table_;
+  GroupTruncator group_;
   int64_t drq_threshold_ = 0;  // sum over a region, in integer units x region size
 };
 

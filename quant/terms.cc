@@ -1,6 +1,8 @@
 #include "quant/terms.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -140,5 +142,85 @@ TruncationTable::TruncationTable(int bits, int s, TermEncoding e) {
     terms[m] = static_cast<uint8_t>(std::min(s, term_count(m, e)));
   }
 }
+
+GroupTruncator::GroupTruncator(int bits, TermEncoding e) : encoding_(e) {
+  if (bits < 1 || bits > 16) fail("term quantization", "activation magnitude bits must be 1..16");
+  const uint32_t n = 1u << bits;
+  pos_.resize(n);
+  neg_.resize(n);
+  Term t[34];
+  for (uint32_t m = 0; m < n; ++m) {
+    const int count = terms_of(m, e, t);
+    for (int j = 0; j < count; ++j) (t[j].sign > 0 ? pos_[m] : neg_[m]) |= 1u << t[j].exponent;
+  }
+}
+
+namespace {
+
+// Byte i of spread[b] is bit i of b: adding spread[] of a term mask counts
+// terms per exponent in byte-wide counters, without a branch per term.
+struct Spread {
+  uint64_t table[256];
+  Spread() {
+    for (int b = 0; b < 256; ++b) {
+      table[b] = 0;
+      for (int i = 0; i < 8; ++i) table[b] |= static_cast<uint64_t>((b >> i) & 1) << (8 * i);
+    }
+  }
+};
+const Spread kSpread;
+
+}  // namespace
+
+template <typename T>
+int GroupTruncator::apply(T* values, int n, int k) const {
+  auto magnitude = [](T v) { return static_cast<uint32_t>(v < 0 ? -static_cast<int32_t>(v) : v); };
+  for (int i = 0; i < n; ++i)
+    if (magnitude(values[i]) >= pos_.size() || n > 255) {  // outside the table (or counters): the reference
+      std::vector<int32_t> in(values, values + n), out(static_cast<size_t>(n));
+      const int kept = truncate_group(in, k, encoding_, out);
+      for (int j = 0; j < n; ++j) values[j] = static_cast<T>(out[static_cast<size_t>(j)]);
+      return kept;
+    }
+  // Terms per exponent: exponents 0..7, 8..15, 16..23 in three words of
+  // byte counters (a group of at most 255 values cannot overflow a byte).
+  uint64_t c0 = 0, c1 = 0, c2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const uint32_t m = magnitude(values[i]), d = pos_[m] | neg_[m];
+    c0 += kSpread.table[d & 255];
+    c1 += kSpread.table[(d >> 8) & 255];
+    c2 += kSpread.table[(d >> 16) & 255];
+  }
+  // Totals straight from the counter words (no round trip through memory).
+  auto byte_sum = [](uint64_t c) {
+    const uint64_t pairs = (c & 0x00FF00FF00FF00FFull) + ((c >> 8) & 0x00FF00FF00FF00FFull);
+    return static_cast<int>((pairs * 0x0001000100010001ull) >> 48);
+  };
+  const int total = byte_sum(c0) + byte_sum(c1) + byte_sum(c2);
+  k = std::max(k, 0);
+  if (total <= k) return total;  // every term fits
+  const uint64_t words[3] = {c0, c1, c2};
+  auto count = [&](int e) { return static_cast<int>((words[e >> 3] >> (8 * (e & 7))) & 255); };
+  int cut = 23, above = 0;
+  while (above + count(cut) < k) above += count(cut--);
+  int at_cut = k - above;  // terms at the cut exponent still to keep, lowest index first
+  const uint32_t high = ~((2u << cut) - 1), cut_bit = 1u << cut;
+  for (int i = 0; i < n; ++i) {
+    const bool negative = values[i] < 0;
+    const uint32_t m = magnitude(values[i]);
+    const uint32_t has_cut = (pos_[m] | neg_[m]) & cut_bit;
+    const uint32_t take = (has_cut && at_cut > 0) ? cut_bit : 0u;
+    at_cut -= take != 0;
+    const uint32_t keep = high | take;
+    const int32_t kept = static_cast<int32_t>(pos_[m] & keep) - static_cast<int32_t>(neg_[m] & keep);
+    values[i] = static_cast<T>(negative ? -kept : kept);
+  }
+  return k;
+}
+
+template int GroupTruncator::apply<uint8_t>(uint8_t*, int, int) const;
+template int GroupTruncator::apply<int8_t>(int8_t*, int, int) const;
+template int GroupTruncator::apply<int16_t>(int16_t*, int, int) const;
+template int GroupTruncator::apply<int32_t>(int32_t*, int, int) const;
 
 }  // namespace bitlane::quant

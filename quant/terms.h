@@ -74,4 +74,24 @@ struct TruncationTable {
   std::vector<uint8_t> terms;
 };
 
+// Group truncation at run-time speed for magnitudes of at most `bits` bits
+// (activations with group selection): each magnitude's terms as two bit
+// masks (positive and negative digits); per group a count of terms per
+// exponent finds the cut exponent E, every term above E stays and the first
+// (by index) of those at E fill the budget. No lists, no sorting; equal to
+// truncate_group (tested).
+class GroupTruncator {
+ public:
+  GroupTruncator() = default;
+  GroupTruncator(int bits, TermEncoding e);
+  // Truncates values[0..n) in place to the k largest terms; returns the
+  // number kept.
+  template <typename T>
+  int apply(T* values, int n, int k) const;
+
+ private:
+  TermEncoding encoding_ = TermEncoding::kBinary;
+  std::vector<uint32_t> pos_, neg_;  // per magnitude: exponents of +2^e and -2^e digits
+};
+
 }  // namespace bitlane::quant

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "quant/exponential.h"
 #include "quant/sdp.h"
+#include "quant/drq_kernels.h"
 #include "quant/sdp_kernels.h"
 #include "swar/targets.h"
 
@@ -221,6 +222,36 @@ TEST_CASE("exponential: the tabulated codec equals exp_encode / exp_decode") {
           REQUIRE(std::bit_cast<uint32_t>(values[i]) == std::bit_cast<uint32_t>(exp_decode(c, p)));
         }
       }
+    }
+  }
+}
+
+TEST_CASE("DRQ: the vectorized regions of four equal the scalar rule on every target") {
+  std::mt19937 rng(23);
+  for (const auto& target : bitlane::swar::available_targets()) {
+    bitlane::swar::ScopedTarget scope(target.name);
+    for (int64_t min_sum : {0, 1, 64, 255, 256, 500, 1020, 1021}) {
+      const size_t regions = 61 + static_cast<size_t>(rng() % 300);
+      std::vector<uint8_t> v(regions * 4);
+      for (auto& x : v) x = static_cast<uint8_t>(rng() % 3 == 0 ? 0 : rng() % 256);
+      std::vector<uint8_t> want = v;
+      int64_t want_sensitive = 0;
+      for (size_t r = 0; r < regions; ++r) {  // the rule, written out
+        int64_t sum = 0;
+        for (int i = 0; i < 4; ++i) sum += want[4 * r + static_cast<size_t>(i)];
+        if (sum >= min_sum) {
+          ++want_sensitive;
+        } else {
+          for (int i = 0; i < 4; ++i) {
+            uint8_t& q = want[4 * r + static_cast<size_t>(i)];
+            q = static_cast<uint8_t>(std::min((q + 8) / 16 * 16, 240));
+          }
+        }
+      }
+      const int64_t sensitive = bitlane::quant::detail::drq_regions4(v.data(), regions, min_sum);
+      INFO(target.name << " min_sum " << min_sum);
+      CHECK(sensitive == want_sensitive);
+      CHECK(v == want);
     }
   }
 }

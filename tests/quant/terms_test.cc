@@ -183,3 +183,28 @@ TEST_CASE("truncation tables agree with truncate_value") {
       }
     }
 }
+
+TEST_CASE("group truncation at run-time speed equals truncate_group") {
+  std::mt19937 rng(17);
+  for (TermEncoding enc : {TermEncoding::kBinary, TermEncoding::kHese}) {
+    for (int bits : {4, 6, 8, 12}) {
+      const GroupTruncator fast(bits, enc);
+      for (int trial = 0; trial < 3000; ++trial) {
+        const int n = 1 + static_cast<int>(rng() % 20);
+        const int k = static_cast<int>(rng() % 40);
+        std::vector<int32_t> v(static_cast<size_t>(n)), want(static_cast<size_t>(n));
+        for (auto& x : v) {
+          const int32_t m = static_cast<int32_t>(rng() % (1u << bits));
+          x = rng() % 4 == 0 ? 0 : (rng() % 2 ? m : -m);  // zeros and ties are common
+          if (rng() % 5 == 0) x = v[0];
+        }
+        const int kept_ref = truncate_group(v, k, enc, want);
+        std::vector<int32_t> got = v;
+        const int kept = fast.apply(got.data(), n, k);
+        INFO(encoding_name(enc) << " bits " << bits << " n " << n << " k " << k);
+        REQUIRE(kept == kept_ref);
+        REQUIRE(got == want);
+      }
+    }
+  }
+}
