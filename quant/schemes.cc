@@ -29,7 +29,10 @@ QuantizedWeights term_weights(const float* w, int64_t rows, int64_t cols, int64_
   out.q.resize(static_cast<size_t>(rows * cols));
   out.affine.resize(static_cast<size_t>(rows));
   out.row_sum.assign(static_cast<size_t>(rows), 0);
-  out.format = {b + 2, true};
+  // max|w| maps to 2^(b-1), so magnitudes stay <= 2^(b-1), and truncation
+  // never exceeds a value's top digit (HESE digits alternate in sign with
+  // falling exponents): b + 1 signed bits hold every kept weight.
+  out.format = {b + 1, true};
   const bool per_channel = plan.weight_granularity == Granularity::kPerChannel;
   auto max_abs = [&](int64_t r0, int64_t r1) {
     float m = 0.f;
