@@ -101,7 +101,10 @@ int64_t truncate_rows(std::span<const int32_t> values, int64_t rows, int64_t col
 int64_t term_pair_dot(std::span<const int32_t> w, std::span<const int32_t> x, TermEncoding e,
                       int64_t* pairs) {
   if (w.size() != x.size()) fail("term_pair_dot", "vectors differ in length");
-  int64_t count[70] = {};  // one counter per exponent sum
+  // Magnitudes stay below 2^16, so a term's exponent is at most 16 (HESE can
+  // round a run up to 2^16) and an exponent sum at most 32.
+  constexpr int kExponentSums = 2 * 16 + 1;
+  int64_t count[kExponentSums] = {};  // one counter per exponent sum
   int64_t n_pairs = 0;
   Term tw[34], tx[34];
   for (size_t i = 0; i < w.size(); ++i) {
@@ -115,7 +118,7 @@ int64_t term_pair_dot(std::span<const int32_t> w, std::span<const int32_t> x, Te
     n_pairs += static_cast<int64_t>(nw) * nx;
   }
   int64_t sum = 0;
-  for (int c = 0; c < 70; ++c) sum += count[c] * (int64_t{1} << c);
+  for (int c = 0; c < kExponentSums; ++c) sum += count[c] * (int64_t{1} << c);
   if (pairs) *pairs = n_pairs;
   return sum;
 }
