@@ -33,9 +33,13 @@ std::vector<Tensor> load_calibration(const Model& model) {
     fail(model.origin(), "calibration files serve single-input models only");
   const std::string file = c["file"].get<std::string>();
   const std::string path = file[0] == '/' ? file : model.directory() + "/" + file;
-  const SafeTensorsFile st = SafeTensorsFile::load(path);
-  const SafeTensor* t = st.find(c["tensor"].get<std::string>());
-  if (!t) fail(path, "has no tensor '" + c["tensor"].get<std::string>() + "'");
+  return calibration_from(model, SafeTensorsFile::load(path), c["tensor"].get<std::string>());
+}
+
+std::vector<Tensor> calibration_from(const Model& model, const SafeTensorsFile& st, const std::string& tensor) {
+  if (model.inputs().size() != 1) fail(model.origin(), "calibration files serve single-input models only");
+  const SafeTensor* t = st.find(tensor);
+  if (!t) fail(st.origin(), "has no tensor '" + tensor + "'");
   const InputSpec& spec = model.inputs()[0];
   Tensor x = spec.dtype == DType::kI32 ? st.read_i32(*t) : st.read_f32(*t);
   if (spec.dtype == DType::kF32 && t->dtype == "U8" && spec.preprocessing) {

@@ -46,5 +46,8 @@ class Engine {
 // The calibration samples a model names, preprocessed like its inputs
 // (bytes of images are scaled and normalised), one tensor per input.
 std::vector<Tensor> load_calibration(const Model& model);
+// The same from a tensor of a .safetensors file already loaded or parsed.
+class SafeTensorsFile;
+std::vector<Tensor> calibration_from(const Model& model, const SafeTensorsFile& file, const std::string& tensor);
 
 }  // namespace bitlane
