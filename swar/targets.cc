@@ -21,11 +21,28 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-// All targets this CPU supports. Read once, before anything restricts the
-// choice: every restriction goes through force_target, which asks here first.
+// All compiled targets this CPU supports. Read once, before anything
+// restricts the choice: every restriction goes through force_target, which
+// asks here first. A baseline-only build (BITLANE_HWY_TARGETS=baseline) has
+// exactly one target and no run-time dispatch.
 int64_t cpu_targets() {
-  static const int64_t targets = hwy::SupportedTargets();
+#if BITLANE_HWY_STATIC
+  return HWY_STATIC_TARGET;
+#else
+  static const int64_t targets = hwy::SupportedTargets() & HWY_TARGETS;
   return targets;
+#endif
+}
+
+// The target bit currently forced (0: automatic choice).
+int64_t g_forced = 0;
+
+void dispatch_to(int64_t bit) {
+  g_forced = bit;
+#if !BITLANE_HWY_STATIC
+  hwy::SetSupportedTargetsForTest(bit);
+  hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+#endif
 }
 
 }  // namespace
@@ -33,8 +50,7 @@ int64_t cpu_targets() {
 std::vector<SimdTarget> available_targets() {
   std::vector<SimdTarget> out;
   // Lower bits are better targets in Highway's numbering.
-  int64_t targets = cpu_targets() & HWY_TARGETS;
-  for (; targets != 0; targets &= targets - 1) {
+  for (int64_t targets = cpu_targets(); targets != 0; targets &= targets - 1) {
     const int64_t bit = targets & ~(targets - 1);
     out.push_back({bit, hwy::TargetName(bit)});
   }
@@ -48,15 +64,13 @@ std::string current_target() {
 
 void force_target(std::string_view name) {
   if (name.empty()) {
-    hwy::SetSupportedTargetsForTest(0);
-    hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+    dispatch_to(0);
     return;
   }
   std::string names;
   for (const SimdTarget& t : available_targets()) {
     if (iequals(t.name, name)) {
-      hwy::SetSupportedTargetsForTest(t.bit);
-      hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+      dispatch_to(t.bit);
       return;
     }
     names += (names.empty() ? "" : ", ") + t.name;
@@ -72,5 +86,11 @@ void apply_target_from_environment() {
     if (env && *env) force_target(env);
   });
 }
+
+ScopedTarget::ScopedTarget(std::string_view name) : previous_((apply_target_from_environment(), g_forced)) {
+  force_target(name);
+}
+
+ScopedTarget::~ScopedTarget() { dispatch_to(previous_); }
 
 }  // namespace bitlane::swar

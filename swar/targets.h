@@ -16,7 +16,8 @@ struct SimdTarget {
   std::string name;  // "AVX3_DL", "AVX2", "NEON", "EMU128", ...
 };
 
-// Targets compiled into this binary that this CPU can run, best first.
+// Targets compiled into this binary that this CPU can run, best first
+// (one, without run-time dispatch, in a BITLANE_HWY_TARGETS=baseline build).
 std::vector<SimdTarget> available_targets();
 
 // Name of the target the kernels currently dispatch to.
@@ -31,14 +32,17 @@ void force_target(std::string_view name);
 // entry points, harmless to call again.
 void apply_target_from_environment();
 
-// Forces a target for a scope (tests, benchmarks) and restores automatic
-// choice afterwards.
+// Forces a target for a scope (tests, benchmarks) and restores the choice
+// that held before (automatic, or what BITLANE_TARGET forced).
 class ScopedTarget {
  public:
-  explicit ScopedTarget(std::string_view name) { force_target(name); }
-  ~ScopedTarget() { force_target(""); }
+  explicit ScopedTarget(std::string_view name);
+  ~ScopedTarget();
   ScopedTarget(const ScopedTarget&) = delete;
   ScopedTarget& operator=(const ScopedTarget&) = delete;
+
+ private:
+  int64_t previous_;
 };
 
 }  // namespace bitlane::swar
