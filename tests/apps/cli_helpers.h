@@ -14,6 +14,9 @@
 
 namespace bitlane::test {
 
+// The bundled MLP's folder in the build tree.
+inline const std::string kMlp = std::string(BITLANE_MODELS_DIR) + "/mlp";
+
 struct Result {
   int status;
   std::string out, err;

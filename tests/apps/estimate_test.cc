@@ -12,10 +12,6 @@
 using namespace bitlane;
 using namespace bitlane::test;
 
-namespace {
-const std::string kMlp = std::string(BITLANE_MODELS_DIR) + "/mlp";
-}
-
 TEST_CASE("estimate: the CLI reports the library's cycles for every dataflow and PE") {
   const auto model = Model::load(model_path("mlp"));
   struct Case {

@@ -15,7 +15,6 @@ using namespace bitlane::test;
 
 namespace {
 
-const std::string kMlp = std::string(BITLANE_MODELS_DIR) + "/mlp";
 const std::string kFashion = source_path("models/data/fashion-test.safetensors");
 // MACs per image of the MLP: 784 x 512 + 512 x 512 + 512 x 10.
 constexpr double kMlpMacs = 784.0 * 512 + 512.0 * 512 + 512.0 * 10;

@@ -53,7 +53,8 @@ std::shared_ptr<const Engine> engine_for(const std::string& name, const char* pl
   EngineOptions o;
   o.plan = quant::QuantPlan::from_cli(plan, {});
   o.reference_kernels = reference;
-  if (o.plan->any_quantized()) o.calibration = {head(load_calibration(*model)[0], name == "char_lstm" ? 4 : 128)};
+  // Bit-exactness does not depend on how many samples calibrate the plan.
+  if (o.plan->any_quantized()) o.calibration = {head(load_calibration(*model)[0], name == "char_lstm" ? 4 : 32)};
   return Engine::build(model, o, ex);
 }
 
@@ -136,15 +137,25 @@ TEST_CASE("results are identical for 1 and 2 threads") {
     }
 }
 
+// The committed test images (all 1000, or the first 250 in quick mode).
+const TestSet& accuracy_set() {
+  static const TestSet set = [] {
+    const int64_t n = test::quick() ? 250 : fashion_test().images.dim(0);
+    return TestSet{head(fashion_test().images, n), head(fashion_test().labels, n)};
+  }();
+  return set;
+}
+
 TEST_CASE("fp32 accuracy on the 1000-image subset agrees with PyTorch's full test accuracy") {
   Executor ex(2);
+  const double n = static_cast<double>(accuracy_set().images.dim(0));
   for (const char* name : kImageModels) {
     std::ifstream meta(test::source_path(std::string("models/") + name + "/model.meta.json"));
     const double full = nlohmann::json::parse(meta)["pytorch_test_accuracy"].get<double>();
-    const double subset = accuracy(run(engine_for(name, "fp32", false, ex), fashion_test().images, ex),
-                                   fashion_test().labels);
-    // Three standard errors of a 1000-sample estimate of the full accuracy.
-    const double noise = 3 * std::sqrt(full * (1 - full) / 1000);
+    const double subset = accuracy(run(engine_for(name, "fp32", false, ex), accuracy_set().images, ex),
+                                   accuracy_set().labels);
+    // Three standard errors of an n-sample estimate of the full accuracy.
+    const double noise = 3 * std::sqrt(full * (1 - full) / n);
     INFO(name << ": subset " << subset << ", PyTorch full test set " << full);
     CHECK(std::abs(subset - full) <= noise);
   }
@@ -157,15 +168,16 @@ TEST_CASE("the README accuracy table is reproduced on the committed subsets") {
   std::ifstream in(test::source_path("models/accuracy.json"));
   const auto table = nlohmann::json::parse(in);
   Executor ex(2);
+  const double n = static_cast<double>(accuracy_set().images.dim(0));
   for (const char* name : kImageModels)
     for (const char* plan : {"fp32", "8", "4", "2"}) {
       const double full = table[name][plan]["top1"].get<double>();
       const auto model = Model::load(test::model_path(name));
       EngineOptions o;
       o.plan = quant::QuantPlan::from_cli(plan, {});  // calibrated like the table: all 512 samples
-      const double subset = accuracy(run(Engine::build(model, o, ex), fashion_test().images, ex),
-                                     fashion_test().labels);
-      const double noise = 3 * std::sqrt(std::max(full * (1 - full), 0.01) / 1000);
+      const double subset = accuracy(run(Engine::build(model, o, ex), accuracy_set().images, ex),
+                                     accuracy_set().labels);
+      const double noise = 3 * std::sqrt(std::max(full * (1 - full), 0.01) / n);
       INFO(name << " " << plan << ": subset " << subset << ", table " << full);
       CHECK(std::abs(subset - full) <= noise);
     }
