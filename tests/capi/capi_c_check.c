@@ -1,7 +1,7 @@
 /* Compiled as C: the header is valid C and the calls link from C. */
 #include <string.h>
 
-#include "runtime/capi/bitlane.h"
+#include <bitlane/bitlane.h>
 
 int bitlane_c_header_check(void) {
   bitlane_model* m = bitlane_model_create();

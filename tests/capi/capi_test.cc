@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/executor.h"
-#include "runtime/capi/bitlane.h"
+#include <bitlane/bitlane.h>
 #include "runtime/engine.h"
 #include "runtime/image/image.h"
 #include "runtime/safetensors.h"
