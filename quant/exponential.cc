@@ -88,31 +88,43 @@ float exp_decode(int16_t code, const ExpParams& p) {
   return static_cast<float>(code < 0 ? -v : v);
 }
 
-ExpParams fit_exponential(std::span<const float> samples, double base, int bits) {
+namespace {
+
+// Non-zero magnitudes of the samples, ascending: what the fit works on.
+std::vector<double> sorted_magnitudes(std::span<const float> samples) {
+  std::vector<double> t;
+  for (float v : samples)
+    if (v != 0.f) t.push_back(std::abs(static_cast<double>(v)));
+  std::sort(t.begin(), t.end());
+  return t;
+}
+
+ExpParams fit_sorted(const std::vector<double>& t, double base, int bits) {
   if (!(base > 1.0)) fail("exponential quantization", "base must be greater than 1");
   if (bits < 2 || bits > 12) fail("exponential quantization", "bits must be 2..12");
   ExpParams p;
   p.base = base;
   p.bits = bits;
-  std::vector<double> t;
-  for (float v : samples)
-    if (v != 0.f) t.push_back(std::abs(static_cast<double>(v)));
   if (t.empty()) return p;
-  std::sort(t.begin(), t.end());
   p.alpha = t.back();
   p.beta = 0;
-  const double lb = std::log(base);
-  std::vector<double> power(static_cast<size_t>(p.levels()));  // base^e, e in [e_min, 0]
-  for (int e = p.e_min(); e <= 0; ++e) power[static_cast<size_t>(e - p.e_min())] = std::pow(base, e);
+  const size_t levels = static_cast<size_t>(p.levels());
+  std::vector<double> power(levels), half_up(levels);  // base^e and base^(e + 1/2), e in [e_min, 0]
+  for (int e = p.e_min(); e <= 0; ++e) {
+    power[static_cast<size_t>(e - p.e_min())] = std::pow(base, e);
+    half_up[static_cast<size_t>(e - p.e_min())] = std::pow(base, e + 0.5);
+  }
   for (int round = 0; round < 4; ++round) {
-    // Exponent of each magnitude under the current fit, then least squares
-    // of t = alpha u + beta with u = base^e.
+    // Exponent of each magnitude under the current fit -- the nearest e in
+    // log_base((v - beta) / alpha), clamped to the window -- then least
+    // squares of t = alpha u + beta with u = base^e. The magnitudes are
+    // sorted, so the exponent only grows: step it past the rounding
+    // boundaries beta + alpha base^(e + 1/2) instead of taking logarithms.
     double su = 0, st = 0, suu = 0, sut = 0;
+    size_t e = 0;  // index into the window
     for (double v : t) {
-      int e = p.e_min();
-      if (v - p.beta > 0) e = static_cast<int>(std::lround(std::log((v - p.beta) / p.alpha) / lb));
-      e = std::clamp(e, p.e_min(), 0);
-      const double u = power[static_cast<size_t>(e - p.e_min())];
+      while (e + 1 < levels && v >= p.beta + p.alpha * half_up[e]) ++e;
+      const double u = power[e];
       su += u;
       st += v;
       suu += u * u;
@@ -126,6 +138,12 @@ ExpParams fit_exponential(std::span<const float> samples, double base, int bits)
     p.beta = beta;
   }
   return p;
+}
+
+}  // namespace
+
+ExpParams fit_exponential(std::span<const float> samples, double base, int bits) {
+  return fit_sorted(sorted_magnitudes(samples), base, bits);
 }
 
 double exp_error(std::span<const float> samples, const ExpParams& p) {
@@ -161,6 +179,8 @@ ExpSearch search_exponential(std::span<const float> weights, std::span<const flo
   std::vector<float> w_store, a_store;
   weights = reduce(weights, w_store);
   activations = reduce(activations, a_store);
+  // Sorted once: every base and width below fits the same magnitudes.
+  const std::vector<double> w_sorted = sorted_magnitudes(weights), a_sorted = sorted_magnitudes(activations);
   std::vector<double> bases;
   if (fixed_base > 0)
     bases.push_back(fixed_base);
@@ -173,8 +193,8 @@ ExpSearch search_exponential(std::span<const float> weights, std::span<const flo
   for (int bits = min_bits; bits <= max_bits; ++bits) {
     for (double b : bases) {
       ExpSearch s;
-      s.weights = fit_exponential(weights, b, bits);
-      s.activations = fit_exponential(activations, b, bits);
+      s.weights = fit_sorted(w_sorted, b, bits);
+      s.activations = fit_sorted(a_sorted, b, bits);
       s.weight_error = exp_error(weights, s.weights);
       s.activation_error = exp_error(activations, s.activations);
       const double total = s.weight_error + s.activation_error;

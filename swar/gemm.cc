@@ -3,6 +3,8 @@
 // (SIMD, per target) and gemm_pack.cc (widemul, scalar).
 #include "swar/gemm.h"
 
+#include <vector>
+
 #include <algorithm>
 #include <atomic>
 #include <limits>
@@ -361,13 +363,21 @@ void gemm(const MatrixView& a, const PackedWeights& w, int64_t* c, size_t ldc,
 
 void gemm_reference(const MatrixView& a, const MatrixView& w, int64_t* c, size_t ldc) {
   if (a.cols != w.cols) fail("swar::gemm_reference", "K of A and W differ");
-  for (size_t m = 0; m < a.rows; ++m)
+  // Operands widened to int32 once, so the loop below is the plain
+  // definition with nothing in its way (whole models run on it in tests).
+  const size_t K = a.cols;
+  std::vector<int32_t> wide_w(w.rows * K), wide_a(K);
+  for (size_t n = 0; n < w.rows; ++n)
+    for (size_t k = 0; k < K; ++k) wide_w[n * K + k] = w.at(n, k);
+  for (size_t m = 0; m < a.rows; ++m) {
+    for (size_t k = 0; k < K; ++k) wide_a[k] = a.at(m, k);
     for (size_t n = 0; n < w.rows; ++n) {
+      const int32_t* wr = wide_w.data() + n * K;
       int64_t sum = 0;
-      for (size_t k = 0; k < a.cols; ++k)
-        sum += static_cast<int64_t>(a.at(m, k)) * static_cast<int64_t>(w.at(n, k));
+      for (size_t k = 0; k < K; ++k) sum += static_cast<int64_t>(wide_a[k]) * wr[k];
       c[m * ldc + n] = sum;
     }
+  }
 }
 
 int64_t dot(const MatrixView& a, IntFormat a_format, const MatrixView& w, IntFormat w_format,

@@ -54,18 +54,20 @@ std::shared_ptr<const Engine> engine_for(const std::string& name, const char* pl
   o.plan = quant::QuantPlan::from_cli(plan, {});
   o.reference_kernels = reference;
   // Bit-exactness does not depend on how many samples calibrate the plan.
-  if (o.plan->any_quantized()) o.calibration = {head(load_calibration(*model)[0], name == "char_lstm" ? 4 : 32)};
+  const int64_t samples = name == "char_lstm" ? 4 : test::quick() ? 8 : 32;
+  if (o.plan->any_quantized()) o.calibration = {head(load_calibration(*model)[0], samples)};
   return Engine::build(model, o, ex);
 }
 
-// 256 characters of the bundled WikiText-2 test text, as 4 streams of 64.
+// 256 characters of the bundled WikiText-2 test text, as 4 streams of 64
+// (quick mode: 2 streams of 16).
 Tensor text_ids() {
   const auto model = Model::load(test::model_path("char_lstm"));
   std::ifstream in(test::source_path("models/data/wikitext-test.txt"));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::map<std::string, int32_t> index;
   for (size_t i = 1; i < model->vocabulary().size(); ++i) index[model->vocabulary()[i]] = static_cast<int32_t>(i);
-  Tensor ids({4, 64}, DType::kI32);
+  Tensor ids(test::quick() ? Shape{2, 16} : Shape{4, 64}, DType::kI32);
   for (int64_t i = 0; i < ids.size(); ++i) {  // ASCII text: one byte per character
     auto it = index.find(std::string(1, text[static_cast<size_t>(i)]));
     ids.i32()[i] = it == index.end() ? 0 : it->second;
@@ -101,7 +103,7 @@ double accuracy(const Tensor& logits, const Tensor& labels) {
 
 TEST_CASE("quantized models are bit-exact with the scalar reference GEMM") {
   Executor ex(1);
-  const Tensor x = head(fashion_test().images, 24);
+  const Tensor x = head(fashion_test().images, test::quick() ? 4 : 24);
   for (const char* name : kImageModels)
     for (const char* plan : {"8", "w4a8", "3", "w2a4,first=fp32", "1", "scheme=term,w4a6,g=16,k=10,s=6",
                              "scheme=term,w4a8,g=8,k=12,s=3,enc=hese,ga=4,ka=8", "scheme=sdp,w4,sdp_g=4,sdp_k=3",
@@ -127,7 +129,7 @@ TEST_CASE("char_lstm: quantized bit-exact with the reference, thread-count indep
 
 TEST_CASE("results are identical for 1 and 2 threads") {
   Executor one(1), two(2);
-  const Tensor x = head(fashion_test().images, 96);
+  const Tensor x = head(fashion_test().images, test::quick() ? 8 : 96);
   for (const char* name : kImageModels)
     for (const char* plan : {"fp32", "w4a4"}) {
       CAPTURE(name);
