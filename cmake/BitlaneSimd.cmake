@@ -65,6 +65,12 @@ function(bitlane_configure_simd target)
     endif()
   endforeach()
   string(TOUPPER "${choice}" upper)
+  # SCALAR and EMU128 are both "the portable fallback": which one Highway
+  # builds as the baseline depends on the compiler (clang: EMU128), and
+  # disabling the baseline is an error, so asking for one keeps both.
+  if("SCALAR" IN_LIST upper OR "EMU128" IN_LIST upper)
+    list(APPEND upper SCALAR EMU128)
+  endif()
   foreach(name IN LISTS _bitlane_hwy_known)
     if(NOT name IN_LIST upper)
       list(APPEND disabled "HWY_${name}")
@@ -73,4 +79,16 @@ function(bitlane_configure_simd target)
   list(JOIN disabled "|" mask)
   target_compile_definitions(${target} PUBLIC "HWY_DISABLED_TARGETS=(${mask})")
   message(STATUS "bitlane: SIMD kernels for ${upper}")
+endfunction()
+
+# bitlane_simd_sources(files...): sources Highway compiles once per SIMD
+# target (foreach_target). They are never merged into unity builds. In fuzzer
+# builds they are left uninstrumented: the fuzz targets exercise the parsers,
+# the kernels are checked by the ASan build, and clang 14 needs ~20 minutes
+# for the GEMM kernels with ASan and coverage.
+function(bitlane_simd_sources)
+  set_source_files_properties(${ARGN} TARGET_DIRECTORY bitlane PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
+  if(BITLANE_BUILD_FUZZERS)
+    set_source_files_properties(${ARGN} TARGET_DIRECTORY bitlane PROPERTIES COMPILE_OPTIONS -fno-sanitize=all)
+  endif()
 endfunction()

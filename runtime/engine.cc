@@ -65,12 +65,13 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   std::vector<int> layers;  // quantizable nodes, in order
   for (size_t i = 0; i < e->ops_.size(); ++i)
     if (e->ops_[i]->quantizable()) layers.push_back(static_cast<int>(i));
-  if (e->plan_.layers.size())
-    for (const auto& [name, p] : e->plan_.layers)
-      if (std::none_of(layers.begin(), layers.end(),
-                       [&](int i) { return model->nodes()[static_cast<size_t>(i)].name == name; }))
-        fail(model->origin(), "the quantization plan names layer '" + name +
-                                  "', which is not a quantizable node (dense, conv2d, lstm)");
+  for (const auto& entry : e->plan_.layers) {
+    const std::string& name = entry.first;  // (clang 14 cannot capture a structured binding)
+    if (std::none_of(layers.begin(), layers.end(),
+                     [&](int i) { return model->nodes()[static_cast<size_t>(i)].name == name; }))
+      fail(model->origin(), "the quantization plan names layer '" + name +
+                                "', which is not a quantizable node (dense, conv2d, lstm)");
+  }
   std::vector<quant::LayerPlan> plans;
   bool any = false;
   for (size_t k = 0; k < layers.size(); ++k) {
