@@ -84,6 +84,61 @@ std::string LayerPlan::to_string() const {
   return s;
 }
 
+namespace {
+
+// The scheme a setting belongs to (kFp32: settings every quantized scheme has).
+Scheme setting_owner(const std::string& k) {
+  if (k == "encoding" || k == "group" || k == "budget" || k == "activation_terms" || k == "activation_group" ||
+      k == "activation_budget")
+    return Scheme::kTerm;
+  if (k.rfind("exp_", 0) == 0) return Scheme::kExponential;
+  if (k.rfind("sdp_", 0) == 0) return Scheme::kSdp;
+  if (k.rfind("drq_", 0) == 0) return Scheme::kDrq;
+  return Scheme::kFp32;
+}
+
+// Resets what the plan's scheme does not use (inherited from a base plan of
+// another scheme) to the defaults, so that equal behaviour means equal plans
+// and the JSON form, which lists only used settings, round-trips.
+LayerPlan without_unused_settings(const LayerPlan& p) {
+  const LayerPlan d;
+  if (!p.quantized()) return d;
+  LayerPlan q = d;
+  q.scheme = p.scheme;
+  q.weight_bits = p.weight_bits;
+  q.activation_bits = p.activation_bits;
+  q.weight_granularity = p.weight_granularity;
+  q.weight_symmetric = p.weight_symmetric;
+  q.activation_symmetric = p.activation_symmetric;
+  q.calibration = p.calibration;
+  if (p.calibration == Calibration::kPercentile) q.percentile = p.percentile;
+  if (p.scheme == Scheme::kTerm) {
+    q.encoding = p.encoding;
+    q.group = p.group;
+    q.budget = p.budget;
+    q.activation_terms = p.activation_terms;
+    if (p.activation_group > 1) {
+      q.activation_group = p.activation_group;
+      q.activation_budget = p.activation_budget;
+    }
+  } else if (p.scheme == Scheme::kExponential) {
+    q.exp_threshold = p.exp_threshold;
+    q.exp_base = p.exp_base;
+    q.exp_min_bits = p.exp_min_bits;
+    q.exp_max_bits = p.exp_max_bits;
+    q.exp_histogram = p.exp_histogram;
+  } else if (p.scheme == Scheme::kSdp) {
+    q.sdp_group = p.sdp_group;
+    q.sdp_keep = p.sdp_keep;
+  } else if (p.scheme == Scheme::kDrq) {
+    q.drq_region = p.drq_region;
+    q.drq_threshold = p.drq_threshold;
+  }
+  return q;
+}
+
+}  // namespace
+
 LayerPlan parse_layer_plan(const json& j, const LayerPlan& base, const std::string& where) {
   if (!j.is_object()) fail(where, "a layer plan must be a JSON object");
   LayerPlan p = base;
@@ -178,7 +233,15 @@ LayerPlan parse_layer_plan(const json& j, const LayerPlan& base, const std::stri
   if (p.scheme == Scheme::kDrq) p.activation_bits = 8;  // 8 bits, or 4 in insensitive regions
   if (p.scheme == Scheme::kTerm && p.activation_group > 1 && p.activation_budget == 0)
     p.activation_budget = p.activation_terms * p.activation_group;
-  return p;
+  // A setting of another scheme, written here, is a mistake (e.g. the term
+  // budget s on an SDP plan): say so instead of ignoring it.
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const Scheme owner = setting_owner(it.key());
+    if (owner != Scheme::kFp32 && owner != p.scheme)
+      fail(where + ": '" + it.key() + "'", std::string("is a setting of scheme ") + scheme_name(owner) +
+                                               ", not of " + scheme_name(p.scheme));
+  }
+  return without_unused_settings(p);
 }
 
 LayerPlan QuantPlan::for_layer(const std::string& name, int index, int count) const {

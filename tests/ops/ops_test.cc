@@ -369,4 +369,26 @@ TEST_CASE("bad plans give clear errors") {
   CHECK(error({{"bugdet", 3}}).find("'bugdet': unknown setting") != std::string::npos);
   CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,k=x", {}), doctest::Contains("k=x: not a number"), Error);
   CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,zz=1", {}), doctest::Contains("unknown key 'zz'"), Error);
+  // Found by fuzz/plan_fuzzer: a setting of another scheme was silently ignored.
+  CHECK(error({{"scheme", "sdp"}, {"activation_terms", 8}})
+            .find("'activation_terms': is a setting of scheme term, not of sdp") != std::string::npos);
+  CHECK(error({{"scheme", "uniform"}, {"exp_base", 2.0}}).find("is a setting of scheme exponential") !=
+        std::string::npos);
+}
+
+TEST_CASE("plans: settings inherited from another scheme are dropped, so JSON round-trips") {
+  // A term default with an SDP layer: the layer keeps none of the term settings.
+  const auto plan = quant::QuantPlan::from_json(
+      nlohmann::json::parse(R"({"default": {"scheme": "term", "group": 8, "budget": 12},
+                                "layers": {"fc2": {"scheme": "sdp", "sdp_keep": 2}}})"),
+      "plan");
+  const quant::LayerPlan& sdp = plan.layers.at("fc2");
+  CHECK(sdp.scheme == quant::Scheme::kSdp);
+  CHECK(sdp.sdp_keep == 2);
+  CHECK(sdp.group == quant::LayerPlan{}.group);
+  CHECK(sdp.budget == quant::LayerPlan{}.budget);
+  CHECK(plan.defaults.group == 8);
+  const auto again = quant::QuantPlan::from_json(plan.to_json(), "round trip");
+  CHECK(again.defaults == plan.defaults);
+  CHECK(again.layers.at("fc2") == sdp);
 }
