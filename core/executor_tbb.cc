@@ -1,5 +1,7 @@
 // oneTBB backend: one task arena per executor, so an executor's thread count
 // is a hard limit even when several executors live in one process.
+#include <algorithm>
+
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
@@ -28,11 +30,15 @@ void Executor::run(size_t n, size_t grain, Body body, void* ctx) const {
     // this loop, never an outer task (another graph branch) that could reuse
     // the thread_local scratch buffers the waiting caller still holds.
     tbb::this_task_arena::isolate([&] {
-      // simple_partitioner with the caller's grain: chunk boundaries do not
-      // depend on timing, which keeps per-chunk scratch use reproducible.
+      // Chunks of exactly `grain` indices (the last one shorter), the same
+      // boundaries as the built-in pool: they never depend on timing or on
+      // the backend, which keeps per-chunk scratch use reproducible.
+      const size_t chunks = (n + grain - 1) / grain;
       tbb::parallel_for(
-          tbb::blocked_range<size_t>(0, n, grain),
-          [&](const tbb::blocked_range<size_t>& r) { body(ctx, r.begin(), r.end()); },
+          tbb::blocked_range<size_t>(0, chunks, 1),
+          [&](const tbb::blocked_range<size_t>& r) {
+            for (size_t c = r.begin(); c != r.end(); ++c) body(ctx, c * grain, std::min(n, (c + 1) * grain));
+          },
           tbb::simple_partitioner());
     });
   });
