@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/limits.h"
 
 namespace bitlane::cli {
 
@@ -40,6 +41,25 @@ void add_model_options(cxxopts::Options& opts) {
                 "or JSON (default: the model's own plan)", cxxopts::value<std::string>())
       ("bits", "shorthand for --quant N: N-bit weights and activations", cxxopts::value<int>())
       ("threads", "worker threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
+  // Limits on hostile files (core/limits.h): raise them for unusually large inputs.
+  const Limits d;
+  opts.add_options("limits")
+      ("max-image-pixels", "refuse images with more pixels (width x height)",
+       cxxopts::value<uint64_t>()->default_value(std::to_string(d.max_image_pixels)))
+      ("max-file-bytes", "refuse larger model, weights and input files",
+       cxxopts::value<uint64_t>()->default_value(std::to_string(d.max_file_bytes)))
+      ("max-tensor-elements", "refuse tensors with more elements",
+       cxxopts::value<uint64_t>()->default_value(std::to_string(d.max_tensor_elements)))
+      ("max-sequence-length", "refuse longer token sequences",
+       cxxopts::value<uint64_t>()->default_value(std::to_string(d.max_sequence_length)));
+}
+
+void apply_limit_options(const cxxopts::ParseResult& args) {
+  Limits& l = limits();
+  l.max_image_pixels = args["max-image-pixels"].as<uint64_t>();
+  l.max_file_bytes = args["max-file-bytes"].as<uint64_t>();
+  l.max_tensor_elements = args["max-tensor-elements"].as<uint64_t>();
+  l.max_sequence_length = args["max-sequence-length"].as<uint64_t>();
 }
 
 std::optional<quant::QuantPlan> plan_from_options(const cxxopts::ParseResult& args,

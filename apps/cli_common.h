@@ -28,8 +28,11 @@ cxxopts::ParseResult parse_strict(cxxopts::Options& opts, int argc, char** argv)
 // MODEL may name a .json file or a folder holding model.json.
 std::string resolve_model_path(const std::string& arg);
 
-// Options every model-running command takes.
+// Options every model-running command takes (plan, threads, input limits).
 void add_model_options(cxxopts::Options& opts);
+
+// Sets bitlane::limits() from the --max-* options of add_model_options.
+void apply_limit_options(const cxxopts::ParseResult& args);
 
 // The plan from --quant / --bits (empty optional: the model's own plan).
 std::optional<quant::QuantPlan> plan_from_options(const cxxopts::ParseResult& args,

@@ -83,6 +83,7 @@ int cmd_eval(int argc, char** argv) {
   const std::string data = args["data"].as<std::string>();
 
   Executor ex(args["threads"].as<int>());
+  apply_limit_options(args);
   const auto engine = load_engine(args["model"].as<std::string>(), plan_from_options(args), ex);
   EvalOptions o;
   o.batch = batch;

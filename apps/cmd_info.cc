@@ -77,8 +77,9 @@ int cmd_info(int argc, char** argv) {
   std::printf("\nparameters: %lld\nMACs per item: %.0f\nterm pairs per item (uniform: MACs x b_w x b_x; "
               "term: MACs x k/g x s): %.4g\n",
               static_cast<long long>(cost.params), cost.macs, cost.pairs);
-  std::printf("model bytes: fp32 %.0f, int8 %.0f, this plan %.0f (%.2fx smaller than int8)\n", cost.bytes_fp32,
-              cost.bytes_int8, cost.bytes, cost.compression_vs_int8());
+  const double vs_int8 = cost.compression_vs_int8();
+  std::printf("model bytes: fp32 %.0f, int8 %.0f, this plan %.0f (%.2fx %s than int8)\n", cost.bytes_fp32,
+              cost.bytes_int8, cost.bytes, vs_int8 >= 1 ? vs_int8 : 1 / vs_int8, vs_int8 >= 1 ? "smaller" : "larger");
   std::printf("plan: %s\n", plan.to_json().dump().c_str());
   return 0;
 }

@@ -69,6 +69,7 @@ int cmd_run(int argc, char** argv) {
   const Shard shard = args.count("shard") ? parse_shard(args["shard"].as<std::string>()) : Shard{};
 
   Executor ex(args["threads"].as<int>());
+  apply_limit_options(args);
   const auto engine = load_engine(args["model"].as<std::string>(), plan_from_options(args), ex);
   const Model& model = engine->model();
   if (model.inputs().size() != 1 || !model.inputs()[0].preprocessing)
@@ -135,11 +136,14 @@ int cmd_run(int argc, char** argv) {
   progress.finish();
   out.commit();
   const double seconds = now_seconds() - t0;
-  const size_t good = files.size() - (failed - walk.problems.size());
+  const size_t failed_images = failed - walk.problems.size();
+  const size_t good = files.size() - failed_images;
   std::fprintf(stderr, "bitlane run: %zu images, %zu failed, %.1f images/s, %.3f ms/image (%d threads, batch %d, %s%s)\n",
-               files.size(), failed, good / std::max(seconds, 1e-9), good ? seconds * 1000 / good : 0.0,
+               files.size(), failed_images, good / std::max(seconds, 1e-9), good ? seconds * 1000 / good : 0.0,
                ex.threads(), batch, engine->plan().any_quantized() ? "quantized " : "",
                engine->plan().defaults.to_string().c_str());
+  if (!walk.problems.empty())
+    std::fprintf(stderr, "bitlane run: %zu inputs could not be walked (reported above)\n", walk.problems.size());
   if (walk.skipped) std::fprintf(stderr, "bitlane run: skipped %zu files without an image extension\n", walk.skipped);
   return failed && !args.count("allow-failures") ? 1 : 0;
 }

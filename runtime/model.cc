@@ -109,6 +109,7 @@ std::shared_ptr<const Model> Model::load(const std::string& json_path, const Loa
   const std::vector<uint8_t> text = read_file(json_path);
   if (text.size() > limits().max_json_bytes)
     fail(json_path, "model graph of " + std::to_string(text.size()) + " bytes exceeds the limit");
+  if (text.empty()) fail(json_path, "empty file (0 bytes), not a model graph");
   json j;
   try {
     j = json::parse(text.begin(), text.end());

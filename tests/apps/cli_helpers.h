@@ -29,11 +29,12 @@ inline std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// Runs `bitlane ARGS` through the shell, capturing stdout and stderr.
-inline Result cli(const std::string& args) {
+// Runs `bitlane ARGS` through the shell, capturing stdout and stderr;
+// `shell_prefix` runs first in the same shell (e.g. "ulimit -v 1048576; ").
+inline Result cli(const std::string& args, const std::string& shell_prefix = "") {
   static int n = 0;
   const std::string base = "/tmp/bitlane_cli_test_" + std::to_string(getpid()) + "_" + std::to_string(n++);
-  const std::string cmd = std::string(BITLANE_CLI) + " " + args + " > " + base + ".out 2> " + base + ".err";
+  const std::string cmd = shell_prefix + std::string(BITLANE_CLI) + " " + args + " > " + base + ".out 2> " + base + ".err";
   const int rc = std::system(cmd.c_str());
   Result r{WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, slurp(base + ".out"), slurp(base + ".err")};
   std::remove((base + ".out").c_str());
