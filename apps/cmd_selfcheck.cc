@@ -21,10 +21,17 @@ int cmd_selfcheck(int argc, char** argv) {
                         "Print CPU features and the SIMD target, then check every packed GEMM "
                         "method against the scalar reference on every target this CPU runs.");
   opts.add_options()("threads", "threads for the check", cxxopts::value<int>()->default_value("1"))(
+      "targets", "only list the SIMD targets this CPU and build can run, best first (for scripts)")(
       "h,help", "show help");
   auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
-    std::cout << opts.help() << "\nExample:\n  bitlane selfcheck --threads 2\n";
+    std::cout << opts.help() << "\nExamples:\n  bitlane selfcheck --threads 2\n  bitlane selfcheck --targets\n";
+    return 0;
+  }
+  if (args.count("targets")) {
+    const auto targets = swar::available_targets();
+    for (size_t i = 0; i < targets.size(); ++i) std::printf("%s%s", i ? " " : "", targets[i].name.c_str());
+    std::printf("\n");
     return 0;
   }
   const CpuInfo& cpu = cpu_info();
