@@ -137,9 +137,10 @@ LayerPlan without_unused_settings(const LayerPlan& p) {
   return q;
 }
 
-}  // namespace
-
-LayerPlan parse_layer_plan(const json& j, const LayerPlan& base, const std::string& where) {
+// The settings of j applied to base, without the final checks: the CLI
+// form applies its items one by one and checks once at the end, so that
+// their order does not matter ("g=8,scheme=term" = "scheme=term,g=8").
+LayerPlan parse_settings(const json& j, const LayerPlan& base, const std::string& where) {
   if (!j.is_object()) fail(where, "a layer plan must be a JSON object");
   LayerPlan p = base;
   // "bits" without a scheme means uniform.
@@ -225,7 +226,12 @@ LayerPlan parse_layer_plan(const json& j, const LayerPlan& base, const std::stri
                "exp_histogram, sdp_group, sdp_keep, drq_region, drq_threshold)");
     }
   }
-  // Consistency of the scheme's settings.
+  return p;
+}
+
+// The checks once all settings are in: consistency, settings of another
+// scheme among those the user wrote (`written`), and unused ones dropped.
+LayerPlan finish_layer_plan(LayerPlan p, const std::vector<std::string>& written, const std::string& where) {
   if (p.exp_min_bits < 2 || p.exp_max_bits > 12 || p.exp_min_bits > p.exp_max_bits)
     fail(where, "exponential bit range must lie in 2..12, min <= max");
   if (p.scheme == Scheme::kSdp && (p.activation_bits != 8))
@@ -233,15 +239,27 @@ LayerPlan parse_layer_plan(const json& j, const LayerPlan& base, const std::stri
   if (p.scheme == Scheme::kDrq) p.activation_bits = 8;  // 8 bits, or 4 in insensitive regions
   if (p.scheme == Scheme::kTerm && p.activation_group > 1 && p.activation_budget == 0)
     p.activation_budget = p.activation_terms * p.activation_group;
-  // A setting of another scheme, written here, is a mistake (e.g. the term
-  // budget s on an SDP plan): say so instead of ignoring it.
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const Scheme owner = setting_owner(it.key());
+  // A setting of another scheme is a mistake (e.g. the term budget s on an
+  // SDP plan): say so instead of ignoring it.
+  for (const std::string& key : written) {
+    const Scheme owner = setting_owner(key);
     if (owner != Scheme::kFp32 && owner != p.scheme)
-      fail(where + ": '" + it.key() + "'", std::string("is a setting of scheme ") + scheme_name(owner) +
-                                               ", not of " + scheme_name(p.scheme));
+      fail(where + ": '" + key + "'", std::string("is a setting of scheme ") + scheme_name(owner) + ", not of " +
+                                          scheme_name(p.scheme));
   }
   return without_unused_settings(p);
+}
+
+std::vector<std::string> keys_of(const json& j) {
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  return keys;
+}
+
+}  // namespace
+
+LayerPlan parse_layer_plan(const json& j, const LayerPlan& base, const std::string& where) {
+  return finish_layer_plan(parse_settings(j, base, where), keys_of(j), where);
 }
 
 LayerPlan QuantPlan::for_layer(const std::string& name, int index, int count) const {
@@ -343,6 +361,7 @@ QuantPlan QuantPlan::from_cli(std::string_view spec, const QuantPlan& base) {
     return from_json(j, where);
   }
   QuantPlan plan = base;
+  std::vector<std::string> written;  // the settings this text names, checked at the end
   size_t start = 0;
   while (start <= spec.size()) {
     size_t comma = spec.find(',', start);
@@ -361,8 +380,7 @@ QuantPlan QuantPlan::from_cli(std::string_view spec, const QuantPlan& base) {
       if (std::sscanf(item.c_str(), "w%da%d%c", &w, &a, &tail) == 2 ||
           (std::sscanf(item.c_str(), "%d%c", &w, &tail) == 1 && (a = w))) {
         const Scheme before = plan.defaults.scheme;
-        plan.defaults = parse_layer_plan(json{{"weight_bits", w}, {"activation_bits", a}},
-                                         plan.defaults, where);
+        plan.defaults = parse_settings(json{{"weight_bits", w}, {"activation_bits", a}}, plan.defaults, where);
         // Widths keep an explicitly chosen scheme; alone they mean uniform.
         plan.defaults.scheme = before == Scheme::kFp32 ? Scheme::kUniform : before;
         continue;
@@ -370,8 +388,8 @@ QuantPlan QuantPlan::from_cli(std::string_view spec, const QuantPlan& base) {
       char which = 0;
       if (std::sscanf(item.c_str(), "%c%d%c", &which, &w, &tail) == 2 && (which == 'w' || which == 'a')) {
         const Scheme before = plan.defaults.scheme;
-        plan.defaults = parse_layer_plan(json{{which == 'w' ? "weight_bits" : "activation_bits", w}},
-                                         plan.defaults, where);
+        plan.defaults = parse_settings(json{{which == 'w' ? "weight_bits" : "activation_bits", w}},
+                                       plan.defaults, where);
         plan.defaults.scheme = before == Scheme::kFp32 ? Scheme::kUniform : before;
         continue;
       }
@@ -382,9 +400,9 @@ QuantPlan QuantPlan::from_cli(std::string_view spec, const QuantPlan& base) {
       if (value != "fp32") fail(where, key + "= only accepts fp32");
       (key == "first" ? plan.first_fp32 : plan.last_fp32) = true;
     } else if (key == "calib" || key == "calibration") {
-      plan.defaults = parse_layer_plan(json{{"calibration", value}}, plan.defaults, where);
+      plan.defaults = parse_settings(json{{"calibration", value}}, plan.defaults, where);
     } else if (key == "granularity") {
-      plan.defaults = parse_layer_plan(json{{"weight_granularity", value}}, plan.defaults, where);
+      plan.defaults = parse_settings(json{{"weight_granularity", value}}, plan.defaults, where);
     } else {
       // Scheme settings: short names for the JSON keys.
       static const std::pair<const char*, const char*> kShort[] = {
@@ -421,10 +439,12 @@ QuantPlan QuantPlan::from_cli(std::string_view spec, const QuantPlan& base) {
       }
       const bool keep_scheme = j.contains("scheme");
       const Scheme before = plan.defaults.scheme;
-      plan.defaults = parse_layer_plan(j, plan.defaults, where);
+      plan.defaults = parse_settings(j, plan.defaults, where);
       if (!keep_scheme && before != Scheme::kFp32) plan.defaults.scheme = before;
+      for (const std::string& k : keys_of(j)) written.push_back(k);
     }
   }
+  plan.defaults = finish_layer_plan(plan.defaults, written, where);
   return plan;
 }
 

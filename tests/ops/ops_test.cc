@@ -392,3 +392,19 @@ TEST_CASE("plans: settings inherited from another scheme are dropped, so JSON ro
   CHECK(again.defaults == plan.defaults);
   CHECK(again.layers.at("fc2") == sdp);
 }
+
+TEST_CASE("plans: CLI items apply in any order and widths keep the scheme's settings") {
+  using quant::QuantPlan;
+  const QuantPlan a = QuantPlan::from_cli("scheme=term,g=8,k=4,w4a6", {});
+  CHECK(a.defaults.scheme == quant::Scheme::kTerm);
+  CHECK(a.defaults.group == 8);
+  CHECK(a.defaults.budget == 4);
+  CHECK(a.defaults.weight_bits == 4);
+  CHECK(a.defaults.activation_bits == 6);
+  CHECK(QuantPlan::from_cli("g=8,k=4,w4a6,scheme=term", {}).defaults == a.defaults);
+  CHECK(QuantPlan::from_cli("w4a6,scheme=term,k=4,g=8", {}).defaults == a.defaults);
+  // fp32 after widths (found by fuzz_plan): nothing of the widths survives.
+  const QuantPlan f = QuantPlan::from_cli("w4a8,fp32,last=fp32", QuantPlan::from_cli("w4a8,first=fp32", {}));
+  CHECK(f.defaults == quant::LayerPlan{});
+  CHECK(QuantPlan::from_json(f.to_json(), "round trip").defaults == f.defaults);
+}
