@@ -148,7 +148,7 @@ class Conv2d : public Op {
     const int64_t chunks = (g.n + per_chunk - 1) / per_chunk;
     static const Executor inline_ex(1);
     auto body = [&](size_t b, size_t e) {
-      const RunContext inner{chunks > 1 ? inline_ex : ctx.ex, ctx.state, ctx.reference};
+      const RunContext inner{chunks > 1 ? inline_ex : ctx.ex, ctx.state, ctx.reference, ctx.stats};
       for (size_t ch = b; ch < e; ++ch) {
         const int64_t n0 = static_cast<int64_t>(ch) * per_chunk, n1 = std::min(g.n, n0 + per_chunk);
         run_chunk(inner, g, in[0]->f32(), n0, n1, out[0]->f32());

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/executor.h"
+#include "runtime/cost.h"
 #include "runtime/engine.h"
 #include "runtime/safetensors.h"
 #include "runtime/session.h"
@@ -194,5 +195,30 @@ TEST_CASE("exponential layers: the exponent-domain path agrees with the decoded 
     REQUIRE(decoded.shape() == histogram.shape());
     for (int64_t i = 0; i < decoded.size(); ++i)
       REQUIRE(histogram.f32()[i] == doctest::Approx(decoded.f32()[i]).epsilon(1e-4).scale(1.0));
+  }
+}
+
+TEST_CASE("measured term pairs cover every quantized layer, convolutions included") {
+  // Regression: conv2d dropped the session's counters when it split a batch
+  // into chunks, so sweeps reported kept pairs of the dense layers only.
+  Executor ex(2);
+  for (const char* name : {"lenet", "resnet"}) {
+    INFO(name);
+    const auto engine = engine_for(name, "w4a6", false, ex);
+    Session session(engine);
+    session.enable_stats();
+    (void)session.run({head(fashion_test().images, 4)}, ex);
+    const ModelCost cost = model_cost(*engine, &session.stats());
+    int convs = 0;
+    for (const LayerCost& l : cost.layers) {
+      if (!l.quantizable || !l.plan.quantized()) continue;
+      INFO("layer " << l.name);
+      convs += l.op == "conv2d";
+      // Binary terms: 1..4 per 4-bit weight, 1..6 per 6-bit activation, and
+      // zeros have none: kept pairs per MAC lie in (0, 4 x 6].
+      CHECK(l.kept_pairs > 0);
+      CHECK(l.kept_pairs <= l.shape.macs * 4 * 6);
+    }
+    CHECK(convs >= 2);
   }
 }
