@@ -10,6 +10,8 @@ Fashion-MNIST test images, or the first 200000 characters of WikiText-2
 test.txt -- and writes models/sweeps/<model>.csv, .json and .svg, then
 replaces each model's table between its markers in models/README.md.
 Latency is left out here (--no-timing): speed is bench/README.md's job.
+Array cycles: `bitlane estimate`'s systolic model per item (64 x 128,
+weight-stationary, 64 items per fold, bit-serial PEs for uniform layers).
 """
 import argparse
 import csv
@@ -26,6 +28,7 @@ TEXT_CHARS = 200000
 
 def sweep(exe, model, data, out_base, extra):
     subprocess.run([exe, "sweep", model, data, "--grid", "standard", "--no-timing", "--threads", "0",
+                    "--pe", "bit-serial", "--array-batch", "64",
                     "--csv", out_base + ".csv", "--json", out_base + ".json", "--plot", out_base + ".svg"] + extra,
                    check=True)
     with open(out_base + ".csv") as f:
@@ -34,8 +37,8 @@ def sweep(exe, model, data, out_base, extra):
 
 def table(rows, text):
     head = ("| plan | " + ("bits/char" if text else "top-1 %") +
-            " | term pairs / item | vs w8a8 | kept pairs / item | weight bits | x smaller than int8 |\n"
-            "|---|---:|---:|---:|---:|---:|---:|\n")
+            " | term pairs / item | vs w8a8 | kept pairs / item | weight bits | x smaller than int8 | array cycles |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|\n")
     out = ""
     for r in rows:
         macs, pairs, kept = float(r["macs"]), float(r["term_pairs"]), float(r["kept_term_pairs"])
@@ -43,7 +46,7 @@ def table(rows, text):
         out += (f"| {r['plan']} | {metric} | " + (f"{pairs:.3g}" if pairs > 0 else "-") + " | " +
                 (f"{pairs / (macs * 64):.3f}" if pairs > 0 else "-") + " | " +
                 (f"{kept:.3g}" if kept > 0 else "-") + f" | {float(r['weight_bits']):.2f} | "
-                f"{float(r['compression_vs_int8']):.2f} |\n")
+                f"{float(r['compression_vs_int8']):.2f} | {float(r['array_cycles']):.4g} |\n")
     return head + out
 
 
