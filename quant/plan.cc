@@ -211,6 +211,7 @@ LayerPlan parse_settings(const json& j, const LayerPlan& base, const std::string
     } else if (k == "exp_threshold" || k == "exp_base" || k == "drq_threshold") {
       if (!v.is_number()) fail(at, "must be a number");
       const double x = v.get<double>();
+      if (!std::isfinite(x)) fail(at, "must be a finite number");
       if (k == "exp_threshold" && !(x > 0)) fail(at, "must be positive");
       if (k == "exp_base" && !(x == 0 || x > 1)) fail(at, "base must be greater than 1 (0 = search)");
       if (k == "drq_threshold" && !(x >= 0 && x <= 1)) fail(at, "must lie in [0, 1]");
@@ -427,9 +428,11 @@ QuantPlan QuantPlan::from_cli(std::string_view spec, const QuantPlan& base) {
         try {
           size_t used = 0;
           const double x = std::stod(value, &used);
-          if (used != value.size()) throw std::invalid_argument(value);
-          if (x == std::floor(x) && std::string(full) != "exp_threshold" && std::string(full) != "exp_base" &&
-              std::string(full) != "drq_threshold")
+          if (used != value.size() || !std::isfinite(x)) throw std::invalid_argument(value);
+          // Integral values become JSON integers when they fit (casting a
+          // larger double is undefined; the range checks then reject it).
+          if (x == std::floor(x) && std::fabs(x) < 9.0e15 && std::string(full) != "exp_threshold" &&
+              std::string(full) != "exp_base" && std::string(full) != "drq_threshold")
             j[full] = static_cast<int64_t>(x);
           else
             j[full] = x;

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "core/error.h"
@@ -369,7 +370,15 @@ TEST_CASE("bad plans give clear errors") {
   CHECK(error({{"bugdet", 3}}).find("'bugdet': unknown setting") != std::string::npos);
   CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,k=x", {}), doctest::Contains("k=x: not a number"), Error);
   CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,zz=1", {}), doctest::Contains("unknown key 'zz'"), Error);
-  // Found by fuzz/plan_fuzzer: a setting of another scheme was silently ignored.
+  // Found by fuzz_plan: a huge integer was cast from double (undefined);
+  // non-finite numbers are no numbers.
+  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,g=-37777777777777777777777777", {}),
+                       doctest::Contains("'group': must be an integer"), Error);
+  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=exponential,thr=inf", {}),
+                       doctest::Contains("thr=inf: not a number"), Error);
+  CHECK(error({{"scheme", "drq"}, {"drq_threshold", std::numeric_limits<double>::infinity()}})
+            .find("must be a finite number") != std::string::npos);
+  // Found by fuzz_plan: a setting of another scheme was silently ignored.
   CHECK(error({{"scheme", "sdp"}, {"activation_terms", 8}})
             .find("'activation_terms': is a setting of scheme term, not of sdp") != std::string::npos);
   CHECK(error({{"scheme", "uniform"}, {"exp_base", 2.0}}).find("is a setting of scheme exponential") !=
