@@ -103,19 +103,24 @@ Preprocessing parse_preprocessing(const json& j, const std::string& where) {
   return p;
 }
 
+// The graph text of a file or a buffer: size limit, empty, JSON syntax.
+json parse_graph_json(std::string_view text, const std::string& origin) {
+  if (text.size() > limits().max_json_bytes)
+    fail(origin, "model graph of " + std::to_string(text.size()) + " bytes exceeds the limit");
+  if (text.empty()) fail(origin, "empty file (0 bytes), not a model graph");
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    fail(origin, std::string("not valid JSON: ") + e.what());
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<const Model> Model::load(const std::string& json_path, const LoadOptions& options) {
   const std::vector<uint8_t> text = read_file(json_path);
-  if (text.size() > limits().max_json_bytes)
-    fail(json_path, "model graph of " + std::to_string(text.size()) + " bytes exceeds the limit");
-  if (text.empty()) fail(json_path, "empty file (0 bytes), not a model graph");
-  json j;
-  try {
-    j = json::parse(text.begin(), text.end());
-  } catch (const json::exception& e) {
-    fail(json_path, std::string("not valid JSON: ") + e.what());
-  }
+  const json j = parse_graph_json(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
+                                  json_path);
   auto m = std::shared_ptr<Model>(new Model());
   m->origin_ = json_path;
   m->directory_ = dir_of(json_path);
@@ -160,13 +165,7 @@ std::shared_ptr<const Model> Model::load(const std::string& json_path, const Loa
 
 std::shared_ptr<const Model> Model::parse(std::string_view json_text, std::vector<uint8_t> weights_bytes,
                                           const std::string& origin) {
-  if (json_text.size() > limits().max_json_bytes) fail(origin, "model graph exceeds the size limit");
-  json j;
-  try {
-    j = json::parse(json_text);
-  } catch (const json::exception& e) {
-    fail(origin, std::string("not valid JSON: ") + e.what());
-  }
+  const json j = parse_graph_json(json_text, origin);
   auto m = std::shared_ptr<Model>(new Model());
   m->origin_ = origin;
   m->directory_ = ".";

@@ -19,7 +19,8 @@ inline std::string model_file(const std::string& name, const std::string& file) 
 // (BITLANE_TEST_QUICK=1, set for qemu) run the statistical checks on fewer
 // samples -- with noise bounds computed for that sample count -- and keep every
 // other assertion as it is. Release builds always run them in full.
-inline bool quick() {
+// Built with ASan or TSan (gcc's and clang's ways of saying so).
+constexpr bool under_sanitizer() {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return true;
 #elif defined(__has_feature)
@@ -27,6 +28,11 @@ inline bool quick() {
   return true;
 #endif
 #endif
+  return false;
+}
+
+inline bool quick() {
+  if (under_sanitizer()) return true;
   const char* env = std::getenv("BITLANE_TEST_QUICK");
   return env && *env && *env != '0';
 }

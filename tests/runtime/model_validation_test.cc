@@ -162,6 +162,10 @@ TEST_CASE("graph errors name the file, the node and the field") {
   }
 }
 
+TEST_CASE("an empty graph says so, from a file and from memory alike") {
+  CHECK_THROWS_WITH_AS(Model::parse("", {}, "buffer"), doctest::Contains("buffer: empty file (0 bytes)"), Error);
+}
+
 TEST_CASE("weights: NaN and infinite values are refused with the tensor's name") {
   ModelBuilder mb = good();
   mb.weights.at("w1").f32()[5] = std::numeric_limits<float>::quiet_NaN();
