@@ -273,7 +273,7 @@ class Conv2d : public Op {
   }
   std::vector<GemmShape> gemms(const std::vector<Shape>& in) const override {
     const Geometry g = geometry(in[0]);  // im2col: output pixels x channels of a group
-    return {{g.oh * g.ow, cout_ / groups_, w_->dim(1) * g.kh * g.kw, groups_}};
+    return {{g.oh * g.ow, cout_ / groups_, w_->dim(1) * g.kh * g.kw, groups_, w_->dim(1)}};
   }
   int64_t weight_bytes() const override {
     return static_cast<int64_t>(std::ceil(static_cast<double>(w_->size()) * weight_bits() / 8));

@@ -194,7 +194,9 @@ class Lstm : public Op {
   }
   std::vector<GemmShape> gemms(const std::vector<Shape>& in) const override {
     // Per step and layer the four gates are one product of [x_t, h_{t-1}]
-    // with the stacked weights; steps wait for each other (h_{t-1}).
+    // with the stacked weights; steps wait for each other (h_{t-1}). Term
+    // groups count as runs over the whole [x, h] row: exact when the group
+    // size divides the input width (the op groups x and h separately).
     const int64_t steps = in[0].size() > 1 ? in[0][1] : 1;
     std::vector<GemmShape> out;
     for (const Layer& L : layer_) out.push_back({1, 4 * hidden_, L.in + hidden_, steps});

@@ -105,6 +105,17 @@ struct OpCost {
 // array). The systolic estimator maps these onto the array.
 struct GemmShape {
   int64_t m = 0, n = 0, k = 0, repeats = 1;
+  // Groups of reduction values (term, SDP) stay inside runs of `segment`
+  // consecutive k values (conv: the input channels of one kernel position);
+  // 0: the whole of k is one run.
+  int64_t segment = 0;
+  // Reduction steps of a PE that consumes `values` consecutive values of a
+  // run per step: ceil(segment / values) per run, short last run included.
+  int64_t reduction_steps(int64_t values) const {
+    const int64_t run = segment > 0 && segment < k ? segment : k;
+    const int64_t whole = k / run, rest = k % run;
+    return whole * ((run + values - 1) / values) + (rest + values - 1) / values;
+  }
 };
 
 class Op {

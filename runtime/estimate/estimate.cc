@@ -102,7 +102,7 @@ ModelEstimate estimate(const Model& model, const std::vector<std::unique_ptr<ops
   if (o.batch < 1 || o.batch > (int64_t{1} << 20)) fail("estimate", "batch must be 1..2^20");
   const double per_item = 1.0 / static_cast<double>(o.batch);
   ModelEstimate total;
-  double useful = 0, capacity = 0;
+  double busy = 0, capacity = 0;
   for (const LayerCost& c : cost.layers) {
     const Node& n = model.nodes()[static_cast<size_t>(c.node)];
     std::vector<Shape> in;
@@ -121,23 +121,23 @@ ModelEstimate estimate(const Model& model, const std::vector<std::unique_ptr<ops
       const GemmTiming t = time_gemm(o.array, g, pe);
       const double r = static_cast<double>(g.repeats) * per_item;
       l.cycles += t.cycles * r;
-      l.steps += t.steps * r;
+      l.busy += t.busy * r;
       l.useful += t.useful * r;
       l.folds += t.folds * g.repeats;  // per batch
       bytes += t.buffer_bytes * r;
     }
-    const double array_steps = l.steps * static_cast<double>(o.array.rows * o.array.cols);
-    l.utilization = array_steps > 0 ? l.useful / array_steps : 0;
+    const double capacity_cycles = l.cycles * static_cast<double>(o.array.rows * o.array.cols);
+    l.utilization = capacity_cycles > 0 ? l.busy / capacity_cycles : 0;
     l.energy_pj = bytes * o.energy.buffer_byte + l.useful * (o.energy.reg + pe.energy_pj);
     total.cycles += l.cycles;
     total.energy_pj += l.energy_pj;
     total.term_pairs += l.term_pairs;
-    useful += l.useful;
-    capacity += array_steps;
+    busy += l.busy;
+    capacity += capacity_cycles;
     total.layers.push_back(std::move(l));
   }
   total.seconds = total.cycles / o.array.clock_hz;
-  total.utilization = capacity > 0 ? useful / capacity : 0;
+  total.utilization = capacity > 0 ? busy / capacity : 0;
   return total;
 }
 

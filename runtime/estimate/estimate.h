@@ -54,7 +54,7 @@ PeStep pe_for(const quant::LayerPlan& plan, double weight_bits, const EstimateOp
 
 struct LayerEstimate {
   std::string name, op, pe;
-  double cycles = 0, useful = 0, steps = 0;  // per item, over all its products and repeats
+  double cycles = 0, useful = 0, busy = 0;  // per item, over all its products and repeats
   double utilization = 0;
   double energy_pj = 0;
   double term_pairs = 0;  // papers' count (runtime/cost)

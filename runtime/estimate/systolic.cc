@@ -18,12 +18,19 @@ const char* dataflow_name(Dataflow d) {
   return "?";
 }
 
+int64_t fill_cycles(const ArrayConfig& a) {
+  // The stationary operand is loaded a row per cycle before anything
+  // streams; output-stationary has none to load.
+  const int64_t preload = a.dataflow == Dataflow::kOutputStationary ? 0 : a.rows;
+  return preload + a.rows + a.cols - 2;
+}
+
 GemmTiming time_gemm(const ArrayConfig& a, const ops::GemmShape& g, const PeStep& pe) {
   if (a.rows < 1 || a.cols < 1) fail("estimate", "the array needs at least one row and one column");
   if (pe.values < 1 || !(pe.cycles > 0)) fail("estimate", "a PE step must consume values and take time");
   GemmTiming t;
   if (g.m <= 0 || g.n <= 0 || g.k <= 0) return t;
-  const int64_t k_steps = ceil_div(g.k, pe.values);
+  const int64_t k_steps = g.reduction_steps(pe.values);
   int64_t sr = 0, sc = 0, time = 0;
   switch (a.dataflow) {
     case Dataflow::kWeightStationary: sr = k_steps, sc = g.n, time = g.m; break;
@@ -32,10 +39,11 @@ GemmTiming time_gemm(const ArrayConfig& a, const ops::GemmShape& g, const PeStep
   }
   const int64_t row_folds = ceil_div(sr, a.rows), col_folds = ceil_div(sc, a.cols);
   t.folds = row_folds * col_folds;
-  t.steps = static_cast<double>(t.folds) * static_cast<double>(2 * a.rows + a.cols + time - 2);
-  t.cycles = t.steps * pe.cycles;
+  t.fold_cycles = static_cast<double>(fill_cycles(a)) + static_cast<double>(time) * pe.cycles;
+  t.cycles = static_cast<double>(t.folds) * t.fold_cycles - 1;
   t.useful = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(k_steps);
-  t.utilization = t.useful / (static_cast<double>(a.rows) * static_cast<double>(a.cols) * t.steps);
+  t.busy = t.useful * pe.cycles;
+  t.utilization = t.busy / (static_cast<double>(a.rows) * static_cast<double>(a.cols) * t.cycles);
   // Buffer traffic in values: the stationary operand is read once; a
   // streamed operand once per fold of the dimension it is not reused over;
   // partial sums are written once per fold of the reduction (32-bit).

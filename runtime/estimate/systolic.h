@@ -1,29 +1,30 @@
 // The analytic model of a systolic array running one matrix product: the
-// standard first-order model of SCALE-Sim (Samajdar et al., ISPASS 2020) for
+// first-order model of SCALE-Sim v2 (Samajdar et al., ISPASS 2020) for
 // weight-, output- and input-stationary dataflows, extended to processing
-// elements that need several cycles per step (bit-serial, term, SDP) by
-// running the array in lock step.
+// elements that need several cycles per step (bit-serial, term, SDP).
+// runtime/estimate/README.md derives every formula and lists where bitlane
+// departs from the simulator on purpose.
 //
 // A product [m x k] x [k x n] becomes three dimensions: two spread over the
 // R x C array (S_R over rows, S_C over columns) and one streamed in time (T):
 //
-//   dataflow            S_R   S_C   T      what stays in the PE
-//   weight-stationary   k'    n     m      a weight (group)
-//   output-stationary   m     n     k'     an output's accumulator
-//   input-stationary    k'    m     n      an input (group)
+//   dataflow            S_R   S_C   T    stationary       fold cycles (1 cycle/step)
+//   weight-stationary   k'    n     m    a weight (group)  2R + C + T - 2
+//   output-stationary   m     n     k'   an accumulator      R + C + T - 2
+//   input-stationary    k'    m     n    an input (group)  2R + C + T - 2
 //
-// where k' = ceil(k / values_per_step) counts reduction steps (a term PE
-// consumes a whole group of g values in one step). A fold fills the array
-// with at most R x C of the spatial pairs; there are
-//   folds = ceil(S_R / R) * ceil(S_C / C)
-// and each takes  2R + C + T - 2  steps: operands enter skewed, cross R rows
-// and C columns (fill) and the last results leave (drain), as in SCALE-Sim's
-// scale-up formula with the full array dimensions (data crosses the whole
-// physical array even when a fold uses part of it). Every PE finishes its
-// step before operands move on, so a step lasts `cycles_per_step` cycles
-// for every PE -- what a fixed per-group budget (term quantization) buys:
-//   cycles = folds * (2R + C + T - 2) * cycles_per_step.
-// Utilization = useful PE steps (m * n * k') / (R * C * folds * (2R+C+T-2)).
+// k' = reduction steps (a term PE consumes a group of g values per step;
+// groups stay inside GemmShape::segment). folds = ceil(S_R/R) * ceil(S_C/C).
+// WS and IS first preload the stationary operand (R cycles, a row per cycle),
+// then stream T operands in skewed (R + C - 2 cycles of fill and drain);
+// OS preloads nothing -- both operands stream in from two edges.
+// A PE that needs `cycles` cycles per step stretches the streaming part
+// only: operands are forwarded bit by bit as they arrive (MSB first), so a
+// hop still costs one cycle:
+//   fold cycles = fill + T * cycles_per_step,  fill = 2R + C - 2 (WS, IS), R + C - 2 (OS)
+//   product cycles = folds * fold cycles - 1     (SCALE-Sim counts the last
+//                                                 cycle index, not the count)
+// Utilization = busy PE cycles (m * n * k' * cycles_per_step) / (R * C * cycles).
 //
 // Assumptions: operands are always in the on-chip buffers (no DRAM stalls;
 // SCALE-Sim's compute cycles), folds do not overlap, the non-matrix ops
@@ -58,12 +59,16 @@ struct PeStep {
 
 struct GemmTiming {
   int64_t folds = 0;
-  double steps = 0;        // array steps (beats) including fill and drain
-  double cycles = 0;
+  double fold_cycles = 0;  // fill + T * cycles per step
+  double cycles = 0;       // folds * fold_cycles - 1
   double useful = 0;       // PE steps doing work: m * n * k'
-  double utilization = 0;  // useful / (R * C * steps)
+  double busy = 0;         // PE cycles doing work: useful * cycles per step
+  double utilization = 0;  // busy / (R * C * cycles)
   double buffer_bytes = 0; // on-chip buffer reads and writes (see the .cc)
 };
+
+// Cycles of one fold's fill and drain (the part a slow PE does not stretch).
+int64_t fill_cycles(const ArrayConfig& array);
 
 // One product, counted once (the caller multiplies by repeats).
 GemmTiming time_gemm(const ArrayConfig& array, const ops::GemmShape& g, const PeStep& pe);
