@@ -61,8 +61,10 @@ int cmd_selfcheck(int argc, char** argv) {
       std::vector<int64_t> want(m * n), got(m * n);
       swar::gemm_reference(av, wv, want.data(), n);
       std::printf("%-8s %2d-bit:", target.name.c_str(), bits);
-      for (swar::GemmMethod method : swar::kAllMethods) {
-        if (method == swar::GemmMethod::kInt8 && bits > 8) continue;
+      for (swar::GemmMethod method : swar::all_methods()) {
+        if (!swar::method_supports(method, swar::IntFormat{bits, true}, swar::IntFormat{bits, true}) ||
+            !swar::method_runs_here(method))
+          continue;
         const auto packed = swar::PackedWeights::pack(wv, wf, af, method);
         swar::gemm(av, packed, got.data(), n, ex);
         const bool ok = got == want;

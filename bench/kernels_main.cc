@@ -197,7 +197,7 @@ int main(int argc, char** argv) try {
   std::vector<swar::GemmMethod> methods;
   const std::string mspec = args["methods"].as<std::string>();
   if (mspec == "all")
-    methods.assign(std::begin(swar::kAllMethods), std::end(swar::kAllMethods));
+    methods = swar::all_methods();
   else
     for (const auto& s : split(mspec, ',')) methods.push_back(swar::parse_method(s));
   const bool json = args.count("json") > 0;
@@ -233,7 +233,9 @@ int main(int argc, char** argv) try {
       emit({"plain_int8", "-", 8, 8, s, t, time_plain_int8(s, ex, min_time)});
       for (auto [ab, wb] : pairs)
         for (swar::GemmMethod m : methods) {
-          if (m == swar::GemmMethod::kInt8 && (ab > 8 || wb > 8)) continue;
+          if (!swar::method_supports(m, swar::IntFormat{ab, true}, swar::IntFormat{wb, true}) ||
+              !swar::method_runs_here(m))
+            continue;
           std::string chosen;
           const double g = time_bitlane(s, ab, wb, signed_act, m, ex, min_time, &chosen);
           emit({"bitlane", chosen, ab, wb, s, t, g});

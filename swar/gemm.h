@@ -3,7 +3,9 @@
 // once (PackedWeights) for the activation format they will meet; activations
 // are packed per call. Every method is bit-exact with gemm_reference().
 //
-// Methods (see swar/README.md for how they work and when each wins):
+// Methods are the rows of swar/method_table.cc (see swar/README.md for how
+// each works and when it wins); the automatic choice picks the fastest one
+// the CPU's features allow for the widths:
 //   bitserial  AND + popcount over bit planes; cost grows with a_bits * w_bits
 //   int8       operands widened to bytes, 4-way byte dot products (VNNI)
 //   int16      operands widened to 16 bits, 2-way dot products (PMADDWD)
@@ -17,7 +19,6 @@
 #include <string_view>
 #include <vector>
 
-#include "core/aligned_buffer.h"
 #include "swar/int_format.h"
 
 namespace bitlane {
@@ -26,44 +27,65 @@ class Executor;
 
 namespace bitlane::swar {
 
-enum class GemmMethod : uint8_t { kAuto, kBitSerial, kInt8, kInt16, kWideMul };
+namespace detail {
+struct MethodSpec;
+struct PackedData;
+}  // namespace detail
 
-const char* method_name(GemmMethod m);
-// Parses "auto", "bitserial", "int8", "int16", "widemul"; throws otherwise.
+// A GEMM method: a row of the method table, or automatic choice (the
+// default-constructed value).
+class GemmMethod {
+ public:
+  constexpr GemmMethod() = default;
+  explicit constexpr GemmMethod(const detail::MethodSpec* spec) : spec_(spec) {}
+  bool automatic() const { return spec_ == nullptr; }
+  const detail::MethodSpec* spec() const { return spec_; }
+  bool operator==(const GemmMethod&) const = default;
+
+ private:
+  const detail::MethodSpec* spec_ = nullptr;
+};
+
+const char* method_name(GemmMethod m);  // "auto" for automatic choice
+// Parses "auto" or a method's name; throws naming the known ones otherwise.
 GemmMethod parse_method(std::string_view name);
-inline constexpr GemmMethod kAllMethods[] = {GemmMethod::kBitSerial, GemmMethod::kInt8,
-                                             GemmMethod::kInt16, GemmMethod::kWideMul};
+// Every method of the table, in table order.
+const std::vector<GemmMethod>& all_methods();
+// Whether the method's kernel can run on the current SIMD target (else its
+// weights run on its fallback), and whether it handles the widths.
+bool method_runs_here(GemmMethod m);
+bool method_supports(GemmMethod m, IntFormat a, IntFormat w);
+// The method's speed estimate for these widths on the current target, in
+// multiply-accumulates per microsecond on one core (only ratios mean much).
+double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w);
 
-// The method gemm uses for these formats on the current SIMD target (the
-// table in swar/method_table.cc, measured by bench/bitlane_kernels).
+// The method gemm uses for these formats on the current SIMD target.
 GemmMethod choose_method(IntFormat a, IntFormat w);
 
 class PackedWeights {
  public:
-  PackedWeights() = default;
+  PackedWeights();
+  ~PackedWeights();
+  PackedWeights(const PackedWeights&);
+  PackedWeights(PackedWeights&&) noexcept;
+  PackedWeights& operator=(const PackedWeights&);
+  PackedWeights& operator=(PackedWeights&&) noexcept;
 
   // Packs w (N x K). Values must lie in w_format (else bitlane::Error).
   static PackedWeights pack(const MatrixView& w, IntFormat w_format, IntFormat a_format,
-                            GemmMethod method = GemmMethod::kAuto);
+                            GemmMethod method = GemmMethod());
 
-  size_t n() const { return n_; }
-  size_t k() const { return k_; }
-  GemmMethod method() const { return method_; }
-  IntFormat weight_format() const { return w_format_; }
-  IntFormat activation_format() const { return a_format_; }
-  size_t bytes() const { return data_.size() * 8 + col_sum_.size() * 8; }
+  size_t n() const;
+  size_t k() const;
+  GemmMethod method() const;
+  IntFormat weight_format() const;
+  IntFormat activation_format() const;
+  size_t bytes() const;
+  // The packed layout, for swar's methods (gemm_internal.h).
+  const detail::PackedData& data() const { return *d_; }
 
  private:
-  friend struct GemmAccess;
-  GemmMethod method_ = GemmMethod::kAuto;
-  IntFormat w_format_, a_format_;
-  size_t n_ = 0, k_ = 0;
-  size_t k_units_ = 0;      // K in the method's packing unit (words, byte quads, pairs)
-  int64_t w_bias_ = 0;      // stored w' = w - w_bias_
-  int lanes_per_word_ = 0;  // widemul: products per multiply
-  int field_bits_ = 0;      // widemul: lane field
-  AlignedBuffer<uint64_t> data_;
-  std::vector<int64_t> col_sum_;  // per output column: sum over k of w'
+  std::shared_ptr<const detail::PackedData> d_;  // immutable once packed: copies share it
 };
 
 // Promises a caller can make to save a pass over the activations.
@@ -90,6 +112,6 @@ void gemm_reference(const MatrixView& a, const MatrixView& w, int64_t* c, size_t
 
 // Dot product of two integer vectors of equal length on the packed kernels.
 int64_t dot(const MatrixView& a, IntFormat a_format, const MatrixView& w, IntFormat w_format,
-            GemmMethod method = GemmMethod::kAuto);
+            GemmMethod method = GemmMethod());
 
 }  // namespace bitlane::swar

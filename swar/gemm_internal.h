@@ -1,73 +1,131 @@
-// Layouts and kernel entry points shared by the GEMM driver (gemm.cc) and the
-// per-target kernels (gemm_kernels.cc). Not part of the public API.
+// The insides of swar::gemm shared by the driver (gemm.cc), the method
+// table (method_table.cc) and the methods (swar/kernels/*.cc). Not part of
+// the public API.
 //
-// Weight layouts are the same on every SIMD target, so a PackedWeights works
-// whatever target is selected later. Columns are grouped in blocks of 64
-// bytes per K unit; a target with narrower vectors covers a block with
-// several vectors. Padding columns and padding K are zero.
-//
-//   bitserial  w: [block of 8 cols][plane j][K word][8 cols]   uint64 bit planes
-//              a: [row][plane i][K word]                        uint64 bit planes
-//   int8       w: [block of 16 cols][K quad][16 cols][4]        int8  (w' = w - bias)
-//              a: [row][K quad][4]                              uint8 (a' = a - bias)
-//   int16      w: [block of 16 cols][K pair][16 cols][2]        int16 (w' = w - bias)
-//              a: [row][K pair][2]                              int16 (a' = a - bias)
+// A method is one row of the table: how it lays out weights (packed once)
+// and activations (packed per call, per task), which CPU features its kernel
+// needs, roughly how fast it is, and the tile routine the driver's tasks
+// call. Weight layouts are the same on every SIMD target, so packed weights
+// survive a change of target; a method whose features go missing runs its
+// `fallback` (same layout) instead.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/aligned_buffer.h"
+#include "swar/cpu_features.h"
+#include "swar/gemm.h"
 
 namespace bitlane::swar::detail {
 
-inline constexpr size_t kBitSerialBlock = 8;
-inline constexpr size_t kInt8Block = 16;
-inline constexpr size_t kInt8Group = 4;   // K values per 32-bit lane
-inline constexpr size_t kInt16Block = 16;
-inline constexpr size_t kInt16Group = 2;
+struct MethodSpec;
 
-struct BitSerialArgs {
-  const uint64_t* a;     // activation planes
-  size_t a_row_words;    // a_planes * kw
-  const uint64_t* w;     // weight planes
-  size_t w_block_words;  // w_planes * kw * 8
-  size_t kw;             // 64-bit words per plane
-  int a_planes, w_planes;
-  bool a_signed, w_signed;  // top plane weighs -2^(planes-1) when signed
+// What PackedWeights holds.
+struct PackedData {
+  const MethodSpec* method = nullptr;
+  IntFormat w_format, a_format;
+  size_t n = 0, k = 0;
+  size_t k_units = 0;  // K in the method's packing unit (words, byte quads, pairs)
+  int64_t w_bias = 0;  // stored w' = w - w_bias
+  AlignedBuffer<uint64_t> data;
+  std::vector<int64_t> col_sum;  // per output column: sum over k of w' (biased methods)
 };
 
-struct DotArgs {
-  const void* a;         // packed activations
-  size_t a_row_bytes;
-  const void* w;         // packed weights
-  size_t w_block_bytes;
-  // Optional starting values of the accumulators (the bias corrections):
-  // acc(m, col) starts at col_init[col] + row_init[m]; null means 0.
-  const int32_t* col_init = nullptr;
-  const int32_t* row_init = nullptr;
+// The activations of one call, packed by the tasks (disjoint row ranges).
+struct PackedActivations {
+  IntFormat format;               // the values' format in this call
+  AlignedBuffer<uint64_t> data;   // owned packed rows (unless `rows` points at the input)
+  const void* rows = nullptr;     // first packed row: data.data() or the caller's matrix
+  size_t row_stride = 0;          // in words (bitserial, widemul) or bytes (dot methods)
+  std::vector<int64_t> row_sum;   // sum of a' per row (biased methods, when needed)
+  int64_t bias = 0;               // a = a' + bias
+  bool fast = false;              // vectorised packer (checks the range as it goes)
+  bool in_place = false;          // `rows` is the caller's matrix
+  bool need_sums = false;
+  bool trusted = false;           // skip range checks the packer would not do anyway
+  // Dot methods: the bias corrections as accumulator starting values (int32
+  // results), acc(m, col) = col_init[col] + row_init[m]; empty when zero.
+  std::vector<int32_t> col_init, row_init;
 };
 
-// Kernels compute the tile rows [m0, m1) x columns [col0, col1) (col0, col1
-// multiples of the block width).
-//
-// bitserial: exact sums over all of K, stored to c[m * ldc + col] for the
-// columns col < n that exist (int64, or int32 when `wide` is false).
-struct BitSerialOut {
+// One task of a GEMM: rows [m0, m1) x columns [c0, c1) of C (c0 a multiple
+// of the method's block).
+struct TileJob {
+  const PackedActivations& a;
+  const PackedData& w;
+  size_t m0, m1, c0, c1;
   void* c;
   size_t ldc;
-  bool wide;
-  size_t n;
+  bool wide;  // int64 results; else int32, exact modulo 2^32
 };
-void bitserial_kernel(const BitSerialArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
-                      const BitSerialOut& out);
-// int8 / int16 store to out[(m - m0) * ldo + col - col0].
-// int8 / int16: initial value + sums of a' * w' modulo 2^32 over K units
-// [ku0, ku1); out may be the caller's C when the tile's columns all exist.
-void int8_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
-                 size_t ku1, int32_t* out, size_t ldo);
-void int16_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
-                  size_t ku1, int32_t* out, size_t ldo);
 
-// Highway target currently used by the kernels (e.g. "AVX3_DL").
-const char* kernel_target_name();
+struct MethodSpec {
+  const char* name;     // "bitserial", "int8", ... (parse_method, --methods)
+  const char* summary;  // what the kernel computes, one line
+  size_t block;         // columns per weight block (tasks split columns at multiples)
+  int dot_group;        // dot methods: K values per int32 lane; 0 for the others
+  FeatureSet needs;     // every one must be present for the kernel to run
+  const MethodSpec* fallback;  // same weight layout, runs when `needs` are missing
+  // Operand widths the layout and kernel handle.
+  bool (*supports)(IntFormat a, IntFormat w);
+  // Multiply-accumulates per microsecond on one core with these features,
+  // from bench/bitlane_kernels --methods all (bench/README.md). It chooses
+  // the method and decides whether threads pay; only ratios matter.
+  double (*macs_per_us)(IntFormat a, IntFormat w, FeatureSet have);
+  void (*pack_weights)(const MatrixView& w, PackedData& p);
+  // Chooses the layout of activations a (M x K) holding values of format
+  // af (w's activation format, or narrower) and sizes the buffers;
+  // pack_rows then packs rows [r0, r1) (returns false if a value lies
+  // outside the format).
+  void (*prepare_activations)(const MatrixView& a, IntFormat af, const PackedData& w,
+                              const GemmOptions& options, PackedActivations& out);
+  bool (*pack_rows)(const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0,
+                    size_t r1);
+  void (*run_tile)(const TileJob& job);
+};
+
+// The rows, in the order ties are broken (method_table.cc).
+std::span<const MethodSpec* const> method_table();
+// The method that runs packed weights now: the packed one, or its fallback.
+const MethodSpec& runnable(const MethodSpec& m, FeatureSet have);
+
+// ------------------------------------------------------------ shared helpers
+
+inline size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Row r of a view as int32 values.
+void read_row(const MatrixView& v, size_t r, int32_t* dst);
+
+// Whether every value of format f fits the view's element type, so that a
+// vectorised packer can check the range with one unsigned comparison.
+bool fits_type(ElemType t, IntFormat f);
+
+inline int32_t wrap32(int64_t v) {
+  return static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v)));
+}
+
+// Writes C = raw + the bias corrections for rows [m0, m1) x cols [c0, c1):
+//   sum a*w = sum a'w' + w_bias * sum a' + a_bias * sum w' + K * a_bias * w_bias
+// (int32 results modulo 2^32). `raw` holds the tile's sums, ldr apart.
+template <class Raw>
+void write_corrected(const Raw* raw, size_t ldr, const TileJob& job) {
+  const int64_t ab = job.a.bias, wb = job.w.w_bias;
+  const int64_t kk = static_cast<int64_t>(job.w.k);
+  for (size_t m = job.m0; m < job.m1; ++m) {
+    const int64_t row_term = wb * job.a.row_sum[m] + kk * ab * wb;
+    const Raw* src = raw + (m - job.m0) * ldr;
+    for (size_t n = job.c0; n < job.c1; ++n) {
+      int64_t v = static_cast<int64_t>(src[n - job.c0]) + row_term;
+      if (ab) v += ab * job.w.col_sum[n];
+      if (job.wide)
+        static_cast<int64_t*>(job.c)[m * job.ldc + n] = v;
+      else
+        static_cast<int32_t*>(job.c)[m * job.ldc + n] = wrap32(v);
+    }
+  }
+}
 
 }  // namespace bitlane::swar::detail

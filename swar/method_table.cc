@@ -1,31 +1,86 @@
-// Which GEMM method runs a pair of operand widths on a SIMD target. The table
-// is the outcome of bench/bitlane_kernels --methods all (bench/README.md has
-// the numbers); change it only with a measurement.
-//
-// Measured on Sapphire Rapids (AVX3_DL), 64x784x512 and 1x784x512, GOPS:
-//   a x w    bitserial  int8(VNNI)  int16  widemul
-//   1 x 1       1291       570       170      22
-//   1 x 2        753       563       169      19
-//   2 x 2        407       582       170      14   (GEMV: 315 vs 288)
-//   4 x 4        114       636       171      10
-// Without VNNI (AVX3, AVX2, SSE4) the emulated byte dot product loses to
-// int16 PMADDWD by 15-40%; bit-serial still wins while a * w <= 2. On the
-// scalar fallback, SAMD's packed products (widemul) win from a * w >= 4.
+// The GEMM methods, one row each (swar/gemm_internal.h, MethodSpec); the rows
+// live beside their kernels in swar/kernels/. A new method is its file plus
+// one line here. The automatic choice takes, among the methods whose CPU
+// features are present and which handle the widths, the one with the highest
+// estimated speed (macs_per_us, from bench/bitlane_kernels --methods all);
+// ties go to the earlier row.
+#include <algorithm>
 #include <string>
+#include <vector>
 
-#include "swar/gemm.h"
-#include "swar/targets.h"
+#include "core/error.h"
+#include "swar/gemm_internal.h"
 
 namespace bitlane::swar {
+namespace detail {
+
+extern const MethodSpec kBitSerialMethod;  // kernels/bitplane_popcount.cc
+extern const MethodSpec kInt8Method;       // kernels/dot_u8s8.cc
+extern const MethodSpec kInt16Method;      // kernels/dot_s16.cc
+extern const MethodSpec kWideMulMethod;    // kernels/widemul_u64.cc
+
+namespace {
+const MethodSpec* const kMethods[] = {&kBitSerialMethod, &kInt8Method, &kInt16Method, &kWideMulMethod};
+}  // namespace
+
+std::span<const MethodSpec* const> method_table() { return kMethods; }
+
+const MethodSpec& runnable(const MethodSpec& m, FeatureSet have) {
+  const MethodSpec* s = &m;
+  while ((s->needs & have) != s->needs && s->fallback) s = s->fallback;
+  return *s;
+}
+
+}  // namespace detail
+
+const char* method_name(GemmMethod m) { return m.spec() ? m.spec()->name : "auto"; }
+
+const std::vector<GemmMethod>& all_methods() {
+  static const std::vector<GemmMethod> all = [] {
+    std::vector<GemmMethod> v;
+    for (const detail::MethodSpec* s : detail::method_table()) v.emplace_back(s);
+    return v;
+  }();
+  return all;
+}
+
+GemmMethod parse_method(std::string_view name) {
+  if (name == "auto") return GemmMethod();
+  std::string names = "auto";
+  for (GemmMethod m : all_methods()) {
+    if (name == m.spec()->name) return m;
+    names += std::string(", ") + m.spec()->name;
+  }
+  fail("GEMM method", "unknown method '" + std::string(name) + "' (expected " + names + ")");
+}
+
+bool method_runs_here(GemmMethod m) {
+  if (!m.spec()) return true;
+  const FeatureSet have = kernel_features();
+  return (m.spec()->needs & have) == m.spec()->needs;
+}
+
+bool method_supports(GemmMethod m, IntFormat a, IntFormat w) {
+  return !m.spec() || m.spec()->supports(a, w);
+}
+
+double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w) {
+  const detail::MethodSpec& s = m.spec() ? *m.spec() : *choose_method(a, w).spec();
+  const FeatureSet have = kernel_features();
+  return detail::runnable(s, have).macs_per_us(a, w, have);
+}
 
 GemmMethod choose_method(IntFormat a, IntFormat w) {
-  const std::string target = current_target();
-  const int plane_pairs = a.bits * w.bits;
-  const bool fits_bytes = a.bits <= 8 && w.bits <= 8;
-  if (plane_pairs <= 2) return GemmMethod::kBitSerial;
-  if (target == "AVX3_DL" && fits_bytes) return GemmMethod::kInt8;
-  if (target == "SCALAR" || target == "EMU128") return GemmMethod::kWideMul;
-  return GemmMethod::kInt16;
+  const FeatureSet have = kernel_features();
+  const detail::MethodSpec* best = nullptr;
+  double best_rate = 0;
+  for (const detail::MethodSpec* s : detail::method_table()) {
+    if ((s->needs & have) != s->needs || !s->supports(a, w)) continue;
+    const double rate = s->macs_per_us(a, w, have);
+    if (!best || rate > best_rate) best = s, best_rate = rate;
+  }
+  if (!best) fail("GEMM method", "no method handles " + a.to_string() + " x " + w.to_string());
+  return GemmMethod(best);
 }
 
 }  // namespace bitlane::swar

@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "hwy/highway.h"
 #include "hwy/targets.h"
-#include "swar/gemm_internal.h"
+#include "swar/cpu_features.h"
 
 namespace bitlane::swar {
 namespace {

@@ -3,7 +3,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "ops/kernels/gemm_f32.h"
-#include "swar/register_tiles.h"
+#include "swar/kernels/register_tiles.h"
 
 #include <algorithm>
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "swar/lane_format.h"
 #include "swar/pack.h"
 
 using namespace bitlane::swar;
@@ -62,4 +63,19 @@ TEST_CASE("pack rejects or saturates out-of-range values") {
   CHECK_THROWS_AS(pack<int16_t>(v, LaneFormat{4, true, 0}, std::span<uint64_t>{}), bitlane::Error);
   std::vector<int8_t> narrow(1);
   CHECK_THROWS_AS(unpack<int8_t>(out, LaneFormat{8, false, 0}, narrow), bitlane::Error);
+}
+
+TEST_CASE("lane formats: masks and geometry") {
+  const Lanes u4(LaneFormat{4, false, 0});
+  CHECK(u4.count == 16);
+  CHECK(u4.lane == ~uint64_t{0});
+  CHECK(u4.msb == 0x8888888888888888ull);
+  CHECK(u4.lsb == 0x1111111111111111ull);
+  const Lanes s3p2(LaneFormat{3, true, 2});  // field 5, 12 lanes, bits 60..63 unused
+  CHECK(s3p2.count == 12);
+  CHECK(s3p2.lane == 0x039CE739CE739CE7ull);  // 0b00111 in each of 12 fields
+  CHECK(s3p2.value(s3p2.with(0, 11, -4), 11) == -4);
+  CHECK_THROWS_AS(Lanes(LaneFormat{0, false, 0}), bitlane::Error);
+  CHECK_THROWS_AS(Lanes(LaneFormat{17, false, 0}), bitlane::Error);
+  CHECK_THROWS_AS(Lanes(LaneFormat{8, false, 57}), bitlane::Error);
 }

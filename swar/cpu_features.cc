@@ -1,0 +1,106 @@
+// Feature bits per Highway target (compiled once per target, like the
+// kernels, so each copy reports what its own code was built with), and the
+// AMX permission request.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "swar/cpu_features.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "swar/cpu_features.h"
+
+#if defined(BITLANE_SWAR_CPU_FEATURES_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef BITLANE_SWAR_CPU_FEATURES_INL_H_
+#undef BITLANE_SWAR_CPU_FEATURES_INL_H_
+#else
+#define BITLANE_SWAR_CPU_FEATURES_INL_H_
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace bitlane::swar::detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+FeatureSet TargetFeatures() {
+  FeatureSet f = 0;
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+  f |= kVectors;
+  const size_t bytes = hn::Lanes(hn::ScalableTag<uint8_t>());
+  if (bytes >= 32) f |= kVectors256;
+  if (bytes >= 64) f |= kVectors512;
+#endif
+#if HWY_TARGET == HWY_AVX3_DL
+  // The kernels add avx512vnni to this target (see swar/kernels/dot_u8s8.cc).
+  f |= kVectorPopcount | kByteDot;
+#endif
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  f |= kByteMulAdd;
+#endif
+  return f;
+}
+
+const char* TargetName() { return hwy::TargetName(HWY_TARGET); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace bitlane::swar::detail
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
+
+#if HWY_ONCE
+#include <mutex>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include "swar/targets.h"
+
+namespace bitlane::swar {
+namespace detail {
+HWY_EXPORT(TargetFeatures);
+HWY_EXPORT(TargetName);
+const char* kernel_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
+FeatureSet target_features() { return HWY_DYNAMIC_DISPATCH(TargetFeatures)(); }
+}  // namespace detail
+
+bool amx_usable() {
+  static const bool usable = [] {
+#if defined(__x86_64__)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_max(0, nullptr) < 7) return false;
+    __cpuid_count(7, 0, a, b, c, d);
+    const bool amx_tile = d & (1u << 24), amx_int8 = d & (1u << 25);
+    if (!amx_tile || !amx_int8) return false;
+    // The tile data state is off by default for a process on Linux: ask for
+    // it (ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18). A kernel
+    // without the call or a refusal leaves AMX unused.
+    constexpr long kArchReqXcompPerm = 0x1023, kXtileData = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXtileData) == 0;
+#else
+    return false;
+#endif
+  }();
+  return usable;
+}
+
+FeatureSet kernel_features() {
+  apply_target_from_environment();
+  FeatureSet f = detail::target_features();
+  if ((f & kByteDot) && amx_usable()) f |= kAmxInt8;
+  return f;
+}
+
+std::string feature_names(FeatureSet f) {
+  static const std::pair<Feature, const char*> kNames[] = {
+      {kVectors, "vectors"},         {kVectors256, "256-bit"},     {kVectors512, "512-bit"},
+      {kVectorPopcount, "popcount"}, {kByteDot, "byte-dot"},       {kByteMulAdd, "byte-muladd"},
+      {kAmxInt8, "amx-int8"}};
+  std::string s;
+  for (const auto& [bit, name] : kNames)
+    if (f & bit) s += (s.empty() ? "" : " ") + std::string(name);
+  return s.empty() ? "scalar" : s;
+}
+
+}  // namespace bitlane::swar
+#endif  // HWY_ONCE

@@ -1,0 +1,41 @@
+// What the GEMM kernels may use, as feature bits: the instructions of the
+// SIMD target the kernels currently dispatch to (what that target's compiled
+// code contains), plus what the CPU and the OS grant beyond Highway's targets
+// (AMX tiles). Methods (swar/method_table.h) say which bits they need and
+// estimate their speed from the bits present -- never from target names.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace bitlane::swar {
+
+enum Feature : uint32_t {
+  kVectors = 1u << 0,         // a SIMD target, not the portable fallback
+  kVectors256 = 1u << 1,      // vectors of at least 256 bits
+  kVectors512 = 1u << 2,      // vectors of 512 bits
+  kVectorPopcount = 1u << 3,  // popcount of 64-bit lanes in one instruction (VPOPCNTQ)
+  kByteDot = 1u << 4,         // u8 x s8 4-way dot product into int32 (VNNI VPDPBUSD)
+  kByteMulAdd = 1u << 5,      // u8 x s8 pair products into int16 (PMADDUBSW)
+  kAmxInt8 = 1u << 6,         // AMX tiles with TDPBUSD, granted by the OS
+};
+using FeatureSet = uint32_t;
+
+// Features of the target the kernels dispatch to now (follows force_target
+// and BITLANE_TARGET). AMX counts only on a target with VNNI: forcing an
+// older target (BITLANE_TARGET=AVX2) keeps the kernels to that target.
+FeatureSet kernel_features();
+
+// Whether the CPU has AMX-INT8 and the OS lets this process use its tile
+// state (Linux: arch_prctl(ARCH_REQ_XCOMP_PERM), requested once).
+bool amx_usable();
+
+// "vectors 512-bit popcount byte-dot ..." for messages and selfcheck.
+std::string feature_names(FeatureSet f);
+
+namespace detail {
+// Name of the Highway target the kernels currently dispatch to ("AVX3_DL").
+const char* kernel_target_name();
+}  // namespace detail
+
+}  // namespace bitlane::swar

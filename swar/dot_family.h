@@ -1,0 +1,60 @@
+// What the dot-product methods (int8, int16, and any kernel that multiplies
+// small groups of K values into int32 lanes) share: the weight layout, the
+// activation packing with its bias bookkeeping, and the tile routine that
+// runs a kernel over int32 accumulators -- straight into C for int32
+// results, or in K chunks short enough to be exact for int64 results.
+//
+// Layout (block = 16 columns, group = K values per int32 lane):
+//   weights      [block of 16 cols][K unit][16 cols][group]  (w' = w - w_bias)
+//   activations  [row][K unit][group]                        (a' = a - a_bias)
+// With group 4 and bytes this is also the VNNI and AMX tile layout.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "swar/gemm_internal.h"
+
+namespace bitlane::swar::detail {
+
+inline constexpr size_t kDotBlock = 16;
+
+struct DotLayout {
+  size_t group;  // K values per int32 lane (4 bytes, 2 int16)
+  size_t elem;   // bytes per value
+  // The biases that bring each operand into the kernel's element type
+  // (unsigned bytes x signed bytes, or int16 x int16).
+  int64_t (*activation_bias)(IntFormat a);
+  int64_t (*weight_bias)(IntFormat w);
+};
+extern const DotLayout kBytes4;  // u8 activations x s8 weights, 4 per lane
+extern const DotLayout kWords2;  // s16 x s16, 2 per lane
+
+// Kernel arguments. Kernels compute the tile rows [m0, m1) x columns
+// [col0, col1) (multiples of the block) over K units [ku0, ku1): initial value
+// + sums of a' * w' modulo 2^32, stored to out[(m - m0) * ldo + col - col0].
+struct DotArgs {
+  const void* a;  // packed activations
+  size_t a_row_bytes;
+  const void* w;  // packed weights
+  size_t w_block_bytes;
+  // Optional starting values of the accumulators (the bias corrections):
+  // acc(m, col) starts at col_init[col] + row_init[m]; null means 0.
+  const int32_t* col_init = nullptr;
+  const int32_t* row_init = nullptr;
+};
+using DotKernel = void (*)(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
+                           size_t ku1, int32_t* out, size_t ldo);
+
+void pack_dot_weights(const MatrixView& w, PackedData& p, const DotLayout& layout);
+void prepare_dot_activations(const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& options,
+                             PackedActivations& out, const DotLayout& layout);
+bool pack_dot_rows(const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1,
+                   const DotLayout& layout);
+void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& layout);
+
+// How many K units one int32 pass may cover and still be exact (|sum| < 2^31)
+// for activations of format af.
+size_t dot_exact_units(const PackedData& w, IntFormat af, const DotLayout& layout);
+
+}  // namespace bitlane::swar::detail
