@@ -72,7 +72,15 @@ std::optional<quant::QuantPlan> plan_from_options(const cxxopts::ParseResult& ar
     spec = std::to_string(bits);
   }
   if (spec.empty()) return std::nullopt;
-  return quant::QuantPlan::from_cli(spec, {});
+  return parse_plan(spec, args.count("quant") || !spec_override.empty() ? "--quant" : "--bits");
+}
+
+quant::QuantPlan parse_plan(const std::string& spec, const char* flag) {
+  try {
+    return quant::QuantPlan::from_text(spec, {});
+  } catch (const Error& e) {
+    throw UsageError(std::string(flag) + ": " + e.what());
+  }
 }
 
 std::shared_ptr<const Engine> load_engine(const std::string& model_arg,

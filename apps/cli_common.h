@@ -37,6 +37,9 @@ void apply_limit_options(const cxxopts::ParseResult& args);
 // The plan from --quant / --bits (empty optional: the model's own plan).
 std::optional<quant::QuantPlan> plan_from_options(const cxxopts::ParseResult& args,
                                                   const std::string& spec_override = "");
+// A plan in the text form given to `flag`; a bad one is a usage error
+// naming the flag.
+quant::QuantPlan parse_plan(const std::string& spec, const char* flag);
 
 // Loads the model and builds an engine for the plan the options ask for.
 std::shared_ptr<const Engine> load_engine(const std::string& model_arg,

@@ -105,7 +105,7 @@ int cmd_bench(int argc, char** argv) {
     plans = split_list(args.count("bits") ? args["bits"].as<std::string>() : "fp32,8,4,2");
   for (const std::string& q : quant_specs)
     for (std::string& s : expand_braces(q)) plans.push_back(std::move(s));
-  for (const std::string& p : plans) quant::QuantPlan::from_cli(p, {});  // all valid before any work
+  for (const std::string& p : plans) parse_plan(p, "--quant");  // all valid before any work
   const int warmup = args["warmup"].as<int>(), seq = args["seq"].as<int>();
   const double min_time = args["min-time"].as<double>();
   const bool profile = args.count("profile") > 0, json = args["format"].as<std::string>() == "json";
@@ -126,7 +126,7 @@ int cmd_bench(int argc, char** argv) {
         const double t0 = now_seconds();
         const auto model = Model::load(path, load);
         EngineOptions o;
-        o.plan = quant::QuantPlan::from_cli(spec, {});
+        o.plan = parse_plan(spec, "--quant");
         const auto engine = Engine::build(model, o, ex);
         r.init_ms = (now_seconds() - t0) * 1e3;
         const std::vector<Tensor> inputs = make_inputs(*model, batch, seq, !load.random_weights);

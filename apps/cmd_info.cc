@@ -6,6 +6,7 @@
 
 #include "apps/cli_common.h"
 #include "apps/commands.h"
+#include "quant/scheme.h"
 #include "runtime/cost.h"
 #include "runtime/model.h"
 
@@ -34,7 +35,7 @@ int cmd_info(int argc, char** argv) {
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerCost& c : cost.layers) {
     const std::string scheme = !c.quantizable ? "-"
-                               : c.plan.scheme == quant::Scheme::kExponential
+                               : c.plan.scheme().execution() == quant::Execution::kExponent
                                    ? c.plan.to_string() + " (width searched at load, at most)"
                                    : c.plan.to_string();
     layers.push_back({{"name", c.name}, {"op", c.op}, {"output", shape_str(model->tensor_shape(model->nodes()[static_cast<size_t>(c.node)].outputs[0]))},

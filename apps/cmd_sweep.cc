@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/cli_common.h"
+#include "quant/scheme.h"
 #include "apps/commands.h"
 #include "apps/estimate_options.h"
 #include "apps/evaluate.h"
@@ -36,8 +37,11 @@ struct Row {
 // The family a plan belongs to in the plot's legend.
 std::string family_of(const quant::QuantPlan& p) {
   const quant::LayerPlan& d = p.defaults;
-  std::string f = quant::scheme_name(d.scheme);
-  if (d.scheme == quant::Scheme::kTerm) f += std::string(" ") + quant::encoding_name(d.encoding) + " g" + std::to_string(d.group);
+  std::string f = d.scheme().name();
+  if (d.is<quant::TermOptions>()) {
+    const quant::TermOptions& t = d.get<quant::TermOptions>();
+    f += std::string(" ") + quant::encoding_name(t.encoding) + " g" + std::to_string(t.group);
+  }
   return f;
 }
 
@@ -188,7 +192,7 @@ int cmd_sweep(int argc, char** argv) {
     specs.insert(specs.end(), expanded.begin(), expanded.end());
   }
   std::vector<quant::QuantPlan> plans;  // all parsed first: a typo fails before hours of work
-  for (const std::string& s : specs) plans.push_back(quant::QuantPlan::from_cli(s, {}));
+  for (const std::string& s : specs) plans.push_back(parse_plan(s, "--grid"));
 
   const auto model = Model::load(resolve_model_path(args["model"].as<std::string>()));
   const estimate::EstimateOptions array = estimate_options(args, "array-batch");

@@ -13,7 +13,7 @@
 
 #include "core/executor.h"
 #include "quant/exponential.h"
-#include "quant/schemes.h"
+#include "quant/scheme.h"
 #include "quant/uniform.h"
 #include "swar/gemm.h"
 #include "swar/targets.h"
@@ -59,43 +59,29 @@ int main(int argc, char** argv) {
     rows.push_back({name, time_calls(fn, min_time).median_s * 1e9 / static_cast<double>(n)});
   };
 
-  quant::LayerPlan uniform;
-  uniform.scheme = quant::Scheme::kUniform;
-  const quant::Affine a8 = quant::activation_affine_for(0.f, 4.f, uniform);
+  // Plans from their text form (quant/plan.h), as a user writes them.
+  const quant::LayerPlan uniform = quant::QuantPlan::from_text("8", {}).defaults;
+  const quant::Affine a8 = uniform.scheme().activation_affine(0.f, 4.f, uniform);
   measure("uniform: quantize float -> u8 (baseline)", [&] { quant::quantize(x.data(), n, a8, q.data()); });
   const quant::ActivationLayout dense{1, 1, 1, n, n};
 
-  auto transform = [&](const std::string& name, quant::LayerPlan p) {
-    const quant::Affine a = quant::activation_affine_for(0.f, 4.f, p);
-    const quant::ActivationTransform t(p, a);
+  auto transform = [&](const std::string& name, const std::string& spec) {
+    const quant::LayerPlan p = quant::QuantPlan::from_text(spec, {}).defaults;
+    const quant::Affine a = p.scheme().activation_affine(0.f, 4.f, p);
+    const auto t = p.scheme().transform(p, a);
     quant::quantize(x.data(), n, a, q.data());
     measure(name, [&] {
       work = q;  // the transform works in place: start from the same values each call
-      t.apply(work.data(), dense);
+      t->apply(work.data(), dense, nullptr);
     });
   };
   measure("copy of the quantized values (subtract from the rows below)", [&] { work = q; });
-  quant::LayerPlan term;
-  term.scheme = quant::Scheme::kTerm;
-  term.activation_bits = 8;
-  term.activation_terms = 3;
-  transform("term: top 3 terms per value (binary, table)", term);
-  term.encoding = quant::TermEncoding::kHese;
-  transform("term: top 3 terms per value (HESE, table)", term);
-  term.activation_group = 8;
-  term.activation_budget = 12;
-  transform("term: top 12 terms per group of 8 (HESE)", term);
-  quant::LayerPlan sdp;
-  sdp.scheme = quant::Scheme::kSdp;
-  sdp.sdp_group = 4;
-  sdp.sdp_keep = 4;
-  transform("SDP: G4 K4 (vector kernel)", sdp);
-  sdp.sdp_group = 8;
-  sdp.sdp_keep = 8;
-  transform("SDP: G8 K8 (scalar rank count)", sdp);
-  quant::LayerPlan drq;
-  drq.scheme = quant::Scheme::kDrq;
-  transform("DRQ: regions of 4, threshold 0.25", drq);
+  transform("term: top 3 terms per value (binary, table)", "scheme=term,a8,s=3");
+  transform("term: top 3 terms per value (HESE, table)", "scheme=term,a8,s=3,enc=hese");
+  transform("term: top 12 terms per group of 8 (HESE)", "scheme=term,a8,s=3,enc=hese,ga=8,ka=12");
+  transform("SDP: G4 K4 (vector kernel)", "scheme=sdp,sdp_g=4,sdp_k=4");
+  transform("SDP: G8 K8 (scalar rank count)", "scheme=sdp,sdp_g=8,sdp_k=8");
+  transform("DRQ: regions of 4, threshold 0.25", "scheme=drq");
 
   quant::ExpParams e;
   e.base = 1.35;

@@ -18,7 +18,7 @@ BITLANE_FUZZ_TARGET(model) {
     const auto model = Model::parse(in.text, std::move(in.bytes), "fuzz-model.json");
     Executor ex(1);
     EngineOptions o;
-    o.plan = quant::QuantPlan::from_cli("fp32", {});
+    o.plan = quant::QuantPlan::from_text("fp32", {});
     const auto engine = Engine::build(model, o, ex);
     std::vector<Tensor> inputs;
     for (const InputSpec& spec : model->inputs()) {

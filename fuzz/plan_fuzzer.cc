@@ -9,8 +9,8 @@ BITLANE_FUZZ_TARGET(plan) {
   using namespace bitlane;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   fuzz::expect_clean([&] {
-    const quant::QuantPlan base = quant::QuantPlan::from_cli("w4a8,first=fp32", {});
-    const quant::QuantPlan p = quant::QuantPlan::from_cli(text, base);
+    const quant::QuantPlan base = quant::QuantPlan::from_text("w4a8,first=fp32", {});
+    const quant::QuantPlan p = quant::QuantPlan::from_text(text, base);
     // A plan that parses must describe itself and survive its own JSON.
     (void)p.defaults.to_string();
     const quant::QuantPlan again = quant::QuantPlan::from_json(p.to_json(), "round trip");

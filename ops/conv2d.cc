@@ -177,11 +177,11 @@ class Conv2d : public Op {
       const quant::ActivationLayout layout{g.n, g.h, g.w, g.c, g.h * g.w * g.c};
       int64_t regions = 0, sensitive = 0;
       if (q0.storage().bits > 8)
-        sensitive = q0.transform().apply(reinterpret_cast<int16_t*>(qx.data()), layout, &regions);
+        sensitive = q0.transform(reinterpret_cast<int16_t*>(qx.data()), layout, &regions);
       else if (q0.storage().is_signed)
-        sensitive = q0.transform().apply(reinterpret_cast<int8_t*>(qx.data()), layout, &regions);
+        sensitive = q0.transform(reinterpret_cast<int8_t*>(qx.data()), layout, &regions);
       else
-        sensitive = q0.transform().apply(qx.data(), layout, &regions);
+        sensitive = q0.transform(qx.data(), layout, &regions);
       if (ctx.stats) {
         ctx.stats->regions += regions;
         ctx.stats->sensitive += sensitive;
@@ -246,7 +246,7 @@ class Conv2d : public Op {
     em_.clear();
     if (!plan.quantized()) return;
     const int64_t cg = w_->dim(1), cog = cout_ / groups_, k = cg * w_->dim(2) * w_->dim(3);
-    if (plan.scheme == quant::Scheme::kExponential) {
+    if (plan.scheme().execution() == quant::Execution::kExponent) {
       em_.resize(static_cast<size_t>(groups_));
       for (int64_t g = 0; g < groups_; ++g)
         em_[static_cast<size_t>(g)].prepare(w_hwc_.data() + g * cog * k, cog, k,
@@ -254,14 +254,14 @@ class Conv2d : public Op {
       return;
     }
     const auto [lo, hi] = input.choose(plan);
-    const quant::Affine a = quant::activation_affine_for(lo, hi, plan);
+    const quant::Affine a = plan.scheme().activation_affine(lo, hi, plan);
     qm_.resize(static_cast<size_t>(groups_));
     for (int64_t g = 0; g < groups_; ++g)  // term groups: channels of one kernel position
       qm_[static_cast<size_t>(g)].prepare(w_hwc_.data() + g * cog * k, cog, k,
                                           bias_ ? bias_->f32() + g * cog : nullptr, plan, a, cg);
   }
   double weight_bits() const override {
-    return em_.empty() ? quant::weight_bits_per_param(plan_) : em_[0].bits();
+    return em_.empty() ? plan_.scheme().weight_bits_per_param(plan_) : em_[0].bits();
   }
   const quant::LayerPlan* plan() const override { return &plan_; }
 

@@ -59,15 +59,15 @@ class Dense : public Op {
     qm_ = QuantizedMatmul();
     em_ = ExpMatmul();
     const float* bias = bias_ ? bias_->f32() : nullptr;
-    if (plan.scheme == quant::Scheme::kExponential) {
+    if (plan.scheme().execution() == quant::Execution::kExponent) {
       em_.prepare(w_->f32(), out_, in_, bias, plan, input.samples());
     } else if (plan.quantized()) {
       const auto [lo, hi] = input.choose(plan);
-      qm_.prepare(w_->f32(), out_, in_, bias, plan, quant::activation_affine_for(lo, hi, plan));
+      qm_.prepare(w_->f32(), out_, in_, bias, plan, plan.scheme().activation_affine(lo, hi, plan));
     }
   }
   double weight_bits() const override {
-    return em_.ready() ? em_.bits() : quant::weight_bits_per_param(plan_);
+    return em_.ready() ? em_.bits() : plan_.scheme().weight_bits_per_param(plan_);
   }
   const quant::LayerPlan* plan() const override { return &plan_; }
 

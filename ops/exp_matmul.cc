@@ -10,10 +10,10 @@ void ExpMatmul::prepare(const float* w, int64_t out, int64_t in, const float* bi
                         const quant::LayerPlan& plan, const std::vector<float>& activation_samples) {
   out_ = out;
   in_ = in;
-  histogram_ = plan.exp_histogram;
-  const quant::ExpSearch s =
-      quant::search_exponential(std::span<const float>(w, static_cast<size_t>(out * in)), activation_samples,
-                                plan.exp_threshold, plan.exp_min_bits, plan.exp_max_bits, plan.exp_base);
+  const quant::ExpOptions& o = plan.get<quant::ExpOptions>();
+  histogram_ = o.histogram;
+  const quant::ExpSearch s = quant::search_exponential(std::span<const float>(w, static_cast<size_t>(out * in)),
+                                                       activation_samples, o.threshold, o.min_bits, o.max_bits, o.base);
   pw_ = s.weights;
   px_ = s.activations;
   codec_x_ = quant::ExpCodec(px_);

@@ -149,7 +149,7 @@ class Lstm : public Op {
       L.e_ih = L.e_hh = ExpMatmul();
     }
     if (!plan.quantized()) return;
-    if (plan.scheme == quant::Scheme::kExponential) {
+    if (plan.scheme().execution() == quant::Execution::kExponent) {
       // h lies in (-1, 1); its calibration samples are the op's output
       // (the last layer's h, used for every layer).
       std::vector<float> h = output.samples();
@@ -164,20 +164,20 @@ class Lstm : public Op {
     // h = o * tanh(c) lies in (-1, 1): a fixed symmetric grid needs no calibration.
     quant::LayerPlan h_plan = plan;
     h_plan.activation_symmetric = true;
-    const quant::Affine h_affine = quant::activation_affine_for(-1.f, 1.f, h_plan);
+    const quant::Affine h_affine = plan.scheme().activation_affine(-1.f, 1.f, h_plan);
     for (int64_t l = 0; l < layers_; ++l) {
       Layer& L = layer_[static_cast<size_t>(l)];
       quant::Affine x_affine = h_affine;
       if (l == 0) {
         const auto [lo, hi] = input.choose(plan);
-        x_affine = quant::activation_affine_for(lo, hi, plan);
+        x_affine = plan.scheme().activation_affine(lo, hi, plan);
       }
       L.q_ih.prepare(L.w_ih->f32(), 4 * hidden_, L.in, L.bias.data(), l == 0 ? plan : h_plan, x_affine);
       L.q_hh.prepare(L.w_hh->f32(), 4 * hidden_, hidden_, nullptr, h_plan, h_affine);
     }
   }
   double weight_bits() const override {
-    return layer_[0].e_ih.ready() ? layer_[0].e_ih.bits() : quant::weight_bits_per_param(plan_);
+    return layer_[0].e_ih.ready() ? layer_[0].e_ih.bits() : plan_.scheme().weight_bits_per_param(plan_);
   }
   const quant::LayerPlan* plan() const override { return &plan_; }
 

@@ -25,15 +25,16 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   out_ = out;
   in_ = in;
   act_ = act;
-  storage_ = quant::activation_storage(act, plan);
-  transform_ = quant::ActivationTransform(plan, act);
-  qw_ = quant::quantize_weights_for(w, out, in, segment > 0 ? segment : in, plan);
+  const quant::Scheme& scheme = plan.scheme();
+  storage_ = scheme.activation_storage(act, plan);
+  transform_ = scheme.transform(plan, act);
+  qw_ = scheme.quantize_weights(w, out, in, segment > 0 ? segment : in, plan);
   packed_ = swar::PackedWeights::pack(swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out),
                                                            static_cast<size_t>(in)),
                                       qw_.format, storage_);
   row_stride_ = elem_for(storage_) == swar::ElemType::kU8 ? (in + 3) / 4 * 4 : in;
   // Term accounting: per input column, the terms of all its weights.
-  cost_encoding_ = quant::cost_encoding(plan);
+  cost_encoding_ = scheme.cost_encoding(plan);
   weight_terms_.assign(static_cast<size_t>(in), 0);
   for (int64_t c = 0; c < out; ++c)
     for (int64_t k = 0; k < in; ++k) {
@@ -83,15 +84,15 @@ void QuantizedMatmul::quantize_rows(const float* x, int64_t m, int64_t ldx,
         case swar::ElemType::kU8:
           quant::quantize(src, in_, act_, dst);
           std::fill(dst + in_, dst + row_stride_, uint8_t{0});
-          sens += transform_.apply(dst, {1, 1, 1, in_, row_stride_}, &reg);
+          sens += transform(dst, {1, 1, 1, in_, row_stride_}, &reg);
           break;
         case swar::ElemType::kI8:
           quant::quantize(src, in_, act_, reinterpret_cast<int8_t*>(dst));
-          sens += transform_.apply(reinterpret_cast<int8_t*>(dst), {1, 1, 1, in_, row_stride_}, &reg);
+          sens += transform(reinterpret_cast<int8_t*>(dst), {1, 1, 1, in_, row_stride_}, &reg);
           break;
         default:
           quant::quantize(src, in_, act_, reinterpret_cast<int16_t*>(dst));
-          sens += transform_.apply(reinterpret_cast<int16_t*>(dst), {1, 1, 1, in_, row_stride_}, &reg);
+          sens += transform(reinterpret_cast<int16_t*>(dst), {1, 1, 1, in_, row_stride_}, &reg);
       }
     }
     regions += reg;

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "ops/op.h"
-#include "quant/schemes.h"
+#include "quant/scheme.h"
 #include "quant/uniform.h"
 #include "swar/gemm.h"
 
@@ -28,9 +28,14 @@ class QuantizedMatmul {
   const quant::Affine& activation() const { return act_; }
   // The integer format of activations after the transform, as packed.
   const swar::IntFormat& storage() const { return storage_; }
-  // Applied to quantized activations before the GEMM (conv applies it to the
-  // image, before im2col); quantize_rows applies it itself.
-  const quant::ActivationTransform& transform() const { return transform_; }
+  // The scheme's run-time transform of quantized activations, applied before
+  // the GEMM (conv applies it to the image, before im2col; quantize_rows
+  // applies it itself). Returns the regions kept at full precision (DRQ) and
+  // adds the regions seen to *regions.
+  template <typename T>
+  int64_t transform(T* data, const quant::ActivationLayout& layout, int64_t* regions) const {
+    return transform_ ? transform_->apply(data, layout, regions) : 0;
+  }
   int64_t out() const { return out_; }
   int64_t in() const { return in_; }
   int64_t weight_bytes() const;  // integer weights at their bit width
@@ -52,7 +57,7 @@ class QuantizedMatmul {
   int64_t out_ = 0, in_ = 0;
   quant::Affine act_;
   swar::IntFormat storage_;
-  quant::ActivationTransform transform_;
+  std::shared_ptr<const quant::ActivationTransform> transform_;  // null: none
   quant::TermEncoding cost_encoding_ = quant::TermEncoding::kBinary;
   std::vector<int64_t> weight_terms_;  // per input column: terms of that column's weights
   std::vector<uint8_t> act_terms_;     // terms of each activation magnitude

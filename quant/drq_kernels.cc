@@ -6,7 +6,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "quant/drq_kernels.h"
-#include "quant/sdp.h"
+#include "quant/drq.h"
 
 #include <cstring>
 

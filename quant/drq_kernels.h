@@ -1,5 +1,5 @@
 // DRQ regions of four unsigned bytes, vectorized (drq_kernels.cc): the
-// run-time path of dense layers with the default region of 4. Each 32-bit
+// run-time path of dense layers with the default region of 4 (drq.cc). Each 32-bit
 // lane holds one region; equal to the scalar region loop (tested).
 #pragma once
 

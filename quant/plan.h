@@ -1,12 +1,19 @@
 // Quantization plans: how each layer of a model is executed. A plan has
 // defaults for every quantizable layer and per-layer overrides by node name;
-// it comes from the model JSON ("quantization"), the CLI (--quant, --bits) or
-// the C API, and is validated with errors that name where it came from.
+// it comes from the model JSON ("quantization"), from text (the CLI's
+// --quant, the C API) or from code, and is validated with errors that name
+// where it came from.
+//
+// A layer plan is a scheme with its own options (one type per scheme, whose
+// behaviour lives in quant/schemes/) plus the settings every quantized
+// scheme shares (widths, weight grid, calibration). The settings tables
+// (quant/settings.h) parse and print both forms.
 #pragma once
 
 #include <map>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -14,19 +21,51 @@
 
 namespace bitlane::quant {
 
-// fp32: float layer. uniform: uniform integers. term: term quantization
-// (weights per group of g, activations per value). exponential: DNA-TEQ.
-// sdp: structured dynamic precision on the activations. drq: DRQ-style
-// region precision (8 bits in sensitive regions, 4 elsewhere).
-enum class Scheme { kFp32, kUniform, kTerm, kExponential, kSdp, kDrq };
+class Scheme;
+
 enum class Granularity { kPerTensor, kPerChannel };
 enum class Calibration { kMinMax, kPercentile, kMse };
 
-const char* scheme_name(Scheme s);
-const char* calibration_name(Calibration c);
+// The options of each scheme (quant/schemes/<scheme>.cc says what they mean).
+struct Fp32Options {
+  bool operator==(const Fp32Options&) const = default;
+};
+struct UniformOptions {
+  bool operator==(const UniformOptions&) const = default;
+};
+// Term quantization: weights keep `budget` terms per `group` values along the
+// reduction axis; activations keep `activation_terms` terms per value, or
+// with activation_group > 1 `activation_budget` terms per group.
+struct TermOptions {
+  TermEncoding encoding = TermEncoding::kBinary;
+  int group = 16, budget = 10, activation_terms = 6, activation_group = 1, activation_budget = 0;
+  bool operator==(const TermOptions&) const = default;
+};
+// DNA-TEQ: the search for base and width (base 0 = searched).
+struct ExpOptions {
+  double threshold = 0.01, base = 0;
+  int min_bits = 3, max_bits = 8;
+  bool histogram = false;  // run the exponent-domain dot product
+  bool operator==(const ExpOptions&) const = default;
+};
+// Structured dynamic precision: keep `keep` of the 2 * `group` parts of each group.
+struct SdpOptions {
+  int group = 4, keep = 4;
+  bool operator==(const SdpOptions&) const = default;
+};
+// DRQ-style regions: regions of `region` values (conv: region x region
+// pixels) whose mean reaches `threshold` of the range keep 8 bits.
+struct DrqOptions {
+  int region = 4;
+  double threshold = 0.25;
+  bool operator==(const DrqOptions&) const = default;
+};
+// Which scheme, and its options. The order is the scheme registry's
+// (quant/scheme.cc).
+using SchemeOptions = std::variant<Fp32Options, UniformOptions, TermOptions, ExpOptions, SdpOptions, DrqOptions>;
 
 struct LayerPlan {
-  Scheme scheme = Scheme::kFp32;
+  SchemeOptions options;    // fp32 by default
   int weight_bits = 8;      // 1..16
   int activation_bits = 8;  // 1..16
   Granularity weight_granularity = Granularity::kPerChannel;
@@ -37,26 +76,22 @@ struct LayerPlan {
   Calibration calibration = Calibration::kMinMax;
   double percentile = 99.99;  // for Calibration::kPercentile
 
-  // term: weight_bits / activation_bits are magnitude bits (a sign comes on
-  // top); weights keep `budget` terms per `group` values along the reduction
-  // axis, activations `activation_terms` terms per value, or with
-  // activation_group > 1 `activation_budget` terms per group.
-  TermEncoding encoding = TermEncoding::kBinary;
-  int group = 16, budget = 10, activation_terms = 6, activation_group = 1, activation_budget = 0;
-  // exponential: the search settings (base 0 = searched).
-  double exp_threshold = 0.01, exp_base = 0;
-  int exp_min_bits = 3, exp_max_bits = 8;
-  bool exp_histogram = false;  // run the exponent-domain dot product
-  // sdp: keep sdp_keep of the 2 * sdp_group parts of each group.
-  int sdp_group = 4, sdp_keep = 4;
-  // drq: regions of drq_region values (conv: drq_region x drq_region pixels)
-  // whose mean reaches drq_threshold of the range keep 8 bits.
-  int drq_region = 4;
-  double drq_threshold = 0.25;
-
-  bool quantized() const { return scheme != Scheme::kFp32; }
-  // Schemes that run on the swar/ integer kernels (all but fp32, exponential).
-  bool integer() const { return quantized() && scheme != Scheme::kExponential; }
+  const Scheme& scheme() const;
+  template <class O>
+  bool is() const {
+    return std::holds_alternative<O>(options);
+  }
+  template <class O>
+  const O& get() const {
+    return std::get<O>(options);
+  }
+  template <class O>
+  O& get() {
+    return std::get<O>(options);
+  }
+  bool quantized() const { return !is<Fp32Options>(); }
+  // Runs on the swar/ integer kernels (uniform, term, sdp, drq).
+  bool integer() const;
   bool operator==(const LayerPlan&) const = default;
   std::string to_string() const;  // "uniform w4a8 per-channel minmax"
 };
@@ -76,14 +111,16 @@ struct QuantPlan {
   static QuantPlan from_json(const nlohmann::json& j, const std::string& where);
   nlohmann::json to_json() const;
 
-  // CLI forms: "fp32", "8" (w8a8), "w4a8", "w4a8,first=fp32,last=fp32,calib=mse",
+  // Text forms: "fp32", "8" (w8a8), "w4a8", "w4a8,first=fp32,last=fp32,calib=mse",
   // scheme settings as key=value ("scheme=term,w4a6,g=16,k=10,s=6,enc=hese"),
-  // or JSON text. Overrides layered on top of `base`.
-  static QuantPlan from_cli(std::string_view spec, const QuantPlan& base);
+  // or JSON text. Items apply in any order, on top of `base`. Errors name
+  // `where` (default: "plan '<spec>'").
+  static QuantPlan from_text(std::string_view spec, const QuantPlan& base, const std::string& where = "");
 };
 
 // Parses one layer's settings on top of `base`; unknown keys and bad values
 // are errors naming `where`.
 LayerPlan parse_layer_plan(const nlohmann::json& j, const LayerPlan& base, const std::string& where);
+nlohmann::json layer_plan_json(const LayerPlan& p);
 
 }  // namespace bitlane::quant

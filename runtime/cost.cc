@@ -1,6 +1,6 @@
 #include "runtime/cost.h"
 
-#include "quant/schemes.h"
+#include "quant/scheme.h"
 
 namespace bitlane {
 namespace {
@@ -38,7 +38,7 @@ ModelCost collect(const Model& model, const std::vector<std::unique_ptr<ops::Op>
         drq_share = c.drq_sensitive;
       }
     }
-    c.pairs = c.shape.macs * quant::pairs_per_mac(c.plan, drq_share);
+    c.pairs = c.shape.macs * c.plan.scheme().pairs_per_mac(c.plan, drq_share);
     total.macs += c.shape.macs;
     total.pairs += c.pairs;
     if (c.kept_pairs >= 0) total.kept_pairs = std::max(0.0, total.kept_pairs) + c.kept_pairs;
@@ -66,7 +66,7 @@ ModelCost model_cost(const Model& model, const quant::QuantPlan& plan) {
   return collect(
       model, ops,
       [&](size_t i, const ops::Op&) { return plan.for_layer(model.nodes()[i].name, index[i], count); },
-      [](const ops::Op&, const quant::LayerPlan& lp) { return quant::weight_bits_per_param(lp); }, nullptr);
+      [](const ops::Op&, const quant::LayerPlan& lp) { return lp.scheme().weight_bits_per_param(lp); }, nullptr);
 }
 
 ModelCost model_cost(const Engine& engine, const std::vector<ops::LayerStats>* measured) {

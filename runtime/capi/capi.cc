@@ -208,7 +208,7 @@ bitlane_status bitlane_model_set_threads(bitlane_model* h, int threads) {
 bitlane_status bitlane_model_set_plan(bitlane_model* h, const char* plan) {
   return guard(h, BITLANE_ERROR_PLAN, [&] {
     std::optional<bitlane::quant::QuantPlan> p;
-    if (plan) p = bitlane::quant::QuantPlan::from_cli(plan, {});
+    if (plan) p = bitlane::quant::QuantPlan::from_text(plan, {});
     h->invalidate();
     h->plan = std::move(p);
   });

@@ -35,64 +35,16 @@ Energies Energies::parse(const std::string& spec) {
 }
 
 PeStep pe_for(const quant::LayerPlan& p, double weight_bits, const EstimateOptions& o, double drq_share) {
+  const quant::PeWork w = p.scheme().pe_work(p, o.uniform_pe, drq_share);
   const Energies& e = o.energy;
   PeStep s;
-  s.weight_bits = weight_bits;
-  s.activation_bits = p.activation_bits;
-  const double bw = p.weight_bits, bx = p.activation_bits;
-  switch (p.scheme) {
-    case quant::Scheme::kFp32:
-      s.kind = "fp32 MAC";
-      s.energy_pj = e.fp32_mac;
-      s.weight_bits = s.activation_bits = 32;
-      return s;
-    case quant::Scheme::kTerm: {
-      // A weight group of g values in k x s term-pair cycles, every group
-      // alike (with activation groups: k x ka / ga pairs on average).
-      const double sx = p.activation_group > 1 ? static_cast<double>(p.activation_budget) / p.activation_group
-                                               : p.activation_terms;
-      s.kind = "term";
-      s.values = p.group;
-      s.cycles = std::max(1.0, p.budget * sx);
-      s.energy_pj = e.bit_cycle * s.cycles;
-      return s;
-    }
-    case quant::Scheme::kExponential:
-      s.kind = "exponent";
-      s.energy_pj = e.exp_op;
-      return s;
-    case quant::Scheme::kSdp:
-      // K kept parts of a group of G, one 4-bit part x b_w-bit weight per cycle.
-      s.kind = "SDP part";
-      s.values = p.sdp_group;
-      s.cycles = std::max(1, p.sdp_keep);
-      s.energy_pj = e.mac8 * 4 * bw / 64 * s.cycles;
-      return s;
-    case quant::Scheme::kDrq: {
-      // Bit-serial data: 8 cycles in sensitive regions, 4 elsewhere.
-      s.kind = "DRQ serial data";
-      s.cycles = 8 * drq_share + 4 * (1 - drq_share);
-      s.energy_pj = e.bit_cycle * bw * s.cycles;
-      return s;
-    }
-    case quant::Scheme::kUniform: break;
-  }
-  switch (o.uniform_pe) {
-    case UniformPe::kBitParallel:
-      s.kind = "bit-parallel";
-      s.energy_pj = e.mac8 * bw * bx / 64;
-      break;
-    case UniformPe::kBitSerial:
-      s.kind = "bit-serial";
-      s.cycles = bw * bx;
-      s.energy_pj = e.bit_cycle * s.cycles;
-      break;
-    case UniformPe::kSerialData:
-      s.kind = "serial data";
-      s.cycles = bx;
-      s.energy_pj = e.bit_cycle * bw * s.cycles;
-      break;
-  }
+  s.kind = w.kind;
+  s.values = w.values;
+  s.cycles = w.cycles;
+  s.energy_pj = w.mac8 * e.mac8 + w.fp32_macs * e.fp32_mac + w.bit_cycles * e.bit_cycle + w.exp_ops * e.exp_op;
+  // Storage bits: what the layer measured (exponential: its searched width).
+  s.weight_bits = p.quantized() ? weight_bits : w.weight_bits;
+  s.activation_bits = w.activation_bits;
   return s;
 }
 

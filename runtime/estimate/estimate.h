@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "quant/plan.h"
+#include "quant/scheme.h"
 #include "runtime/cost.h"
 #include "runtime/engine.h"
 #include "runtime/estimate/systolic.h"
@@ -31,13 +31,9 @@ struct Energies {
   static Energies parse(const std::string& spec);
 };
 
-// The PE integer layers with a uniform (or DRQ) plan use. Term, DNA-TEQ and
-// SDP layers always use their own PE; fp32 layers a float MAC.
-enum class UniformPe {
-  kBitParallel,  // b_w x b_x multiplier: 1 cycle per MAC
-  kBitSerial,    // both operands bit-serial: b_w x b_x cycles per MAC
-  kSerialData,   // bit-parallel weights, bit-serial data: b_x cycles per MAC
-};
+// The PE integer layers with a uniform plan use (quant/scheme.h). Term,
+// DNA-TEQ, SDP and DRQ layers always use their own PE; fp32 layers a float MAC.
+using quant::UniformPe;
 
 struct EstimateOptions {
   ArrayConfig array;
@@ -48,8 +44,8 @@ struct EstimateOptions {
   Energies energy;
 };
 
-// The PE step a layer's plan needs (drq_share: measured share of 8-bit
-// regions, 0.5 when unknown).
+// The PE step a layer's plan needs (its scheme's pe_work; drq_share:
+// measured share of 8-bit regions, 0.5 when unknown).
 PeStep pe_for(const quant::LayerPlan& plan, double weight_bits, const EstimateOptions& o, double drq_share);
 
 struct LayerEstimate {

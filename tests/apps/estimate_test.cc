@@ -36,7 +36,7 @@ TEST_CASE("estimate: the CLI reports the library's cycles for every dataflow and
     o.array = {c.rows, c.cols, 1e9, c.dataflow};
     o.uniform_pe = c.pe;
     o.batch = c.batch;
-    const auto want = estimate::estimate(*model, quant::QuantPlan::from_cli(c.plan, {}), o);
+    const auto want = estimate::estimate(*model, quant::QuantPlan::from_text(c.plan, {}), o);
     INFO(c.args);
     CHECK(j["cycles"].get<double>() == doctest::Approx(want.cycles));
     CHECK(j["seconds"].get<double>() == doctest::Approx(want.cycles / 1e9));
@@ -71,7 +71,7 @@ TEST_CASE("sweep: the array cycles column is the estimate of each plan") {
   estimate::EstimateOptions o;
   o.uniform_pe = estimate::UniformPe::kBitSerial;
   CHECK(std::stod(rows[1][col]) ==
-        doctest::Approx(estimate::estimate(*model, quant::QuantPlan::from_cli("8", {}), o).cycles));
+        doctest::Approx(estimate::estimate(*model, quant::QuantPlan::from_text("8", {}), o).cycles));
   CHECK(std::stod(rows[2][col]) ==
-        doctest::Approx(estimate::estimate(*model, quant::QuantPlan::from_cli("4", {}), o).cycles));
+        doctest::Approx(estimate::estimate(*model, quant::QuantPlan::from_text("4", {}), o).cycles));
 }

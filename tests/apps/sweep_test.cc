@@ -56,9 +56,9 @@ TEST_CASE("sweep: bad grids and plans fail before any evaluation") {
   CHECK(close.status == 2);
   // The second plan is bad: nothing is evaluated, no table printed.
   const Result bad = cli("sweep " + kMlp + " " + kFashion + " --grid 8 --grid 'scheme=term,k={10,-1}'");
-  CHECK(bad.status == 1);
+  CHECK(bad.status == 2);  // a usage error, naming the option
   CHECK(bad.out.empty());
-  CHECK(bad.err.find("budget") != std::string::npos);
+  CHECK(bad.err.find("--grid: plan 'scheme=term,k=-1': 'budget': must be 0..4096, got -1") != std::string::npos);
   // What bash makes of an unquoted brace, two words: not silently ignored.
   const Result split = cli("sweep " + kMlp + " " + kFashion + " --grid scheme=sdp,sdp_k=2 scheme=sdp,sdp_k=4 --no-timing");
   CHECK(split.status == 2);

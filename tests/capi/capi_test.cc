@@ -41,7 +41,7 @@ std::vector<float> library_answer(const std::string& model_name, const std::stri
   const auto model = Model::load(test::model_path(model_name));
   Executor ex(1);
   EngineOptions o;
-  o.plan = quant::QuantPlan::from_cli(plan, {});
+  o.plan = quant::QuantPlan::from_text(plan, {});
   const auto engine = Engine::build(model, o, ex);
   Session s(engine);
   const auto& pre = *model->inputs()[0].preprocessing;

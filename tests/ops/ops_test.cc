@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "core/executor.h"
 #include "quant/calibration.h"
-#include "quant/schemes.h"
+#include "quant/scheme.h"
 #include "quant/terms.h"
 #include "quant/uniform.h"
 #include "runtime/engine.h"
@@ -331,9 +331,10 @@ TEST_CASE("a term-quantized dense layer equals the term-pair dot product of its 
     quant::RangeStats stats;
     stats.add(x.f32(), x.size());
     const auto [lo, hi] = stats.choose(plan.defaults);
-    const quant::Affine a = quant::activation_affine_for(lo, hi, plan.defaults);
-    const quant::QuantizedWeights qw = quant::quantize_weights_for(mb.weights.at("w").f32(), out, in, in, plan.defaults);
-    const quant::TermEncoding e = plan.defaults.encoding;
+    const quant::Scheme& scheme = plan.defaults.scheme();
+    const quant::Affine a = scheme.activation_affine(lo, hi, plan.defaults);
+    const quant::QuantizedWeights qw = scheme.quantize_weights(mb.weights.at("w").f32(), out, in, in, plan.defaults);
+    const quant::TermEncoding e = plan.defaults.get<quant::TermOptions>().encoding;
     std::vector<double> want;
     for (int64_t r = 0; r < batch; ++r) {
       std::vector<int16_t> q(static_cast<size_t>(in));
@@ -362,19 +363,19 @@ TEST_CASE("bad plans give clear errors") {
   };
   CHECK(error({{"budget", -1}}).find("'budget': must be 0..4096, got -1") != std::string::npos);
   CHECK(error({{"group", 0}}).find("'group': must be 1..4096, got 0") != std::string::npos);
-  CHECK(error({{"weight_bits", 17}}).find("'weight_bits' must be 1..16, got 17") != std::string::npos);
+  CHECK(error({{"weight_bits", 17}}).find("'weight_bits': must be 1..16, got 17") != std::string::npos);
   CHECK(error({{"scheme", "ternary"}}).find("unknown scheme 'ternary'") != std::string::npos);
   CHECK(error({{"exp_base", 1.0}}).find("base must be greater than 1") != std::string::npos);
   CHECK(error({{"encoding", "naf"}}).find("expected binary or hese, got 'naf'") != std::string::npos);
   CHECK(error({{"drq_threshold", 2}}).find("must lie in [0, 1]") != std::string::npos);
   CHECK(error({{"bugdet", 3}}).find("'bugdet': unknown setting") != std::string::npos);
-  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,k=x", {}), doctest::Contains("k=x: not a number"), Error);
-  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,zz=1", {}), doctest::Contains("unknown key 'zz'"), Error);
+  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_text("scheme=term,k=x", {}), doctest::Contains("k=x: not a number"), Error);
+  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_text("scheme=term,zz=1", {}), doctest::Contains("unknown key 'zz'"), Error);
   // Found by fuzz_plan: a huge integer was cast from double (undefined);
   // non-finite numbers are no numbers.
-  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=term,g=-37777777777777777777777777", {}),
+  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_text("scheme=term,g=-37777777777777777777777777", {}),
                        doctest::Contains("'group': must be an integer"), Error);
-  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_cli("scheme=exponential,thr=inf", {}),
+  CHECK_THROWS_WITH_AS(quant::QuantPlan::from_text("scheme=exponential,thr=inf", {}),
                        doctest::Contains("thr=inf: not a number"), Error);
   CHECK(error({{"scheme", "drq"}, {"drq_threshold", std::numeric_limits<double>::infinity()}})
             .find("must be a finite number") != std::string::npos);
@@ -392,11 +393,11 @@ TEST_CASE("plans: settings inherited from another scheme are dropped, so JSON ro
                                 "layers": {"fc2": {"scheme": "sdp", "sdp_keep": 2}}})"),
       "plan");
   const quant::LayerPlan& sdp = plan.layers.at("fc2");
-  CHECK(sdp.scheme == quant::Scheme::kSdp);
-  CHECK(sdp.sdp_keep == 2);
-  CHECK(sdp.group == quant::LayerPlan{}.group);
-  CHECK(sdp.budget == quant::LayerPlan{}.budget);
-  CHECK(plan.defaults.group == 8);
+  REQUIRE(sdp.is<quant::SdpOptions>());
+  CHECK(sdp.get<quant::SdpOptions>().keep == 2);
+  CHECK(sdp.get<quant::SdpOptions>().group == quant::SdpOptions{}.group);
+  CHECK(plan.defaults.get<quant::TermOptions>().group == 8);
+  CHECK(plan.defaults.get<quant::TermOptions>().budget == 12);
   const auto again = quant::QuantPlan::from_json(plan.to_json(), "round trip");
   CHECK(again.defaults == plan.defaults);
   CHECK(again.layers.at("fc2") == sdp);
@@ -404,16 +405,16 @@ TEST_CASE("plans: settings inherited from another scheme are dropped, so JSON ro
 
 TEST_CASE("plans: CLI items apply in any order and widths keep the scheme's settings") {
   using quant::QuantPlan;
-  const QuantPlan a = QuantPlan::from_cli("scheme=term,g=8,k=4,w4a6", {});
-  CHECK(a.defaults.scheme == quant::Scheme::kTerm);
-  CHECK(a.defaults.group == 8);
-  CHECK(a.defaults.budget == 4);
+  const QuantPlan a = QuantPlan::from_text("scheme=term,g=8,k=4,w4a6", {});
+  REQUIRE(a.defaults.is<quant::TermOptions>());
+  CHECK(a.defaults.get<quant::TermOptions>().group == 8);
+  CHECK(a.defaults.get<quant::TermOptions>().budget == 4);
   CHECK(a.defaults.weight_bits == 4);
   CHECK(a.defaults.activation_bits == 6);
-  CHECK(QuantPlan::from_cli("g=8,k=4,w4a6,scheme=term", {}).defaults == a.defaults);
-  CHECK(QuantPlan::from_cli("w4a6,scheme=term,k=4,g=8", {}).defaults == a.defaults);
+  CHECK(QuantPlan::from_text("g=8,k=4,w4a6,scheme=term", {}).defaults == a.defaults);
+  CHECK(QuantPlan::from_text("w4a6,scheme=term,k=4,g=8", {}).defaults == a.defaults);
   // fp32 after widths (found by fuzz_plan): nothing of the widths survives.
-  const QuantPlan f = QuantPlan::from_cli("w4a8,fp32,last=fp32", QuantPlan::from_cli("w4a8,first=fp32", {}));
+  const QuantPlan f = QuantPlan::from_text("w4a8,fp32,last=fp32", QuantPlan::from_text("w4a8,first=fp32", {}));
   CHECK(f.defaults == quant::LayerPlan{});
   CHECK(QuantPlan::from_json(f.to_json(), "round trip").defaults == f.defaults);
 }

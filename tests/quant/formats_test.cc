@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "quant/exponential.h"
+#include "quant/drq.h"
 #include "quant/sdp.h"
 #include "quant/drq_kernels.h"
 #include "quant/sdp_kernels.h"

@@ -52,7 +52,7 @@ std::shared_ptr<const Engine> engine_for(const std::string& name, const char* pl
                                          const Executor& ex) {
   const auto model = Model::load(test::model_path(name));
   EngineOptions o;
-  o.plan = quant::QuantPlan::from_cli(plan, {});
+  o.plan = quant::QuantPlan::from_text(plan, {});
   o.reference_kernels = reference;
   // Bit-exactness does not depend on how many samples calibrate the plan.
   const int64_t samples = name == "char_lstm" ? (test::quick() ? 1 : 4) : test::quick() ? 8 : 32;
@@ -177,7 +177,7 @@ TEST_CASE("the README accuracy table is reproduced on the committed subsets") {
       const double full = table[name][plan]["top1"].get<double>();
       const auto model = Model::load(test::model_path(name));
       EngineOptions o;
-      o.plan = quant::QuantPlan::from_cli(plan, {});  // calibrated like the table: all 512 samples
+      o.plan = quant::QuantPlan::from_text(plan, {});  // calibrated like the table: all 512 samples
       const double subset = accuracy(run(Engine::build(model, o, ex), accuracy_set().images, ex),
                                      accuracy_set().labels);
       const double noise = 3 * std::sqrt(std::max(full * (1 - full), 0.01) / n);

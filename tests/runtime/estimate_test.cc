@@ -87,7 +87,7 @@ TEST_CASE("estimate: convolutions lowered to GEMMs (the bundled LeNet), each dat
   // conv2: 6 -> 16, 5x5, 14x14 -> 10x10: m = 100, n = 16, k = 150.
   // fc1 400 -> 120, fc2 120 -> 84, fc3 84 -> 10: m = 1.
   const auto lenet = Model::load(test::model_path("lenet"));
-  const quant::QuantPlan plan = quant::QuantPlan::from_cli("8", {});
+  const quant::QuantPlan plan = quant::QuantPlan::from_text("8", {});
   struct Case {
     Dataflow d;
     double conv1, conv2, fc1, fc2, fc3;
@@ -146,7 +146,7 @@ TEST_CASE("estimate: slow PEs stretch the streaming, not the fill and drain, by 
   };
   // WS, m=5, n=6, k=10 on 4x4: 6 folds, fill 10, T = 5 steps.
   quant::LayerPlan p;
-  p.scheme = quant::Scheme::kUniform;
+  p.options = quant::UniformOptions{};
   p.weight_bits = 3;
   p.activation_bits = 5;
   // Bit-parallel: 6 x (10 + 5) - 1 = 89.
@@ -158,8 +158,7 @@ TEST_CASE("estimate: slow PEs stretch the streaming, not the fill and drain, by 
   // Term, g = 4, k = 3, s = 2: a step eats a group of 4 in 3 x 2 = 6 cycles.
   // k' = ceil(10 / 4) = 3 rows: 1 row fold x 2 column folds x (10 + 5 x 6) - 1 = 79.
   quant::LayerPlan t = p;
-  t.scheme = quant::Scheme::kTerm;
-  t.group = 4, t.budget = 3, t.activation_terms = 2;
+  t.options = quant::TermOptions{.group = 4, .budget = 3, .activation_terms = 2};
   CHECK(cycles(t) == 79);
   const GemmTiming tt = time_gemm(a, g, pe_for(t, t.weight_bits, o, 0.5));
   // 5 x 6 x 3 busy steps of 6 cycles on 16 PEs over 79 cycles.
@@ -167,17 +166,16 @@ TEST_CASE("estimate: slow PEs stretch the streaming, not the fill and drain, by 
   CHECK(tt.utilization == doctest::Approx(540.0 / (16 * 79)));
   // Exponent MAC: one cycle per step, like bit-parallel.
   quant::LayerPlan e = p;
-  e.scheme = quant::Scheme::kExponential;
+  e.options = quant::ExpOptions{};
   CHECK(cycles(e) == 89);
   // SDP, G = 4, K = 3: groups of 4 in 3 cycles: 2 folds x (10 + 15) - 1 = 49.
   quant::LayerPlan s = p;
-  s.scheme = quant::Scheme::kSdp;
-  s.sdp_group = 4, s.sdp_keep = 3;
+  s.options = quant::SdpOptions{.group = 4, .keep = 3};
   CHECK(cycles(s) == 49);
   // DRQ with a quarter of the regions sensitive: 8 x 0.25 + 4 x 0.75 = 5
   // cycles per step: 6 x (10 + 25) - 1 = 209.
   quant::LayerPlan d = p;
-  d.scheme = quant::Scheme::kDrq;
+  d.options = quant::DrqOptions{};
   CHECK(cycles(d, 0.25) == 209);
   // fp32 layers: a float MAC per cycle.
   CHECK(cycles(quant::LayerPlan{}) == 89);
@@ -188,7 +186,7 @@ TEST_CASE("estimate: slow PEs stretch the streaming, not the fill and drain, by 
 
 TEST_CASE("estimate: the bundled MLP and LSTM map layer by layer") {
   EstimateOptions o;  // 64 x 128, weight-stationary, 200 MHz, batch 1: fill 254
-  quant::QuantPlan plan = quant::QuantPlan::from_cli("8", {});
+  quant::QuantPlan plan = quant::QuantPlan::from_text("8", {});
   const auto mlp = Model::load(test::model_path("mlp"));
   const ModelEstimate e = estimate::estimate(*mlp, plan, o);
   REQUIRE(e.layers.size() == 3);
@@ -207,8 +205,8 @@ TEST_CASE("estimate: the bundled MLP and LSTM map layer by layer") {
   // The paper's settings on bit-serial PEs: term g16 k10 s6 steps take 60
   // cycles per group, uniform w4a6 24 per value.
   o.uniform_pe = UniformPe::kBitSerial;
-  const ModelEstimate tq = estimate::estimate(*mlp, quant::QuantPlan::from_cli("scheme=term,w4a6,g=16,k=10,s=6", {}), o);
-  const ModelEstimate u4 = estimate::estimate(*mlp, quant::QuantPlan::from_cli("w4a6", {}), o);
+  const ModelEstimate tq = estimate::estimate(*mlp, quant::QuantPlan::from_text("scheme=term,w4a6,g=16,k=10,s=6", {}), o);
+  const ModelEstimate u4 = estimate::estimate(*mlp, quant::QuantPlan::from_text("w4a6", {}), o);
   // fc1: k' = 49 -> 1 row fold, 4 column folds: 4 x (254 + 60) - 1 = 1255.
   CHECK(tq.layers[0].cycles == 1255);
   // uniform fc1: 52 x (254 + 24) - 1 = 14455.

@@ -156,7 +156,7 @@ TEST_CASE("graph errors name the file, the node and the field") {
   SUBCASE("bad quantization plan") {
     ModelBuilder mb = good();
     mb.doc["quantization"] = {{"default", {{"bits", 0}}}};
-    CHECK(error_of(mb).find("quantization: default: 'bits' must be 1..16, got 0") != std::string::npos);
+    CHECK(error_of(mb).find("quantization: default: 'bits': must be 1..16, got 0") != std::string::npos);
     mb.doc["quantization"] = {{"default", {{"scheme", "magic"}}}};
     CHECK(error_of(mb).find("unknown scheme 'magic'") != std::string::npos);
   }
