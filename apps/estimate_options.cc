@@ -62,7 +62,7 @@ estimate::EstimateOptions estimate_options(const cxxopts::ParseResult& args, con
   try {
     o.energy = estimate::Energies::parse(args["energy"].as<std::string>());
   } catch (const Error& e) {
-    throw UsageError(e.what());
+    throw UsageError(std::string("--energy: ") + e.what());
   }
   return o;
 }

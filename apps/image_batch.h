@@ -7,7 +7,7 @@
 
 #include "core/executor.h"
 #include "runtime/model.h"
-#include "runtime/tensor.h"
+#include "core/tensor.h"
 
 namespace bitlane::cli {
 

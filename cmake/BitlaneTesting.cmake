@@ -14,11 +14,20 @@ if(NOT TARGET bitlane_test_main)
   target_link_libraries(bitlane_test_main PRIVATE doctest::doctest)
 endif()
 
+# bitlane_add_test(name [LAYER layer] sources...): with LAYER, the suite links
+# that layer and the ones below it only (a call up the stack fails to link);
+# without, the whole library.
 function(bitlane_add_test name)
-  add_executable(${name} ${ARGN})
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "LAYER" "")
+  add_executable(${name} ${arg_UNPARSED_ARGUMENTS})
   # One translation unit per suite: doctest and nlohmann/json compile once.
   set_target_properties(${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 0)
-  target_link_libraries(${name} PRIVATE bitlane doctest::doctest bitlane_test_main)
+  if(arg_LAYER)
+    bitlane_link_layers(${name} ${arg_LAYER})
+  else()
+    target_link_libraries(${name} PRIVATE bitlane)
+  endif()
+  target_link_libraries(${name} PRIVATE doctest::doctest bitlane_test_main)
   target_compile_definitions(${name} PRIVATE
     BITLANE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     BITLANE_MODELS_DIR="${PROJECT_BINARY_DIR}/models")

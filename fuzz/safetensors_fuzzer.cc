@@ -2,7 +2,7 @@
 // dtypes, shapes, offsets (outside the file, overlapping), values.
 #include "fuzz/fuzz_common.h"
 #include "runtime/safetensors.h"
-#include "runtime/tensor.h"
+#include "core/tensor.h"
 
 BITLANE_FUZZ_TARGET(safetensors) {
   bitlane::fuzz::small_limits();

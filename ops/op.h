@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "quant/plan.h"
-#include "runtime/tensor.h"
+#include "core/tensor.h"
 
 namespace bitlane {
 class Executor;

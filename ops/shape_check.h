@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "runtime/tensor.h"
+#include "core/tensor.h"
 
 namespace bitlane::ops {
 

@@ -130,7 +130,7 @@ std::shared_ptr<const Model> Model::load(const std::string& json_path, const Loa
                             ? j["metadata"].value("weight_shapes", json::object())
                             : json::object();
     if (!shapes.is_object() || shapes.empty())
-      fail(json_path, "--random-weights needs \"metadata\": {\"weight_shapes\": {name: shape}} in the model");
+      fail(json_path, "random weights need \"metadata\": {\"weight_shapes\": {name: shape}} in the model");
     m->weights_ = std::make_shared<WeightStore>();
     m->weights_->file = json_path + " (random weights)";
     uint32_t state = 12345;

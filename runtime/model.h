@@ -20,7 +20,7 @@
 
 #include "ops/op.h"
 #include "quant/plan.h"
-#include "runtime/tensor.h"
+#include "core/tensor.h"
 
 namespace bitlane {
 

@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/tensor.h"
+#include "core/tensor.h"
 
 namespace bitlane {
 

@@ -25,10 +25,11 @@ Energies Energies::parse(const std::string& spec) {
     for (const auto& [name, field] : fields)
       if (eq != std::string::npos && item.compare(0, eq, name) == 0 && eq == std::strlen(name)) target = field;
     if (!target)
-      fail("--energy", "unknown '" + item + "' (keys: buffer_byte, reg, mac8, fp32_mac, bit_cycle, exp_op)");
+      fail("energies '" + spec + "'", "unknown '" + item + "' (keys: buffer_byte, reg, mac8, fp32_mac, bit_cycle, exp_op)");
     char* end = nullptr;
     const double v = std::strtod(item.c_str() + eq + 1, &end);
-    if (*end != 0 || !(v >= 0) || v > 1e9) fail("--energy", "'" + item + "' needs a non-negative number of pJ");
+    if (*end != 0 || !(v >= 0) || v > 1e9)
+      fail("energies '" + spec + "'", "'" + item + "' needs a non-negative number of pJ");
     *target = v;
   }
   return e;

@@ -1,7 +1,7 @@
-// Tensors of the runtime: a shape (batch first) and float32 or int32 data.
-// Activations between layers are float32, also in quantized models: each
-// quantized layer quantizes its input, multiplies in integers on the swar/
-// kernels and dequantizes its output (see ops/README.md).
+// Tensors: a shape (batch first) and float32 or int32 data, the currency of
+// ops/ and runtime/. Activations between layers are float32, also in
+// quantized models: each quantized layer quantizes its input, multiplies in
+// integers on the swar/ kernels and dequantizes its output (ops/README.md).
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-#include "runtime/tensor.h"
+#include "core/tensor.h"
 
 #include "core/error.h"
 #include "core/limits.h"
