@@ -19,8 +19,10 @@ void RangeStats::add(const float* x, int64_t n) {
       phase_ = 0;
       samples_.push_back(v);
       if (static_cast<int64_t>(samples_.size()) >= kMaxSamples) {
-        // Halve the sample, keep every other value from now on: deterministic.
-        for (size_t j = 0; j < samples_.size() / 2; ++j) samples_[j] = samples_[2 * j];
+        // Halve the sample and keep every other value from now on. The odd
+        // positions are kept, so the value just taken stays and the next one,
+        // 2 x stride later, continues the even spacing.
+        for (size_t j = 0; j < samples_.size() / 2; ++j) samples_[j] = samples_[2 * j + 1];
         samples_.resize(samples_.size() / 2);
         stride_ *= 2;
       }

@@ -16,6 +16,7 @@
 #include "quant/drq_kernels.h"
 #include "quant/sdp_kernels.h"
 #include "swar/targets.h"
+#include "tests/simd_targets.h"
 
 using namespace bitlane::quant;
 
@@ -155,8 +156,7 @@ TEST_CASE("SDP: the in-place run-time truncation equals the sorted reference") {
 
 TEST_CASE("SDP: the vectorized groups of four equal the scalar truncation on every target") {
   std::mt19937 rng(9);
-  for (const auto& target : bitlane::swar::available_targets()) {
-    bitlane::swar::ScopedTarget scope(target.name);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
     for (int keep = 0; keep <= 9; ++keep) {
       const size_t groups = 97 + static_cast<size_t>(rng() % 200);  // tails on every vector width
       std::vector<uint8_t> u(groups * 4), u_ref;
@@ -177,12 +177,12 @@ TEST_CASE("SDP: the vectorized groups of four equal the scalar truncation on eve
       bitlane::quant::detail::sdp_groups4(u.data(), groups, keep);
       bitlane::quant::detail::sdp_groups4(s.data(), groups, keep);
       bitlane::quant::detail::sdp_groups4(w.data(), groups, keep);
-      INFO(target.name << " keep " << keep);
+      INFO("keep " << keep);
       CHECK(u == u_ref);
       CHECK(s == s_ref);
       CHECK(w == w_ref);
     }
-  }
+  });
 }
 
 TEST_CASE("exponential: the tabulated codec equals exp_encode / exp_decode") {
@@ -211,26 +211,24 @@ TEST_CASE("exponential: the tabulated codec equals exp_encode / exp_decode") {
         REQUIRE(codec.encode(x) == c);
         REQUIRE(codec.decode(c) == exp_decode(c, p));
       }
-      for (const auto& target : bitlane::swar::available_targets()) {  // the vector path, whole arrays
-        bitlane::swar::ScopedTarget scope(target.name);
+      bitlane::test::for_each_simd_target([&](const std::string&) {  // the vector path, whole arrays
         std::vector<float> values(xs.size());
         std::vector<int16_t> codes(xs.size());
         codec.encode_decode(xs.data(), xs.size(), values.data(), codes.data());
         for (size_t i = 0; i < xs.size(); ++i) {
-          INFO(target.name << " bits " << bits << " base " << base << " x " << xs[i]);
+          INFO("bits " << bits << " base " << base << " x " << xs[i]);
           const int16_t c = exp_encode(xs[i], p);
           REQUIRE(codes[i] == c);
           REQUIRE(std::bit_cast<uint32_t>(values[i]) == std::bit_cast<uint32_t>(exp_decode(c, p)));
         }
-      }
+      });
     }
   }
 }
 
 TEST_CASE("DRQ: the vectorized regions of four equal the scalar rule on every target") {
   std::mt19937 rng(23);
-  for (const auto& target : bitlane::swar::available_targets()) {
-    bitlane::swar::ScopedTarget scope(target.name);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
     for (int64_t min_sum : {0, 1, 64, 255, 256, 500, 1020, 1021}) {
       const size_t regions = 61 + static_cast<size_t>(rng() % 300);
       std::vector<uint8_t> v(regions * 4);
@@ -250,9 +248,9 @@ TEST_CASE("DRQ: the vectorized regions of four equal the scalar rule on every ta
         }
       }
       const int64_t sensitive = bitlane::quant::detail::drq_regions4(v.data(), regions, min_sum);
-      INFO(target.name << " min_sum " << min_sum);
+      INFO("min_sum " << min_sum);
       CHECK(sensitive == want_sensitive);
       CHECK(v == want);
     }
-  }
+  });
 }

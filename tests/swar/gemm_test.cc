@@ -13,6 +13,7 @@
 #include "core/executor.h"
 #include "swar/gemm.h"
 #include "swar/targets.h"
+#include "tests/simd_targets.h"
 
 using namespace bitlane;
 using namespace bitlane::swar;
@@ -90,10 +91,8 @@ std::vector<GemmMethod> methods_here(IntFormat af, IntFormat wf) {
 
 TEST_CASE("gemm: every method, target and width pair 1..8 matches the reference") {
   Executor ex(1);
-  for (const SimdTarget& t : available_targets()) {
-    ScopedTarget scope(t.name);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
     for (GemmMethod method : methods_here(IntFormat{8, false}, IntFormat{8, true})) {
-      CAPTURE(t.name);
       CAPTURE(method_name(method));
       std::mt19937 rng(11);
       // Shapes cycle through sizes around 64-bit words, blocks and vectors.
@@ -110,16 +109,14 @@ TEST_CASE("gemm: every method, target and width pair 1..8 matches the reference"
             ok = check_case(method, af, wf, sh[0], sh[1], sh[2], fill, rng, ex);
           }
     }
-  }
+  });
 }
 
 TEST_CASE("gemm: edge shapes and extreme values") {
   Executor ex(1);
-  for (const SimdTarget& t : available_targets()) {
-    ScopedTarget scope(t.name);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
     std::mt19937 rng(5);
     for (GemmMethod method : methods_here(IntFormat{8, false}, IntFormat{8, true})) {
-      CAPTURE(t.name);
       CAPTURE(method_name(method));
       for (IntFormat af : {IntFormat{1, false}, IntFormat{2, true}, IntFormat{8, false}})
         for (IntFormat wf : {IntFormat{1, true}, IntFormat{4, true}, IntFormat{8, false}})
@@ -129,24 +126,22 @@ TEST_CASE("gemm: edge shapes and extreme values") {
                 for (Fill fill : {Fill::kRandom, Fill::kMin, Fill::kMax, Fill::kAlternate})
                   if (!check_case(method, af, wf, m, k, n, fill, rng, ex)) return;
     }
-  }
+  });
 }
 
 TEST_CASE("gemm: widths 9..16 (generic path) including int64 results") {
   Executor ex(1);
   std::mt19937 rng(9);
-  for (const SimdTarget& t : available_targets()) {
-    ScopedTarget scope(t.name);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
     for (GemmMethod method : methods_here(IntFormat{16, true}, IntFormat{16, true}))
       for (int ab : {3, 9, 12, 15, 16})
         for (int wb : {2, 8, 13, 16})
           for (int signs = 0; signs < 4; ++signs) {
-            CAPTURE(t.name);
             const IntFormat af{ab, (signs & 1) != 0}, wf{wb, (signs & 2) != 0};
             for (Fill fill : {Fill::kRandom, Fill::kMin, Fill::kMax})
               if (!check_case(method, af, wf, 3, 129, 17, fill, rng, ex)) return;
           }
-  }
+  });
 }
 
 TEST_CASE("gemm: large K with extreme values stays exact in int64") {
@@ -202,6 +197,43 @@ TEST_CASE("gemm: bad arguments give clear errors") {
   std::vector<int32_t> out(1);
   CHECK_THROWS_WITH_AS(gemm(MatrixView::of(big.data(), 1, 20000), wide, out.data(), 1, ex),
                        doctest::Contains("int64 overload"), Error);
+}
+
+TEST_CASE("gemm: GEMV split across columns by threads equals the reference and one thread") {
+  // Few rows (M <= 3) with enough work for threads: the rows are packed once
+  // and the tasks split the columns (swar/gemm.cc). The driver keeps work
+  // estimated under ~20 us on the calling thread, so N is sized per method
+  // and target for about 1.5 times that.
+  const Executor one(1), two(2), three(3);
+  const IntFormat af{4, false}, wf{3, true};
+  const size_t k = 256;
+  std::mt19937 rng(6);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    for (GemmMethod method : methods_here(af, wf)) {
+      CAPTURE(method_name(method));
+      const double rate = estimated_macs_per_us(method, af, wf);
+      const size_t n = std::max<size_t>(64, static_cast<size_t>(30.0 * rate / k) / 64 * 64 + 64);
+      std::vector<int8_t> w(n * k);
+      for (auto& x : w) x = static_cast<int8_t>(static_cast<int>(rng() % 8) - 4);
+      const MatrixView wv = MatrixView::of(w.data(), n, k);
+      const PackedWeights p = PackedWeights::pack(wv, wf, af, method);
+      for (size_t m : {1, 3}) {
+        CAPTURE(m);
+        REQUIRE(static_cast<double>(n * k) / rate > 20.0);
+        std::vector<uint8_t> a(m * k);
+        for (auto& x : a) x = static_cast<uint8_t>(rng() % 16);
+        const MatrixView av = MatrixView::of(a.data(), m, k);
+        std::vector<int64_t> want(m * n), got1(m * n), got2(m * n), got3(m * n);
+        gemm_reference(av, wv, want.data(), n);
+        gemm(av, p, got1.data(), n, one);
+        gemm(av, p, got2.data(), n, two);
+        gemm(av, p, got3.data(), n, three);
+        CHECK(got1 == want);
+        CHECK(got2 == want);
+        CHECK(got3 == want);
+      }
+    }
+  });
 }
 
 TEST_CASE("dot product on the packed kernels") {

@@ -1,0 +1,120 @@
+// The per-target activation packers (swar/pack_kernels.h) against plain
+// loops, on every SIMD target: biased bytes and words with zero tails, row
+// sums, range checks at both ends of the span, bit planes. Row lengths run
+// across the vector widths (16..64 bytes) and their tails.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <vector>
+
+#include "swar/pack_kernels.h"
+#include "tests/simd_targets.h"
+
+using namespace bitlane::swar::detail;
+
+namespace {
+
+constexpr size_t kLengths[] = {1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 200};
+
+std::vector<uint8_t> random_bytes(size_t n, uint8_t lo, uint8_t span, std::mt19937& rng) {
+  std::vector<uint8_t> v(n);
+  for (auto& x : v) x = static_cast<uint8_t>(lo + rng() % (span + 1u));
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("pack kernels: biased bytes, zero tails, sums and range checks equal plain loops") {
+  bitlane::test::for_each_simd_target([](const std::string&) {
+    std::mt19937 rng(3);
+    for (size_t k : kLengths) {
+      CAPTURE(k);
+      const size_t rows = 3, stride = k + 5, padded = (k + 3) / 4 * 4 + 4;
+      // A signed 5-bit format read as bytes: values -16..15, biased by +16.
+      ByteRowSpec spec;
+      spec.add = 16;
+      spec.check_lo = static_cast<uint8_t>(-16);
+      spec.check_span = 31;
+      auto src = random_bytes(rows * stride, static_cast<uint8_t>(-16), 31, rng);
+      std::vector<uint8_t> dst(rows * padded, 0xAB);
+      std::vector<int64_t> sums(rows, -1);
+      REQUIRE(bias_bytes({src.data(), stride, dst.data(), padded, rows, k}, spec, padded, sums.data()));
+      for (size_t r = 0; r < rows; ++r) {
+        int64_t want_sum = 0;
+        for (size_t i = 0; i < padded; ++i) {
+          const uint8_t want = i < k ? static_cast<uint8_t>(src[r * stride + i] + 16) : 0;
+          want_sum += i < k ? want : 0;
+          REQUIRE(dst[r * padded + i] == want);
+        }
+        CHECK(sums[r] == want_sum);
+      }
+      CHECK(check_bytes({src.data(), stride, nullptr, 0, rows, k}, spec));
+      // One value just outside the span, at each end, anywhere in the rows.
+      for (uint8_t bad : {uint8_t{16}, static_cast<uint8_t>(-17)}) {
+        auto broken = src;
+        broken[(rows - 1) * stride + rng() % k] = bad;
+        CHECK_FALSE(check_bytes({broken.data(), stride, nullptr, 0, rows, k}, spec));
+        CHECK_FALSE(bias_bytes({broken.data(), stride, dst.data(), padded, rows, k}, spec, padded, nullptr));
+      }
+    }
+  });
+}
+
+TEST_CASE("pack kernels: biased 16-bit words equal plain loops") {
+  bitlane::test::for_each_simd_target([](const std::string&) {
+    std::mt19937 rng(4);
+    for (size_t k : kLengths) {
+      CAPTURE(k);
+      const size_t rows = 2, stride = k + 3, padded = k + 6;
+      WordRowSpec spec;  // unsigned 16-bit values flipped to signed
+      spec.flip = 0x8000;
+      spec.check_lo = 0;
+      spec.check_span = 0xFFFF;
+      std::vector<uint16_t> src(rows * stride);
+      for (auto& x : src) x = static_cast<uint16_t>(rng());
+      std::vector<uint16_t> dst(rows * padded, 0x1234);
+      REQUIRE(bias_words({src.data(), stride, dst.data(), padded, rows, k}, spec, padded));
+      for (size_t r = 0; r < rows; ++r)
+        for (size_t i = 0; i < padded; ++i)
+          REQUIRE(dst[r * padded + i] == (i < k ? static_cast<uint16_t>(src[r * stride + i] ^ 0x8000) : 0));
+      WordRowSpec narrow;  // a signed 12-bit format: -2048..2047
+      narrow.check_lo = static_cast<uint16_t>(-2048);
+      narrow.check_span = 4095;
+      for (auto& x : src) x = static_cast<uint16_t>(static_cast<int16_t>(rng() % 4096) - 2048);
+      CHECK(bias_words({src.data(), stride, dst.data(), padded, rows, k}, narrow, padded));
+      src[rng() % k] = 2048;
+      CHECK_FALSE(bias_words({src.data(), stride, dst.data(), padded, rows, k}, narrow, padded));
+    }
+  });
+}
+
+TEST_CASE("pack kernels: bit planes equal the bits of the values") {
+  bitlane::test::for_each_simd_target([](const std::string&) {
+    std::mt19937 rng(5);
+    for (size_t k : kLengths) {
+      for (int planes : {1, 3, 8}) {
+        CAPTURE(k);
+        CAPTURE(planes);
+        const size_t rows = 2, stride = k + 1, kw = (k + 63) / 64;
+        ByteRowSpec spec;  // unsigned `planes`-bit values
+        spec.check_span = static_cast<uint8_t>((1u << planes) - 1);
+        auto src = random_bytes(rows * stride, 0, spec.check_span, rng);
+        const size_t row_words = static_cast<size_t>(planes) * kw;
+        std::vector<uint64_t> dst(rows * row_words, ~uint64_t{0});
+        REQUIRE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
+        for (size_t r = 0; r < rows; ++r)
+          for (int p = 0; p < planes; ++p)
+            for (size_t w = 0; w < kw; ++w) {
+              uint64_t want = 0;
+              for (size_t t = 0; t < 64 && 64 * w + t < k; ++t)
+                want |= static_cast<uint64_t>((src[r * stride + 64 * w + t] >> p) & 1u) << t;
+              REQUIRE(dst[r * row_words + static_cast<size_t>(p) * kw + w] == want);
+            }
+        if (planes < 8) {
+          src[rng() % k] = static_cast<uint8_t>(1u << planes);
+          CHECK_FALSE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
+        }
+      }
+    }
+  });
+}
