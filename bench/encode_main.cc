@@ -106,7 +106,9 @@ int main(int argc, char** argv) {
   std::vector<int32_t> c(static_cast<size_t>(m * nn));
   Executor one(1);
   const double gemm_s = time_calls([&] {
-    swar::gemm(swar::MatrixView::of(act.data(), m, k), packed, c.data(), nn, one, {true, false});
+    swar::GemmOptions trusted;
+    trusted.trusted_range = true;
+    swar::gemm(swar::MatrixView::of(act.data(), m, k), packed, c.data(), nn, one, trusted);
   }, min_time).median_s;
   const double gemm_ns = gemm_s * 1e9 / (m * k);
 

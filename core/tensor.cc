@@ -5,7 +5,25 @@
 
 namespace bitlane {
 
-const char* dtype_name(DType t) { return t == DType::kF32 ? "float32" : "int32"; }
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::kF32: return "float32";
+    case DType::kI32: return "int32";
+    case DType::kU8: return "uint8";
+    case DType::kI8: return "int8";
+    case DType::kI16: return "int16";
+  }
+  return "?";
+}
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::kU8:
+    case DType::kI8: return 1;
+    case DType::kI16: return 2;
+    default: return 4;
+  }
+}
 
 std::string shape_str(const Shape& s) {
   std::string out = "[";
@@ -36,6 +54,7 @@ void Tensor::resize(Shape shape, DType dtype) {
   if (static_cast<size_t>(n) > data_.size()) data_.resize(static_cast<size_t>(n));
   shape_ = std::move(shape);
   dtype_ = dtype;
+  layout_ = Layout::kAsShape;
   size_ = n;
 }
 

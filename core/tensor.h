@@ -15,8 +15,16 @@ namespace bitlane {
 
 using Shape = std::vector<int64_t>;
 
-enum class DType : uint8_t { kF32, kI32 };
+// Float and int32 tensors are what models take and give; the integer
+// activations of quantized layers (u8, i8, i16) pass between ops when the
+// engine fuses them (runtime/engine.cc).
+enum class DType : uint8_t { kF32, kI32, kU8, kI8, kI16 };
 const char* dtype_name(DType t);
+size_t dtype_size(DType t);
+
+// How the elements are ordered: as the shape says (row-major), or, for a
+// [N, C, H, W] tensor, channels last ([N, H, W, C] in memory).
+enum class Layout : uint8_t { kAsShape, kChannelsLast };
 
 std::string shape_str(const Shape& s);  // "[1, 28, 28]"
 // Product of the dimensions; throws if a dimension is negative or the
@@ -30,6 +38,8 @@ class Tensor {
 
   const Shape& shape() const { return shape_; }
   DType dtype() const { return dtype_; }
+  Layout layout() const { return layout_; }
+  void set_layout(Layout l) { layout_ = l; }
   int64_t size() const { return size_; }
   int rank() const { return static_cast<int>(shape_.size()); }
   int64_t dim(int i) const { return shape_[static_cast<size_t>(i)]; }
@@ -39,15 +49,27 @@ class Tensor {
   const float* f32() const { return reinterpret_cast<const float*>(data_.data()); }
   int32_t* i32() { return reinterpret_cast<int32_t*>(data_.data()); }
   const int32_t* i32() const { return reinterpret_cast<const int32_t*>(data_.data()); }
+  void* data() { return data_.data(); }
+  const void* data() const { return data_.data(); }
+  template <typename T>
+  T* as() {
+    return reinterpret_cast<T*>(data_.data());
+  }
+  template <typename T>
+  const T* as() const {
+    return reinterpret_cast<const T*>(data_.data());
+  }
 
   // Same data, new shape of the same size.
   void reshape(Shape shape);
   // Reallocates only when the new size is larger; contents unspecified.
+  // The layout goes back to kAsShape.
   void resize(Shape shape, DType dtype = DType::kF32);
 
  private:
   Shape shape_;
   DType dtype_ = DType::kF32;
+  Layout layout_ = Layout::kAsShape;
   int64_t size_ = 0;
   AlignedBuffer<uint32_t> data_;  // 4-byte elements, 64-byte aligned
 };

@@ -6,7 +6,9 @@
 // input is quantized once and im2col runs on the integers, padding with the
 // integer that stands for 0.
 #include <algorithm>
+#include <cstring>
 
+#include "core/aligned_buffer.h"
 #include "core/executor.h"
 #include "swar/int_format.h"
 #include <cmath>
@@ -143,6 +145,10 @@ class Conv2d : public Op {
   void run(const RunContext& ctx, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
     const Geometry g = geometry(in[0]->shape());
+    if (!qm_.empty()) {
+      run_quantized(ctx, g, *in[0], *out[0]);
+      return;
+    }
     const int64_t k = g.c / groups_ * g.kh * g.kw, plane = g.oh * g.ow;
     const int64_t per_chunk = std::clamp<int64_t>((int64_t{1} << 18) / std::max<int64_t>(1, plane * k), 1, g.n);
     const int64_t chunks = (g.n + per_chunk - 1) / per_chunk;
@@ -167,56 +173,12 @@ class Conv2d : public Op {
     const int64_t cg = g.c / groups_, cog = cout_ / groups_, k = cg * g.kh * g.kw;
     const int64_t plane = g.oh * g.ow, rows = g.n * plane, in_size = g.n * g.c * g.h * g.w;
     thread_local std::vector<float> xhwc, cols, res;
-    thread_local std::vector<uint8_t> qx, qcols;
     xhwc.resize(static_cast<size_t>(in_size));
     to_channels_last(x_nchw + n0 * g.c * g.h * g.w, g.n, g.c, g.h * g.w, xhwc.data());
-    if (!qm_.empty()) {  // quantize, then the scheme's transform (term, sdp, drq)
-      const QuantizedMatmul& q0 = qm_[0];
-      qx.resize(static_cast<size_t>(in_size) * (q0.storage().bits <= 8 ? 1 : 2));
-      quantize_any(xhwc.data(), in_size, q0.activation(), q0.storage(), qx.data());
-      const quant::ActivationLayout layout{g.n, g.h, g.w, g.c, g.h * g.w * g.c};
-      int64_t regions = 0, sensitive = 0;
-      if (q0.storage().bits > 8)
-        sensitive = q0.transform(reinterpret_cast<int16_t*>(qx.data()), layout, &regions);
-      else if (q0.storage().is_signed)
-        sensitive = q0.transform(reinterpret_cast<int8_t*>(qx.data()), layout, &regions);
-      else
-        sensitive = q0.transform(qx.data(), layout, &regions);
-      if (ctx.stats) {
-        ctx.stats->regions += regions;
-        ctx.stats->sensitive += sensitive;
-      }
-    }
     res.resize(static_cast<size_t>(rows * cog));
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const float* b = bias_ ? bias_->f32() + grp * cog : nullptr;
-      if (!qm_.empty()) {
-        const QuantizedMatmul& qm = qm_[static_cast<size_t>(grp)];
-        const quant::Affine& a = qm.activation();
-        const int64_t ld = qm.row_stride();
-        qcols.resize(static_cast<size_t>(rows * ld) * (qm.storage().bits <= 8 ? 1 : 2));
-        swar::MatrixView view;
-        const float zero = 0.f;
-        if (qm.storage().bits > 8) {
-          int16_t pad;
-          quant::quantize(&zero, 1, a, &pad);
-          auto* dst = reinterpret_cast<int16_t*>(qcols.data());
-          im2col(reinterpret_cast<const int16_t*>(qx.data()), g, 0, g.n, grp * cg, cg, pad, dst, ld);
-          view = swar::MatrixView::of(dst, static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
-        } else if (qm.storage().is_signed) {
-          int8_t pad;
-          quant::quantize(&zero, 1, a, &pad);
-          auto* dst = reinterpret_cast<int8_t*>(qcols.data());
-          im2col(reinterpret_cast<const int8_t*>(qx.data()), g, 0, g.n, grp * cg, cg, pad, dst, ld);
-          view = swar::MatrixView::of(dst, static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
-        } else {
-          uint8_t pad;
-          quant::quantize(&zero, 1, a, &pad);
-          im2col(qx.data(), g, 0, g.n, grp * cg, cg, pad, qcols.data(), ld);
-          view = swar::MatrixView::of(qcols.data(), static_cast<size_t>(rows), static_cast<size_t>(k), static_cast<size_t>(ld));
-        }
-        qm.run_quantized(view, res.data(), cog, ctx);
-      } else if (!em_.empty()) {
+      if (!em_.empty()) {
         cols.resize(static_cast<size_t>(rows * k));
         im2col(xhwc.data(), g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
         em_[static_cast<size_t>(grp)].run(cols.data(), rows, k, res.data(), cog, ctx);
@@ -238,12 +200,215 @@ class Conv2d : public Op {
     }
   }
 
+  // The integer path: the input as channels-last integers on this layer's
+  // grid (quantized here in one pass from NCHW floats, or handed over by the
+  // previous layer), the scheme's transform, then per group one GEMM whose
+  // tasks unfold their own rows (im2col) in cache, and an epilogue per tile
+  // that writes NCHW floats or the next layer's integers.
+  void run_quantized(const RunContext& ctx, const Geometry& g, const Tensor& x, Tensor& y) const {
+    const QuantizedMatmul& q0 = qm_[0];
+    const DType t = q0.storage_type();
+    const size_t es = dtype_size(t);
+    const int64_t in_size = g.n * g.h * g.w * g.c;
+    // The unfolding copies whole 32-byte blocks past the end of its runs:
+    // every source buffer keeps that much slack.
+    constexpr size_t kSlack = 64;
+    thread_local AlignedBuffer<uint8_t> qx, padded;
+    const void* xq = x.data();
+    if (x.dtype() == DType::kF32) {
+      qx.reserve_scratch(static_cast<size_t>(in_size) * es + kSlack);
+      quantize_channels_last(ctx, g, x.f32(), q0, qx.data());
+      xq = qx.data();
+    }
+    if (q0.has_transform()) {
+      if (xq == x.data()) {  // the transform works in place: on a copy
+        qx.reserve_scratch(static_cast<size_t>(in_size) * es + kSlack);
+        std::memcpy(qx.data(), x.data(), static_cast<size_t>(in_size) * es);
+        xq = qx.data();
+      }
+      const quant::ActivationLayout layout{g.n, g.h, g.w, g.c, g.h * g.w * g.c};
+      int64_t regions = 0, sensitive = 0;
+      auto* d = static_cast<uint8_t*>(const_cast<void*>(xq));
+      if (t == DType::kI16) sensitive = q0.transform(reinterpret_cast<int16_t*>(d), layout, &regions);
+      else if (t == DType::kI8) sensitive = q0.transform(reinterpret_cast<int8_t*>(d), layout, &regions);
+      else sensitive = q0.transform(d, layout, &regions);
+      if (ctx.stats) {
+        ctx.stats->regions += regions;
+        ctx.stats->sensitive += sensitive;
+      }
+    }
+    // Spatial padding done once, with the integer that stands for 0: the
+    // unfolding then never checks bounds.
+    Geometry gp = g;
+    gp.h = g.h + padding_[0] + padding_[2];
+    gp.w = g.w + padding_[1] + padding_[3];
+    gp.pt = gp.pl = 0;
+    const bool pad = gp.h != g.h || gp.w != g.w;
+    if (pad || xq == x.data()) {
+      const size_t bytes = static_cast<size_t>(g.n * gp.h * gp.w * g.c) * es;
+      padded.reserve_scratch(bytes + kSlack);
+      pad_into(g, gp, xq, pad_value(q0), es, padded.data());
+      xq = padded.data();
+    }
+    const int64_t cg = g.c / groups_, cog = cout_ / groups_, plane = g.oh * g.ow;
+    if (out_q_) y.set_layout(Layout::kChannelsLast);
+    for (int64_t grp = 0; grp < groups_; ++grp) {
+      const QuantizedMatmul& qm = qm_[static_cast<size_t>(grp)];
+      Unfold u{&gp, xq, es, grp * cg, cg};
+      swar::ActivationRows rows;
+      rows.type = t == DType::kU8 ? swar::ElemType::kU8 : t == DType::kI8 ? swar::ElemType::kI8 : swar::ElemType::kI16;
+      rows.rows = static_cast<size_t>(g.n * plane);
+      rows.cols = static_cast<size_t>(cg * g.kh * g.kw);
+      rows.ctx = &u;
+      rows.produce = Unfold::produce;
+      MatmulDest dest;
+      if (out_q_) {
+        dest.kind = MatmulDest::Kind::kInt;
+        dest.data = static_cast<uint8_t*>(y.data()) + static_cast<size_t>(grp * cog) * dtype_size(out_q_->type);
+        dest.ld = cout_;
+        dest.type = out_q_->type;
+        dest.grid = out_q_->grid;
+      } else {
+        dest.kind = MatmulDest::Kind::kF32Planes;
+        dest.f32 = y.f32() + grp * cog * plane;
+        dest.plane = plane;
+        dest.channels = cout_;
+      }
+      qm.run_rows(rows, dest, activation_, ctx);
+    }
+  }
+
+  // Channels-last integers into a buffer with the spatial padding of gp
+  // (filled with `pad`).
+  void pad_into(const Geometry& g, const Geometry& gp, const void* src, int32_t padv, size_t es, uint8_t* dst) const {
+    const size_t row_bytes = static_cast<size_t>(g.w * g.c) * es;
+    const size_t prow_bytes = static_cast<size_t>(gp.w * g.c) * es;
+    const size_t left = static_cast<size_t>(padding_[1] * g.c) * es;
+    auto fill = [&](uint8_t* d, size_t bytes) {
+      if (es == 1) {
+        std::memset(d, static_cast<uint8_t>(padv), bytes);
+      } else {
+        const int16_t v = static_cast<int16_t>(padv);
+        for (size_t i = 0; i < bytes / 2; ++i) std::memcpy(d + 2 * i, &v, 2);
+      }
+    };
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t yy = 0; yy < gp.h; ++yy) {
+        uint8_t* d = dst + static_cast<size_t>(n * gp.h + yy) * prow_bytes;
+        const int64_t sy = yy - padding_[0];
+        if (sy < 0 || sy >= g.h) {
+          fill(d, prow_bytes);
+          continue;
+        }
+        fill(d, left);
+        std::memcpy(d + left, static_cast<const uint8_t*>(src) + static_cast<size_t>(n * g.h + sy) * row_bytes,
+                    row_bytes);
+        fill(d + left + row_bytes, prow_bytes - left - row_bytes);
+      }
+  }
+
+  // NCHW floats -> channels-last integers on the layer's grid.
+  static void quantize_channels_last(const RunContext& ctx, const Geometry& g, const float* x,
+                                     const QuantizedMatmul& q, uint8_t* out) {
+    const int64_t hw = g.h * g.w, per_image = g.c * hw;
+    const DType t = q.storage_type();
+    const size_t es = dtype_size(t);
+    auto images = [&](size_t b, size_t e) {
+      thread_local std::vector<float> nhwc;
+      for (size_t n = b; n < e; ++n) {
+        const float* src = x + static_cast<int64_t>(n) * per_image;
+        if (g.c > 1) {
+          nhwc.resize(static_cast<size_t>(per_image));
+          transpose<Activation::kNone>(src, g.c, hw, hw, nhwc.data(), g.c);
+          src = nhwc.data();
+        }
+        uint8_t* dst = out + static_cast<size_t>(static_cast<int64_t>(n) * per_image) * es;
+        if (t == DType::kI16) quant::quantize(src, per_image, q.activation(), reinterpret_cast<int16_t*>(dst));
+        else if (t == DType::kI8) quant::quantize(src, per_image, q.activation(), reinterpret_cast<int8_t*>(dst));
+        else quant::quantize(src, per_image, q.activation(), dst);
+      }
+    };
+    if (g.n * per_image >= (int64_t{1} << 16))
+      ctx.ex.parallel_for(static_cast<size_t>(g.n), 1, images);
+    else
+      images(0, static_cast<size_t>(g.n));
+  }
+
+  // The integer that stands for 0 on the layer's grid, as raw bytes.
+  static int32_t pad_value(const QuantizedMatmul& q) {
+    const float zero = 0.f;
+    int16_t pad;
+    quant::quantize(&zero, 1, q.activation(), &pad);
+    return pad;
+  }
+
+  // im2col rows from padded channels-last integers (no bounds to check),
+  // for the GEMM's tasks.
+  struct Unfold {
+    const Geometry* g;
+    const void* x;
+    size_t es;
+    int64_t c0, cg;
+
+    static void produce(void* ctx, size_t r0, size_t r1, void* dst, size_t stride) {
+      const auto* u = static_cast<const Unfold*>(ctx);
+      if (u->es == 1)
+        u->rows(static_cast<const uint8_t*>(u->x), r0, r1, static_cast<uint8_t*>(dst), stride);
+      else
+        u->rows(static_cast<const int16_t*>(u->x), r0, r1, static_cast<int16_t*>(dst), stride);
+    }
+
+    // Copies n elements in whole 32-byte blocks: up to 31 bytes past the
+    // end of both runs are read and written (the sources keep slack, the
+    // rows are rewritten after it or lie in the staging rows' slack).
+    template <typename T>
+    static void copy_blocks(T* dst, const T* src, int64_t n) {
+      auto* d = reinterpret_cast<uint8_t*>(dst);
+      const auto* s = reinterpret_cast<const uint8_t*>(src);
+      const int64_t bytes = n * static_cast<int64_t>(sizeof(T));
+      for (int64_t b = 0; b < bytes; b += 32) std::memcpy(d + b, s + b, 32);
+    }
+
+    template <typename T>
+    void rows(const T* src_image, size_t r0, size_t r1, T* dst, size_t stride) const {
+      // Locals: the stores below could alias the geometry otherwise.
+      const int64_t C = g->c, H = g->h, W = g->w, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
+      const int64_t dh = g->dh, dw = g->dw, ow = g->ow, oh = g->oh;
+      const int64_t group_c0 = c0, group_cg = cg, k = group_cg * kh * kw, k4 = (k + 3) / 4 * 4;
+      // A kernel row's kw positions are one contiguous run when they cover all
+      // channels and sit next to each other.
+      const bool runs = group_cg == C && dw == 1;
+      const int64_t run = kw * group_cg;
+      // Output position of row r0, then stepped along (no divisions per row).
+      int64_t n = static_cast<int64_t>(r0) / (oh * ow), p = static_cast<int64_t>(r0) % (oh * ow);
+      int64_t oy = p / ow, ox = p % ow;
+      for (size_t r = r0; r < r1; ++r) {
+        T* row = dst + (r - r0) * stride;
+        const T* at = src_image + ((n * H + oy * sh) * W + ox * sw) * C + group_c0;
+        for (int64_t i = 0; i < kh; ++i) {
+          const T* src = at + i * dh * W * C;
+          if (runs) {
+            copy_blocks(row + i * run, src, run);
+          } else {
+            for (int64_t j = 0; j < kw; ++j) copy_blocks(row + i * run + j * group_cg, src + j * dw * C, group_cg);
+          }
+        }
+        for (int64_t t = k; t < k4; ++t) row[t] = T{0};
+        if (++ox == ow) {
+          ox = 0;
+          if (++oy == oh) oy = 0, ++n;
+        }
+      }
+    }
+  };
+
   bool quantizable() const override { return true; }
   void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input,
                 const quant::RangeStats&) override {
     plan_ = plan;
     qm_.clear();
     em_.clear();
+    out_q_.reset();
     if (!plan.quantized()) return;
     const int64_t cg = w_->dim(1), cog = cout_ / groups_, k = cg * w_->dim(2) * w_->dim(3);
     if (plan.scheme().execution() == quant::Execution::kExponent) {
@@ -279,17 +444,15 @@ class Conv2d : public Op {
     return static_cast<int64_t>(std::ceil(static_cast<double>(w_->size()) * weight_bits() / 8));
   }
 
- private:
-  static void quantize_any(const float* x, int64_t n, const quant::Affine& a,
-                           const swar::IntFormat& storage, uint8_t* out) {
-    if (storage.bits > 8)
-      quant::quantize(x, n, a, reinterpret_cast<int16_t*>(out));
-    else if (storage.is_signed)
-      quant::quantize(x, n, a, reinterpret_cast<int8_t*>(out));
-    else
-      quant::quantize(x, n, a, out);
+  DType output_dtype(const std::vector<DType>&) const override { return out_q_ ? out_q_->type : DType::kF32; }
+  std::optional<QuantizedHandover> quantized_input(int) const override {
+    if (qm_.empty()) return std::nullopt;
+    return QuantizedHandover{qm_[0].activation(), qm_[0].storage_type(), Layout::kChannelsLast};
   }
+  bool can_emit_quantized(int) const override { return !qm_.empty(); }
+  void emit_quantized(int, const QuantizedHandover& h) override { out_q_ = h; }
 
+ private:
   std::string where_;
   std::shared_ptr<const Tensor> w_, bias_;
   std::vector<float> w_hwc_;
@@ -300,6 +463,7 @@ class Conv2d : public Op {
   std::vector<QuantizedMatmul> qm_;
   std::vector<ExpMatmul> em_;
   quant::LayerPlan plan_;
+  std::optional<QuantizedHandover> out_q_;  // integer output for the next layer
 };
 
 }  // namespace

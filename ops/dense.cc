@@ -1,6 +1,8 @@
 // dense: y = x W^T + b over the last axis. W is [out, in] (torch.nn.Linear).
-#include "core/executor.h"
 #include <cmath>
+#include <cstring>
+
+#include "core/executor.h"
 
 #include "ops/exp_matmul.h"
 #include "ops/factories.h"
@@ -43,14 +45,28 @@ class Dense : public Op {
            const std::vector<Tensor*>& out) const override {
     const int64_t rows = in[0]->size() / in_;
     const float* b = bias_ ? bias_->f32() : nullptr;
+    if (qm_.ready()) {
+      const MatmulDest dest = out_q_ ? int_dest(*out[0]) : MatmulDest::rows(out[0]->f32(), out_);
+      if (in[0]->dtype() == DType::kF32)
+        qm_.run(in[0]->f32(), rows, in_, dest, activation_, ctx);
+      else
+        run_from_integers(*in[0], rows, dest, ctx);
+      return;
+    }
     if (em_.ready())
       em_.run(in[0]->f32(), rows, in_, out[0]->f32(), out_, ctx);
-    else if (qm_.ready())
-      qm_.run(in[0]->f32(), rows, in_, out[0]->f32(), out_, ctx);
     else
       gemm_f32(in[0]->f32(), rows, in_, packed_, b, out[0]->f32(), out_, ctx.ex);
     apply_activation(activation_, out[0]->f32(), out[0]->size());
   }
+
+  DType output_dtype(const std::vector<DType>&) const override { return out_q_ ? out_q_->type : DType::kF32; }
+  std::optional<QuantizedHandover> quantized_input(int) const override {
+    if (!qm_.ready()) return std::nullopt;
+    return QuantizedHandover{qm_.activation(), qm_.storage_type(), Layout::kAsShape};
+  }
+  bool can_emit_quantized(int) const override { return qm_.ready(); }
+  void emit_quantized(int, const QuantizedHandover& h) override { out_q_ = h; }
 
   bool quantizable() const override { return true; }
   void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input,
@@ -58,6 +74,7 @@ class Dense : public Op {
     plan_ = plan;
     qm_ = QuantizedMatmul();
     em_ = ExpMatmul();
+    out_q_.reset();
     const float* bias = bias_ ? bias_->f32() : nullptr;
     if (plan.scheme().execution() == quant::Execution::kExponent) {
       em_.prepare(w_->f32(), out_, in_, bias, plan, input.samples());
@@ -92,6 +109,64 @@ class Dense : public Op {
   ExpMatmul em_;
   quant::LayerPlan plan_;
   Activation activation_ = Activation::kNone;
+  std::optional<QuantizedHandover> out_q_;  // integer output for the next layer
+
+  MatmulDest int_dest(Tensor& y) const {
+    MatmulDest d;
+    d.kind = MatmulDest::Kind::kInt;
+    d.data = y.data();
+    d.ld = out_;
+    d.type = out_q_->type;
+    d.grid = out_q_->grid;
+    return d;
+  }
+
+  // Rows on this layer's grid from the previous layer: the GEMM reads them
+  // as they are, or per task through the scheme's transform.
+  void run_from_integers(const Tensor& x, int64_t rows, const MatmulDest& dest, const RunContext& ctx) const {
+    const swar::ElemType et = x.dtype() == DType::kU8   ? swar::ElemType::kU8
+                              : x.dtype() == DType::kI8 ? swar::ElemType::kI8
+                                                        : swar::ElemType::kI16;
+    const swar::MatrixView v{x.data(), et, static_cast<size_t>(rows), static_cast<size_t>(in_),
+                             static_cast<size_t>(in_)};
+    if (!qm_.has_transform()) {
+      qm_.run_quantized(v, dest, activation_, ctx);
+      return;
+    }
+    struct Source {
+      const Dense* self;
+      const Tensor* x;
+      LayerStats* stats;
+    } src{this, &x, ctx.stats};
+    swar::ActivationRows r;
+    r.type = et;
+    r.rows = static_cast<size_t>(rows);
+    r.cols = static_cast<size_t>(in_);
+    r.ctx = &src;
+    r.produce = [](void* c, size_t r0, size_t r1, void* dst, size_t stride) {
+      auto* s = static_cast<Source*>(c);
+      const size_t es = dtype_size(s->x->dtype()), in = static_cast<size_t>(s->self->in_);
+      auto* d = static_cast<uint8_t*>(dst);
+      for (size_t i = r0; i < r1; ++i) {
+        uint8_t* row = d + (i - r0) * stride * es;
+        std::memcpy(row, static_cast<const uint8_t*>(s->x->data()) + i * in * es, in * es);
+        std::memset(row + in * es, 0, (stride - in) * es);
+      }
+      const quant::ActivationLayout layout{static_cast<int64_t>(r1 - r0), 1, 1, static_cast<int64_t>(in),
+                                           static_cast<int64_t>(stride)};
+      int64_t regions = 0, sensitive = 0;
+      switch (s->x->dtype()) {
+        case DType::kU8: sensitive = s->self->qm_.transform(d, layout, &regions); break;
+        case DType::kI8: sensitive = s->self->qm_.transform(reinterpret_cast<int8_t*>(d), layout, &regions); break;
+        default: sensitive = s->self->qm_.transform(reinterpret_cast<int16_t*>(d), layout, &regions);
+      }
+      if (s->stats) {
+        s->stats->regions += regions;
+        s->stats->sensitive += sensitive;
+      }
+    };
+    qm_.run_rows(r, dest, activation_, ctx);
+  }
 };
 
 }  // namespace

@@ -9,13 +9,15 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "quant/plan.h"
 #include "core/tensor.h"
+#include "quant/plan.h"
+#include "quant/uniform.h"
 
 namespace bitlane {
 class Executor;
@@ -118,6 +120,21 @@ struct GemmShape {
   }
 };
 
+// A tensor handed from one op to the next as integers instead of floats:
+// the values on the reading layer's grid, in its storage type and layout.
+// The engine (runtime/engine.cc) sets these up after calibration when every
+// reader of a tensor wants the same handover and its writer can produce it.
+struct QuantizedHandover {
+  quant::Affine grid;
+  DType type = DType::kU8;
+  Layout layout = Layout::kAsShape;
+  bool operator==(const QuantizedHandover& o) const {
+    return grid.scale == o.grid.scale && grid.mul == o.grid.mul && grid.offset == o.grid.offset &&
+           grid.format == o.grid.format && grid.lowest() == o.grid.lowest() && grid.highest() == o.grid.highest() &&
+           type == o.type && layout == o.layout;
+  }
+};
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -157,6 +174,21 @@ class Op {
   virtual std::vector<GemmShape> gemms(const std::vector<Shape>& inputs) const { return {}; }
   // Sum of the bytes its weights take in fp32 and at the current plan.
   virtual int64_t weight_bytes() const { return 0; }
+
+  // Integer hand-over between ops (QuantizedHandover). Every op accepts float
+  // inputs; these say what more it can do once quantized:
+  // - the handover on which it reads input i directly (quantized dense, conv2d);
+  virtual std::optional<QuantizedHandover> quantized_input(int input) const { return std::nullopt; }
+  // - whether it can write output o as integers on a reader's grid, and then
+  //   does so from now on;
+  virtual bool can_emit_quantized(int output) const { return false; }
+  virtual void emit_quantized(int output, const QuantizedHandover& h) {}
+  // - for ops that keep integers integers (max pool, flatten): the handover
+  //   its input needs for its output to have `out`, or none.
+  virtual std::optional<QuantizedHandover> passes_through(const QuantizedHandover& out,
+                                                          const std::vector<Shape>& inputs) const {
+    return std::nullopt;
+  }
 };
 
 using OpFactory = std::unique_ptr<Op> (*)(OpBuilder& b);

@@ -44,8 +44,29 @@ class Pool2d : public Op {
     return {{in[0][0], in[0][1], oh, ow}};
   }
 
-  void run(const RunContext&, const std::vector<const Tensor*>& in,
+  DType output_dtype(const std::vector<DType>& in) const override { return in[0]; }
+  bool accepts(const std::vector<DType>& in) const override { return in.size() == 1; }
+  // A max pool keeps integers integers: the max of quantized values is the
+  // quantized max (quantization is monotone).
+  std::optional<QuantizedHandover> passes_through(const QuantizedHandover& out,
+                                                  const std::vector<Shape>&) const override {
+    if (!max_ || out.layout != Layout::kChannelsLast) return std::nullopt;
+    return out;
+  }
+
+  void run(const RunContext& ctx, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
+    if (in[0]->dtype() != DType::kF32) {
+      switch (dtype_size(in[0]->dtype())) {
+        case 1:
+          if (in[0]->dtype() == DType::kU8) max_channels_last<uint8_t>(*in[0], *out[0]);
+          else max_channels_last<int8_t>(*in[0], *out[0]);
+          break;
+        default: max_channels_last<int16_t>(*in[0], *out[0]);
+      }
+      return;
+    }
+    (void)ctx;
     const Shape& s = in[0]->shape();
     const int64_t planes = s[0] * s[1], h = s[2], w = s[3];
     const int64_t oh = out[0]->shape()[2], ow = out[0]->shape()[3];
@@ -80,6 +101,52 @@ class Pool2d : public Op {
           y[oy * ow + ox] = max_ ? acc : acc / static_cast<float>(include_pad_ ? window : count);
         }
     }
+  }
+
+  // Max pooling of channels-last integers: whole channel vectors at a time.
+  template <typename T>
+  void max_channels_last(const Tensor& x, Tensor& y) const {
+    const Shape& s = x.shape();
+    const int64_t n = s[0], c = s[1], h = s[2], w = s[3];
+    const int64_t oh = y.shape()[2], ow = y.shape()[3];
+    y.set_layout(Layout::kChannelsLast);
+    const T* src = x.as<T>();
+    T* dst = y.as<T>();
+    if (kernel_ == std::vector<int64_t>{2, 2} && stride_ == kernel_ && padding_ == std::vector<int64_t>{0, 0, 0, 0} &&
+        2 * oh <= h && 2 * ow <= w) {
+      // The common 2x2 pool: the max of two rows (one long vectorizable
+      // loop), then of neighbouring pixels.
+      std::vector<T> pair(static_cast<size_t>(w * c));
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t oy = 0; oy < oh; ++oy) {
+          const T* r0 = src + ((b * h + 2 * oy) * w) * c;
+          const T* r1 = r0 + w * c;
+          for (int64_t i = 0; i < 2 * ow * c; ++i) pair[static_cast<size_t>(i)] = std::max(r0[i], r1[i]);
+          T* o = dst + ((b * oh + oy) * ow) * c;
+          for (int64_t ox = 0; ox < ow; ++ox)
+            for (int64_t ch = 0; ch < c; ++ch)
+              o[ox * c + ch] = std::max(pair[static_cast<size_t>(2 * ox * c + ch)], pair[static_cast<size_t>((2 * ox + 1) * c + ch)]);
+        }
+      return;
+    }
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          T* o = dst + ((b * oh + oy) * ow + ox) * c;
+          const int64_t y0 = oy * stride_[0] - padding_[0], x0 = ox * stride_[1] - padding_[1];
+          const int64_t y1 = std::min(y0 + kernel_[0], h), x1 = std::min(x0 + kernel_[1], w);
+          bool first = true;
+          for (int64_t yy = std::max<int64_t>(y0, 0); yy < y1; ++yy)
+            for (int64_t xx = std::max<int64_t>(x0, 0); xx < x1; ++xx) {
+              const T* v = src + ((b * h + yy) * w + xx) * c;
+              if (first) {
+                std::copy(v, v + c, o);
+                first = false;
+              } else {
+                for (int64_t ch = 0; ch < c; ++ch) o[ch] = std::max(o[ch], v[ch]);
+              }
+            }
+        }
   }
 
  private:

@@ -1,24 +1,15 @@
 #include "ops/quantized_matmul.h"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <limits>
 
 #include "core/error.h"
 #include "core/executor.h"
+#include "ops/kernels/epilogue.h"
 
 namespace bitlane::ops {
-namespace {
-
-// Element type holding a quantized activation of format f.
-swar::ElemType elem_for(const swar::IntFormat& f) {
-  if (f.bits <= 8) return f.is_signed ? swar::ElemType::kI8 : swar::ElemType::kU8;
-  return swar::ElemType::kI16;
-}
-size_t elem_size(swar::ElemType t) {
-  return t == swar::ElemType::kI16 ? 2 : 1;
-}
-
-}  // namespace
 
 void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const float* bias,
                               const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment) {
@@ -32,7 +23,6 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   packed_ = swar::PackedWeights::pack(swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out),
                                                            static_cast<size_t>(in)),
                                       qw_.format, storage_);
-  row_stride_ = elem_for(storage_) == swar::ElemType::kU8 ? (in + 3) / 4 * 4 : in;
   // Term accounting: per input column, the terms of all its weights.
   cost_encoding_ = scheme.cost_encoding(plan);
   weight_terms_.assign(static_cast<size_t>(in), 0);
@@ -45,9 +35,10 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   act_terms_.resize(static_cast<size_t>(magnitudes));
   for (int64_t m = 0; m < magnitudes; ++m)
     act_terms_[static_cast<size_t>(m)] = static_cast<uint8_t>(quant::term_count(static_cast<uint32_t>(m), cost_encoding_));
-  scale_.resize(static_cast<size_t>(out));
-  offset_.resize(static_cast<size_t>(out));
-  row_scale_.resize(static_cast<size_t>(out));
+  // Padded: the epilogue kernels load whole vectors (ops/kernels/epilogue.h).
+  scale_.assign(static_cast<size_t>(out) + 64, 0.f);
+  offset_.assign(static_cast<size_t>(out) + 64, 0.f);
+  row_scale_.assign(static_cast<size_t>(out) + 64, 0.f);
   need_row_sums_ = false;
   const int64_t ma = act_.mul, oa = act_.offset;
   for (int64_t c = 0; c < out; ++c) {
@@ -68,105 +59,293 @@ int64_t QuantizedMatmul::weight_bytes() const {
   return (out_ * in_ * qw_.format.bits + 7) / 8;
 }
 
-void QuantizedMatmul::quantize_rows(const float* x, int64_t m, int64_t ldx,
-                                    std::vector<uint8_t>& buf, swar::MatrixView& view,
-                                    const Executor& ex, LayerStats* stats) const {
-  const swar::ElemType t = elem_for(storage_);
-  const size_t es = elem_size(t);
-  buf.resize(static_cast<size_t>(m * row_stride_) * es);
-  std::atomic<int64_t> regions{0}, sensitive{0};
-  auto rows = [&](size_t r0, size_t r1) {
-    int64_t reg = 0, sens = 0;
-    for (size_t r = r0; r < r1; ++r) {
-      const float* src = x + static_cast<int64_t>(r) * ldx;
-      uint8_t* dst = buf.data() + r * static_cast<size_t>(row_stride_) * es;
-      switch (t) {
-        case swar::ElemType::kU8:
-          quant::quantize(src, in_, act_, dst);
-          std::fill(dst + in_, dst + row_stride_, uint8_t{0});
-          sens += transform(dst, {1, 1, 1, in_, row_stride_}, &reg);
-          break;
-        case swar::ElemType::kI8:
-          quant::quantize(src, in_, act_, reinterpret_cast<int8_t*>(dst));
-          sens += transform(reinterpret_cast<int8_t*>(dst), {1, 1, 1, in_, row_stride_}, &reg);
-          break;
-        default:
-          quant::quantize(src, in_, act_, reinterpret_cast<int16_t*>(dst));
-          sens += transform(reinterpret_cast<int16_t*>(dst), {1, 1, 1, in_, row_stride_}, &reg);
-      }
-    }
-    regions += reg;
-    sensitive += sens;
-  };
-  if (m * in_ < (int64_t{1} << 16))
-    rows(0, static_cast<size_t>(m));
-  else
-    ex.parallel_for(static_cast<size_t>(m), 16, rows);
-  view = {buf.data(), t, static_cast<size_t>(m), static_cast<size_t>(in_), static_cast<size_t>(row_stride_)};
-  if (stats) {
-    stats->regions += regions;
-    stats->sensitive += sensitive;
+DType storage_dtype(const swar::IntFormat& f) {
+  if (f.bits <= 8) return f.is_signed ? DType::kI8 : DType::kU8;
+  return DType::kI16;
+}
+
+DType QuantizedMatmul::storage_type() const { return storage_dtype(storage_); }
+
+// The state of one call that the per-tile epilogue needs.
+struct QuantizedMatmul::Call {
+  const QuantizedMatmul* self = nullptr;
+  const MatmulDest* out;
+  const int32_t* acc32 = nullptr;
+  const int64_t* acc64 = nullptr;
+  size_t ldc = 0;
+  const float* ra = nullptr;  // row sums of the activations, by row (zero-point correction)
+  detail::EpilogueParams params;
+  detail::RequantParams rq{};
+};
+
+namespace {
+
+detail::EpilogueAct epilogue_act(Activation a) {
+  switch (a) {
+    case Activation::kRelu: return detail::EpilogueAct::kRelu;
+    case Activation::kRelu6: return detail::EpilogueAct::kRelu6;
+    default: return detail::EpilogueAct::kNone;
   }
 }
 
-void QuantizedMatmul::run_quantized(const swar::MatrixView& q, float* y, int64_t ldy,
-                                    const RunContext& ctx) const {
-  const int64_t m = static_cast<int64_t>(q.rows);
+// epilogue_value for int64 sums (wide formats, the reference path).
+float epilogue_value64(int64_t acc, size_t c, float ra, const detail::EpilogueParams& p) {
+  float y = static_cast<float>(acc) * p.scale[c] + p.offset[c];
+  if (p.row_scale) y = y - ra * p.row_scale[c];
+  switch (p.act) {
+    case detail::EpilogueAct::kRelu: return y > 0.f ? y : 0.f;
+    case detail::EpilogueAct::kRelu6: return y < 0.f ? 0.f : y > 6.f ? 6.f : y;
+    default: return y;
+  }
+}
+
+template <typename T>
+T requantize(float y, const detail::RequantParams& q) {
+  const float g = (y * q.inv_scale + q.offset) * q.half;
+  return static_cast<T>(std::clamp(std::nearbyint(g), q.lo, q.hi));
+}
+
+}  // namespace
+
+void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0, size_t c1) const {
+  const MatmulDest& d = *call.out;
+  if (call.acc64) {  // scalar: wide sums and the reference path
+    for (size_t r = m0; r < m1; ++r) {
+      const float ra = call.ra ? call.ra[r] : 0.f;
+      for (size_t c = c0; c < c1; ++c) {
+        const float y = epilogue_value64(call.acc64[r * call.ldc + c], c, ra, call.params);
+        switch (d.kind) {
+          case MatmulDest::Kind::kF32Rows: d.f32[static_cast<int64_t>(r) * d.ld + static_cast<int64_t>(c)] = y; break;
+          case MatmulDest::Kind::kF32Planes: {
+            const int64_t n = static_cast<int64_t>(r) / d.plane, px = static_cast<int64_t>(r) % d.plane;
+            d.f32[(n * d.channels + static_cast<int64_t>(c)) * d.plane + px] = y;
+            break;
+          }
+          case MatmulDest::Kind::kInt: {
+            const size_t i = r * static_cast<size_t>(d.ld) + c;
+            if (d.type == DType::kU8) static_cast<uint8_t*>(d.data)[i] = requantize<uint8_t>(y, call.rq);
+            else if (d.type == DType::kI8) static_cast<int8_t*>(d.data)[i] = requantize<int8_t>(y, call.rq);
+            else static_cast<int16_t*>(d.data)[i] = requantize<int16_t>(y, call.rq);
+            break;
+          }
+        }
+      }
+    }
+    return;
+  }
+  detail::EpilogueTile t{call.acc32 + m0 * call.ldc + c0, call.ldc, m1 - m0, c0, c1,
+                         call.ra ? call.ra + m0 : nullptr};
+  switch (d.kind) {
+    case MatmulDest::Kind::kF32Rows:
+      detail::epilogue_to_f32(t, call.params, d.f32 + static_cast<int64_t>(m0) * d.ld, static_cast<size_t>(d.ld));
+      return;
+    case MatmulDest::Kind::kF32Planes: {
+      // Tile rows may span images: one call per image.
+      const size_t plane = static_cast<size_t>(d.plane);
+      for (size_t r = m0; r < m1;) {
+        const size_t n = r / plane, end = std::min(m1, (n + 1) * plane);
+        detail::EpilogueTile ti{call.acc32 + r * call.ldc + c0, call.ldc, end - r, c0, c1,
+                                call.ra ? call.ra + r : nullptr};
+        detail::epilogue_to_f32_planes(ti, call.params, d.f32 + static_cast<int64_t>(n) * d.channels * d.plane +
+                                                            static_cast<int64_t>(r - n * plane),
+                                       plane);
+        r = end;
+      }
+      return;
+    }
+    case MatmulDest::Kind::kInt: {
+      const size_t ld = static_cast<size_t>(d.ld);
+      if (d.type == DType::kU8)
+        detail::epilogue_to_u8(t, call.params, call.rq, static_cast<uint8_t*>(d.data) + m0 * ld, ld);
+      else if (d.type == DType::kI8)
+        detail::epilogue_to_i8(t, call.params, call.rq, static_cast<int8_t*>(d.data) + m0 * ld, ld);
+      else
+        detail::epilogue_to_i16(t, call.params, call.rq, static_cast<int16_t*>(d.data) + m0 * ld, ld);
+      return;
+    }
+  }
+}
+
+void QuantizedMatmul::quantize_into(const float* x, int64_t rows, int64_t ldx, void* dst, size_t stride,
+                                    int64_t* regions, int64_t* sensitive) const {
+  const quant::ActivationLayout layout{rows, 1, 1, in_, static_cast<int64_t>(stride)};
+  auto go = [&](auto* out) {
+    using T = std::remove_pointer_t<decltype(out)>;
+    for (int64_t r = 0; r < rows; ++r) {
+      T* row = out + r * static_cast<int64_t>(stride);
+      quant::quantize(x + r * ldx, in_, act_, row);
+      std::fill(row + in_, row + stride, T{0});
+    }
+    *sensitive += transform(out, layout, regions);
+  };
+  switch (storage_type()) {
+    case DType::kU8: go(static_cast<uint8_t*>(dst)); break;
+    case DType::kI8: go(static_cast<int8_t*>(dst)); break;
+    default: go(static_cast<int16_t*>(dst)); break;
+  }
+}
+
+void QuantizedMatmul::count_pairs(const swar::MatrixView& q, LayerStats& stats) const {
+  int64_t pairs = 0;
+  const int64_t top = static_cast<int64_t>(act_terms_.size()) - 1;
+  for (size_t r = 0; r < q.rows; ++r)
+    for (int64_t i = 0; i < in_; ++i) {
+      const int32_t v = q.at(r, static_cast<size_t>(i));
+      pairs += act_terms_[static_cast<size_t>(std::min<int64_t>(v < 0 ? -v : v, top))] *
+               weight_terms_[static_cast<size_t>(i)];
+    }
+  stats.pairs += pairs;
+  stats.macs += static_cast<int64_t>(q.rows) * in_ * out_;
+}
+
+namespace {
+
+swar::ElemType elem_of(DType t) {
+  return t == DType::kU8 ? swar::ElemType::kU8 : t == DType::kI8 ? swar::ElemType::kI8 : swar::ElemType::kI16;
+}
+
+// A producer that also sums each produced row (zero-point corrections).
+struct SummingRows {
+  const swar::ActivationRows* inner;
+  float* ra;
+  static void produce(void* ctx, size_t r0, size_t r1, void* dst, size_t stride) {
+    auto* self = static_cast<SummingRows*>(ctx);
+    self->inner->produce(self->inner->ctx, r0, r1, dst, stride);
+    const swar::MatrixView v{dst, self->inner->type, r1 - r0, self->inner->cols, stride};
+    swar::for_each_row(v, [&](const auto* row, size_t r) {
+      int64_t sum = 0;
+      for (size_t i = 0; i < v.cols; ++i) sum += row[i];
+      self->ra[r0 + r] = static_cast<float>(sum);
+    });
+  }
+};
+
+}  // namespace
+
+void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::ActivationRows* rows,
+                               const MatmulDest& out, Activation act, const RunContext& ctx) const {
+  const size_t m = view ? view->rows : rows->rows;
+  if (m == 0) return;
   thread_local std::vector<int64_t> acc64;
   thread_local std::vector<int32_t> acc32;
-  const bool wide = wide_ || ctx.reference;
-  // Quantized rows come from our own clamping quantizer, padded with zeros.
-  const swar::GemmOptions options{true, q.stride > q.cols};
-  if (ctx.reference) {
-    acc64.resize(static_cast<size_t>(m * out_));
-    swar::gemm_reference(q, swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out_),
-                                                 static_cast<size_t>(in_)),
+  thread_local std::vector<float> ra;
+  Call call;
+  call.out = &out;
+  call.ldc = static_cast<size_t>(out_);
+  call.params = {scale_.data(), offset_.data(), need_row_sums_ ? row_scale_.data() : nullptr, epilogue_act(act)};
+  if (out.kind == MatmulDest::Kind::kInt) {
+    const quant::Affine& g = out.grid;
+    call.rq = {1.f / g.scale, static_cast<float>(g.offset), g.mul == 2 ? 0.5f : 1.f, static_cast<float>(g.lowest()),
+               static_cast<float>(g.highest())};
+  }
+  if (need_row_sums_) {
+    ra.assign(m, 0.f);
+    call.ra = ra.data();
+    if (view)
+      swar::for_each_row(*view, [&](const auto* row, size_t r) {
+        int64_t sum = 0;
+        for (size_t i = 0; i < view->cols; ++i) sum += row[i];
+        ra[r] = static_cast<float>(sum);
+      });
+  }
+  if (ctx.reference) {  // the definition: scalar GEMM, scalar epilogue
+    acc64.resize(m * static_cast<size_t>(out_));
+    swar::gemm_reference(*view, swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out_), static_cast<size_t>(in_)),
                          acc64.data(), static_cast<size_t>(out_));
-  } else if (wide) {
-    acc64.resize(static_cast<size_t>(m * out_));
-    swar::gemm(q, packed_, acc64.data(), static_cast<size_t>(out_), ctx.ex, options);
+    call.acc64 = acc64.data();
+    epilogue(call, 0, m, 0, static_cast<size_t>(out_));
+    return;
+  }
+  swar::GemmOptions options;
+  options.trusted_range = true;  // our own clamping quantizers made the rows
+  options.zero_padded_rows = view && view->stride > view->cols;
+  options.epilogue = {[](void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
+                        const auto* state = static_cast<const Call*>(c);
+                        state->self->epilogue(*state, m0, m1, c0, c1);
+                      },
+                      &call};
+  call.self = this;
+  SummingRows summing{rows, ra.data()};
+  swar::ActivationRows summed;
+  if (rows && need_row_sums_) {
+    summed = *rows;
+    summed.produce = SummingRows::produce;
+    summed.ctx = &summing;
+    rows = &summed;
+  }
+  if (wide_) {
+    acc64.resize(m * static_cast<size_t>(out_));
+    call.acc64 = acc64.data();
+    if (view) swar::gemm(*view, packed_, acc64.data(), static_cast<size_t>(out_), ctx.ex, options);
+    else swar::gemm(*rows, packed_, acc64.data(), static_cast<size_t>(out_), ctx.ex, options);
   } else {
-    acc32.resize(static_cast<size_t>(m * out_));
-    swar::gemm(q, packed_, acc32.data(), static_cast<size_t>(out_), ctx.ex, options);
-  }
-  if (ctx.stats) {  // the term pairs these rows cost
-    int64_t pairs = 0;
-    const int64_t top = static_cast<int64_t>(act_terms_.size()) - 1;
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t i = 0; i < in_; ++i) {
-        const int32_t v = q.at(static_cast<size_t>(r), static_cast<size_t>(i));
-        pairs += act_terms_[static_cast<size_t>(std::min<int64_t>(v < 0 ? -v : v, top))] * weight_terms_[static_cast<size_t>(i)];
-      }
-    ctx.stats->pairs += pairs;
-    ctx.stats->macs += m * in_ * out_;
-  }
-  const float* scale = scale_.data();
-  const float* offset = offset_.data();
-  const float* row_scale = row_scale_.data();
-  for (int64_t r = 0; r < m; ++r) {
-    float* dst = y + r * ldy;
-    float ra = 0.f;
-    if (need_row_sums_) {
-      int64_t sum = 0;
-      for (int64_t i = 0; i < in_; ++i) sum += q.at(static_cast<size_t>(r), static_cast<size_t>(i));
-      ra = static_cast<float>(sum);
-    }
-    if (wide) {
-      const int64_t* s = acc64.data() + r * out_;
-      for (int64_t c = 0; c < out_; ++c) dst[c] = static_cast<float>(s[c]) * scale[c] + offset[c] - ra * row_scale[c];
-    } else {
-      const int32_t* s = acc32.data() + r * out_;
-      for (int64_t c = 0; c < out_; ++c) dst[c] = static_cast<float>(s[c]) * scale[c] + offset[c] - ra * row_scale[c];
-    }
+    acc32.resize(m * static_cast<size_t>(out_) + 16);  // readable past the end (epilogue.h)
+    call.acc32 = acc32.data();
+    if (view) swar::gemm(*view, packed_, acc32.data(), static_cast<size_t>(out_), ctx.ex, options);
+    else swar::gemm(*rows, packed_, acc32.data(), static_cast<size_t>(out_), ctx.ex, options);
   }
 }
 
-void QuantizedMatmul::run(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy,
-                          const RunContext& ctx) const {
+void QuantizedMatmul::run_quantized(const swar::MatrixView& q, const MatmulDest& out, Activation act,
+                                    const RunContext& ctx) const {
+  if (ctx.stats) count_pairs(q, *ctx.stats);
+  run_gemm(&q, nullptr, out, act, ctx);
+}
+
+void QuantizedMatmul::run_rows(const swar::ActivationRows& rows, const MatmulDest& out, Activation act,
+                               const RunContext& ctx) const {
+  if (!ctx.stats && !ctx.reference) {
+    run_gemm(nullptr, &rows, out, act, ctx);
+    return;
+  }
+  // Counting and the reference need the whole matrix.
   thread_local std::vector<uint8_t> buf;
-  swar::MatrixView view;
-  quantize_rows(x, m, ldx, buf, view, ctx.ex, ctx.stats);
-  run_quantized(view, y, ldy, ctx);
+  const size_t es = dtype_size(storage_type());
+  const size_t stride = static_cast<size_t>(in_ + 3) / 4 * 4 + 32 / es;  // the producer's slack (swar::ActivationRows)
+  buf.resize(std::max<size_t>(1, rows.rows * stride * es));
+  rows.produce(rows.ctx, 0, rows.rows, buf.data(), stride);
+  const swar::MatrixView v{buf.data(), rows.type, rows.rows, static_cast<size_t>(in_), stride};
+  run_quantized(v, out, act, ctx);
+}
+
+namespace {
+struct FloatRows {
+  const QuantizedMatmul* qm;
+  const float* x;
+  int64_t ldx;
+};
+}  // namespace
+
+void QuantizedMatmul::run(const float* x, int64_t m, int64_t ldx, const MatmulDest& out, Activation act,
+                          const RunContext& ctx) const {
+  const DType t = storage_type();
+  if (ctx.stats || ctx.reference) {  // the unfused path: quantize everything, then multiply
+    thread_local std::vector<uint8_t> buf;
+    const size_t stride = static_cast<size_t>(in_ + 3) / 4 * 4;
+    buf.resize(std::max<size_t>(1, static_cast<size_t>(m) * stride * dtype_size(t)));
+    int64_t regions = 0, sensitive = 0;
+    quantize_into(x, m, ldx, buf.data(), stride, &regions, &sensitive);
+    if (ctx.stats) {
+      ctx.stats->regions += regions;
+      ctx.stats->sensitive += sensitive;
+    }
+    const swar::MatrixView v{buf.data(), elem_of(t), static_cast<size_t>(m), static_cast<size_t>(in_), stride};
+    run_quantized(v, out, act, ctx);
+    return;
+  }
+  FloatRows src{this, x, ldx};
+  swar::ActivationRows rows;
+  rows.type = elem_of(t);
+  rows.rows = static_cast<size_t>(m);
+  rows.cols = static_cast<size_t>(in_);
+  rows.ctx = &src;
+  rows.produce = [](void* c, size_t r0, size_t r1, void* dst, size_t stride) {
+    auto* s = static_cast<FloatRows*>(c);
+    int64_t regions = 0, sensitive = 0;
+    s->qm->quantize_into(s->x + static_cast<int64_t>(r0) * s->ldx, static_cast<int64_t>(r1 - r0), s->ldx, dst,
+                         stride, &regions, &sensitive);
+  };
+  run_gemm(nullptr, &rows, out, act, ctx);
 }
 
 }  // namespace bitlane::ops

@@ -2,18 +2,50 @@
 // W quantized (quant/uniform.h), the dot products on swar::gemm, and the
 // exact integer correction for zero points / binary grids before one float
 // multiply per output. With RunContext::reference the same arithmetic runs
-// on swar::gemm_reference, which must agree bit for bit.
+// on swar::gemm_reference and a scalar epilogue, which must agree bit for bit.
+//
+// The fast path is fused: activations are quantized (or unfolded, by the
+// caller's producer) per GEMM task into the packed layout, and each finished
+// tile goes through the epilogue (ops/kernels/epilogue.h) -- scaling, bias,
+// activation, and either float output or requantization onto the next
+// layer's grid -- while it is in cache.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "ops/fused_activation.h"
 #include "ops/op.h"
 #include "quant/scheme.h"
 #include "quant/uniform.h"
 #include "swar/gemm.h"
 
 namespace bitlane::ops {
+
+// Where a layer's outputs go. Output column c of GEMM row r lands at:
+//   kF32Rows    f32[r * ld + c]
+//   kF32Planes  rows are pixels of images of `plane` pixels; image n, pixel p:
+//               f32[(n * channels + c) * plane + p]   (NCHW, c counts from the
+//               start of `f32`, which points at the group's first channel)
+//   kInt        data[r * ld + c] of `type` on `grid` (the next layer's input)
+struct MatmulDest {
+  enum class Kind { kF32Rows, kF32Planes, kInt };
+  Kind kind = Kind::kF32Rows;
+  float* f32 = nullptr;
+  void* data = nullptr;
+  int64_t ld = 0;
+  int64_t plane = 0, channels = 0;
+  DType type = DType::kU8;
+  quant::Affine grid;
+
+  static MatmulDest rows(float* y, int64_t ld) {
+    MatmulDest d;
+    d.f32 = y;
+    d.ld = ld;
+    return d;
+  }
+};
 
 class QuantizedMatmul {
  public:
@@ -26,34 +58,52 @@ class QuantizedMatmul {
                const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment = 0);
   bool ready() const { return out_ > 0; }
   const quant::Affine& activation() const { return act_; }
-  // The integer format of activations after the transform, as packed.
+  // The integer format of activations after the transform, as packed, and
+  // the tensor type that holds them.
   const swar::IntFormat& storage() const { return storage_; }
+  DType storage_type() const;
   // The scheme's run-time transform of quantized activations, applied before
-  // the GEMM (conv applies it to the image, before im2col; quantize_rows
-  // applies it itself). Returns the regions kept at full precision (DRQ) and
-  // adds the regions seen to *regions.
+  // the GEMM (conv applies it to the image, before im2col; the row paths
+  // apply it themselves). Returns the regions kept at full precision (DRQ)
+  // and adds the regions seen to *regions.
   template <typename T>
   int64_t transform(T* data, const quant::ActivationLayout& layout, int64_t* regions) const {
     return transform_ ? transform_->apply(data, layout, regions) : 0;
   }
+  bool has_transform() const { return transform_ != nullptr; }
   int64_t out() const { return out_; }
   int64_t in() const { return in_; }
   int64_t weight_bytes() const;  // integer weights at their bit width
 
-  // Elements per quantized row: `in`, rounded up to whole K quads for
-  // unsigned bytes so the GEMM can read the rows in place (padding zero).
-  int64_t row_stride() const { return row_stride_; }
-  // Quantizes m rows of `in` floats (row stride ldx) into rows of
-  // row_stride() integers.
-  void quantize_rows(const float* x, int64_t m, int64_t ldx, std::vector<uint8_t>& buf,
-                     swar::MatrixView& view, const Executor& ex, LayerStats* stats = nullptr) const;
-  // y[r][c] = sum_k x[r][k] W[c][k] + bias[c] from rows quantized with this
-  // layer's activation format (row stride row_stride(), padding zero).
-  void run_quantized(const swar::MatrixView& q, float* y, int64_t ldy, const RunContext& ctx) const;
-  // The same from float rows.
-  void run(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, const RunContext& ctx) const;
+  // y = x W^T + b, then `act`, for m rows of `in` floats (row stride ldx):
+  // each GEMM task quantizes (and transforms) its rows into the packed layout.
+  void run(const float* x, int64_t m, int64_t ldx, const MatmulDest& out, Activation act,
+           const RunContext& ctx) const;
+  // The same from rows already on this layer's grid and transformed (the
+  // previous layer's fused output).
+  void run_quantized(const swar::MatrixView& q, const MatmulDest& out, Activation act, const RunContext& ctx) const;
+  // The same from rows a producer writes per task (conv: im2col), already
+  // on this layer's grid and transformed. Rows sums for zero-point
+  // corrections are computed here.
+  void run_rows(const swar::ActivationRows& rows, const MatmulDest& out, Activation act,
+                const RunContext& ctx) const;
+
+  // The unfused float path of the old interface: y (m x out, ldy) from float rows.
+  void run(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, const RunContext& ctx) const {
+    run(x, m, ldx, MatmulDest::rows(y, ldy), Activation::kNone, ctx);
+  }
 
  private:
+  struct Call;
+  void run_gemm(const swar::MatrixView* view, const swar::ActivationRows* rows, const MatmulDest& out,
+                Activation act, const RunContext& ctx) const;
+  void epilogue(const Call& call, size_t m0, size_t m1, size_t c0, size_t c1) const;
+  void count_pairs(const swar::MatrixView& q, LayerStats& stats) const;
+  // Quantizes and transforms rows of x into `dst` (row stride `stride`
+  // elements of the storage type, zero-padded); returns DRQ statistics.
+  void quantize_into(const float* x, int64_t rows, int64_t ldx, void* dst, size_t stride, int64_t* regions,
+                     int64_t* sensitive) const;
+
   int64_t out_ = 0, in_ = 0;
   quant::Affine act_;
   swar::IntFormat storage_;
@@ -63,7 +113,6 @@ class QuantizedMatmul {
   std::vector<uint8_t> act_terms_;     // terms of each activation magnitude
   quant::QuantizedWeights qw_;
   swar::PackedWeights packed_;
-  int64_t row_stride_ = 0;
   // y = S * scale + offset - Ra * row_scale per output column c, with S the
   // integer dot product and Ra the row's sum of quantized inputs:
   // scale = sa sw ma mw, offset = sa sw (K oa ow - mw oa Cw) + bias,
@@ -72,5 +121,8 @@ class QuantizedMatmul {
   bool wide_ = false;          // int64 accumulators needed
   bool need_row_sums_ = false;
 };
+
+// The element type of integers of format f in tensors (u8, i8 or i16).
+DType storage_dtype(const swar::IntFormat& f);
 
 }  // namespace bitlane::ops

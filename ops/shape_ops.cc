@@ -1,5 +1,6 @@
 // flatten (axis 1: [N, ...] -> [N, rest]) and reshape (target shape without
 // the batch axis, one -1 allowed).
+#include <algorithm>
 #include <cstring>
 
 #include "ops/factories.h"
@@ -54,7 +55,34 @@ class Reshape : public Op {
 
   void run(const RunContext&, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
-    std::memcpy(out[0]->i32(), in[0]->i32(), static_cast<size_t>(in[0]->size()) * 4);
+    const Tensor& x = *in[0];
+    const size_t es = dtype_size(x.dtype());
+    if (x.layout() == Layout::kChannelsLast) {  // integers from a convolution: back to NCHW order
+      const int64_t n = x.dim(0), c = x.dim(1), hw = x.size() / std::max<int64_t>(1, n * c);
+      auto reorder = [&](const auto* src, auto* dst) {
+        for (int64_t b = 0; b < n; ++b)
+          for (int64_t ch = 0; ch < c; ++ch)
+            for (int64_t p = 0; p < hw; ++p) dst[(b * c + ch) * hw + p] = src[(b * hw + p) * c + ch];
+      };
+      if (es == 1) reorder(x.as<uint8_t>(), out[0]->as<uint8_t>());
+      else if (es == 2) reorder(x.as<int16_t>(), out[0]->as<int16_t>());
+      else reorder(x.as<int32_t>(), out[0]->as<int32_t>());
+      return;
+    }
+    std::memcpy(out[0]->data(), x.data(), static_cast<size_t>(x.size()) * es);
+  }
+
+  // Integers pass through: a flatten reorders channels-last images into the
+  // NCHW order of its output; a reshape of rows keeps them as they are.
+  std::optional<QuantizedHandover> passes_through(const QuantizedHandover& out,
+                                                  const std::vector<Shape>& in) const override {
+    if (out.layout != Layout::kAsShape) return std::nullopt;
+    QuantizedHandover h = out;
+    if (in[0].size() == 4) {
+      if (!flatten_) return std::nullopt;
+      h.layout = Layout::kChannelsLast;
+    }
+    return h;
   }
 
  private:

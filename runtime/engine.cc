@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "core/error.h"
 #include "core/executor.h"
@@ -20,6 +21,74 @@ Tensor slice_batch(const Tensor& t, int64_t b, int64_t e) {
   const int64_t per = t.size() / t.dim(0);
   std::memcpy(out.i32(), t.i32() + b * per, static_cast<size_t>((e - b) * per) * 4);
   return out;
+}
+
+// Integer hand-over between ops (ops/op.h, QuantizedHandover): a tensor
+// passes as integers when every reader wants the same handover -- a
+// quantized layer reads it on its grid, or a max pool / flatten passes it on
+// to readers that do -- and its writer can produce it. Walked from the
+// outputs back, then forward to drop pass-through chains whose start cannot
+// be integers. Model outputs stay float. Bit-exact with the float path: the
+// writer quantizes the same float values the reader would have quantized,
+// and max and reordering commute with a monotone quantizer.
+void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& ops) {
+  const int tensors = model.tensor_count();
+  std::vector<std::vector<std::pair<int, int>>> readers(static_cast<size_t>(tensors));
+  std::vector<int> writer(static_cast<size_t>(tensors), -1), writer_slot(static_cast<size_t>(tensors), -1);
+  const auto& nodes = model.nodes();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (size_t k = 0; k < nodes[i].inputs.size(); ++k)
+      readers[static_cast<size_t>(nodes[i].inputs[k])].push_back({static_cast<int>(i), static_cast<int>(k)});
+    for (size_t k = 0; k < nodes[i].outputs.size(); ++k) {
+      writer[static_cast<size_t>(nodes[i].outputs[k])] = static_cast<int>(i);
+      writer_slot[static_cast<size_t>(nodes[i].outputs[k])] = static_cast<int>(k);
+    }
+  }
+  std::vector<bool> is_output(static_cast<size_t>(tensors), false);
+  for (int t : model.output_ids()) is_output[static_cast<size_t>(t)] = true;
+  std::vector<std::optional<ops::QuantizedHandover>> want(static_cast<size_t>(tensors));
+  auto input_shapes = [&](int node) {
+    std::vector<Shape> shapes;
+    for (int t : nodes[static_cast<size_t>(node)].inputs) shapes.push_back(model.tensor_shape(t));
+    return shapes;
+  };
+  // Backward: what the readers of each tensor want.
+  for (auto level = model.levels().rbegin(); level != model.levels().rend(); ++level)
+    for (int node : *level)
+      for (int t : nodes[static_cast<size_t>(node)].outputs) {
+        if (is_output[static_cast<size_t>(t)] || readers[static_cast<size_t>(t)].empty()) continue;
+        std::optional<ops::QuantizedHandover> h;
+        bool ok = true;
+        for (const auto& [reader, slot] : readers[static_cast<size_t>(t)]) {
+          const ops::Op& op = *ops[static_cast<size_t>(reader)];
+          std::optional<ops::QuantizedHandover> r = op.quantized_input(slot);
+          const auto& outs = nodes[static_cast<size_t>(reader)].outputs;
+          if (!r && outs.size() == 1 && want[static_cast<size_t>(outs[0])])
+            r = op.passes_through(*want[static_cast<size_t>(outs[0])], input_shapes(reader));
+          if (!r || (h && !(*h == *r))) {
+            ok = false;
+            break;
+          }
+          h = r;
+        }
+        if (ok) want[static_cast<size_t>(t)] = h;
+      }
+  // Forward: a tensor is integers only if its writer makes it so (a quantized
+  // layer), or passes integers on (its input is integers).
+  for (const auto& level : model.levels())
+    for (int node : level) {
+      const Node& n = nodes[static_cast<size_t>(node)];
+      for (size_t k = 0; k < n.outputs.size(); ++k) {
+        const int t = n.outputs[k];
+        if (!want[static_cast<size_t>(t)]) continue;
+        ops::Op& op = *ops[static_cast<size_t>(node)];
+        if (op.can_emit_quantized(static_cast<int>(k))) {
+          op.emit_quantized(static_cast<int>(k), *want[static_cast<size_t>(t)]);
+        } else if (n.inputs.size() != 1 || !want[static_cast<size_t>(n.inputs[0])]) {
+          want[static_cast<size_t>(t)].reset();
+        }
+      }
+    }
 }
 
 }  // namespace
@@ -107,6 +176,7 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   for (size_t k = 0; k < layers.size(); ++k)
     e->ops_[static_cast<size_t>(layers[k])]->quantize(plans[k], stats[static_cast<size_t>(layers[k])],
                                                      out_stats[static_cast<size_t>(layers[k])]);
+  if (!options.reference_kernels && !options.float_handover) plan_handovers(*model, e->ops_);
   return e;
 }
 

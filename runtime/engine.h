@@ -22,8 +22,12 @@ struct EngineOptions {
   // Calibration inputs (one tensor per model input, batch first); empty means
   // the samples the model names in "calibration".
   std::vector<Tensor> calibration;
-  // Integer layers use the scalar reference GEMM (tests: must be bit-exact).
+  // Integer layers use the scalar reference GEMM and pass floats between
+  // layers (tests: the fast, fused path must be bit-exact with it).
   bool reference_kernels = false;
+  // Layers pass floats between them even where they could pass integers
+  // (tests: the hand-over must not change a bit).
+  bool float_handover = false;
 };
 
 class Engine {

@@ -89,7 +89,7 @@ void prepare_dot_activations(const MatrixView& a, IntFormat af, const PackedData
   // Vectorised packers check the range while packing; the scalar ones rely
   // on check_range first.
   out.fast = fits_type(a.type, af) && (bytes ? is_byte(a.type) : is_word(a.type));
-  if (!out.fast) check_range(a, af, "activations");
+  if (!out.fast && !options.trusted_range) check_range(a, af, "activations");
   out.in_place = false;
   out.trusted = options.trusted_range;
   // Bias corrections as accumulator starting values (int32 results).

@@ -49,10 +49,34 @@ void check_shapes(const MatrixView& a, const PackedWeights& w, const void* c, si
     fail("swar::gemm", "null data pointer");
 }
 
+size_t elem_bytes(ElemType t) {
+  switch (t) {
+    case ElemType::kI8:
+    case ElemType::kU8: return 1;
+    case ElemType::kI16:
+    case ElemType::kU16: return 2;
+    case ElemType::kI32: return 4;
+  }
+  return 4;
+}
+
+// Where the activations of one call come from: a matrix, or a producer that
+// writes rows into a staging matrix as tasks need them.
+struct Source {
+  MatrixView view;                         // the matrix, or the staging matrix
+  const ActivationRows* rows = nullptr;    // the producer, if any
+  void produce(size_t r0, size_t r1) const {
+    if (!rows) return;
+    auto* base = static_cast<uint8_t*>(const_cast<void*>(view.data));
+    rows->produce(rows->ctx, r0, r1, base + r0 * view.stride * elem_bytes(view.type), view.stride);
+  }
+};
+
 // Runs a GEMM whose activations hold values of w's activation format, or of
 // `af` (the digit split feeds bytes of wider activations).
-void run_gemm(const MatrixView& a, IntFormat af, const PackedData& packed, void* c, bool wide, size_t ldc,
+void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c, bool wide, size_t ldc,
               const Executor& executor, const GemmOptions& options = {}) {
+  const MatrixView& a = src.view;
   const size_t m = a.rows, n = packed.n;
   if (m == 0 || n == 0) return;
   const FeatureSet have = kernel_features();
@@ -75,10 +99,12 @@ void run_gemm(const MatrixView& a, IntFormat af, const PackedData& packed, void*
   const size_t row_tasks = ceil_div(m, task_rows);
   std::atomic<bool> in_range{true};
   auto pack = [&](size_t m0, size_t m1) {
+    src.produce(m0, m1);
     if (!method.pack_rows(a, packed, pa, m0, m1)) in_range = false;
   };
   auto tile = [&](size_t m0, size_t m1, size_t c0, size_t c1) {
     method.run_tile(detail::TileJob{pa, packed, m0, m1, c0, c1, c, ldc, wide});
+    if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, m0, m1, c0, c1);
   };
 
   if (row_tasks >= 2 * threads || threads == 1) {
@@ -106,6 +132,27 @@ void run_gemm(const MatrixView& a, IntFormat af, const PackedData& packed, void*
   }
   // A packer saw a value outside the format: find and name it.
   if (!in_range) check_range(a, af, "activations");
+}
+
+// The staging matrix of a producer, reused across calls: rows padded to a
+// multiple of 4 values (every method's K unit, so unsigned bytes are
+// already the int8 kernels' layout), plus 32 bytes of slack a producer may
+// scribble on (ActivationRows).
+Source staged(const ActivationRows& rows) {
+  if (!rows.produce) fail("swar::gemm", "activation rows without a producer");
+  thread_local AlignedBuffer<uint64_t> staging;
+  const size_t eb = elem_bytes(rows.type);
+  const size_t stride = ceil_div(std::max<size_t>(rows.cols, 1), 4) * 4 + 32 / eb;
+  staging.reserve_scratch(std::max<size_t>(1, ceil_div(rows.rows * stride * eb, 8)));
+  Source s;
+  s.view = {staging.data(), rows.type, rows.rows, rows.cols, stride};
+  s.rows = &rows;
+  return s;
+}
+
+void run_gemm(const MatrixView& a, IntFormat af, const PackedData& packed, void* c, bool wide, size_t ldc,
+              const Executor& executor, const GemmOptions& options = {}) {
+  run_gemm(Source{a}, af, packed, c, wide, ldc, executor, options);
 }
 
 // 16-bit x 16-bit int16 products can reach 2^31 per pair, which no exact int32
@@ -215,10 +262,12 @@ void gemm(const MatrixView& a, const PackedWeights& w, int32_t* c, size_t ldc, c
 void gemm(const MatrixView& a, const PackedWeights& w, int64_t* c, size_t ldc, const Executor& ex,
           const GemmOptions& options) {
   check_shapes(a, w, c, ldc);
-  if (needs_digit_split(w.data()))
+  if (needs_digit_split(w.data())) {
     gemm_digit_split(a, w.data(), c, ldc, ex);
-  else
+    if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, 0, a.rows, 0, w.n());
+  } else {
     run_gemm(a, w.activation_format(), w.data(), c, true, ldc, ex, options);
+  }
 }
 
 void gemm_reference(const MatrixView& a, const MatrixView& w, int64_t* c, size_t ldc) {
@@ -238,6 +287,37 @@ void gemm_reference(const MatrixView& a, const MatrixView& w, int64_t* c, size_t
       c[m * ldc + n] = sum;
     }
   }
+}
+
+void gemm(const ActivationRows& a, const PackedWeights& w, int32_t* c, size_t ldc, const Executor& ex,
+          const GemmOptions& options) {
+  const Source src = staged(a);
+  check_shapes(src.view, w, c, ldc);
+  const long double bound = static_cast<long double>(w.k()) * w.activation_format().max_magnitude() *
+                            w.weight_format().max_magnitude();
+  if (bound > std::numeric_limits<int32_t>::max())
+    fail("swar::gemm", "K = " + std::to_string(w.k()) + " with " + w.activation_format().to_string() + " x " +
+                           w.weight_format().to_string() + " can overflow int32; use the int64 overload");
+  GemmOptions o = options;
+  o.zero_padded_rows = true;  // the producer's promises
+  o.trusted_range = true;
+  run_gemm(src, w.activation_format(), w.data(), c, false, ldc, ex, o);
+}
+
+void gemm(const ActivationRows& a, const PackedWeights& w, int64_t* c, size_t ldc, const Executor& ex,
+          const GemmOptions& options) {
+  const Source src = staged(a);
+  check_shapes(src.view, w, c, ldc);
+  if (needs_digit_split(w.data())) {
+    src.produce(0, a.rows);  // the split reads the whole matrix
+    gemm_digit_split(src.view, w.data(), c, ldc, ex);
+    if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, 0, a.rows, 0, w.n());
+    return;
+  }
+  GemmOptions o = options;
+  o.zero_padded_rows = true;
+  o.trusted_range = true;
+  run_gemm(src, w.activation_format(), w.data(), c, true, ldc, ex, o);
 }
 
 int64_t dot(const MatrixView& a, IntFormat a_format, const MatrixView& w, IntFormat w_format, GemmMethod method) {

@@ -88,14 +88,40 @@ class PackedWeights {
   std::shared_ptr<const detail::PackedData> d_;  // immutable once packed: copies share it
 };
 
-// Promises a caller can make to save a pass over the activations.
+// Called after each finished tile, on the thread that computed it, while its
+// sums are in cache: rows [m0, m1) x columns [c0, c1) of C are final. Tiles
+// cover C exactly once. (Fuses the caller's epilogue -- scaling, bias,
+// activation, requantization -- into the GEMM's tasks.)
+struct TileEpilogue {
+  void (*fn)(void* ctx, size_t m0, size_t m1, size_t c0, size_t c1) = nullptr;
+  void* ctx = nullptr;
+};
+
+// Activations produced on demand instead of read from a matrix: when a task
+// needs rows [r0, r1) of the M x K matrix, the driver asks for them, so that
+// quantization or im2col runs per task while the rows are in cache. The
+// producer writes row r at dst + (r - r0) * stride elements of `type`: K
+// values followed by zeros up to a multiple of 4 values; what it writes in
+// the 32 bytes after that (the stride has them to spare) is ignored. The
+// values must lie in the weights' activation format: they are not checked.
+struct ActivationRows {
+  ElemType type = ElemType::kU8;
+  size_t rows = 0, cols = 0;
+  void (*produce)(void* ctx, size_t r0, size_t r1, void* dst, size_t stride) = nullptr;
+  void* ctx = nullptr;
+};
+
+// Promises a caller can make to save a pass over the activations, and the
+// per-tile epilogue.
 struct GemmOptions {
   // Every activation lies in the format (e.g. produced by a clamping
   // quantizer): no range check.
   bool trusted_range = false;
-  // Each row is followed by zeros up to its stride, so unsigned bytes can be
-  // read in place even when K is not a multiple of 4.
+  // Each row's K values are followed by zeros up to a multiple of 4 values
+  // (within its stride), so unsigned bytes can be read in place even when K
+  // is not a multiple of 4.
   bool zero_padded_rows = false;
+  TileEpilogue epilogue;
 };
 
 // C = A * W^T. A's values must lie in the activation format the weights were
@@ -105,6 +131,11 @@ struct GemmOptions {
 void gemm(const MatrixView& a, const PackedWeights& w, int32_t* c, size_t ldc,
           const Executor& ex, const GemmOptions& options = {});
 void gemm(const MatrixView& a, const PackedWeights& w, int64_t* c, size_t ldc,
+          const Executor& ex, const GemmOptions& options = {});
+// The same with activations produced per task.
+void gemm(const ActivationRows& a, const PackedWeights& w, int32_t* c, size_t ldc,
+          const Executor& ex, const GemmOptions& options = {});
+void gemm(const ActivationRows& a, const PackedWeights& w, int64_t* c, size_t ldc,
           const Executor& ex, const GemmOptions& options = {});
 
 // The definition: plain loops, int64 accumulation.

@@ -1,0 +1,73 @@
+// Per-target epilogues of quantized layers, run on each finished GEMM tile
+// (swar::TileEpilogue) while its int32 sums are in cache:
+//
+//   y[r][c] = act(acc[r][c] * scale[c] + offset[c] - ra[r] * row_scale[c])
+//
+// (the exact integer dot product scaled back to real values, bias and
+// zero-point corrections folded into offset and row_scale; ops/quantized_
+// matmul.h), then either stored as float -- row-major, or transposed into an
+// NCHW image -- or quantized straight onto the next layer's grid,
+//
+//   q = clamp(round_half_even((y * inv + off) * half), lo, hi)
+//
+// with the same float operations in the same order as the unfused path
+// (QuantizedMatmul's scalar reference and quant::quantize), so fusing changes
+// no bit of any result.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace bitlane::ops::detail {
+
+enum class EpilogueAct : uint8_t { kNone, kRelu, kRelu6 };
+
+// The per-column arrays are padded with at least 64 zeros past the last
+// column, and each row of sums with 16 readable int32 (the kernels load
+// whole vectors for a last, partial one and mask what they store).
+struct EpilogueParams {
+  const float* scale = nullptr;      // per output column
+  const float* offset = nullptr;     // per output column (bias and constant terms)
+  const float* row_scale = nullptr;  // per output column, or null (no zero-point correction)
+  EpilogueAct act = EpilogueAct::kNone;
+};
+
+// The next layer's quantizer (quant::quantize's parameters).
+struct RequantParams {
+  float inv_scale, offset, half, lo, hi;
+};
+
+// A tile of sums: rows [0, rows) of acc (lda apart), columns [c0, c1) of the
+// layer's outputs (acc column j is output c0 + j); ra[r] the row sums of the
+// activations (null when row_scale is null).
+struct EpilogueTile {
+  const int32_t* acc;
+  size_t lda;
+  size_t rows, c0, c1;
+  const float* ra;
+};
+
+// out[r * ldo + c] for c in [c0, c1).
+void epilogue_to_f32(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t ldo);
+// out[c * plane + r]: tile rows are pixels of one image, columns its channels.
+void epilogue_to_f32_planes(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t plane);
+// out[r * ldo + c] on the next layer's grid, as uint8, int8 or int16.
+void epilogue_to_u8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, uint8_t* out,
+                    size_t ldo);
+void epilogue_to_i8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, int8_t* out,
+                    size_t ldo);
+void epilogue_to_i16(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, int16_t* out,
+                     size_t ldo);
+
+// The scalar definition of one output, shared by the kernels' tails and the tests.
+inline float epilogue_value(int32_t acc, size_t c, float ra, const EpilogueParams& p) {
+  float y = static_cast<float>(acc) * p.scale[c] + p.offset[c];
+  if (p.row_scale) y = y - ra * p.row_scale[c];
+  switch (p.act) {
+    case EpilogueAct::kRelu: return y > 0.f ? y : 0.f;
+    case EpilogueAct::kRelu6: return y < 0.f ? 0.f : y > 6.f ? 6.f : y;
+    default: return y;
+  }
+}
+
+}  // namespace bitlane::ops::detail
