@@ -19,11 +19,13 @@ class Unary : public Op {
     expect_inputs(where_, in, 1);
     return {in[0]};
   }
+  ChannelsLast channels_last() const override { return ChannelsLast::kFollows; }  // elementwise
   void run(const RunContext&, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
     const float* x = in[0]->f32();
     float* y = out[0]->f32();
     for (int64_t i = 0; i < in[0]->size(); ++i) y[i] = f_(x[i]);
+    out[0]->set_layout(in[0]->layout());
   }
 
  private:
@@ -48,9 +50,11 @@ class Identity : public Op {
   }
   DType output_dtype(const std::vector<DType>& in) const override { return in[0]; }
   bool accepts(const std::vector<DType>&) const override { return true; }
+  ChannelsLast channels_last() const override { return ChannelsLast::kFollows; }
   void run(const RunContext&, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
     std::memcpy(out[0]->i32(), in[0]->i32(), static_cast<size_t>(in[0]->size()) * 4);
+    out[0]->set_layout(in[0]->layout());
   }
 
  private:

@@ -145,10 +145,12 @@ class Conv2d : public Op {
   void run(const RunContext& ctx, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
     const Geometry g = geometry(in[0]->shape());
+    if (out_layout_ == Layout::kChannelsLast) out[0]->set_layout(Layout::kChannelsLast);
     if (!qm_.empty()) {
       run_quantized(ctx, g, *in[0], *out[0]);
       return;
     }
+    const bool in_nhwc = in[0]->layout() == Layout::kChannelsLast;
     const int64_t k = g.c / groups_ * g.kh * g.kw, plane = g.oh * g.ow;
     const int64_t per_chunk = std::clamp<int64_t>((int64_t{1} << 18) / std::max<int64_t>(1, plane * k), 1, g.n);
     const int64_t chunks = (g.n + per_chunk - 1) / per_chunk;
@@ -157,7 +159,7 @@ class Conv2d : public Op {
       const RunContext inner{chunks > 1 ? inline_ex : ctx.ex, ctx.state, ctx.reference, ctx.stats};
       for (size_t ch = b; ch < e; ++ch) {
         const int64_t n0 = static_cast<int64_t>(ch) * per_chunk, n1 = std::min(g.n, n0 + per_chunk);
-        run_chunk(inner, g, in[0]->f32(), n0, n1, out[0]->f32());
+        run_chunk(inner, g, in[0]->f32(), in_nhwc, n0, n1, out[0]->f32());
       }
     };
     if (chunks > 1)
@@ -166,26 +168,38 @@ class Conv2d : public Op {
       body(0, 1);
   }
 
-  void run_chunk(const RunContext& ctx, const Geometry& geo, const float* x_nchw, int64_t n0,
+  void run_chunk(const RunContext& ctx, const Geometry& geo, const float* x, bool in_nhwc, int64_t n0,
                  int64_t n1, float* y) const {
     Geometry g = geo;
     g.n = n1 - n0;
     const int64_t cg = g.c / groups_, cog = cout_ / groups_, k = cg * g.kh * g.kw;
     const int64_t plane = g.oh * g.ow, rows = g.n * plane, in_size = g.n * g.c * g.h * g.w;
     thread_local std::vector<float> xhwc, cols, res;
-    xhwc.resize(static_cast<size_t>(in_size));
-    to_channels_last(x_nchw + n0 * g.c * g.h * g.w, g.n, g.c, g.h * g.w, xhwc.data());
+    const float* src_hwc = x + n0 * g.c * g.h * g.w;
+    if (!in_nhwc) {
+      xhwc.resize(static_cast<size_t>(in_size));
+      to_channels_last(src_hwc, g.n, g.c, g.h * g.w, xhwc.data());
+      src_hwc = xhwc.data();
+    }
     res.resize(static_cast<size_t>(rows * cog));
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const float* b = bias_ ? bias_->f32() + grp * cog : nullptr;
       if (!em_.empty()) {
         cols.resize(static_cast<size_t>(rows * k));
-        im2col(xhwc.data(), g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
+        im2col(src_hwc, g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
         em_[static_cast<size_t>(grp)].run(cols.data(), rows, k, res.data(), cog, ctx);
       } else {
         cols.resize(static_cast<size_t>(rows * k));
-        im2col(xhwc.data(), g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
+        im2col(src_hwc, g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
         gemm_f32(cols.data(), rows, k, packed_[static_cast<size_t>(grp)], b, res.data(), cog, ctx.ex);
+      }
+      if (out_layout_ == Layout::kChannelsLast) {  // rows are pixels already: copy the group's columns
+        for (int64_t r = 0; r < rows; ++r) {
+          float* dst = y + (n0 * plane + r) * cout_ + grp * cog;
+          const float* src = res.data() + r * cog;
+          for (int64_t c = 0; c < cog; ++c) dst[c] = apply_activation(activation_, src[c]);
+        }
+        continue;
       }
       // [n, oh, ow, c] -> [n, grp * cog + c, oh, ow], with the fused activation.
       for (int64_t n = 0; n < g.n; ++n) {
@@ -217,7 +231,7 @@ class Conv2d : public Op {
     const void* xq = x.data();
     if (x.dtype() == DType::kF32) {
       qx.reserve_scratch(static_cast<size_t>(in_size) * es + kSlack);
-      quantize_channels_last(ctx, g, x.f32(), q0, qx.data());
+      quantize_channels_last(ctx, g, x.f32(), x.layout() == Layout::kChannelsLast, q0, qx.data());
       xq = qx.data();
     }
     if (q0.has_transform()) {
@@ -268,6 +282,8 @@ class Conv2d : public Op {
         dest.ld = cout_;
         dest.type = out_q_->type;
         dest.grid = out_q_->grid;
+      } else if (out_layout_ == Layout::kChannelsLast) {
+        dest = MatmulDest::rows(y.f32() + grp * cog, cout_);
       } else {
         dest.kind = MatmulDest::Kind::kF32Planes;
         dest.f32 = y.f32() + grp * cog * plane;
@@ -307,20 +323,21 @@ class Conv2d : public Op {
       }
   }
 
-  // NCHW floats -> channels-last integers on the layer's grid.
-  static void quantize_channels_last(const RunContext& ctx, const Geometry& g, const float* x,
+  // Floats (NCHW, or channels-last already) -> channels-last integers on
+  // the layer's grid.
+  static void quantize_channels_last(const RunContext& ctx, const Geometry& g, const float* x, bool nhwc_input,
                                      const QuantizedMatmul& q, uint8_t* out) {
     const int64_t hw = g.h * g.w, per_image = g.c * hw;
     const DType t = q.storage_type();
     const size_t es = dtype_size(t);
     auto images = [&](size_t b, size_t e) {
-      thread_local std::vector<float> nhwc;
+      thread_local std::vector<float> buf;
       for (size_t n = b; n < e; ++n) {
         const float* src = x + static_cast<int64_t>(n) * per_image;
-        if (g.c > 1) {
-          nhwc.resize(static_cast<size_t>(per_image));
-          transpose<Activation::kNone>(src, g.c, hw, hw, nhwc.data(), g.c);
-          src = nhwc.data();
+        if (g.c > 1 && !nhwc_input) {
+          buf.resize(static_cast<size_t>(per_image));
+          transpose<Activation::kNone>(src, g.c, hw, hw, buf.data(), g.c);
+          src = buf.data();
         }
         uint8_t* dst = out + static_cast<size_t>(static_cast<int64_t>(n) * per_image) * es;
         if (t == DType::kI16) quant::quantize(src, per_image, q.activation(), reinterpret_cast<int16_t*>(dst));
@@ -450,6 +467,8 @@ class Conv2d : public Op {
     return QuantizedHandover{qm_[0].activation(), qm_[0].storage_type(), Layout::kChannelsLast};
   }
   bool can_emit_quantized(int) const override { return !qm_.empty(); }
+  ChannelsLast channels_last() const override { return ChannelsLast::kChooses; }
+  void set_output_layout(int, Layout l) override { out_layout_ = l; }
   void emit_quantized(int, const QuantizedHandover& h) override { out_q_ = h; }
 
  private:
@@ -464,6 +483,7 @@ class Conv2d : public Op {
   std::vector<ExpMatmul> em_;
   quant::LayerPlan plan_;
   std::optional<QuantizedHandover> out_q_;  // integer output for the next layer
+  Layout out_layout_ = Layout::kAsShape;     // float output: NCHW or channels-last
 };
 
 }  // namespace

@@ -34,14 +34,20 @@ class Add : public Op {
     return {in[0]};
   }
 
+  // Two tensors of one shape add element by element in any layout (both
+  // alike); a broadcast constant indexes by NCHW coordinates.
+  ChannelsLast channels_last() const override { return constant_ ? ChannelsLast::kNo : ChannelsLast::kFollows; }
+
   void run(const RunContext&, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
     const float* x = in[0]->f32();
     float* y = out[0]->f32();
     const int64_t n = in[0]->size();
     if (!constant_) {
+      if (in[0]->layout() != in[1]->layout()) fail(where_, "inputs in different layouts");
       const float* z = in[1]->f32();
       for (int64_t i = 0; i < n; ++i) y[i] = x[i] + z[i];
+      out[0]->set_layout(in[0]->layout());
       return;
     }
     // Index into the constant by the trailing coordinates of each element.

@@ -175,6 +175,15 @@ class Op {
   // Sum of the bytes its weights take in fp32 and at the current plan.
   virtual int64_t weight_bytes() const { return 0; }
 
+  // Channels-last floats (the engine's layout pass, runtime/engine.cc): how
+  // an op deals with [N, C, H, W] tensors stored as [N, H, W, C] (see
+  // Tensor::layout()). kFollows: reads either, and its output has the layout
+  // of its inputs (all alike); kChooses: reads either, and writes its
+  // outputs in the layout set_output_layout gives (default: as the shape).
+  enum class ChannelsLast { kNo, kFollows, kChooses };
+  virtual ChannelsLast channels_last() const { return ChannelsLast::kNo; }
+  virtual void set_output_layout(int output, Layout layout) {}
+
   // Integer hand-over between ops (QuantizedHandover). Every op accepts float
   // inputs; these say what more it can do once quantized:
   // - the handover on which it reads input i directly (quantized dense, conv2d);

@@ -54,8 +54,15 @@ class Pool2d : public Op {
     return out;
   }
 
+  ChannelsLast channels_last() const override { return ChannelsLast::kFollows; }
+
   void run(const RunContext& ctx, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
+    if (in[0]->layout() == Layout::kChannelsLast && in[0]->dtype() == DType::kF32) {
+      if (max_) max_channels_last<float>(*in[0], *out[0]);
+      else avg_channels_last(*in[0], *out[0]);
+      return;
+    }
     if (in[0]->dtype() != DType::kF32) {
       switch (dtype_size(in[0]->dtype())) {
         case 1:
@@ -103,7 +110,37 @@ class Pool2d : public Op {
     }
   }
 
-  // Max pooling of channels-last integers: whole channel vectors at a time.
+  // Average pooling of channels-last floats, in the window order of the NCHW
+  // path (so both give the same sums).
+  void avg_channels_last(const Tensor& x, Tensor& y) const {
+    const Shape& s = x.shape();
+    const int64_t n = s[0], c = s[1], h = s[2], w = s[3];
+    const int64_t oh = y.shape()[2], ow = y.shape()[3];
+    y.set_layout(Layout::kChannelsLast);
+    std::vector<float> acc(static_cast<size_t>(c));
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t y0 = oy * stride_[0] - padding_[0], x0 = ox * stride_[1] - padding_[1];
+          const int64_t y1 = std::min(y0 + kernel_[0], h + padding_[2]);
+          const int64_t x1 = std::min(x0 + kernel_[1], w + padding_[3]);
+          const int64_t window = (y1 - y0) * (x1 - x0);
+          std::fill(acc.begin(), acc.end(), 0.f);
+          int64_t count = 0;
+          for (int64_t yy = std::max<int64_t>(y0, 0); yy < std::min(y1, h); ++yy)
+            for (int64_t xx = std::max<int64_t>(x0, 0); xx < std::min(x1, w); ++xx) {
+              const float* v = x.f32() + ((b * h + yy) * w + xx) * c;
+              for (int64_t ch = 0; ch < c; ++ch) acc[static_cast<size_t>(ch)] += v[ch];
+              ++count;
+            }
+          float* o = y.f32() + ((b * oh + oy) * ow + ox) * c;
+          const float div = static_cast<float>(include_pad_ ? window : count);
+          for (int64_t ch = 0; ch < c; ++ch) o[ch] = acc[static_cast<size_t>(ch)] / div;
+        }
+  }
+
+  // Max pooling of channels-last integers or floats: whole channel vectors
+  // at a time.
   template <typename T>
   void max_channels_last(const Tensor& x, Tensor& y) const {
     const Shape& s = x.shape();
@@ -114,18 +151,19 @@ class Pool2d : public Op {
     T* dst = y.as<T>();
     if (kernel_ == std::vector<int64_t>{2, 2} && stride_ == kernel_ && padding_ == std::vector<int64_t>{0, 0, 0, 0} &&
         2 * oh <= h && 2 * ow <= w) {
-      // The common 2x2 pool: the max of two rows (one long vectorizable
-      // loop), then of neighbouring pixels.
-      std::vector<T> pair(static_cast<size_t>(w * c));
+      // The common 2x2 pool, grouped as the NCHW path groups it (the same
+      // result for floats, signed zeros included).
       for (int64_t b = 0; b < n; ++b)
         for (int64_t oy = 0; oy < oh; ++oy) {
           const T* r0 = src + ((b * h + 2 * oy) * w) * c;
           const T* r1 = r0 + w * c;
-          for (int64_t i = 0; i < 2 * ow * c; ++i) pair[static_cast<size_t>(i)] = std::max(r0[i], r1[i]);
           T* o = dst + ((b * oh + oy) * ow) * c;
-          for (int64_t ox = 0; ox < ow; ++ox)
+          for (int64_t ox = 0; ox < ow; ++ox) {
+            const T* a0 = r0 + 2 * ox * c;
+            const T* a1 = r1 + 2 * ox * c;
             for (int64_t ch = 0; ch < c; ++ch)
-              o[ox * c + ch] = std::max(pair[static_cast<size_t>(2 * ox * c + ch)], pair[static_cast<size_t>((2 * ox + 1) * c + ch)]);
+              o[ox * c + ch] = std::max(std::max(a0[ch], a0[c + ch]), std::max(a1[ch], a1[c + ch]));
+          }
         }
       return;
     }
@@ -165,10 +203,24 @@ class GlobalAvgPool : public Op {
     if (in[0][2] < 1 || in[0][3] < 1) fail(where_, "empty spatial size in " + shape_str(in[0]));
     return {{in[0][0], in[0][1], 1, 1}};
   }
+  ChannelsLast channels_last() const override { return ChannelsLast::kChooses; }
+  void set_output_layout(int, Layout l) override { layout_ = l; }
+
   void run(const RunContext&, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
     const Shape& s = in[0]->shape();
     const int64_t planes = s[0] * s[1], area = s[2] * s[3];
+    out[0]->set_layout(layout_);  // [N, C, 1, 1]: the same bytes either way
+    if (in[0]->layout() == Layout::kChannelsLast) {  // sums in the pixel order of the NCHW path
+      const int64_t c = s[1];
+      for (int64_t p = 0; p < planes; ++p) {
+        const float* x = in[0]->f32() + (p / c) * area * c + p % c;
+        float acc = 0.f;
+        for (int64_t i = 0; i < area; ++i) acc += x[i * c];
+        out[0]->f32()[p] = acc / static_cast<float>(area);
+      }
+      return;
+    }
     for (int64_t p = 0; p < planes; ++p) {
       const float* x = in[0]->f32() + p * area;
       float acc = 0.f;
@@ -179,6 +231,7 @@ class GlobalAvgPool : public Op {
 
  private:
   std::string where_;
+  Layout layout_ = Layout::kAsShape;
 };
 
 }  // namespace

@@ -231,7 +231,10 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
   thread_local std::vector<float> ra;
   Call call;
   call.out = &out;
-  call.ldc = static_cast<size_t>(out_);
+  // Sums in rows padded to whole blocks of 16 columns: the GEMM writes every
+  // block straight into them.
+  const size_t ldc = (static_cast<size_t>(out_) + 15) / 16 * 16;
+  call.ldc = ldc;
   call.params = {scale_.data(), offset_.data(), need_row_sums_ ? row_scale_.data() : nullptr, epilogue_act(act)};
   if (out.kind == MatmulDest::Kind::kInt) {
     const quant::Affine& g = out.grid;
@@ -249,9 +252,9 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
       });
   }
   if (ctx.reference) {  // the definition: scalar GEMM, scalar epilogue
-    acc64.resize(m * static_cast<size_t>(out_));
+    acc64.resize(m * ldc);
     swar::gemm_reference(*view, swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out_), static_cast<size_t>(in_)),
-                         acc64.data(), static_cast<size_t>(out_));
+                         acc64.data(), ldc);
     call.acc64 = acc64.data();
     epilogue(call, 0, m, 0, static_cast<size_t>(out_));
     return;
@@ -259,6 +262,7 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
   swar::GemmOptions options;
   options.trusted_range = true;  // our own clamping quantizers made the rows
   options.zero_padded_rows = view && view->stride > view->cols;
+  options.c_block_padded = true;
   options.epilogue = {[](void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
                         const auto* state = static_cast<const Call*>(c);
                         state->self->epilogue(*state, m0, m1, c0, c1);
@@ -274,15 +278,15 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
     rows = &summed;
   }
   if (wide_) {
-    acc64.resize(m * static_cast<size_t>(out_));
+    acc64.resize(m * ldc);
     call.acc64 = acc64.data();
-    if (view) swar::gemm(*view, packed_, acc64.data(), static_cast<size_t>(out_), ctx.ex, options);
-    else swar::gemm(*rows, packed_, acc64.data(), static_cast<size_t>(out_), ctx.ex, options);
+    if (view) swar::gemm(*view, packed_, acc64.data(), ldc, ctx.ex, options);
+    else swar::gemm(*rows, packed_, acc64.data(), ldc, ctx.ex, options);
   } else {
-    acc32.resize(m * static_cast<size_t>(out_) + 16);  // readable past the end (epilogue.h)
+    acc32.resize(m * ldc + 16);  // readable past the end (epilogue.h)
     call.acc32 = acc32.data();
-    if (view) swar::gemm(*view, packed_, acc32.data(), static_cast<size_t>(out_), ctx.ex, options);
-    else swar::gemm(*rows, packed_, acc32.data(), static_cast<size_t>(out_), ctx.ex, options);
+    if (view) swar::gemm(*view, packed_, acc32.data(), ldc, ctx.ex, options);
+    else swar::gemm(*rows, packed_, acc32.data(), ldc, ctx.ex, options);
   }
 }
 

@@ -72,6 +72,9 @@ class Reshape : public Op {
     std::memcpy(out[0]->data(), x.data(), static_cast<size_t>(x.size()) * es);
   }
 
+  // A flatten reads channels-last images too (and reorders them).
+  ChannelsLast channels_last() const override { return flatten_ ? ChannelsLast::kChooses : ChannelsLast::kNo; }
+
   // Integers pass through: a flatten reorders channels-last images into the
   // NCHW order of its output; a reshape of rows keeps them as they are.
   std::optional<QuantizedHandover> passes_through(const QuantizedHandover& out,

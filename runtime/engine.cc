@@ -23,6 +23,52 @@ Tensor slice_batch(const Tensor& t, int64_t b, int64_t e) {
   return out;
 }
 
+// Channels-last floats: a [N, C, H, W] tensor between ops that all handle
+// that layout (ops/op.h, Op::channels_last) is stored [N, H, W, C], so
+// convolutions neither transpose their input nor their output. Ops that
+// follow their inputs' layout need all of them alike: where they are not,
+// the whole group goes back to NCHW, until nothing changes. Model inputs and
+// outputs keep the layout of their shape.
+void plan_layouts(const Model& model, std::vector<std::unique_ptr<ops::Op>>& ops) {
+  using CL = ops::Op::ChannelsLast;
+  const int tensors = model.tensor_count();
+  const auto& nodes = model.nodes();
+  std::vector<int> writer(static_cast<size_t>(tensors), -1);
+  std::vector<bool> last(static_cast<size_t>(tensors), false);
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (int t : nodes[i].outputs) writer[static_cast<size_t>(t)] = static_cast<int>(i);
+  for (int t = 0; t < tensors; ++t)
+    last[static_cast<size_t>(t)] = model.tensor_shape(t).size() == 4 && model.tensor_dtype(t) == DType::kF32 &&
+                                   writer[static_cast<size_t>(t)] >= 0 &&
+                                   ops[static_cast<size_t>(writer[static_cast<size_t>(t)])]->channels_last() != CL::kNo;
+  for (int t : model.output_ids()) last[static_cast<size_t>(t)] = false;
+  for (const Node& n : nodes)
+    if (ops[static_cast<size_t>(&n - nodes.data())]->channels_last() == CL::kNo)
+      for (int t : n.inputs) last[static_cast<size_t>(t)] = false;
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (ops[i]->channels_last() != CL::kFollows) continue;
+      bool all = true, any = false;
+      for (int t : nodes[i].inputs) all = all && last[static_cast<size_t>(t)];
+      for (int t : nodes[i].outputs) all = all && last[static_cast<size_t>(t)];
+      for (int t : nodes[i].inputs) any = any || last[static_cast<size_t>(t)];
+      for (int t : nodes[i].outputs) any = any || last[static_cast<size_t>(t)];
+      if (any && !all) {
+        for (int t : nodes[i].inputs) last[static_cast<size_t>(t)] = false;
+        for (int t : nodes[i].outputs) last[static_cast<size_t>(t)] = false;
+        changed = true;
+      }
+    }
+  }
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (ops[i]->channels_last() == CL::kChooses)
+      for (size_t k = 0; k < nodes[i].outputs.size(); ++k)
+        ops[i]->set_output_layout(static_cast<int>(k), last[static_cast<size_t>(nodes[i].outputs[k])]
+                                                         ? Layout::kChannelsLast
+                                                         : Layout::kAsShape);
+}
+
 // Integer hand-over between ops (ops/op.h, QuantizedHandover): a tensor
 // passes as integers when every reader wants the same handover -- a
 // quantized layer reads it on its grid, or a max pool / flatten passes it on
@@ -151,6 +197,7 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   if (!any) {
     for (int i : layers)
       e->ops_[static_cast<size_t>(i)]->quantize(quant::LayerPlan{}, quant::RangeStats{}, quant::RangeStats{});
+    if (!options.reference_kernels) plan_layouts(*model, e->ops_);
     return e;
   }
 
@@ -176,7 +223,10 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   for (size_t k = 0; k < layers.size(); ++k)
     e->ops_[static_cast<size_t>(layers[k])]->quantize(plans[k], stats[static_cast<size_t>(layers[k])],
                                                      out_stats[static_cast<size_t>(layers[k])]);
-  if (!options.reference_kernels && !options.float_handover) plan_handovers(*model, e->ops_);
+  if (!options.reference_kernels) {
+    plan_layouts(*model, e->ops_);
+    if (!options.float_handover) plan_handovers(*model, e->ops_);
+  }
   return e;
 }
 

@@ -201,7 +201,8 @@ void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& L) {
     int32_t* c = static_cast<int32_t*>(job.c);
     g.col_init = pa.col_init.empty() ? nullptr : pa.col_init.data();
     g.row_init = pa.row_init.empty() ? nullptr : pa.row_init.data();
-    const size_t direct_end = std::min(job.c0 + ldo, w.n / kDotBlock * kDotBlock);
+    const size_t direct_end =
+        job.c_block_padded ? job.c0 + ldo : std::min(job.c0 + ldo, w.n / kDotBlock * kDotBlock);
     if (direct_end > job.c0)
       kernel(g, job.m0, job.m1, job.c0, direct_end, 0, units, c + job.m0 * job.ldc + job.c0, job.ldc);
     if (direct_end < job.c1) {

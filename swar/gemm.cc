@@ -103,7 +103,7 @@ void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c
     if (!method.pack_rows(a, packed, pa, m0, m1)) in_range = false;
   };
   auto tile = [&](size_t m0, size_t m1, size_t c0, size_t c1) {
-    method.run_tile(detail::TileJob{pa, packed, m0, m1, c0, c1, c, ldc, wide});
+    method.run_tile(detail::TileJob{pa, packed, m0, m1, c0, c1, c, ldc, wide, options.c_block_padded});
     if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, m0, m1, c0, c1);
   };
 

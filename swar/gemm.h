@@ -121,6 +121,9 @@ struct GemmOptions {
   // (within its stride), so unsigned bytes can be read in place even when K
   // is not a multiple of 4.
   bool zero_padded_rows = false;
+  // C's rows may be written up to the next multiple of 16 columns past N
+  // (ldc must be at least that): whole column blocks go straight into C.
+  bool c_block_padded = false;
   TileEpilogue epilogue;
 };
 

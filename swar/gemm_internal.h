@@ -60,6 +60,7 @@ struct TileJob {
   void* c;
   size_t ldc;
   bool wide;  // int64 results; else int32, exact modulo 2^32
+  bool c_block_padded;  // GemmOptions::c_block_padded
 };
 
 struct MethodSpec {

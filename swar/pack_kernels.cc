@@ -84,7 +84,14 @@ bool BiasBytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec, siz
   return worst <= spec.check_span;
 }
 
-bool CheckBytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec) {
+bool CheckBytes(const RowBlock<uint8_t, uint8_t>& block, const ByteRowSpec& spec) {
+  // Rows without gaps are one long run (short rows would be all tail).
+  RowBlock<uint8_t, uint8_t> b = block;
+  if (b.src_stride == b.k) {
+    b.k *= b.rows;
+    b.src_stride = b.k;
+    b.rows = 1;
+  }
   uint8_t worst = 0;
 #if HWY_TARGET != HWY_SCALAR
   const hn::ScalableTag<uint8_t> d;

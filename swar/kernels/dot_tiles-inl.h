@@ -17,7 +17,6 @@
 
 #include "hwy/highway.h"
 #include "swar/dot_family.h"
-#include "swar/kernels/register_tiles.h"
 
 #if HWY_TARGET == HWY_AVX3_DL
 // Highway 1.0.3 enables AVX-VNNI but not AVX512-VNNI for this target, although
@@ -34,14 +33,6 @@ namespace bitlane::swar::detail {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_NEON || \
-    HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 ||  \
-    HWY_TARGET == HWY_SVE2_128
-constexpr int kDotMaxRows = 4;  // 32 vector registers (6 rows measured slower)
-#else
-constexpr int kDotMaxRows = 2;  // 16 vector registers (SSE4, AVX2) or emulated
-#endif
-constexpr int kDotMaxVecs = 4;
 
 // ------------------------------------------------------- pairwise products
 //
@@ -136,6 +127,53 @@ HWY_INLINE uint32_t LoadU32(const void* p) {
   return x;
 }
 
+// Tiles of up to 16 accumulators: MR rows x NV vectors of 16 columns (one
+// register each), held in named variables c0..c15 (SVE vectors are sizeless:
+// no arrays of them). Accumulator I is row I / NV, vector I % NV. Narrow
+// layers (one or two vectors of columns) get tall tiles, so enough
+// independent accumulators hide the dot product's latency.
+#define BL_FOR_16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define BL_FOR_4(X) X(0) X(1) X(2) X(3)
+
+template <int K, class V>
+HWY_INLINE V Pick16(V x0, V x1, V x2, V x3, V x4, V x5, V x6, V x7, V x8, V x9, V x10, V x11, V x12, V x13,
+                    V x14, V x15) {
+  if constexpr (K == 0) return x0;
+  else if constexpr (K == 1) return x1;
+  else if constexpr (K == 2) return x2;
+  else if constexpr (K == 3) return x3;
+  else if constexpr (K == 4) return x4;
+  else if constexpr (K == 5) return x5;
+  else if constexpr (K == 6) return x6;
+  else if constexpr (K == 7) return x7;
+  else if constexpr (K == 8) return x8;
+  else if constexpr (K == 9) return x9;
+  else if constexpr (K == 10) return x10;
+  else if constexpr (K == 11) return x11;
+  else if constexpr (K == 12) return x12;
+  else if constexpr (K == 13) return x13;
+  else if constexpr (K == 14) return x14;
+  else return x15;
+}
+template <int K, class V>
+HWY_INLINE V Pick4(V x0, V x1, V x2, V x3) {
+  if constexpr (K == 0) return x0;
+  else if constexpr (K == 1) return x1;
+  else if constexpr (K == 2) return x2;
+  else return x3;
+}
+
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_NEON || \
+    HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 ||  \
+    HWY_TARGET == HWY_SVE2_128
+constexpr int kDotMaxAcc = 16;  // 32 vector registers
+#else
+constexpr int kDotMaxAcc = 8;   // 16 vector registers (SSE4, AVX2) or emulated
+#endif
+constexpr int kDotMaxVecs = 4;
+// Rows of the tallest tile with nv vectors of columns.
+constexpr int TileRows(int nv) { return kDotMaxAcc / nv; }
+
 template <class Product>
 struct DotTiles {
   static constexpr size_t kBlock = kDotBlock;
@@ -144,66 +182,89 @@ struct DotTiles {
 
   template <int MR, int NV>
   struct Tile {
+    static_assert(MR * NV <= 16 && NV <= 4);
     static void Run(size_t m, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first,
                     size_t m_base, size_t v_base, int32_t* out, size_t ldo) {
       const hn::CappedTag<int32_t, kBlock> d32;
+      using V = hn::Vec<decltype(d32)>;
       const size_t L = hn::Lanes(d32);
       const size_t per_block = kBlock / L;
       const size_t unit_stride = kBlock * kUnitBytes;  // bytes per K unit in a block
 
-      const uint8_t* wcol[tiles::kTileVecs] = {};
+      const uint8_t* wcol[kDotMaxVecs] = {};
       for (int c = 0; c < NV; ++c) {
         const size_t gv = v + c;
         wcol[c] = static_cast<const uint8_t*>(g.w) + (gv / per_block) * g.w_block_bytes +
                   (gv % per_block) * L * kUnitBytes;
       }
-      const uint8_t* arow[tiles::kTileRows] = {};
-      for (int r = 0; r < MR; ++r)
-        arow[r] = static_cast<const uint8_t*>(g.a) + (m + r) * g.a_row_bytes;
+      const uint8_t* arow[16] = {};
+      for (int r = 0; r < MR; ++r) arow[r] = static_cast<const uint8_t*>(g.a) + (m + r) * g.a_row_bytes;
       int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
 
       // Accumulators start from the stored partial sums, or on the first K
-      // chunk from the bias corrections.
-      const auto zero = hn::Zero(d32);
-#define BL_ROW_INIT(R)                                                                   \
-  const auto r##R = (first && R < MR && g.row_init) ? hn::Set(d32, g.row_init[m + (R < MR ? R : 0)]) \
-                                                    : zero;
-      BL_FOR_ROWS(BL_ROW_INIT)
-#undef BL_ROW_INIT
-#define BL_COL_INIT(V)                                                                      \
-  const auto i##V = (first && V < NV && g.col_init) ? hn::LoadU(d32, g.col_init + (v + (V < NV ? V : 0)) * L) \
-                                                    : zero;
-      BL_FOR_VECS(BL_COL_INIT)
+      // chunk from the bias corrections: col_init[col] + row_init[m].
+      const V zero = hn::Zero(d32);
+#define BL_COL_INIT(J)                                                                          \
+  const V i##J = (first && J < NV && g.col_init) ? hn::LoadU(d32, g.col_init + (v + (J < NV ? J : 0)) * L) \
+                                                 : zero;
+      BL_FOR_4(BL_COL_INIT)
 #undef BL_COL_INIT
-#define BL_DECL(R, V)                                                                   \
-  auto c##R##V = (R < MR && V < NV && !first)                                           \
-                     ? hn::LoadU(d32, orow + (R < MR ? R : 0) * ldo + (V < NV ? V : 0) * L) \
-                     : hn::Add(r##R, i##V);
-      BL_FOR_TILE(BL_DECL)
+#define BL_DECL(I)                                                                                  \
+  V c##I = zero;                                                                                    \
+  if constexpr (I < MR * NV) {                                                                      \
+    constexpr int R = I / NV, J = I % NV;                                                           \
+    if (!first)                                                                                     \
+      c##I = hn::LoadU(d32, orow + R * ldo + J * L);                                                \
+    else                                                                                            \
+      c##I = hn::Add(Pick4<J>(i0, i1, i2, i3), g.row_init ? hn::Set(d32, g.row_init[m + R]) : zero); \
+  }
+      BL_FOR_16(BL_DECL)
 #undef BL_DECL
       for (size_t k = ku0; k < ku1; ++k) {
-#define BL_LOAD_A(R)                                                                        \
-  const auto a##R = hn::Set(d32, static_cast<int32_t>(                                     \
-                                     (R < MR) ? LoadU32(arow[R < MR ? R : 0] + k * kUnitBytes) : 0));
-        BL_FOR_ROWS(BL_LOAD_A)
+#define BL_LOAD_A(R) \
+  const V a##R = (R < MR) ? hn::Set(d32, static_cast<int32_t>(LoadU32(arow[R] + k * kUnitBytes))) : zero;
+        BL_FOR_16(BL_LOAD_A)
 #undef BL_LOAD_A
-#define BL_LOAD_W(V)                                                                        \
-  const auto w##V = (V < NV) ? hn::LoadU(d32, reinterpret_cast<const int32_t*>(            \
-                                                  wcol[V < NV ? V : 0] + k * unit_stride)) \
-                             : hn::Zero(d32);
-        BL_FOR_VECS(BL_LOAD_W)
+#define BL_LOAD_W(J)                                                                                 \
+  const V w##J = (J < NV) ? hn::LoadU(d32, reinterpret_cast<const int32_t*>(wcol[J] + k * unit_stride)) \
+                          : zero;
+        BL_FOR_4(BL_LOAD_W)
 #undef BL_LOAD_W
-#define BL_STEP(R, V) \
-  if constexpr (R < MR && V < NV) c##R##V = Product::Step(d32, a##R, w##V, c##R##V);
-        BL_FOR_TILE(BL_STEP)
+#define BL_STEP(I)                                                                             \
+  if constexpr (I < MR * NV)                                                                   \
+    c##I = Product::Step(d32, Pick16<I / NV>(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, \
+                                              a13, a14, a15),                                  \
+                         Pick4<I % NV>(w0, w1, w2, w3), c##I);
+        BL_FOR_16(BL_STEP)
 #undef BL_STEP
       }
-#define BL_STORE(R, V) \
-  if constexpr (R < MR && V < NV) hn::StoreU(c##R##V, d32, orow + R * ldo + V * L);
-      BL_FOR_TILE(BL_STORE)
+#define BL_STORE(I) \
+  if constexpr (I < MR * NV) hn::StoreU(c##I, d32, orow + (I / NV) * ldo + (I % NV) * L);
+      BL_FOR_16(BL_STORE)
 #undef BL_STORE
     }
   };
+
+  // Runs Tile<mr, NV> for a runtime mr in 1..MR.
+  template <int NV, int MR, class... Args>
+  static HWY_INLINE void RunRows(size_t mr, Args&&... args) {
+    if constexpr (MR >= 1) {
+      if (mr == MR) {
+        Tile<MR, NV>::Run(args...);
+        return;
+      }
+      RunRows<NV, MR - 1>(mr, args...);
+    }
+  }
+  template <class... Args>
+  static HWY_INLINE void RunTile(size_t mr, size_t nv, Args&&... args) {
+    switch (nv) {
+      case 1: RunRows<1, TileRows(1)>(mr, args...); return;
+      case 2: RunRows<2, TileRows(2)>(mr, args...); return;
+      case 3: RunRows<3, TileRows(3)>(mr, args...); return;
+      default: RunRows<4, TileRows(4)>(mr, args...); return;
+    }
+  }
 
   static void Kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
                      size_t ku0, size_t ku1, int32_t* out, size_t ldo) {
@@ -219,11 +280,12 @@ struct DotTiles {
     const size_t chunk = (ku1 - ku0 + n_chunks - 1) / n_chunks;
     for (size_t v = v0; v < v1; v += kDotMaxVecs) {
       const size_t nv = HWY_MIN(size_t{kDotMaxVecs}, v1 - v);
+      const size_t rows = static_cast<size_t>(TileRows(static_cast<int>(nv)));
       for (size_t k = ku0; k < ku1; k += chunk) {
         const size_t k_end = HWY_MIN(ku1, k + chunk);
-        for (size_t m = m0; m < m1; m += kDotMaxRows) {
-          const size_t mr = HWY_MIN(size_t{kDotMaxRows}, m1 - m);
-          tiles::dispatch<Tile>(mr, nv, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
+        for (size_t m = m0; m < m1; m += rows) {
+          const size_t mr = HWY_MIN(rows, m1 - m);
+          RunTile(mr, nv, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
         }
       }
     }
