@@ -6,6 +6,7 @@
 // input is quantized once and im2col runs on the integers, padding with the
 // integer that stands for 0.
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "core/aligned_buffer.h"
@@ -252,17 +253,23 @@ class Conv2d : public Op {
       }
     }
     // Spatial padding done once, with the integer that stands for 0: the
-    // unfolding then never checks bounds.
+    // unfolding then never checks bounds. In gather mode the channels are
+    // padded too (to gather_c4_, with integer 0).
     Geometry gp = g;
     gp.h = g.h + padding_[0] + padding_[2];
     gp.w = g.w + padding_[1] + padding_[3];
     gp.pt = gp.pl = 0;
-    const bool pad = gp.h != g.h || gp.w != g.w;
+    const int64_t cp = gather_c4_ ? gather_c4_ : g.c;
+    const bool pad = gp.h != g.h || gp.w != g.w || cp != g.c;
     if (pad || xq == x.data()) {
-      const size_t bytes = static_cast<size_t>(g.n * gp.h * gp.w * g.c) * es;
+      const size_t bytes = static_cast<size_t>(g.n * gp.h * gp.w * cp) * es;
       padded.reserve_scratch(bytes + kSlack);
-      pad_into(g, gp, xq, pad_value(q0), es, padded.data());
+      pad_into(g, gp, cp, xq, pad_value(q0), es, padded.data());
       xq = padded.data();
+    }
+    if (gather_c4_) {
+      run_gathered(ctx, g, gp, static_cast<const uint8_t*>(xq), y);
+      return;
     }
     const int64_t cg = g.c / groups_, cog = cout_ / groups_, plane = g.oh * g.ow;
     if (out_q_) y.set_layout(Layout::kChannelsLast);
@@ -294,9 +301,81 @@ class Conv2d : public Op {
     }
   }
 
+  // Implicit im2col: row (n, oy, ox), kernel row i is kw * c4 bytes at
+  // ((n * Hp + oy * sh + i * dh) * Wp + ox * sw) * c4 of the padded input.
+  void run_gathered(const RunContext& ctx, const Geometry& g, const Geometry& gp, const uint8_t* xq, Tensor& y) const {
+    const int64_t c4 = gather_c4_, plane = g.oh * g.ow, rows = g.n * plane;
+    // The offsets depend only on the geometry: kept while it repeats.
+    thread_local std::vector<int64_t> row_offset;
+    thread_local std::array<int64_t, 8> key{};
+    const std::array<int64_t, 8> now{g.n, gp.h, gp.w, g.oh, g.ow, g.sh, g.sw, c4};
+    if (now != key || row_offset.size() != static_cast<size_t>(rows)) {
+      row_offset.resize(static_cast<size_t>(rows));
+      for (int64_t n = 0, r = 0; n < g.n; ++n)
+        for (int64_t oy = 0; oy < g.oh; ++oy)
+          for (int64_t ox = 0; ox < g.ow; ++ox, ++r)
+            row_offset[static_cast<size_t>(r)] = ((n * gp.h + oy * g.sh) * gp.w + ox * g.sw) * c4;
+      key = now;
+    }
+    swar::ActivationGather gather;
+    gather.base = xq;
+    gather.rows = static_cast<size_t>(rows);
+    gather.segments = static_cast<size_t>(g.kh);
+    gather.run = static_cast<size_t>(g.kw * c4);
+    gather.segment_stride = static_cast<size_t>(g.dh * gp.w * c4);
+    gather.row_offset = row_offset.data();
+    MatmulDest dest;
+    if (out_q_) {
+      dest.kind = MatmulDest::Kind::kInt;
+      dest.data = y.data();
+      dest.ld = cout_;
+      dest.type = out_q_->type;
+      dest.grid = out_q_->grid;
+    } else if (out_layout_ == Layout::kChannelsLast) {
+      dest = MatmulDest::rows(y.f32(), cout_);
+    } else {
+      dest.kind = MatmulDest::Kind::kF32Planes;
+      dest.f32 = y.f32();
+      dest.plane = plane;
+      dest.channels = cout_;
+    }
+    qm_[0].run_gather(gather, dest, activation_, ctx);
+  }
+
   // Channels-last integers into a buffer with the spatial padding of gp
-  // (filled with `pad`).
-  void pad_into(const Geometry& g, const Geometry& gp, const void* src, int32_t padv, size_t es, uint8_t* dst) const {
+  // (filled with `pad`) and `cp` >= C channels (the extra ones integer 0).
+  void pad_into(const Geometry& g, const Geometry& gp, int64_t cp, const void* src, int32_t padv, size_t es,
+                uint8_t* dst) const {
+    if (cp != g.c) {  // channels padded (gather mode: bytes)
+      const int64_t c = g.c, hp = gp.h, wp = gp.w, h = g.h, w = g.w, pt = padding_[0], pl = padding_[1];
+      const auto* s = static_cast<const uint8_t*>(src);
+      // A padding pixel: the integer for 0 in the real channels, 0 after.
+      std::vector<uint8_t> pad_pixel(static_cast<size_t>(cp), 0);
+      std::fill_n(pad_pixel.begin(), c, static_cast<uint8_t>(padv));
+      for (int64_t n = 0; n < g.n; ++n)
+        for (int64_t yy = 0; yy < hp; ++yy) {
+          uint8_t* d = dst + ((n * hp + yy) * wp) * cp;
+          const int64_t sy = yy - pt;
+          const bool row_inside = sy >= 0 && sy < h;
+          for (int64_t xx = 0; xx < wp; ++xx) {
+            if (!row_inside || xx < pl || xx >= pl + w) std::memcpy(d + xx * cp, pad_pixel.data(), static_cast<size_t>(cp));
+          }
+          if (!row_inside) continue;
+          const uint8_t* p = s + (n * h + sy) * w * c;
+          uint8_t* o = d + pl * cp;
+          if (c == 1 && cp == 4) {  // one channel: zero-extended bytes (vectorizes)
+            auto* o32 = reinterpret_cast<uint32_t*>(o);
+            for (int64_t xx = 0; xx < w; ++xx) {
+              const uint32_t v = p[xx];
+              std::memcpy(o32 + xx, &v, 4);
+            }
+          } else {
+            for (int64_t xx = 0; xx < w; ++xx)
+              for (int64_t ch = 0; ch < cp; ++ch) o[xx * cp + ch] = ch < c ? p[xx * c + ch] : uint8_t{0};
+          }
+        }
+      return;
+    }
     const size_t row_bytes = static_cast<size_t>(g.w * g.c) * es;
     const size_t prow_bytes = static_cast<size_t>(gp.w * g.c) * es;
     const size_t left = static_cast<size_t>(padding_[1] * g.c) * es;
@@ -438,6 +517,27 @@ class Conv2d : public Op {
     const auto [lo, hi] = input.choose(plan);
     const quant::Affine a = plan.scheme().activation_affine(lo, hi, plan);
     qm_.resize(static_cast<size_t>(groups_));
+    gather_c4_ = 0;
+    if (groups_ == 1 && dilation_[1] == 1) {
+      // The implicit im2col: the GEMM reads each kernel row where it lies in
+      // the padded input, which needs whole 4-byte units per kernel row --
+      // input channels padded to a multiple of 4 with zero weights (exact
+      // when integer 0 means 0 on the weight grid; the padding channels
+      // hold integer 0 too).
+      const int64_t kh = w_->dim(2), kw = w_->dim(3), c4 = (cg + 3) / 4 * 4;
+      std::vector<float> w4(static_cast<size_t>(cout_ * kh * kw * c4), 0.f);
+      for (int64_t o = 0; o < cout_; ++o)
+        for (int64_t p = 0; p < kh * kw; ++p)
+          std::copy_n(w_hwc_.data() + (o * kh * kw + p) * cg, cg, w4.data() + (o * kh * kw + p) * c4);
+      QuantizedMatmul q;
+      q.prepare(w4.data(), cout_, kh * kw * c4, bias_ ? bias_->f32() : nullptr, plan, a, c4);
+      q.set_counted_in(k);
+      if (q.zero_weight_is_zero() && swar::reads_gathered(q.packed())) {
+        qm_[0] = std::move(q);
+        gather_c4_ = c4;
+        return;
+      }
+    }
     for (int64_t g = 0; g < groups_; ++g)  // term groups: channels of one kernel position
       qm_[static_cast<size_t>(g)].prepare(w_hwc_.data() + g * cog * k, cog, k,
                                           bias_ ? bias_->f32() + g * cog : nullptr, plan, a, cg);
@@ -484,6 +584,7 @@ class Conv2d : public Op {
   quant::LayerPlan plan_;
   std::optional<QuantizedHandover> out_q_;  // integer output for the next layer
   Layout out_layout_ = Layout::kAsShape;     // float output: NCHW or channels-last
+  int64_t gather_c4_ = 0;  // > 0: implicit im2col over input channels padded to this many
 };
 
 }  // namespace

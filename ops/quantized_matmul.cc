@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 #include <limits>
 
@@ -14,7 +15,7 @@ namespace bitlane::ops {
 void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const float* bias,
                               const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment) {
   out_ = out;
-  in_ = in;
+  in_ = counted_in_ = in;
   act_ = act;
   const quant::Scheme& scheme = plan.scheme();
   storage_ = scheme.activation_storage(act, plan);
@@ -195,7 +196,51 @@ void QuantizedMatmul::count_pairs(const swar::MatrixView& q, LayerStats& stats) 
                weight_terms_[static_cast<size_t>(i)];
     }
   stats.pairs += pairs;
-  stats.macs += static_cast<int64_t>(q.rows) * in_ * out_;
+  stats.macs += static_cast<int64_t>(q.rows) * counted_in_ * out_;
+}
+
+bool QuantizedMatmul::zero_weight_is_zero() const {
+  for (const quant::Affine& a : qw_.affine)
+    if (a.offset != 0 || a.mul != 1) return false;
+  return true;
+}
+
+void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDest& out, Activation act,
+                                 const RunContext& ctx) const {
+  if (ctx.stats || ctx.reference || wide_ || !swar::reads_gathered(packed_)) {  // rows copied out
+    thread_local std::vector<uint8_t> buf;
+    const size_t k = g.segments * g.run;
+    buf.resize(std::max<size_t>(1, g.rows * k));
+    for (size_t r = 0; r < g.rows; ++r)
+      for (size_t s = 0; s < g.segments; ++s)
+        std::memcpy(buf.data() + r * k + s * g.run, g.base + g.row_offset[r] + s * g.segment_stride, g.run);
+    run_quantized({buf.data(), swar::ElemType::kU8, g.rows, k, k}, out, act, ctx);
+    return;
+  }
+  const size_t m = g.rows;
+  if (m == 0) return;
+  thread_local std::vector<int32_t> acc32;
+  Call call;
+  call.self = this;
+  call.out = &out;
+  const size_t ldc = (static_cast<size_t>(out_) + 15) / 16 * 16;
+  call.ldc = ldc;
+  call.params = {scale_.data(), offset_.data(), nullptr, epilogue_act(act)};
+  if (out.kind == MatmulDest::Kind::kInt) {
+    const quant::Affine& gr = out.grid;
+    call.rq = {1.f / gr.scale, static_cast<float>(gr.offset), gr.mul == 2 ? 0.5f : 1.f,
+               static_cast<float>(gr.lowest()), static_cast<float>(gr.highest())};
+  }
+  acc32.resize(m * ldc + 16);
+  call.acc32 = acc32.data();
+  swar::GemmOptions options;
+  options.c_block_padded = true;
+  options.epilogue = {[](void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
+                        const auto* state = static_cast<const Call*>(c);
+                        state->self->epilogue(*state, m0, m1, c0, c1);
+                      },
+                      &call};
+  swar::gemm(g, packed_, acc32.data(), ldc, ctx.ex, options);
 }
 
 namespace {

@@ -88,6 +88,18 @@ class QuantizedMatmul {
   void run_rows(const swar::ActivationRows& rows, const MatmulDest& out, Activation act,
                 const RunContext& ctx) const;
 
+  // The same from unsigned bytes gathered in place (conv: an implicit
+  // im2col; swar::ActivationGather), already on this layer's grid.
+  void run_gather(const swar::ActivationGather& rows, const MatmulDest& out, Activation act,
+                  const RunContext& ctx) const;
+
+  const swar::PackedWeights& packed() const { return packed_; }
+  // Whether a weight of integer 0 means 0 in every row (symmetric grids with
+  // mul 1): then columns of zero weights may pad K without changing a sum.
+  bool zero_weight_is_zero() const;
+  // K as counted in statistics, when K is padded with zero columns.
+  void set_counted_in(int64_t k) { counted_in_ = k; }
+
   // The unfused float path of the old interface: y (m x out, ldy) from float rows.
   void run(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, const RunContext& ctx) const {
     run(x, m, ldx, MatmulDest::rows(y, ldy), Activation::kNone, ctx);
@@ -104,7 +116,7 @@ class QuantizedMatmul {
   void quantize_into(const float* x, int64_t rows, int64_t ldx, void* dst, size_t stride, int64_t* regions,
                      int64_t* sensitive) const;
 
-  int64_t out_ = 0, in_ = 0;
+  int64_t out_ = 0, in_ = 0, counted_in_ = 0;
   quant::Affine act_;
   swar::IntFormat storage_;
   std::shared_ptr<const quant::ActivationTransform> transform_;  // null: none

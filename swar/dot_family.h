@@ -42,6 +42,10 @@ struct DotArgs {
   // acc(m, col) starts at col_init[col] + row_init[m]; null means 0.
   const int32_t* col_init = nullptr;
   const int32_t* row_init = nullptr;
+  // Gathered activations: row m's unit k at a + row_offset[m] + unit_offset[k]
+  // (instead of a + m * a_row_bytes + 4 k); null for packed rows.
+  const int64_t* row_offset = nullptr;
+  const uint32_t* unit_offset = nullptr;
 };
 using DotKernel = void (*)(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
                            size_t ku1, int32_t* out, size_t ldo);

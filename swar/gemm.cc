@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -65,6 +66,7 @@ size_t elem_bytes(ElemType t) {
 struct Source {
   MatrixView view;                         // the matrix, or the staging matrix
   const ActivationRows* rows = nullptr;    // the producer, if any
+  const ActivationGather* gather = nullptr;  // bytes multiplied in place, if any
   void produce(size_t r0, size_t r1) const {
     if (!rows) return;
     auto* base = static_cast<uint8_t*>(const_cast<void*>(view.data));
@@ -90,6 +92,17 @@ void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c
   thread_local PackedActivations per_thread;
   PackedActivations& pa = per_thread;
   method.prepare_activations(a, af, packed, options, pa);
+  pa.row_offset = nullptr;
+  if (src.gather) {  // in place: the kernel reads each K unit where it lies
+    const ActivationGather& g = *src.gather;
+    const size_t per_run = g.run / 4;
+    pa.unit_offset.resize(packed.k_units);
+    for (size_t k = 0; k < packed.k_units; ++k)
+      pa.unit_offset[k] = static_cast<uint32_t>((k / per_run) * g.segment_stride + (k % per_run) * 4);
+    pa.rows = g.base;
+    pa.row_offset = g.row_offset;
+    pa.in_place = true;
+  }
   const size_t width = method.block;
 
   const size_t threads = static_cast<size_t>(ex.threads());
@@ -99,6 +112,7 @@ void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c
   const size_t row_tasks = ceil_div(m, task_rows);
   std::atomic<bool> in_range{true};
   auto pack = [&](size_t m0, size_t m1) {
+    if (src.gather) return;  // nothing to pack
     src.produce(m0, m1);
     if (!method.pack_rows(a, packed, pa, m0, m1)) in_range = false;
   };
@@ -318,6 +332,58 @@ void gemm(const ActivationRows& a, const PackedWeights& w, int64_t* c, size_t ld
   o.zero_padded_rows = true;
   o.trusted_range = true;
   run_gemm(src, w.activation_format(), w.data(), c, true, ldc, ex, o);
+}
+
+bool reads_gathered(const PackedWeights& w) {
+  if (w.method().automatic()) return false;
+  const detail::MethodSpec& m = detail::runnable(*w.data().method, kernel_features());
+  // In place only while nothing needs biasing or row sums.
+  return m.reads_gathered && w.data().w_bias == 0 && !w.activation_format().is_signed &&
+         w.activation_format().bits <= 8;
+}
+
+namespace {
+// Gathered rows copied into packed rows, for methods that cannot read them in place.
+void copy_gathered(void* ctx, size_t r0, size_t r1, void* dst, size_t stride) {
+  const auto* g = static_cast<const ActivationGather*>(ctx);
+  auto* d = static_cast<uint8_t*>(dst);
+  for (size_t r = r0; r < r1; ++r) {
+    uint8_t* row = d + (r - r0) * stride;
+    const uint8_t* src = g->base + g->row_offset[r];
+    for (size_t s = 0; s < g->segments; ++s) std::memcpy(row + s * g->run, src + s * g->segment_stride, g->run);
+  }
+}
+}  // namespace
+
+void gemm(const ActivationGather& a, const PackedWeights& w, int32_t* c, size_t ldc, const Executor& ex,
+          const GemmOptions& options) {
+  if (a.run % 4 || !a.row_offset || (a.rows && !a.base))
+    fail("swar::gemm", "gathered activations need runs of a multiple of 4 bytes and row offsets");
+  if (a.segments * a.run != w.k())
+    fail("swar::gemm", "gathered activations have K = " + std::to_string(a.segments * a.run) +
+                           " but the weights were packed for K = " + std::to_string(w.k()));
+  if (!reads_gathered(w)) {  // copied into rows, then the usual path
+    ActivationRows rows;
+    rows.type = ElemType::kU8;
+    rows.rows = a.rows;
+    rows.cols = a.segments * a.run;
+    rows.produce = copy_gathered;
+    rows.ctx = const_cast<ActivationGather*>(&a);
+    gemm(rows, w, c, ldc, ex, options);
+    return;
+  }
+  Source src;
+  src.view = {a.base, ElemType::kU8, a.rows, a.segments * a.run, a.segments * a.run};
+  src.gather = &a;
+  check_shapes(src.view, w, c, ldc);
+  const long double bound = static_cast<long double>(w.k()) * w.activation_format().max_magnitude() *
+                            w.weight_format().max_magnitude();
+  if (bound > std::numeric_limits<int32_t>::max())
+    fail("swar::gemm", "K = " + std::to_string(w.k()) + " can overflow int32 with gathered activations");
+  GemmOptions o = options;
+  o.trusted_range = true;
+  o.zero_padded_rows = true;
+  run_gemm(src, w.activation_format(), w.data(), c, false, ldc, ex, o);
 }
 
 int64_t dot(const MatrixView& a, IntFormat a_format, const MatrixView& w, IntFormat w_format, GemmMethod method) {

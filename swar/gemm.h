@@ -111,6 +111,18 @@ struct ActivationRows {
   void* ctx = nullptr;
 };
 
+// Activations read where they lie (an implicit im2col): row m's K unsigned
+// bytes are `segments` runs of `run` bytes (a multiple of 4), run s at
+// base + row_offset[m] + s * segment_stride. Methods that read bytes in place
+// (int8) multiply them there; the others get them copied into rows first.
+// Values must lie in the activation format (not checked); the weights must
+// not need an activation row sum (signed weights of at most 8 bits do not).
+struct ActivationGather {
+  const uint8_t* base = nullptr;
+  size_t rows = 0, segments = 0, run = 0, segment_stride = 0;
+  const int64_t* row_offset = nullptr;
+};
+
 // Promises a caller can make to save a pass over the activations, and the
 // per-tile epilogue.
 struct GemmOptions {
@@ -135,9 +147,14 @@ void gemm(const MatrixView& a, const PackedWeights& w, int32_t* c, size_t ldc,
           const Executor& ex, const GemmOptions& options = {});
 void gemm(const MatrixView& a, const PackedWeights& w, int64_t* c, size_t ldc,
           const Executor& ex, const GemmOptions& options = {});
-// The same with activations produced per task.
+// The same with activations produced per task, or gathered in place.
 void gemm(const ActivationRows& a, const PackedWeights& w, int32_t* c, size_t ldc,
           const Executor& ex, const GemmOptions& options = {});
+void gemm(const ActivationGather& a, const PackedWeights& w, int32_t* c, size_t ldc,
+          const Executor& ex, const GemmOptions& options = {});
+// Whether the method of these weights multiplies gathered activations in
+// place (else they are copied into rows first).
+bool reads_gathered(const PackedWeights& w);
 void gemm(const ActivationRows& a, const PackedWeights& w, int64_t* c, size_t ldc,
           const Executor& ex, const GemmOptions& options = {});
 

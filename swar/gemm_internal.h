@@ -49,6 +49,10 @@ struct PackedActivations {
   // Dot methods: the bias corrections as accumulator starting values (int32
   // results), acc(m, col) = col_init[col] + row_init[m]; empty when zero.
   std::vector<int32_t> col_init, row_init;
+  // Gathered in place (ActivationGather): row m's K unit k lies at
+  // rows + row_offset[m] + unit_offset[k] bytes; null for packed rows.
+  const int64_t* row_offset = nullptr;
+  std::vector<uint32_t> unit_offset;
 };
 
 // One task of a GEMM: rows [m0, m1) x columns [c0, c1) of C (c0 a multiple
@@ -86,6 +90,8 @@ struct MethodSpec {
   bool (*pack_rows)(const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0,
                     size_t r1);
   void (*run_tile)(const TileJob& job);
+  // Multiplies unsigned bytes gathered in place (PackedActivations::row_offset).
+  bool reads_gathered = false;
 };
 
 // The rows, in the order ties are broken (method_table.cc).

@@ -21,33 +21,50 @@ namespace bitlane::ops::detail {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// y for lanes of columns [c, c + N) of one row (Mul, Add, Sub: never fused,
-// as in epilogue_value).
+// The per-column parameters of lanes [c, c + N), loaded once for all rows.
+template <class D>
+struct Columns {
+  hn::Vec<D> scale, offset, row_scale;
+  Columns(D d, size_t c, const EpilogueParams& p)
+      : scale(hn::LoadU(d, p.scale + c)), offset(hn::LoadU(d, p.offset + c)),
+        row_scale(p.row_scale ? hn::LoadU(d, p.row_scale + c) : hn::Zero(d)) {}
+};
+
+// y for one row's lanes (Mul, Add, Sub: never fused, as in epilogue_value).
 template <class D, class VI>
-HWY_INLINE hn::Vec<D> Values(D d, VI acc, size_t c, float ra, const EpilogueParams& p) {
-  auto y = hn::Add(hn::Mul(hn::ConvertTo(d, acc), hn::LoadU(d, p.scale + c)), hn::LoadU(d, p.offset + c));
-  if (p.row_scale) y = hn::Sub(y, hn::Mul(hn::Set(d, ra), hn::LoadU(d, p.row_scale + c)));
+HWY_INLINE hn::Vec<D> Values(D d, VI acc, const Columns<D>& k, float ra, const EpilogueParams& p) {
+  auto y = hn::Add(hn::Mul(hn::ConvertTo(d, acc), k.scale), k.offset);
+  if (p.row_scale) y = hn::Sub(y, hn::Mul(hn::Set(d, ra), k.row_scale));
   switch (p.act) {
     case EpilogueAct::kRelu: return hn::Max(y, hn::Zero(d));
     case EpilogueAct::kRelu6: return hn::Min(hn::Max(y, hn::Zero(d)), hn::Set(d, 6.f));
     default: return y;
   }
 }
+template <class D, class VI>
+HWY_INLINE hn::Vec<D> Values(D d, VI acc, size_t c, float ra, const EpilogueParams& p) {
+  return Values(d, acc, Columns<D>(d, c, p), ra, p);
+}
 
+// Column vectors outermost (parameters loaded once), rows inside; a last,
+// partial vector of columns is masked.
 void ToF32(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t ldo) {
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   const size_t N = hn::Lanes(d);
-  for (size_t r = 0; r < t.rows; ++r) {
-    const int32_t* a = t.acc + r * t.lda;
-    float* o = out + r * ldo;
-    const float ra = t.ra ? t.ra[r] : 0.f;
-    size_t c = t.c0;
-    for (; c + N <= t.c1; c += N) hn::StoreU(Values(d, hn::LoadU(di, a + (c - t.c0)), c, ra, p), d, o + c);
-    if (c < t.c1) {
+  for (size_t c = t.c0; c < t.c1; c += N) {
+    const Columns<hn::ScalableTag<float>> k(d, c, p);
+    const size_t a0 = c - t.c0;
+    if (c + N <= t.c1) {
+      for (size_t r = 0; r < t.rows; ++r)
+        hn::StoreU(Values(d, hn::LoadU(di, t.acc + r * t.lda + a0), k, t.ra ? t.ra[r] : 0.f, p), d,
+                   out + r * ldo + c);
+    } else {
       const auto m = hn::FirstN(d, t.c1 - c);
-      const auto v = Values(d, hn::MaskedLoad(hn::RebindMask(di, m), di, a + (c - t.c0)), c, ra, p);
-      hn::BlendedStore(v, m, d, o + c);
+      const auto mi = hn::RebindMask(di, m);
+      for (size_t r = 0; r < t.rows; ++r)
+        hn::BlendedStore(Values(d, hn::MaskedLoad(mi, di, t.acc + r * t.lda + a0), k, t.ra ? t.ra[r] : 0.f, p), m,
+                         d, out + r * ldo + c);
     }
   }
 }
@@ -92,23 +109,24 @@ void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& 
   const size_t N = hn::Lanes(d);
   const auto inv = hn::Set(d, q.inv_scale), off = hn::Set(d, q.offset), half = hn::Set(d, q.half);
   const auto lo = hn::Set(d, q.lo), hi = hn::Set(d, q.hi);
-  for (size_t r = 0; r < t.rows; ++r) {
-    const int32_t* a = t.acc + r * t.lda;
-    T* o = out + r * ldo;
-    const float ra = t.ra ? t.ra[r] : 0.f;
-    size_t c = t.c0;
-    for (; c + N <= t.c1; c += N) {
-      const auto y = Values(d, hn::LoadU(di, a + (c - t.c0)), c, ra, p);
-      auto g = hn::Mul(hn::Add(hn::Mul(y, inv), off), half);
-      g = hn::Min(hn::Max(hn::Round(g), lo), hi);
-      hn::StoreU(hn::DemoteTo(dt, hn::ConvertTo(di, g)), dt, o + c);
-    }
-    if (c < t.c1) {
-      const auto m = hn::FirstN(d, t.c1 - c);
-      const auto y = Values(d, hn::MaskedLoad(hn::RebindMask(di, m), di, a + (c - t.c0)), c, ra, p);
-      auto g = hn::Mul(hn::Add(hn::Mul(y, inv), off), half);
-      g = hn::Min(hn::Max(hn::Round(g), lo), hi);
-      hn::BlendedStore(hn::DemoteTo(dt, hn::ConvertTo(di, g)), hn::FirstN(dt, t.c1 - c), dt, o + c);
+  auto requant = [&](hn::Vec<hn::ScalableTag<float>> y) {
+    auto g = hn::Mul(hn::Add(hn::Mul(y, inv), off), half);
+    g = hn::Min(hn::Max(hn::Round(g), lo), hi);
+    return hn::DemoteTo(dt, hn::ConvertTo(di, g));
+  };
+  for (size_t c = t.c0; c < t.c1; c += N) {
+    const Columns<hn::ScalableTag<float>> k(d, c, p);
+    const size_t a0 = c - t.c0;
+    if (c + N <= t.c1) {
+      for (size_t r = 0; r < t.rows; ++r)
+        hn::StoreU(requant(Values(d, hn::LoadU(di, t.acc + r * t.lda + a0), k, t.ra ? t.ra[r] : 0.f, p)), dt,
+                   out + r * ldo + c);
+    } else {
+      const auto mi = hn::RebindMask(di, hn::FirstN(d, t.c1 - c));
+      const auto mt = hn::FirstN(dt, t.c1 - c);
+      for (size_t r = 0; r < t.rows; ++r)
+        hn::BlendedStore(requant(Values(d, hn::MaskedLoad(mi, di, t.acc + r * t.lda + a0), k, t.ra ? t.ra[r] : 0.f, p)),
+                         mt, dt, out + r * ldo + c);
     }
   }
 }

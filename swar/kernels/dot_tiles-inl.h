@@ -174,7 +174,7 @@ constexpr int kDotMaxVecs = 4;
 // Rows of the tallest tile with nv vectors of columns.
 constexpr int TileRows(int nv) { return kDotMaxAcc / nv; }
 
-template <class Product>
+template <class Product, bool kGathered = false>
 struct DotTiles {
   static constexpr size_t kBlock = kDotBlock;
   static constexpr size_t kUnitBytes = 4;          // one int32 lane per K unit
@@ -198,7 +198,9 @@ struct DotTiles {
                   (gv % per_block) * L * kUnitBytes;
       }
       const uint8_t* arow[16] = {};
-      for (int r = 0; r < MR; ++r) arow[r] = static_cast<const uint8_t*>(g.a) + (m + r) * g.a_row_bytes;
+      for (int r = 0; r < MR; ++r)
+        arow[r] = static_cast<const uint8_t*>(g.a) +
+                  (kGathered ? static_cast<size_t>(g.row_offset[m + r]) : (m + r) * g.a_row_bytes);
       int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
 
       // Accumulators start from the stored partial sums, or on the first K
@@ -221,8 +223,9 @@ struct DotTiles {
       BL_FOR_16(BL_DECL)
 #undef BL_DECL
       for (size_t k = ku0; k < ku1; ++k) {
+        const size_t a_off = kGathered ? g.unit_offset[k] : k * kUnitBytes;
 #define BL_LOAD_A(R) \
-  const V a##R = (R < MR) ? hn::Set(d32, static_cast<int32_t>(LoadU32(arow[R] + k * kUnitBytes))) : zero;
+  const V a##R = (R < MR) ? hn::Set(d32, static_cast<int32_t>(LoadU32(arow[R] + a_off))) : zero;
         BL_FOR_16(BL_LOAD_A)
 #undef BL_LOAD_A
 #define BL_LOAD_W(J)                                                                                 \

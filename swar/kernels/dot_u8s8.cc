@@ -20,7 +20,10 @@ namespace HWY_NAMESPACE {
 
 void DotU8S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
-  DotTiles<BytesProduct>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  if (g.row_offset)
+    DotTiles<BytesProduct, true>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  else
+    DotTiles<BytesProduct>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -64,7 +67,8 @@ extern const MethodSpec kInt8Method{
     [](const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1) {
       return pack_dot_rows(a, w, out, r0, r1, kBytes4);
     },
-    [](const TileJob& job) { run_dot_tile(job, kernel, kBytes4); }};
+    [](const TileJob& job) { run_dot_tile(job, kernel, kBytes4); },
+    true};
 
 }  // namespace bitlane::swar::detail
 #endif  // HWY_ONCE
