@@ -1,13 +1,18 @@
 """End-to-end latency (batch 1) and throughput (batch 64) of every bundled
-model: bitlane in fp32 and at 8/4/2 bits against PyTorch fp32 and PyTorch
-int8 on the same model, measured in the same run. Prints a markdown table of
-ratios (bench/README.md).
+model: bitlane in fp32 and at 8/4/2/1 bits against PyTorch fp32 and int8 on
+the same model, each PyTorch variant at its best of eager and TorchScript
+(trace + freeze), measured in the same run for every thread count. Prints a
+markdown table per thread count (bench/README.md).
 
-  /usr/bin/python3 bench/e2e_bench.py [--bitlane build/release/bitlane] [--threads 1]
+  /usr/bin/python3 bench/e2e_bench.py [--bitlane build/release/bitlane] [--threads 1,2]
+                                      [--json out.json]
 
 PyTorch int8: FX static quantization (oneDNN backend, calibrated on the
 model's calibration samples) for the CNNs and the MLP, dynamic quantization
-for the LSTM (PyTorch has no static int8 LSTM).
+for the LSTM (PyTorch has no static int8 LSTM). Cells are speed-ups over
+PyTorch's best (the fastest of fp32/int8 x eager/TorchScript); above 1 means
+bitlane is faster. The LSTM rows run --seq characters per call; its speed
+in tokens/s is batch x seq / latency.
 """
 import argparse
 import json
@@ -23,6 +28,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from torch_from_bitlane import BitlaneModule, read_safetensors  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+PLANS = ["fp32", "8", "4", "2", "1"]
 
 
 def time_torch(model, x, min_time):
@@ -66,38 +72,74 @@ def torch_int8(module, doc, model_dir, example):
     return convert_fx(prepared)
 
 
+def scripted(model, x):
+    """TorchScript (trace + freeze) of a model, or None where tracing fails."""
+    try:
+        with torch.inference_mode():
+            traced = torch.jit.trace(model, x, check_trace=False)
+            return torch.jit.freeze(traced.eval())
+    except Exception as e:  # noqa: BLE001 -- some variants do not trace; eager still counts
+        print(f"  (TorchScript failed: {type(e).__name__})", file=sys.stderr)
+        return None
+
+
+def best_torch(variants, x, min_time):
+    """Best time (ms) and the variant's name over eager and TorchScript."""
+    best = (float("inf"), "-")
+    for name, model in variants:
+        if model is None:
+            continue
+        best = min(best, (time_torch(model, x, min_time), name))
+    return best
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bitlane", default=os.path.join(REPO, "build", "release", "bitlane"))
     ap.add_argument("--models", default=None, help="folder of imported models (default: beside the binary)")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--names", default="mlp,lenet,resnet,char_lstm")
+    ap.add_argument("--threads", default="1,2")
     ap.add_argument("--min-time", type=float, default=1.0)
     ap.add_argument("--seq", type=int, default=64, help="characters per call for the LSTM")
+    ap.add_argument("--json", help="also write every measurement here")
     args = ap.parse_args()
     models_dir = args.models or os.path.join(os.path.dirname(args.bitlane), "models")
-    torch.set_num_threads(args.threads)
-    print(f"# end-to-end: bitlane vs PyTorch {torch.__version__}, {args.threads} thread(s), same run\n")
-    print("| model | batch | torch fp32 ms | torch int8 ms | bitlane fp32 | bitlane 8-bit | bitlane 4-bit | bitlane 2-bit |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name in ["mlp", "lenet", "resnet", "char_lstm"]:
-        model_dir = os.path.join(models_dir, name)
-        path = os.path.join(model_dir, "model.json")
-        if not os.path.exists(path):
-            continue
-        doc = json.load(open(path))
-        out = subprocess.run([args.bitlane, "bench", model_dir, "--threads", str(args.threads),
-                              "--bits", "fp32,8,4,2", "--batch", "1,64", "--seq", str(args.seq),
-                              "--min-time", str(args.min_time), "--format", "json"],
-                             check=True, capture_output=True, text=True).stdout
-        bl = {(r["plan"], r["batch"]): r["mean_ms"] for r in json.loads(out)["results"]}
-        module = BitlaneModule(path).eval()
-        for batch in (1, 64):
-            x = inputs_for(doc, batch, args.seq)
-            fp32 = time_torch(module, x, args.min_time)
-            int8 = time_torch(torch_int8(BitlaneModule(path).eval(), doc, model_dir, x), x, args.min_time)
-            cells = [f"{fp32 / bl[(p, batch)]:.2f}x ({bl[(p, batch)]:.3f} ms)" for p in ("fp32", "8", "4", "2")]
-            print(f"| {name} | {batch} | {fp32:.3f} | {int8:.3f} | " + " | ".join(cells) + " |", flush=True)
-    print("\nbitlane cells: speed-up over PyTorch fp32 (bitlane's mean latency per call).")
+    records = []
+    for threads in [int(t) for t in args.threads.split(",")]:
+        torch.set_num_threads(threads)
+        print(f"\n### {threads} thread(s): bitlane vs PyTorch {torch.__version__}, same run\n")
+        print("| model | batch | torch fp32 ms | torch int8 ms | " +
+              " | ".join(f"bitlane {p}" for p in PLANS) + " |")
+        print("|---|---:|---:|---:|" + "---:|" * len(PLANS))
+        for name in args.names.split(","):
+            model_dir = os.path.join(models_dir, name)
+            path = os.path.join(model_dir, "model.json")
+            if not os.path.exists(path):
+                continue
+            doc = json.load(open(path))
+            out = subprocess.run([args.bitlane, "bench", model_dir, "--threads", str(threads),
+                                  "--bits", ",".join(PLANS), "--batch", "1,64", "--seq", str(args.seq),
+                                  "--min-time", str(args.min_time), "--format", "json"],
+                                 check=True, capture_output=True, text=True).stdout
+            bl = {(r["plan"], r["batch"]): r["mean_ms"] for r in json.loads(out)["results"]}
+            for batch in (1, 64):
+                x = inputs_for(doc, batch, args.seq)
+                fp32 = BitlaneModule(path).eval()
+                int8 = torch_int8(BitlaneModule(path).eval(), doc, model_dir, x)
+                t32 = best_torch([("fp32 eager", fp32), ("fp32 script", scripted(fp32, x))], x, args.min_time)
+                t8 = best_torch([("int8 eager", int8), ("int8 script", scripted(int8, x))], x, args.min_time)
+                best = min(t32, t8)
+                cells = [f"{best[0] / bl[(p, batch)]:.2f}x ({bl[(p, batch)]:.3f})" for p in PLANS]
+                print(f"| {name} | {batch} | {t32[0]:.3f} ({t32[1].split()[1]}) | {t8[0]:.3f} ({t8[1].split()[1]}) | " +
+                      " | ".join(cells) + " |", flush=True)
+                records.append({"model": name, "batch": batch, "threads": threads, "torch_fp32_ms": t32[0],
+                                "torch_fp32_variant": t32[1], "torch_int8_ms": t8[0], "torch_int8_variant": t8[1],
+                                "bitlane_ms": {p: bl[(p, batch)] for p in PLANS}})
+    print("\nbitlane cells: speed-up over PyTorch's best of the same row (bitlane's mean ms per call);"
+          " torch cells: median ms (the faster of eager and TorchScript).")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(records, f, indent=1)
 
 
 if __name__ == "__main__":
