@@ -11,6 +11,7 @@
 #include "ops/exp_matmul.h"
 #include "ops/factories.h"
 #include "ops/kernels/gemm_f32.h"
+#include "ops/kernels/lstm_cell.h"
 #include "ops/quantized_matmul.h"
 #include "ops/shape_check.h"
 #include "quant/calibration.h"
@@ -24,7 +25,6 @@ struct LstmState : OpState {
   void reset() override { batch = -1; }
 };
 
-float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 
 class Lstm : public Op {
  public:
@@ -118,21 +118,20 @@ class Lstm : public Op {
           L.q_hh.run(h, n, H, gates.data(), 4 * H, ctx);
         else
           gemm_f32(h, n, H, L.p_hh, nullptr, gates.data(), 4 * H, ctx.ex);
-        for (int64_t b = 0; b < n; ++b) {
-          const float* g = gates.data() + b * 4 * H;
-          const float* xg = xw.data() + (b * steps + t) * 4 * H;
-          float* hb = h + b * H;
-          float* cb = c + b * H;
-          for (int64_t j = 0; j < H; ++j) {
-            const float i_gate = sigmoid(xg[j] + g[j]);
-            const float f_gate = sigmoid(xg[H + j] + g[H + j]);
-            const float g_gate = std::tanh(xg[2 * H + j] + g[2 * H + j]);
-            const float o_gate = sigmoid(xg[3 * H + j] + g[3 * H + j]);
-            cb[j] = f_gate * cb[j] + i_gate * g_gate;
-            hb[j] = o_gate * std::tanh(cb[j]);
+        // Rows are independent: split them over the threads when there is
+        // enough to share (each row's arithmetic is the same either way).
+        auto cells = [&](size_t b0, size_t b1) {
+          for (size_t b = b0; b < b1; ++b) {
+            const int64_t bi = static_cast<int64_t>(b);
+            float* hb = h + bi * H;
+            detail::lstm_cell(xw.data() + (bi * steps + t) * 4 * H, gates.data() + bi * 4 * H, c + bi * H, hb, H);
+            std::memcpy(seq[l % 2].data() + (bi * steps + t) * H, hb, static_cast<size_t>(H) * 4);
           }
-          std::memcpy(seq[l % 2].data() + (b * steps + t) * H, hb, static_cast<size_t>(H) * 4);
-        }
+        };
+        if (n * H >= 4096)
+          ctx.ex.parallel_for(static_cast<size_t>(n), 8, cells);
+        else
+          cells(0, static_cast<size_t>(n));
       }
       x = seq[l % 2].data();
       width = H;
