@@ -90,6 +90,7 @@ class Conv2d : public Op {
     if (w_->rank() != 4) b.error("weight", "must be [Cout, Cin/groups, kh, kw], got " + shape_str(w_->shape()));
     groups_ = b.get_int("groups", 1);
     activation_ = parse_activation(b);
+    residual_ = b.get_bool("residual", false);
     stride_ = b.get_ints("stride", {1, 1});
     dilation_ = b.get_ints("dilation", {1, 1});
     padding_ = b.get_ints("padding", {0, 0, 0, 0});
@@ -126,7 +127,7 @@ class Conv2d : public Op {
   }
 
   std::vector<Shape> infer(const std::vector<Shape>& in) const override {
-    expect_inputs(where_, in, 1);
+    expect_inputs(where_, in, residual_ ? 2 : 1);
     expect_rank(where_, in[0], 4, "input (N, C, H, W)");
     if (in[0][1] != w_->dim(1) * groups_)
       fail(where_, "input shape " + shape_str(in[0]) + " has " + std::to_string(in[0][1]) +
@@ -136,7 +137,23 @@ class Conv2d : public Op {
     if (g.oh < 1 || g.ow < 1)
       fail(where_, "input shape " + shape_str(in[0]) + " is smaller than the kernel " +
                        shape_str(w_->shape()));
-    return {{g.n, cout_, g.oh, g.ow}};
+    const Shape out{g.n, cout_, g.oh, g.ow};
+    if (residual_ && in[1] != out)
+      fail(where_, "residual shape " + shape_str(in[1]) + " differs from the output shape " + shape_str(out));
+    return {out};
+  }
+
+  // The residual input as channels-last rows ([pixel][channel]), transposed
+  // into scratch when it is NCHW; null without one.
+  const float* residual_rows(const std::vector<const Tensor*>& in) const {
+    if (!residual_) return nullptr;
+    const Tensor& r = *in[1];
+    if (r.layout() == Layout::kChannelsLast) return r.f32();
+    thread_local std::vector<float> rows;
+    rows.resize(static_cast<size_t>(r.size()));
+    const int64_t n = r.dim(0), c = r.dim(1), plane = r.dim(2) * r.dim(3);
+    to_channels_last(r.f32(), n, c, plane, rows.data());
+    return rows.data();
   }
 
   // Images are processed in chunks whose patch matrix stays cache-sized
@@ -147,8 +164,9 @@ class Conv2d : public Op {
            const std::vector<Tensor*>& out) const override {
     const Geometry g = geometry(in[0]->shape());
     if (out_layout_ == Layout::kChannelsLast) out[0]->set_layout(Layout::kChannelsLast);
+    const float* res = residual_rows(in);
     if (!qm_.empty()) {
-      run_quantized(ctx, g, *in[0], *out[0]);
+      run_quantized(ctx, g, *in[0], *out[0], res);
       return;
     }
     const bool in_nhwc = in[0]->layout() == Layout::kChannelsLast;
@@ -160,7 +178,7 @@ class Conv2d : public Op {
       const RunContext inner{chunks > 1 ? inline_ex : ctx.ex, ctx.state, ctx.reference, ctx.stats};
       for (size_t ch = b; ch < e; ++ch) {
         const int64_t n0 = static_cast<int64_t>(ch) * per_chunk, n1 = std::min(g.n, n0 + per_chunk);
-        run_chunk(inner, g, in[0]->f32(), in_nhwc, n0, n1, out[0]->f32());
+        run_chunk(inner, g, in[0]->f32(), in_nhwc, n0, n1, out[0]->f32(), res);
       }
     };
     if (chunks > 1)
@@ -170,7 +188,7 @@ class Conv2d : public Op {
   }
 
   void run_chunk(const RunContext& ctx, const Geometry& geo, const float* x, bool in_nhwc, int64_t n0,
-                 int64_t n1, float* y) const {
+                 int64_t n1, float* y, const float* residual) const {
     Geometry g = geo;
     g.n = n1 - n0;
     const int64_t cg = g.c / groups_, cog = cout_ / groups_, k = cg * g.kh * g.kw;
@@ -194,6 +212,11 @@ class Conv2d : public Op {
         im2col(src_hwc, g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
         gemm_f32(cols.data(), rows, k, packed_[static_cast<size_t>(grp)], b, res.data(), cog, ctx.ex);
       }
+      if (residual)  // added before the activation, as the unfused add was
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cog; ++c)
+            res[static_cast<size_t>(r * cog + c)] = res[static_cast<size_t>(r * cog + c)] +
+                                                    residual[(n0 * plane + r) * cout_ + grp * cog + c];
       if (out_layout_ == Layout::kChannelsLast) {  // rows are pixels already: copy the group's columns
         for (int64_t r = 0; r < rows; ++r) {
           float* dst = y + (n0 * plane + r) * cout_ + grp * cog;
@@ -220,7 +243,8 @@ class Conv2d : public Op {
   // previous layer), the scheme's transform, then per group one GEMM whose
   // tasks unfold their own rows (im2col) in cache, and an epilogue per tile
   // that writes NCHW floats or the next layer's integers.
-  void run_quantized(const RunContext& ctx, const Geometry& g, const Tensor& x, Tensor& y) const {
+  void run_quantized(const RunContext& ctx, const Geometry& g, const Tensor& x, Tensor& y,
+                     const float* residual) const {
     const QuantizedMatmul& q0 = qm_[0];
     const DType t = q0.storage_type();
     const size_t es = dtype_size(t);
@@ -268,7 +292,7 @@ class Conv2d : public Op {
       xq = padded.data();
     }
     if (gather_c4_) {
-      run_gathered(ctx, g, gp, static_cast<const uint8_t*>(xq), y);
+      run_gathered(ctx, g, gp, static_cast<const uint8_t*>(xq), y, residual);
       return;
     }
     const int64_t cg = g.c / groups_, cog = cout_ / groups_, plane = g.oh * g.ow;
@@ -297,13 +321,18 @@ class Conv2d : public Op {
         dest.plane = plane;
         dest.channels = cout_;
       }
+      if (residual) {
+        dest.residual = residual + grp * cog;
+        dest.residual_ld = cout_;
+      }
       qm.run_rows(rows, dest, activation_, ctx);
     }
   }
 
   // Implicit im2col: row (n, oy, ox), kernel row i is kw * c4 bytes at
   // ((n * Hp + oy * sh + i * dh) * Wp + ox * sw) * c4 of the padded input.
-  void run_gathered(const RunContext& ctx, const Geometry& g, const Geometry& gp, const uint8_t* xq, Tensor& y) const {
+  void run_gathered(const RunContext& ctx, const Geometry& g, const Geometry& gp, const uint8_t* xq, Tensor& y,
+                    const float* residual) const {
     const int64_t c4 = gather_c4_, plane = g.oh * g.ow, rows = g.n * plane;
     // The offsets depend only on the geometry: kept while it repeats.
     thread_local std::vector<int64_t> row_offset;
@@ -339,6 +368,8 @@ class Conv2d : public Op {
       dest.plane = plane;
       dest.channels = cout_;
     }
+    dest.residual = residual;
+    dest.residual_ld = cout_;
     qm_[0].run_gather(gather, dest, activation_, ctx);
   }
 
@@ -562,8 +593,8 @@ class Conv2d : public Op {
   }
 
   DType output_dtype(const std::vector<DType>&) const override { return out_q_ ? out_q_->type : DType::kF32; }
-  std::optional<QuantizedHandover> quantized_input(int) const override {
-    if (qm_.empty()) return std::nullopt;
+  std::optional<QuantizedHandover> quantized_input(int input) const override {
+    if (qm_.empty() || input != 0) return std::nullopt;  // the residual stays float
     return QuantizedHandover{qm_[0].activation(), qm_[0].storage_type(), Layout::kChannelsLast};
   }
   bool can_emit_quantized(int) const override { return !qm_.empty(); }
@@ -577,6 +608,7 @@ class Conv2d : public Op {
   std::vector<float> w_hwc_;
   Activation activation_ = Activation::kNone;
   int64_t groups_ = 1, cout_ = 0;
+  bool residual_ = false;  // a second input added before the activation (a fused residual add)
   std::vector<int64_t> stride_, dilation_, padding_;
   std::vector<PackedF32> packed_;
   std::vector<QuantizedMatmul> qm_;

@@ -90,9 +90,10 @@ detail::EpilogueAct epilogue_act(Activation a) {
 }
 
 // epilogue_value for int64 sums (wide formats, the reference path).
-float epilogue_value64(int64_t acc, size_t c, float ra, const detail::EpilogueParams& p) {
+float epilogue_value64(int64_t acc, size_t c, float ra, const detail::EpilogueParams& p, const float* res) {
   float y = static_cast<float>(acc) * p.scale[c] + p.offset[c];
   if (p.row_scale) y = y - ra * p.row_scale[c];
+  if (res) y = y + res[c];
   switch (p.act) {
     case detail::EpilogueAct::kRelu: return y > 0.f ? y : 0.f;
     case detail::EpilogueAct::kRelu6: return y < 0.f ? 0.f : y > 6.f ? 6.f : y;
@@ -113,8 +114,9 @@ void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0
   if (call.acc64) {  // scalar: wide sums and the reference path
     for (size_t r = m0; r < m1; ++r) {
       const float ra = call.ra ? call.ra[r] : 0.f;
+      const float* res = d.residual ? d.residual + static_cast<int64_t>(r) * d.residual_ld : nullptr;
       for (size_t c = c0; c < c1; ++c) {
-        const float y = epilogue_value64(call.acc64[r * call.ldc + c], c, ra, call.params);
+        const float y = epilogue_value64(call.acc64[r * call.ldc + c], c, ra, call.params, res);
         switch (d.kind) {
           case MatmulDest::Kind::kF32Rows: d.f32[static_cast<int64_t>(r) * d.ld + static_cast<int64_t>(c)] = y; break;
           case MatmulDest::Kind::kF32Planes: {
@@ -136,6 +138,10 @@ void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0
   }
   detail::EpilogueTile t{call.acc32 + m0 * call.ldc + c0, call.ldc, m1 - m0, c0, c1,
                          call.ra ? call.ra + m0 : nullptr};
+  if (d.residual) {
+    t.res = d.residual + static_cast<int64_t>(m0) * d.residual_ld;
+    t.ldr = static_cast<size_t>(d.residual_ld);
+  }
   switch (d.kind) {
     case MatmulDest::Kind::kF32Rows:
       detail::epilogue_to_f32(t, call.params, d.f32 + static_cast<int64_t>(m0) * d.ld, static_cast<size_t>(d.ld));
@@ -147,6 +153,10 @@ void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0
         const size_t n = r / plane, end = std::min(m1, (n + 1) * plane);
         detail::EpilogueTile ti{call.acc32 + r * call.ldc + c0, call.ldc, end - r, c0, c1,
                                 call.ra ? call.ra + r : nullptr};
+        if (d.residual) {
+          ti.res = d.residual + static_cast<int64_t>(r) * d.residual_ld;
+          ti.ldr = static_cast<size_t>(d.residual_ld);
+        }
         detail::epilogue_to_f32_planes(ti, call.params, d.f32 + static_cast<int64_t>(n) * d.channels * d.plane +
                                                             static_cast<int64_t>(r - n * plane),
                                        plane);

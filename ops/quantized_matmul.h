@@ -38,6 +38,10 @@ struct MatmulDest {
   int64_t plane = 0, channels = 0;
   DType type = DType::kU8;
   quant::Affine grid;
+  // Added to every output before the activation (a fused residual add):
+  // residual[r * residual_ld + c], or none.
+  const float* residual = nullptr;
+  int64_t residual_ld = 0;
 
   static MatmulDest rows(float* y, int64_t ld) {
     MatmulDest d;

@@ -309,6 +309,7 @@ void Model::link_graph(const json& nodes) {
   validate_ops();
   infer_shapes();
   fold_batch_norms();
+  fuse_residuals();
   fuse_activations();
   order_graph();
   infer_shapes();
@@ -438,6 +439,43 @@ void Model::fold_batch_norms() {
     prev.outputs = bn.outputs;
     for (int o : bn.outputs) producer[static_cast<size_t>(o)] = p;
     removed[i] = true;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (!removed[i]) kept.push_back(std::move(nodes_[i]));
+  nodes_ = std::move(kept);
+}
+
+// add(conv(x), s) -> conv(x, residual s) when the add is the convolution's
+// only reader (and the convolution has no activation yet): the convolution
+// adds s to its outputs before the activation, in its epilogue, and saves a
+// pass over both tensors. A relu after the add then fuses as usual.
+void Model::fuse_residuals() {
+  std::vector<int> consumers(tensor_names_.size(), 0);
+  for (const Node& n : nodes_)
+    for (int t : n.inputs) ++consumers[static_cast<size_t>(t)];
+  for (int t : output_ids_) ++consumers[static_cast<size_t>(t)];
+  std::vector<int> producer(tensor_names_.size(), -1);
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    for (int o : nodes_[i].outputs) producer[static_cast<size_t>(o)] = static_cast<int>(i);
+  std::vector<bool> removed(nodes_.size(), false);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& add = nodes_[i];
+    if (add.op != "add" || add.inputs.size() != 2 || add.attributes.contains("constant")) continue;
+    for (int side = 0; side < 2; ++side) {
+      const int t = add.inputs[static_cast<size_t>(side)], p = producer[static_cast<size_t>(t)];
+      if (p < 0 || consumers[static_cast<size_t>(t)] != 1) continue;
+      Node& conv = nodes_[static_cast<size_t>(p)];
+      if (conv.op != "conv2d" || conv.inputs.size() != 1 || conv.attributes.contains("activation")) continue;
+      // The add's other input cannot depend on the convolution's output: the
+      // add is that output's only reader.
+      conv.inputs.push_back(add.inputs[static_cast<size_t>(1 - side)]);
+      conv.attributes["residual"] = true;
+      conv.outputs = add.outputs;
+      for (int o : add.outputs) producer[static_cast<size_t>(o)] = p;
+      removed[i] = true;
+      break;
+    }
   }
   std::vector<Node> kept;
   for (size_t i = 0; i < nodes_.size(); ++i)

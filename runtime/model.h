@@ -101,6 +101,7 @@ class Model {
   void order_graph();
   void validate_ops();
   void fold_batch_norms();
+  void fuse_residuals();
   void fuse_activations();
   void infer_shapes();
 

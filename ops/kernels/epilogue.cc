@@ -21,30 +21,26 @@ namespace bitlane::ops::detail {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// The per-column parameters of lanes [c, c + N), loaded once for all rows.
-template <class D>
-struct Columns {
-  hn::Vec<D> scale, offset, row_scale;
-  Columns(D d, size_t c, const EpilogueParams& p)
-      : scale(hn::LoadU(d, p.scale + c)), offset(hn::LoadU(d, p.offset + c)),
-        row_scale(p.row_scale ? hn::LoadU(d, p.row_scale + c) : hn::Zero(d)) {}
-};
-
-// y for one row's lanes (Mul, Add, Sub: never fused, as in epilogue_value).
-template <class D, class VI>
-HWY_INLINE hn::Vec<D> Values(D d, VI acc, const Columns<D>& k, float ra, const EpilogueParams& p) {
-  auto y = hn::Add(hn::Mul(hn::ConvertTo(d, acc), k.scale), k.offset);
-  if (p.row_scale) y = hn::Sub(y, hn::Mul(hn::Set(d, ra), k.row_scale));
+// y for one row's lanes (Mul, Add, Sub: never fused, as in epilogue_value),
+// with the columns' parameters loaded once for all rows (plain vectors, not
+// a struct: SVE vectors are sizeless); res: the residual row's lanes.
+template <class D, class V, class VI>
+HWY_INLINE V Values(D d, VI acc, V scale, V offset, V row_scale, float ra, const EpilogueParams& p,
+                    const V* res = nullptr) {
+  auto y = hn::Add(hn::Mul(hn::ConvertTo(d, acc), scale), offset);
+  if (p.row_scale) y = hn::Sub(y, hn::Mul(hn::Set(d, ra), row_scale));
+  if (res) y = hn::Add(y, *res);
   switch (p.act) {
     case EpilogueAct::kRelu: return hn::Max(y, hn::Zero(d));
     case EpilogueAct::kRelu6: return hn::Min(hn::Max(y, hn::Zero(d)), hn::Set(d, 6.f));
     default: return y;
   }
 }
-template <class D, class VI>
-HWY_INLINE hn::Vec<D> Values(D d, VI acc, size_t c, float ra, const EpilogueParams& p) {
-  return Values(d, acc, Columns<D>(d, c, p), ra, p);
-}
+
+#define BL_COLUMNS(c)                                 \
+  const auto scale = hn::LoadU(d, p.scale + (c));     \
+  const auto offset = hn::LoadU(d, p.offset + (c));   \
+  const auto row_scale = p.row_scale ? hn::LoadU(d, p.row_scale + (c)) : hn::Zero(d);
 
 // Column vectors outermost (parameters loaded once), rows inside; a last,
 // partial vector of columns is masked.
@@ -53,18 +49,20 @@ void ToF32(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t ld
   const hn::RebindToSigned<decltype(d)> di;
   const size_t N = hn::Lanes(d);
   for (size_t c = t.c0; c < t.c1; c += N) {
-    const Columns<hn::ScalableTag<float>> k(d, c, p);
+    BL_COLUMNS(c)
     const size_t a0 = c - t.c0;
-    if (c + N <= t.c1) {
-      for (size_t r = 0; r < t.rows; ++r)
-        hn::StoreU(Values(d, hn::LoadU(di, t.acc + r * t.lda + a0), k, t.ra ? t.ra[r] : 0.f, p), d,
-                   out + r * ldo + c);
-    } else {
-      const auto m = hn::FirstN(d, t.c1 - c);
-      const auto mi = hn::RebindMask(di, m);
-      for (size_t r = 0; r < t.rows; ++r)
-        hn::BlendedStore(Values(d, hn::MaskedLoad(mi, di, t.acc + r * t.lda + a0), k, t.ra ? t.ra[r] : 0.f, p), m,
-                         d, out + r * ldo + c);
+    const auto m = hn::FirstN(d, t.c1 - c);
+    const auto mi = hn::RebindMask(di, m);
+    const bool full = c + N <= t.c1;
+    for (size_t r = 0; r < t.rows; ++r) {
+      const auto acc = full ? hn::LoadU(di, t.acc + r * t.lda + a0) : hn::MaskedLoad(mi, di, t.acc + r * t.lda + a0);
+      hn::Vec<decltype(d)> res;
+      if (t.res) res = full ? hn::LoadU(d, t.res + r * t.ldr + c) : hn::MaskedLoad(m, d, t.res + r * t.ldr + c);
+      const auto y = Values(d, acc, scale, offset, row_scale, t.ra ? t.ra[r] : 0.f, p, t.res ? &res : nullptr);
+      if (full)
+        hn::StoreU(y, d, out + r * ldo + c);
+      else
+        hn::BlendedStore(y, m, d, out + r * ldo + c);
     }
   }
 }
@@ -85,11 +83,15 @@ void ToF32Planes(const EpilogueTile& t, const EpilogueParams& p, float* out, siz
         const int32_t* a = t.acc + r * t.lda + (c0 - t.c0);
         const float ra = t.ra ? t.ra[r] : 0.f;
         float* b = buf + (r - r0) * kCols;
-        size_t c = 0;
-        for (; c + N <= cols; c += N) hn::Store(Values(d, hn::LoadU(di, a + c), c0 + c, ra, p), d, b + c);
-        if (c < cols) {  // the columns left, in one masked step (p's arrays are padded)
+        const float* rr = t.res ? t.res + r * t.ldr + c0 : nullptr;
+        for (size_t c = 0; c < cols; c += N) {  // the last, partial vector masked (p's arrays are padded)
           const auto m = hn::FirstN(d, cols - c);
-          const auto v = Values(d, hn::MaskedLoad(hn::RebindMask(di, m), di, a + c), c0 + c, ra, p);
+          const bool full = c + N <= cols;
+          const auto acc = full ? hn::LoadU(di, a + c) : hn::MaskedLoad(hn::RebindMask(di, m), di, a + c);
+          hn::Vec<decltype(d)> res;
+          if (rr) res = full ? hn::LoadU(d, rr + c) : hn::MaskedLoad(m, d, rr + c);
+          BL_COLUMNS(c0 + c)
+          const auto v = Values(d, acc, scale, offset, row_scale, ra, p, rr ? &res : nullptr);
           hn::BlendedStore(v, m, d, b + c);
         }
       }
@@ -115,18 +117,21 @@ void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& 
     return hn::DemoteTo(dt, hn::ConvertTo(di, g));
   };
   for (size_t c = t.c0; c < t.c1; c += N) {
-    const Columns<hn::ScalableTag<float>> k(d, c, p);
+    BL_COLUMNS(c)
     const size_t a0 = c - t.c0;
-    if (c + N <= t.c1) {
-      for (size_t r = 0; r < t.rows; ++r)
-        hn::StoreU(requant(Values(d, hn::LoadU(di, t.acc + r * t.lda + a0), k, t.ra ? t.ra[r] : 0.f, p)), dt,
-                   out + r * ldo + c);
-    } else {
-      const auto mi = hn::RebindMask(di, hn::FirstN(d, t.c1 - c));
-      const auto mt = hn::FirstN(dt, t.c1 - c);
-      for (size_t r = 0; r < t.rows; ++r)
-        hn::BlendedStore(requant(Values(d, hn::MaskedLoad(mi, di, t.acc + r * t.lda + a0), k, t.ra ? t.ra[r] : 0.f, p)),
-                         mt, dt, out + r * ldo + c);
+    const auto m = hn::FirstN(d, t.c1 - c);
+    const auto mi = hn::RebindMask(di, m);
+    const auto mt = hn::FirstN(dt, t.c1 - c);
+    const bool full = c + N <= t.c1;
+    for (size_t r = 0; r < t.rows; ++r) {
+      const auto acc = full ? hn::LoadU(di, t.acc + r * t.lda + a0) : hn::MaskedLoad(mi, di, t.acc + r * t.lda + a0);
+      hn::Vec<decltype(d)> res;
+      if (t.res) res = full ? hn::LoadU(d, t.res + r * t.ldr + c) : hn::MaskedLoad(m, d, t.res + r * t.ldr + c);
+      const auto q8 = requant(Values(d, acc, scale, offset, row_scale, t.ra ? t.ra[r] : 0.f, p, t.res ? &res : nullptr));
+      if (full)
+        hn::StoreU(q8, dt, out + r * ldo + c);
+      else
+        hn::BlendedStore(q8, mt, dt, out + r * ldo + c);
     }
   }
 }
@@ -140,6 +145,8 @@ void ToI8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q
 void ToI16(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, int16_t* out, size_t ldo) {
   ToInt(t, p, q, out, ldo);
 }
+
+#undef BL_COLUMNS
 
 }  // namespace HWY_NAMESPACE
 }  // namespace bitlane::ops::detail

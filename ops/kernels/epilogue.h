@@ -1,11 +1,12 @@
 // Per-target epilogues of quantized layers, run on each finished GEMM tile
 // (swar::TileEpilogue) while its int32 sums are in cache:
 //
-//   y[r][c] = act(acc[r][c] * scale[c] + offset[c] - ra[r] * row_scale[c])
+//   y[r][c] = act(acc[r][c] * scale[c] + offset[c] - ra[r] * row_scale[c] + res[r][c])
 //
 // (the exact integer dot product scaled back to real values, bias and
 // zero-point corrections folded into offset and row_scale; ops/quantized_
-// matmul.h), then either stored as float -- row-major, or transposed into an
+// matmul.h; res a residual tensor added before the activation, or none), then
+// either stored as float -- row-major, or transposed into an
 // NCHW image -- or quantized straight onto the next layer's grid,
 //
 //   q = clamp(round_half_even((y * inv + off) * half), lo, hi)
@@ -45,6 +46,8 @@ struct EpilogueTile {
   size_t lda;
   size_t rows, c0, c1;
   const float* ra;
+  const float* res = nullptr;  // residual: res[r * ldr + c] for c in [c0, c1), or null
+  size_t ldr = 0;
 };
 
 // out[r * ldo + c] for c in [c0, c1).
@@ -60,9 +63,10 @@ void epilogue_to_i16(const EpilogueTile& t, const EpilogueParams& p, const Requa
                      size_t ldo);
 
 // The scalar definition of one output, shared by the kernels' tails and the tests.
-inline float epilogue_value(int32_t acc, size_t c, float ra, const EpilogueParams& p) {
+inline float epilogue_value(int32_t acc, size_t c, float ra, const EpilogueParams& p, const float* res = nullptr) {
   float y = static_cast<float>(acc) * p.scale[c] + p.offset[c];
   if (p.row_scale) y = y - ra * p.row_scale[c];
+  if (res) y = y + res[c];
   switch (p.act) {
     case EpilogueAct::kRelu: return y > 0.f ? y : 0.f;
     case EpilogueAct::kRelu6: return y < 0.f ? 0.f : y > 6.f ? 6.f : y;

@@ -109,7 +109,7 @@ TEST_CASE("quantized models are bit-exact with the scalar reference GEMM") {
     for (const char* plan : {"8", "w4a8", "3", "w2a4,first=fp32", "1", "scheme=term,w4a6,g=16,k=10,s=6",
                              "scheme=term,w4a8,g=8,k=12,s=3,enc=hese,ga=4,ka=8", "scheme=sdp,w4,sdp_g=4,sdp_k=3",
                              "scheme=drq,w4,drq_r=2,drq_t=0.3"}) {
-      INFO(name << " " << plan);
+      INFO(std::string(name) << " " << plan);
       CHECK(same_bits(run(engine_for(name, plan, false, ex), x, ex),
                       run(engine_for(name, plan, true, ex), x, ex)));
     }
@@ -119,7 +119,7 @@ TEST_CASE("char_lstm: quantized bit-exact with the reference, thread-count indep
   Executor one(1), two(2);
   const Tensor ids = text_ids();
   for (const char* plan : {"8", "4", "w2a6", "scheme=term,w4a6,g=8,k=16,s=3,enc=hese", "scheme=sdp,w6"}) {
-    INFO(plan);
+    INFO(std::string(plan));
     const auto fast = engine_for("char_lstm", plan, false, one);
     const Tensor a = run(fast, ids, one);
     CHECK(same_bits(a, run(engine_for("char_lstm", plan, true, one), ids, one)));
