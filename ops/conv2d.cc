@@ -6,14 +6,13 @@
 // input is quantized once and im2col runs on the integers, padding with the
 // integer that stands for 0.
 #include <algorithm>
-#include <array>
+#include <cmath>
 #include <cstring>
+#include <functional>
 
 #include "core/aligned_buffer.h"
 #include "core/executor.h"
-#include "swar/int_format.h"
-#include <cmath>
-
+#include "ops/conv_lowering.h"
 #include "ops/exp_matmul.h"
 #include "ops/factories.h"
 #include "ops/fused_activation.h"
@@ -25,62 +24,7 @@
 namespace bitlane::ops {
 namespace {
 
-struct Geometry {
-  int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
-};
-
-// Patch matrix of images [n0, n1) and channel group [c0, c0 + cg): row
-// (n, y, x), column (c, i, j), matching the weight layout [Cout, Cin/g, kh, kw].
-// Rows are `ld` >= K elements apart; the elements after K are zero.
-// Patch matrix of images [n0, n1) and channel group [c0, c0 + cg) of an NHWC
-// tensor: row (n, y, x), column (i, j, c). Rows are `ld` >= K elements
-// apart; the elements after K are zero.
-template <typename T>
-void im2col(const T* x, const Geometry& geo, int64_t n0, int64_t n1, int64_t c0, int64_t cg, T pad,
-            T* cols, int64_t ld) {
-  // Locals, not geo's fields: stores to `cols` could alias them otherwise.
-  const int64_t c = geo.c, h = geo.h, w = geo.w, kh = geo.kh, kw = geo.kw, sh = geo.sh, sw = geo.sw;
-  const int64_t dh = geo.dh, dw = geo.dw, pt = geo.pt, pl = geo.pl, oh = geo.oh, ow = geo.ow;
-  const int64_t k = cg * kh * kw;
-  for (int64_t n = n0; n < n1; ++n)
-    for (int64_t oy = 0; oy < oh; ++oy)
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        T* row = cols + (((n - n0) * oh + oy) * ow + ox) * ld;
-        for (int64_t i = k; i < ld; ++i) row[i] = T{0};
-        for (int64_t i = 0; i < kh; ++i) {
-          const int64_t y = oy * sh - pt + i * dh;
-          for (int64_t j = 0; j < kw; ++j, row += cg) {
-            const int64_t xx = ox * sw - pl + j * dw;
-            // Plain loops: runs of a few channels would pay for a memmove call.
-            if (y < 0 || y >= h || xx < 0 || xx >= w) {
-              for (int64_t t = 0; t < cg; ++t) row[t] = pad;
-            } else {
-              const T* src = x + ((n * h + y) * w + xx) * c + c0;
-              for (int64_t t = 0; t < cg; ++t) row[t] = src[t];
-            }
-          }
-        }
-      }
-}
-
-// dst[j * ld_dst + i] = src[i * ld_src + j] for a rows x cols matrix, in
-// 16 x 16 blocks so both sides stay in cache lines, applying `act`.
-template <Activation act>
-void transpose(const float* src, int64_t rows, int64_t cols, int64_t ld_src, float* dst, int64_t ld_dst) {
-  constexpr int64_t B = 16;
-  for (int64_t i0 = 0; i0 < rows; i0 += B)
-    for (int64_t j0 = 0; j0 < cols; j0 += B) {
-      const int64_t i1 = std::min(rows, i0 + B), j1 = std::min(cols, j0 + B);
-      for (int64_t j = j0; j < j1; ++j)  // contiguous writes
-        for (int64_t i = i0; i < i1; ++i) dst[j * ld_dst + i] = apply_activation(act, src[i * ld_src + j]);
-    }
-}
-
-// NCHW -> NHWC: each image is a (C x plane) -> (plane x C) transpose.
-void to_channels_last(const float* x, int64_t n, int64_t c, int64_t plane, float* out) {
-  for (int64_t b = 0; b < n; ++b)
-    transpose<Activation::kNone>(x + b * c * plane, c, plane, plane, out + b * c * plane, c);
-}
+using conv::Geometry;
 
 class Conv2d : public Op {
  public:
@@ -152,7 +96,7 @@ class Conv2d : public Op {
     thread_local std::vector<float> rows;
     rows.resize(static_cast<size_t>(r.size()));
     const int64_t n = r.dim(0), c = r.dim(1), plane = r.dim(2) * r.dim(3);
-    to_channels_last(r.f32(), n, c, plane, rows.data());
+    conv::to_channels_last(r.f32(), n, c, plane, rows.data());
     return rows.data();
   }
 
@@ -197,7 +141,7 @@ class Conv2d : public Op {
     const float* src_hwc = x + n0 * g.c * g.h * g.w;
     if (!in_nhwc) {
       xhwc.resize(static_cast<size_t>(in_size));
-      to_channels_last(src_hwc, g.n, g.c, g.h * g.w, xhwc.data());
+      conv::to_channels_last(src_hwc, g.n, g.c, g.h * g.w, xhwc.data());
       src_hwc = xhwc.data();
     }
     res.resize(static_cast<size_t>(rows * cog));
@@ -205,11 +149,11 @@ class Conv2d : public Op {
       const float* b = bias_ ? bias_->f32() + grp * cog : nullptr;
       if (!em_.empty()) {
         cols.resize(static_cast<size_t>(rows * k));
-        im2col(src_hwc, g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
+        conv::im2col(src_hwc, g, 0, g.n, grp * cg, cg, cols.data(), k);
         em_[static_cast<size_t>(grp)].run(cols.data(), rows, k, res.data(), cog, ctx);
       } else {
         cols.resize(static_cast<size_t>(rows * k));
-        im2col(src_hwc, g, 0, g.n, grp * cg, cg, 0.f, cols.data(), k);
+        conv::im2col(src_hwc, g, 0, g.n, grp * cg, cg, cols.data(), k);
         gemm_f32(cols.data(), rows, k, packed_[static_cast<size_t>(grp)], b, res.data(), cog, ctx.ex);
       }
       if (residual)  // added before the activation, as the unfused add was
@@ -230,9 +174,9 @@ class Conv2d : public Op {
         const float* src = res.data() + n * plane * cog;
         float* dst = y + ((n0 + n) * cout_ + grp * cog) * plane;
         switch (activation_) {
-          case Activation::kRelu: transpose<Activation::kRelu>(src, plane, cog, cog, dst, plane); break;
-          case Activation::kRelu6: transpose<Activation::kRelu6>(src, plane, cog, cog, dst, plane); break;
-          default: transpose<Activation::kNone>(src, plane, cog, cog, dst, plane);
+          case Activation::kRelu: conv::transpose<Activation::kRelu>(src, plane, cog, cog, dst, plane); break;
+          case Activation::kRelu6: conv::transpose<Activation::kRelu6>(src, plane, cog, cog, dst, plane); break;
+          default: conv::transpose<Activation::kNone>(src, plane, cog, cog, dst, plane);
         }
       }
     }
@@ -248,26 +192,33 @@ class Conv2d : public Op {
     const QuantizedMatmul& q0 = qm_[0];
     const DType t = q0.storage_type();
     const size_t es = dtype_size(t);
-    const int64_t in_size = g.n * g.h * g.w * g.c;
-    // The unfolding copies whole 32-byte blocks past the end of its runs:
-    // every source buffer keeps that much slack.
+    const int64_t per_image = g.h * g.w * g.c;
+    const bool float_input = x.dtype() == DType::kF32, nhwc = x.layout() == Layout::kChannelsLast;
+    // The GEMM reads the input spatially padded with the integer that
+    // stands for 0 (so the unfolding never checks bounds) and, in gather
+    // mode, with channels padded to gather_cp_ (integer 0). The copies read
+    // and write whole blocks past their runs: every buffer keeps slack.
     constexpr size_t kSlack = 64;
     thread_local AlignedBuffer<uint8_t> qx, padded;
-    const void* xq = x.data();
-    if (x.dtype() == DType::kF32) {
-      qx.reserve_scratch(static_cast<size_t>(in_size) * es + kSlack);
-      quantize_channels_last(ctx, g, x.f32(), x.layout() == Layout::kChannelsLast, q0, qx.data());
-      xq = qx.data();
-    }
+    const conv::PaddedInput p =
+        conv::padded_input(g, padding_[2], padding_[3], gather_cp_ ? gather_cp_ : g.c, es, pad_value(q0), fold_kw_);
+    padded.reserve_scratch(static_cast<size_t>(g.n) * p.image_bytes() + kSlack);
+    std::function<const uint8_t*(int64_t)> image;
     if (q0.has_transform()) {
-      if (xq == x.data()) {  // the transform works in place: on a copy
-        qx.reserve_scratch(static_cast<size_t>(in_size) * es + kSlack);
-        std::memcpy(qx.data(), x.data(), static_cast<size_t>(in_size) * es);
-        xq = qx.data();
+      // The scheme's transform (term revealing, SDP, DRQ) sees the whole
+      // quantized tensor first, in place on a copy.
+      qx.reserve_scratch(static_cast<size_t>(g.n * per_image) * es + kSlack);
+      if (float_input) {
+        ctx.ex.parallel_for(static_cast<size_t>(g.n), 1, [&](size_t b, size_t e) {
+          for (size_t n = b; n < e; ++n)
+            quantize_image(g, x.f32(), nhwc, static_cast<int64_t>(n), q0, qx.data() + n * per_image * es);
+        });
+      } else {
+        std::memcpy(qx.data(), x.data(), static_cast<size_t>(g.n * per_image) * es);
       }
-      const quant::ActivationLayout layout{g.n, g.h, g.w, g.c, g.h * g.w * g.c};
+      const quant::ActivationLayout layout{g.n, g.h, g.w, g.c, per_image};
       int64_t regions = 0, sensitive = 0;
-      auto* d = static_cast<uint8_t*>(const_cast<void*>(xq));
+      uint8_t* d = qx.data();
       if (t == DType::kI16) sensitive = q0.transform(reinterpret_cast<int16_t*>(d), layout, &regions);
       else if (t == DType::kI8) sensitive = q0.transform(reinterpret_cast<int8_t*>(d), layout, &regions);
       else sensitive = q0.transform(d, layout, &regions);
@@ -275,23 +226,21 @@ class Conv2d : public Op {
         ctx.stats->regions += regions;
         ctx.stats->sensitive += sensitive;
       }
+      image = [&](int64_t n) { return qx.data() + n * per_image * static_cast<int64_t>(es); };
+    } else if (float_input) {  // quantized image by image, each padded while in cache
+      image = [&](int64_t n) {
+        thread_local AlignedBuffer<uint8_t> one;
+        one.reserve_scratch(static_cast<size_t>(per_image) * es);
+        quantize_image(g, x.f32(), nhwc, n, q0, one.data());
+        return static_cast<const uint8_t*>(one.data());
+      };
+    } else {  // the previous layer's integers
+      image = [&](int64_t n) { return static_cast<const uint8_t*>(x.data()) + n * per_image * static_cast<int64_t>(es); };
     }
-    // Spatial padding done once, with the integer that stands for 0: the
-    // unfolding then never checks bounds. In gather mode the channels are
-    // padded too (to gather_c4_, with integer 0).
-    Geometry gp = g;
-    gp.h = g.h + padding_[0] + padding_[2];
-    gp.w = g.w + padding_[1] + padding_[3];
-    gp.pt = gp.pl = 0;
-    const int64_t cp = gather_c4_ ? gather_c4_ : g.c;
-    const bool pad = gp.h != g.h || gp.w != g.w || cp != g.c;
-    if (pad || xq == x.data()) {
-      const size_t bytes = static_cast<size_t>(g.n * gp.h * gp.w * cp) * es;
-      padded.reserve_scratch(bytes + kSlack);
-      pad_into(g, gp, cp, xq, pad_value(q0), es, padded.data());
-      xq = padded.data();
-    }
-    if (gather_c4_) {
+    conv::pad_images(ctx.ex, g, p, image, padded.data());
+    const Geometry& gp = p.gp;
+    const void* xq = padded.data();
+    if (gather_cp_) {
       run_gathered(ctx, g, gp, static_cast<const uint8_t*>(xq), y, residual);
       return;
     }
@@ -299,13 +248,13 @@ class Conv2d : public Op {
     if (out_q_) y.set_layout(Layout::kChannelsLast);
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const QuantizedMatmul& qm = qm_[static_cast<size_t>(grp)];
-      Unfold u{&gp, xq, es, grp * cg, cg};
+      conv::Unfold u{&gp, xq, es, grp * cg, cg};
       swar::ActivationRows rows;
       rows.type = t == DType::kU8 ? swar::ElemType::kU8 : t == DType::kI8 ? swar::ElemType::kI8 : swar::ElemType::kI16;
       rows.rows = static_cast<size_t>(g.n * plane);
       rows.cols = static_cast<size_t>(cg * g.kh * g.kw);
       rows.ctx = &u;
-      rows.produce = Unfold::produce;
+      rows.produce = conv::Unfold::produce;
       MatmulDest dest;
       if (out_q_) {
         dest.kind = MatmulDest::Kind::kInt;
@@ -329,30 +278,18 @@ class Conv2d : public Op {
     }
   }
 
-  // Implicit im2col: row (n, oy, ox), kernel row i is kw * c4 bytes at
-  // ((n * Hp + oy * sh + i * dh) * Wp + ox * sw) * c4 of the padded input.
+  // Implicit im2col: row (n, oy, ox), kernel row i is gp.kw * cp bytes at
+  // ((n * Hp + oy * sh + i * dh) * Wp + ox * sw) * cp of the padded input.
   void run_gathered(const RunContext& ctx, const Geometry& g, const Geometry& gp, const uint8_t* xq, Tensor& y,
                     const float* residual) const {
-    const int64_t c4 = gather_c4_, plane = g.oh * g.ow, rows = g.n * plane;
-    // The offsets depend only on the geometry: kept while it repeats.
-    thread_local std::vector<int64_t> row_offset;
-    thread_local std::array<int64_t, 8> key{};
-    const std::array<int64_t, 8> now{g.n, gp.h, gp.w, g.oh, g.ow, g.sh, g.sw, c4};
-    if (now != key || row_offset.size() != static_cast<size_t>(rows)) {
-      row_offset.resize(static_cast<size_t>(rows));
-      for (int64_t n = 0, r = 0; n < g.n; ++n)
-        for (int64_t oy = 0; oy < g.oh; ++oy)
-          for (int64_t ox = 0; ox < g.ow; ++ox, ++r)
-            row_offset[static_cast<size_t>(r)] = ((n * gp.h + oy * g.sh) * gp.w + ox * g.sw) * c4;
-      key = now;
-    }
+    const int64_t cp = gather_cp_, plane = g.oh * g.ow, rows = g.n * plane;
     swar::ActivationGather gather;
     gather.base = xq;
     gather.rows = static_cast<size_t>(rows);
     gather.segments = static_cast<size_t>(g.kh);
-    gather.run = static_cast<size_t>(g.kw * c4);
-    gather.segment_stride = static_cast<size_t>(g.dh * gp.w * c4);
-    gather.row_offset = row_offset.data();
+    gather.run = static_cast<size_t>(gp.kw * cp);
+    gather.segment_stride = static_cast<size_t>(g.dh * gp.w * cp);
+    gather.row_offset = conv::gather_row_offsets(g, gp, cp);
     MatmulDest dest;
     if (out_q_) {
       dest.kind = MatmulDest::Kind::kInt;
@@ -373,92 +310,23 @@ class Conv2d : public Op {
     qm_[0].run_gather(gather, dest, activation_, ctx);
   }
 
-  // Channels-last integers into a buffer with the spatial padding of gp
-  // (filled with `pad`) and `cp` >= C channels (the extra ones integer 0).
-  void pad_into(const Geometry& g, const Geometry& gp, int64_t cp, const void* src, int32_t padv, size_t es,
-                uint8_t* dst) const {
-    if (cp != g.c) {  // channels padded (gather mode: bytes)
-      const int64_t c = g.c, hp = gp.h, wp = gp.w, h = g.h, w = g.w, pt = padding_[0], pl = padding_[1];
-      const auto* s = static_cast<const uint8_t*>(src);
-      // A padding pixel: the integer for 0 in the real channels, 0 after.
-      std::vector<uint8_t> pad_pixel(static_cast<size_t>(cp), 0);
-      std::fill_n(pad_pixel.begin(), c, static_cast<uint8_t>(padv));
-      for (int64_t n = 0; n < g.n; ++n)
-        for (int64_t yy = 0; yy < hp; ++yy) {
-          uint8_t* d = dst + ((n * hp + yy) * wp) * cp;
-          const int64_t sy = yy - pt;
-          const bool row_inside = sy >= 0 && sy < h;
-          for (int64_t xx = 0; xx < wp; ++xx) {
-            if (!row_inside || xx < pl || xx >= pl + w) std::memcpy(d + xx * cp, pad_pixel.data(), static_cast<size_t>(cp));
-          }
-          if (!row_inside) continue;
-          const uint8_t* p = s + (n * h + sy) * w * c;
-          uint8_t* o = d + pl * cp;
-          if (c == 1 && cp == 4) {  // one channel: zero-extended bytes (vectorizes)
-            auto* o32 = reinterpret_cast<uint32_t*>(o);
-            for (int64_t xx = 0; xx < w; ++xx) {
-              const uint32_t v = p[xx];
-              std::memcpy(o32 + xx, &v, 4);
-            }
-          } else {
-            for (int64_t xx = 0; xx < w; ++xx)
-              for (int64_t ch = 0; ch < cp; ++ch) o[xx * cp + ch] = ch < c ? p[xx * c + ch] : uint8_t{0};
-          }
-        }
-      return;
-    }
-    const size_t row_bytes = static_cast<size_t>(g.w * g.c) * es;
-    const size_t prow_bytes = static_cast<size_t>(gp.w * g.c) * es;
-    const size_t left = static_cast<size_t>(padding_[1] * g.c) * es;
-    auto fill = [&](uint8_t* d, size_t bytes) {
-      if (es == 1) {
-        std::memset(d, static_cast<uint8_t>(padv), bytes);
-      } else {
-        const int16_t v = static_cast<int16_t>(padv);
-        for (size_t i = 0; i < bytes / 2; ++i) std::memcpy(d + 2 * i, &v, 2);
-      }
-    };
-    for (int64_t n = 0; n < g.n; ++n)
-      for (int64_t yy = 0; yy < gp.h; ++yy) {
-        uint8_t* d = dst + static_cast<size_t>(n * gp.h + yy) * prow_bytes;
-        const int64_t sy = yy - padding_[0];
-        if (sy < 0 || sy >= g.h) {
-          fill(d, prow_bytes);
-          continue;
-        }
-        fill(d, left);
-        std::memcpy(d + left, static_cast<const uint8_t*>(src) + static_cast<size_t>(n * g.h + sy) * row_bytes,
-                    row_bytes);
-        fill(d + left + row_bytes, prow_bytes - left - row_bytes);
-      }
-  }
-
-  // Floats (NCHW, or channels-last already) -> channels-last integers on
-  // the layer's grid.
-  static void quantize_channels_last(const RunContext& ctx, const Geometry& g, const float* x, bool nhwc_input,
-                                     const QuantizedMatmul& q, uint8_t* out) {
+  // Image n of a float input (NCHW, or channels-last already) as
+  // channels-last integers on the layer's grid, in `dst`.
+  static void quantize_image(const Geometry& g, const float* x, bool nhwc_input, int64_t n,
+                             const QuantizedMatmul& q, uint8_t* dst) {
     const int64_t hw = g.h * g.w, per_image = g.c * hw;
-    const DType t = q.storage_type();
-    const size_t es = dtype_size(t);
-    auto images = [&](size_t b, size_t e) {
-      thread_local std::vector<float> buf;
-      for (size_t n = b; n < e; ++n) {
-        const float* src = x + static_cast<int64_t>(n) * per_image;
-        if (g.c > 1 && !nhwc_input) {
-          buf.resize(static_cast<size_t>(per_image));
-          transpose<Activation::kNone>(src, g.c, hw, hw, buf.data(), g.c);
-          src = buf.data();
-        }
-        uint8_t* dst = out + static_cast<size_t>(static_cast<int64_t>(n) * per_image) * es;
-        if (t == DType::kI16) quant::quantize(src, per_image, q.activation(), reinterpret_cast<int16_t*>(dst));
-        else if (t == DType::kI8) quant::quantize(src, per_image, q.activation(), reinterpret_cast<int8_t*>(dst));
-        else quant::quantize(src, per_image, q.activation(), dst);
-      }
-    };
-    if (g.n * per_image >= (int64_t{1} << 16))
-      ctx.ex.parallel_for(static_cast<size_t>(g.n), 1, images);
-    else
-      images(0, static_cast<size_t>(g.n));
+    const float* src = x + n * per_image;
+    thread_local std::vector<float> buf;
+    if (g.c > 1 && !nhwc_input) {
+      buf.resize(static_cast<size_t>(per_image));
+      conv::transpose<Activation::kNone>(src, g.c, hw, hw, buf.data(), g.c);
+      src = buf.data();
+    }
+    switch (q.storage_type()) {
+      case DType::kI16: quant::quantize(src, per_image, q.activation(), reinterpret_cast<int16_t*>(dst)); break;
+      case DType::kI8: quant::quantize(src, per_image, q.activation(), reinterpret_cast<int8_t*>(dst)); break;
+      default: quant::quantize(src, per_image, q.activation(), dst);
+    }
   }
 
   // The integer that stands for 0 on the layer's grid, as raw bytes.
@@ -468,66 +336,6 @@ class Conv2d : public Op {
     quant::quantize(&zero, 1, q.activation(), &pad);
     return pad;
   }
-
-  // im2col rows from padded channels-last integers (no bounds to check),
-  // for the GEMM's tasks.
-  struct Unfold {
-    const Geometry* g;
-    const void* x;
-    size_t es;
-    int64_t c0, cg;
-
-    static void produce(void* ctx, size_t r0, size_t r1, void* dst, size_t stride) {
-      const auto* u = static_cast<const Unfold*>(ctx);
-      if (u->es == 1)
-        u->rows(static_cast<const uint8_t*>(u->x), r0, r1, static_cast<uint8_t*>(dst), stride);
-      else
-        u->rows(static_cast<const int16_t*>(u->x), r0, r1, static_cast<int16_t*>(dst), stride);
-    }
-
-    // Copies n elements in whole 32-byte blocks: up to 31 bytes past the
-    // end of both runs are read and written (the sources keep slack, the
-    // rows are rewritten after it or lie in the staging rows' slack).
-    template <typename T>
-    static void copy_blocks(T* dst, const T* src, int64_t n) {
-      auto* d = reinterpret_cast<uint8_t*>(dst);
-      const auto* s = reinterpret_cast<const uint8_t*>(src);
-      const int64_t bytes = n * static_cast<int64_t>(sizeof(T));
-      for (int64_t b = 0; b < bytes; b += 32) std::memcpy(d + b, s + b, 32);
-    }
-
-    template <typename T>
-    void rows(const T* src_image, size_t r0, size_t r1, T* dst, size_t stride) const {
-      // Locals: the stores below could alias the geometry otherwise.
-      const int64_t C = g->c, H = g->h, W = g->w, kh = g->kh, kw = g->kw, sh = g->sh, sw = g->sw;
-      const int64_t dh = g->dh, dw = g->dw, ow = g->ow, oh = g->oh;
-      const int64_t group_c0 = c0, group_cg = cg, k = group_cg * kh * kw, k4 = (k + 3) / 4 * 4;
-      // A kernel row's kw positions are one contiguous run when they cover all
-      // channels and sit next to each other.
-      const bool runs = group_cg == C && dw == 1;
-      const int64_t run = kw * group_cg;
-      // Output position of row r0, then stepped along (no divisions per row).
-      int64_t n = static_cast<int64_t>(r0) / (oh * ow), p = static_cast<int64_t>(r0) % (oh * ow);
-      int64_t oy = p / ow, ox = p % ow;
-      for (size_t r = r0; r < r1; ++r) {
-        T* row = dst + (r - r0) * stride;
-        const T* at = src_image + ((n * H + oy * sh) * W + ox * sw) * C + group_c0;
-        for (int64_t i = 0; i < kh; ++i) {
-          const T* src = at + i * dh * W * C;
-          if (runs) {
-            copy_blocks(row + i * run, src, run);
-          } else {
-            for (int64_t j = 0; j < kw; ++j) copy_blocks(row + i * run + j * group_cg, src + j * dw * C, group_cg);
-          }
-        }
-        for (int64_t t = k; t < k4; ++t) row[t] = T{0};
-        if (++ox == ow) {
-          ox = 0;
-          if (++oy == oh) oy = 0, ++n;
-        }
-      }
-    }
-  };
 
   bool quantizable() const override { return true; }
   void quantize(const quant::LayerPlan& plan, const quant::RangeStats& input,
@@ -548,24 +356,31 @@ class Conv2d : public Op {
     const auto [lo, hi] = input.choose(plan);
     const quant::Affine a = plan.scheme().activation_affine(lo, hi, plan);
     qm_.resize(static_cast<size_t>(groups_));
-    gather_c4_ = 0;
+    gather_cp_ = 0;
+    fold_kw_ = false;
     if (groups_ == 1 && dilation_[1] == 1) {
       // The implicit im2col: the GEMM reads each kernel row where it lies in
-      // the padded input, which needs whole 4-byte units per kernel row --
-      // input channels padded to a multiple of 4 with zero weights (exact
-      // when integer 0 means 0 on the weight grid; the padding channels
-      // hold integer 0 too).
-      const int64_t kh = w_->dim(2), kw = w_->dim(3), c4 = (cg + 3) / 4 * 4;
-      std::vector<float> w4(static_cast<size_t>(cout_ * kh * kw * c4), 0.f);
+      // the padded input, which needs whole 4-byte units per kernel row:
+      // either input channels padded to a multiple of 4, or (fold_kw, when
+      // shorter) each pixel holding its kernel row's kw pixels, padded to a
+      // multiple of 4 (conv_lowering.h). The padding holds integer 0 and
+      // meets zero weights: exact when integer 0 means 0 on the weight grid.
+      // Term groups stay within the real channels of a kernel position: the
+      // padding only lengthens a position's last group with zeros.
+      const int64_t kh = w_->dim(2), kw = w_->dim(3), c4 = (cg + 3) / 4 * 4, f4 = (kw * cg + 3) / 4 * 4;
+      const bool fold = kh * f4 < kh * kw * c4 && (f4 - kw * cg) % cg == 0;
+      const int64_t cp = fold ? f4 : c4, units = fold ? kh : kh * kw, real = fold ? kw * cg : cg;
+      std::vector<float> wp(static_cast<size_t>(cout_ * units * cp), 0.f);
       for (int64_t o = 0; o < cout_; ++o)
-        for (int64_t p = 0; p < kh * kw; ++p)
-          std::copy_n(w_hwc_.data() + (o * kh * kw + p) * cg, cg, w4.data() + (o * kh * kw + p) * c4);
+        for (int64_t u = 0; u < units; ++u)
+          std::copy_n(w_hwc_.data() + (o * units + u) * real, real, wp.data() + (o * units + u) * cp);
       QuantizedMatmul q;
-      q.prepare(w4.data(), cout_, kh * kw * c4, bias_ ? bias_->f32() : nullptr, plan, a, c4);
+      q.prepare(wp.data(), cout_, units * cp, bias_ ? bias_->f32() : nullptr, plan, a, fold ? cg : cp);
       q.set_counted_in(k);
       if (q.zero_weight_is_zero() && swar::reads_gathered(q.packed())) {
         qm_[0] = std::move(q);
-        gather_c4_ = c4;
+        gather_cp_ = cp;
+        fold_kw_ = fold;
         return;
       }
     }
@@ -616,7 +431,10 @@ class Conv2d : public Op {
   quant::LayerPlan plan_;
   std::optional<QuantizedHandover> out_q_;  // integer output for the next layer
   Layout out_layout_ = Layout::kAsShape;     // float output: NCHW or channels-last
-  int64_t gather_c4_ = 0;  // > 0: implicit im2col over input channels padded to this many
+  // > 0: implicit im2col over pixels of this many channels (a multiple of
+  // 4), which hold the kernel row's kw pixels when fold_kw_.
+  int64_t gather_cp_ = 0;
+  bool fold_kw_ = false;
 };
 
 }  // namespace

@@ -7,14 +7,17 @@
 // in an OpState the session owns.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/executor.h"
 #include "core/tensor.h"
 #include "quant/plan.h"
 #include "quant/uniform.h"
@@ -91,6 +94,15 @@ struct RunContext {
   bool reference = false;       // integer layers use the scalar reference GEMM
   LayerStats* stats = nullptr;  // count what was computed (slower)
 };
+
+// fn(b, e) over [0, n) items (images, planes) of about `bytes_each` bytes
+// of memory traffic, split over the executor's threads when there is enough
+// work for a task (~32 KB) and on the calling thread otherwise.
+template <class F>
+void parallel_items(const RunContext& ctx, int64_t n, size_t bytes_each, F&& fn) {
+  const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / std::max<size_t>(1, bytes_each));
+  ctx.ex.parallel_for(static_cast<size_t>(n), grain, std::forward<F>(fn));
+}
 
 // Cost of one op for one batch item, for `bitlane info` and the estimator.
 struct OpCost {

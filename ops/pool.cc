@@ -56,32 +56,47 @@ class Pool2d : public Op {
 
   ChannelsLast channels_last() const override { return ChannelsLast::kFollows; }
 
+  // Every path runs image by image (plane by plane for NCHW floats) in
+  // parallel; each output is computed by one thread in a fixed order.
   void run(const RunContext& ctx, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
-    if (in[0]->layout() == Layout::kChannelsLast && in[0]->dtype() == DType::kF32) {
-      if (max_) max_channels_last<float>(*in[0], *out[0]);
-      else avg_channels_last(*in[0], *out[0]);
-      return;
-    }
-    if (in[0]->dtype() != DType::kF32) {
-      switch (dtype_size(in[0]->dtype())) {
-        case 1:
-          if (in[0]->dtype() == DType::kU8) max_channels_last<uint8_t>(*in[0], *out[0]);
-          else max_channels_last<int8_t>(*in[0], *out[0]);
+    const Tensor& x = *in[0];
+    Tensor& y = *out[0];
+    const Shape& s = x.shape();
+    const int64_t n = s[0], image_bytes = s[1] * s[2] * s[3] * static_cast<int64_t>(dtype_size(x.dtype()));
+    auto images = [&](auto&& fn) {
+      parallel_items(ctx, n, static_cast<size_t>(image_bytes), [&](size_t b, size_t e) {
+        fn(static_cast<int64_t>(b), static_cast<int64_t>(e));
+      });
+    };
+    if (x.layout() == Layout::kChannelsLast || x.dtype() != DType::kF32) {
+      y.set_layout(Layout::kChannelsLast);
+      switch (x.dtype()) {
+        case DType::kF32:
+          if (max_) images([&](int64_t b, int64_t e) { max_channels_last<float>(x, y, b, e); });
+          else images([&](int64_t b, int64_t e) { avg_channels_last(x, y, b, e); });
           break;
-        default: max_channels_last<int16_t>(*in[0], *out[0]);
+        case DType::kU8: images([&](int64_t b, int64_t e) { max_channels_last<uint8_t>(x, y, b, e); }); break;
+        case DType::kI8: images([&](int64_t b, int64_t e) { max_channels_last<int8_t>(x, y, b, e); }); break;
+        default: images([&](int64_t b, int64_t e) { max_channels_last<int16_t>(x, y, b, e); });
       }
       return;
     }
-    (void)ctx;
-    const Shape& s = in[0]->shape();
-    const int64_t planes = s[0] * s[1], h = s[2], w = s[3];
-    const int64_t oh = out[0]->shape()[2], ow = out[0]->shape()[3];
+    const int64_t h = s[2], w = s[3];
+    parallel_items(ctx, n * s[1], static_cast<size_t>(h * w * 4), [&](size_t p0, size_t p1) {
+      planes_nchw(x.f32(), h, w, y.shape()[2], y.shape()[3], static_cast<int64_t>(p0), static_cast<int64_t>(p1),
+                  y.f32());
+    });
+  }
+
+  // Planes [p0, p1) of NCHW floats.
+  void planes_nchw(const float* src, int64_t h, int64_t w, int64_t oh, int64_t ow, int64_t p0, int64_t p1,
+                   float* dst) const {
     const bool simple = max_ && kernel_ == std::vector<int64_t>{2, 2} && stride_ == kernel_ &&
                         padding_ == std::vector<int64_t>{0, 0, 0, 0} && 2 * oh <= h && 2 * ow <= w;
-    for (int64_t p = 0; p < planes; ++p) {
-      const float* x = in[0]->f32() + p * h * w;
-      float* y = out[0]->f32() + p * oh * ow;
+    for (int64_t p = p0; p < p1; ++p) {
+      const float* x = src + p * h * w;
+      float* y = dst + p * oh * ow;
       if (simple) {  // the common 2x2 max pool: no window bookkeeping
         for (int64_t oy = 0; oy < oh; ++oy) {
           const float* r0 = x + 2 * oy * w;
@@ -110,15 +125,14 @@ class Pool2d : public Op {
     }
   }
 
-  // Average pooling of channels-last floats, in the window order of the NCHW
-  // path (so both give the same sums).
-  void avg_channels_last(const Tensor& x, Tensor& y) const {
+  // Average pooling of images [b0, b1) of channels-last floats, in the
+  // window order of the NCHW path (so both give the same sums).
+  void avg_channels_last(const Tensor& x, Tensor& y, int64_t b0, int64_t b1) const {
     const Shape& s = x.shape();
-    const int64_t n = s[0], c = s[1], h = s[2], w = s[3];
+    const int64_t c = s[1], h = s[2], w = s[3];
     const int64_t oh = y.shape()[2], ow = y.shape()[3];
-    y.set_layout(Layout::kChannelsLast);
     std::vector<float> acc(static_cast<size_t>(c));
-    for (int64_t b = 0; b < n; ++b)
+    for (int64_t b = b0; b < b1; ++b)
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
           const int64_t y0 = oy * stride_[0] - padding_[0], x0 = ox * stride_[1] - padding_[1];
@@ -139,21 +153,20 @@ class Pool2d : public Op {
         }
   }
 
-  // Max pooling of channels-last integers or floats: whole channel vectors
-  // at a time.
+  // Max pooling of images [b0, b1) of channels-last integers or floats:
+  // whole channel vectors at a time.
   template <typename T>
-  void max_channels_last(const Tensor& x, Tensor& y) const {
+  void max_channels_last(const Tensor& x, Tensor& y, int64_t b0, int64_t b1) const {
     const Shape& s = x.shape();
-    const int64_t n = s[0], c = s[1], h = s[2], w = s[3];
+    const int64_t c = s[1], h = s[2], w = s[3];
     const int64_t oh = y.shape()[2], ow = y.shape()[3];
-    y.set_layout(Layout::kChannelsLast);
     const T* src = x.as<T>();
     T* dst = y.as<T>();
     if (kernel_ == std::vector<int64_t>{2, 2} && stride_ == kernel_ && padding_ == std::vector<int64_t>{0, 0, 0, 0} &&
         2 * oh <= h && 2 * ow <= w) {
       // The common 2x2 pool, grouped as the NCHW path groups it (the same
       // result for floats, signed zeros included).
-      for (int64_t b = 0; b < n; ++b)
+      for (int64_t b = b0; b < b1; ++b)
         for (int64_t oy = 0; oy < oh; ++oy) {
           const T* r0 = src + ((b * h + 2 * oy) * w) * c;
           const T* r1 = r0 + w * c;
@@ -167,7 +180,7 @@ class Pool2d : public Op {
         }
       return;
     }
-    for (int64_t b = 0; b < n; ++b)
+    for (int64_t b = b0; b < b1; ++b)
       for (int64_t oy = 0; oy < oh; ++oy)
         for (int64_t ox = 0; ox < ow; ++ox) {
           T* o = dst + ((b * oh + oy) * ow + ox) * c;
@@ -206,27 +219,24 @@ class GlobalAvgPool : public Op {
   ChannelsLast channels_last() const override { return ChannelsLast::kChooses; }
   void set_output_layout(int, Layout l) override { layout_ = l; }
 
-  void run(const RunContext&, const std::vector<const Tensor*>& in,
+  void run(const RunContext& ctx, const std::vector<const Tensor*>& in,
            const std::vector<Tensor*>& out) const override {
     const Shape& s = in[0]->shape();
-    const int64_t planes = s[0] * s[1], area = s[2] * s[3];
+    const int64_t planes = s[0] * s[1], area = s[2] * s[3], c = s[1];
+    const bool nhwc = in[0]->layout() == Layout::kChannelsLast;
     out[0]->set_layout(layout_);  // [N, C, 1, 1]: the same bytes either way
-    if (in[0]->layout() == Layout::kChannelsLast) {  // sums in the pixel order of the NCHW path
-      const int64_t c = s[1];
-      for (int64_t p = 0; p < planes; ++p) {
-        const float* x = in[0]->f32() + (p / c) * area * c + p % c;
+    const float* x = in[0]->f32();
+    float* y = out[0]->f32();
+    // Each plane summed in pixel order, whatever the layout.
+    parallel_items(ctx, planes, static_cast<size_t>(area * 4), [&](size_t p0, size_t p1) {
+      for (auto p = static_cast<int64_t>(p0); p < static_cast<int64_t>(p1); ++p) {
+        const float* xp = nhwc ? x + (p / c) * area * c + p % c : x + p * area;
+        const int64_t step = nhwc ? c : 1;
         float acc = 0.f;
-        for (int64_t i = 0; i < area; ++i) acc += x[i * c];
-        out[0]->f32()[p] = acc / static_cast<float>(area);
+        for (int64_t i = 0; i < area; ++i) acc += xp[i * step];
+        y[p] = acc / static_cast<float>(area);
       }
-      return;
-    }
-    for (int64_t p = 0; p < planes; ++p) {
-      const float* x = in[0]->f32() + p * area;
-      float acc = 0.f;
-      for (int64_t i = 0; i < area; ++i) acc += x[i];
-      out[0]->f32()[p] = acc / static_cast<float>(area);
-    }
+    });
   }
 
  private:

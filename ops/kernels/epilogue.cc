@@ -21,86 +21,120 @@ namespace bitlane::ops::detail {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// y for one row's lanes (Mul, Add, Sub: never fused, as in epilogue_value),
-// with the columns' parameters loaded once for all rows (plain vectors, not
-// a struct: SVE vectors are sizeless); res: the residual row's lanes.
-template <class D, class V, class VI>
-HWY_INLINE V Values(D d, VI acc, V scale, V offset, V row_scale, float ra, const EpilogueParams& p,
-                    const V* res = nullptr) {
-  auto y = hn::Add(hn::Mul(hn::ConvertTo(d, acc), scale), offset);
-  if (p.row_scale) y = hn::Sub(y, hn::Mul(hn::Set(d, ra), row_scale));
-  if (res) y = hn::Add(y, *res);
-  switch (p.act) {
-    case EpilogueAct::kRelu: return hn::Max(y, hn::Zero(d));
-    case EpilogueAct::kRelu6: return hn::Min(hn::Max(y, hn::Zero(d)), hn::Set(d, 6.f));
-    default: return y;
+// What a tile's rows compute, as compile-time flags (one lean row loop per
+// combination): the activation, a zero-point correction (row_scale), a
+// residual.
+template <EpilogueAct A, bool RS, bool RES>
+struct Form {
+  static constexpr EpilogueAct act = A;
+  static constexpr bool row_scale = RS, residual = RES;
+};
+
+template <bool RS, bool RES, class F>
+HWY_INLINE void WithAct(EpilogueAct act, F&& f) {
+  switch (act) {
+    case EpilogueAct::kRelu: f(Form<EpilogueAct::kRelu, RS, RES>{}); break;
+    case EpilogueAct::kRelu6: f(Form<EpilogueAct::kRelu6, RS, RES>{}); break;
+    default: f(Form<EpilogueAct::kNone, RS, RES>{});
+  }
+}
+template <class F>
+HWY_INLINE void WithForm(const EpilogueTile& t, const EpilogueParams& p, F&& f) {
+  if (p.row_scale) {
+    if (t.res) WithAct<true, true>(p.act, f);
+    else WithAct<true, false>(p.act, f);
+  } else {
+    if (t.res) WithAct<false, true>(p.act, f);
+    else WithAct<false, false>(p.act, f);
   }
 }
 
-#define BL_COLUMNS(c)                                 \
-  const auto scale = hn::LoadU(d, p.scale + (c));     \
-  const auto offset = hn::LoadU(d, p.offset + (c));   \
-  const auto row_scale = p.row_scale ? hn::LoadU(d, p.row_scale + (c)) : hn::Zero(d);
+// y for one row's lanes (Mul, Add, Sub: never fused, as in epilogue_value).
+template <class Fm, class D, class V>
+HWY_INLINE V Values(D d, V acc, V scale, V offset, V row_scale, float ra, V res) {
+  auto y = hn::Add(hn::Mul(acc, scale), offset);
+  if constexpr (Fm::row_scale) y = hn::Sub(y, hn::Mul(hn::Set(d, ra), row_scale));
+  if constexpr (Fm::residual) y = hn::Add(y, res);
+  if constexpr (Fm::act == EpilogueAct::kRelu) return hn::Max(y, hn::Zero(d));
+  if constexpr (Fm::act == EpilogueAct::kRelu6) return hn::Min(hn::Max(y, hn::Zero(d)), hn::Set(d, 6.f));
+  return y;
+}
 
-// Column vectors outermost (parameters loaded once), rows inside; a last,
-// partial vector of columns is masked.
+// Output columns [c, c + N) of tile rows [r0, r1): emit(r, y) with y their
+// values; when !kFull only the first n lanes are columns of the tile (the
+// rest are computed from padding and must not be stored). The column
+// parameters are loaded once, and everything the loop reads is a local, so
+// the stores (of bytes, which may alias anything) force no reloads.
+template <class Fm, bool kFull, class D, class Emit>
+HWY_INLINE void Rows(D d, const EpilogueTile& t, const EpilogueParams& p, size_t r0, size_t r1, size_t c, size_t n,
+                     Emit&& emit) {
+  const hn::RebindToSigned<D> di;
+  const auto scale = hn::LoadU(d, p.scale + c), offset = hn::LoadU(d, p.offset + c);
+  const auto row_scale = Fm::row_scale ? hn::LoadU(d, p.row_scale + c) : hn::Zero(d);
+  const auto m = hn::FirstN(d, n);
+  const auto mi = hn::RebindMask(di, m);
+  const int32_t* acc = t.acc + (c - t.c0);
+  const size_t lda = t.lda, ldr = t.ldr;
+  const float* ra = t.ra;
+  const float* res = Fm::residual ? t.res + c : nullptr;
+  for (size_t r = r0; r < r1; ++r) {
+    const auto a = kFull ? hn::LoadU(di, acc + r * lda) : hn::MaskedLoad(mi, di, acc + r * lda);
+    auto rv = hn::Zero(d);
+    if constexpr (Fm::residual) rv = kFull ? hn::LoadU(d, res + r * ldr) : hn::MaskedLoad(m, d, res + r * ldr);
+    emit(r, Values<Fm>(d, hn::ConvertTo(d, a), scale, offset, row_scale, Fm::row_scale ? ra[r] : 0.f, rv));
+  }
+}
+
+// Column vectors outermost, rows inside, a last partial vector masked:
+// store(r, c, y, mask, full) for every row and column vector.
+template <class D, class Store>
+HWY_INLINE void ForEachVector(D d, const EpilogueTile& t, const EpilogueParams& p, Store&& store) {
+  const size_t N = hn::Lanes(d);
+  WithForm(t, p, [&](auto fm) {
+    using Fm = decltype(fm);
+    size_t c = t.c0;
+    for (; c + N <= t.c1; c += N)
+      Rows<Fm, true>(d, t, p, 0, t.rows, c, N, [&](size_t r, auto y) { store(r, c, y, N); });
+    if (c < t.c1)
+      Rows<Fm, false>(d, t, p, 0, t.rows, c, t.c1 - c, [&](size_t r, auto y) { store(r, c, y, t.c1 - c); });
+  });
+}
+
 void ToF32(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t ldo) {
   const hn::ScalableTag<float> d;
-  const hn::RebindToSigned<decltype(d)> di;
   const size_t N = hn::Lanes(d);
-  for (size_t c = t.c0; c < t.c1; c += N) {
-    BL_COLUMNS(c)
-    const size_t a0 = c - t.c0;
-    const auto m = hn::FirstN(d, t.c1 - c);
-    const auto mi = hn::RebindMask(di, m);
-    const bool full = c + N <= t.c1;
-    for (size_t r = 0; r < t.rows; ++r) {
-      const auto acc = full ? hn::LoadU(di, t.acc + r * t.lda + a0) : hn::MaskedLoad(mi, di, t.acc + r * t.lda + a0);
-      hn::Vec<decltype(d)> res;
-      if (t.res) res = full ? hn::LoadU(d, t.res + r * t.ldr + c) : hn::MaskedLoad(m, d, t.res + r * t.ldr + c);
-      const auto y = Values(d, acc, scale, offset, row_scale, t.ra ? t.ra[r] : 0.f, p, t.res ? &res : nullptr);
-      if (full)
-        hn::StoreU(y, d, out + r * ldo + c);
-      else
-        hn::BlendedStore(y, m, d, out + r * ldo + c);
-    }
-  }
+  ForEachVector(d, t, p, [&](size_t r, size_t c, auto y, size_t n) {
+    if (n == N) hn::StoreU(y, d, out + r * ldo + c);
+    else hn::BlendedStore(y, hn::FirstN(d, n), d, out + r * ldo + c);
+  });
 }
 
 void ToF32Planes(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t plane) {
-  // Blocks of up to 64 rows (pixels) x 64 columns (channels): computed row by
-  // row into a buffer, then written channel by channel (contiguous pixels).
+  // Blocks of up to 64 rows (pixels) x 64 columns (channels): computed into
+  // a buffer, then written channel by channel (contiguous pixels).
   constexpr size_t kRows = 64, kCols = 64;
   HWY_ALIGN float buf[kRows * kCols];
   const hn::ScalableTag<float> d;
-  const hn::RebindToSigned<decltype(d)> di;
   const size_t N = hn::Lanes(d);
-  for (size_t c0 = t.c0; c0 < t.c1; c0 += kCols) {
-    const size_t c1 = std::min(t.c1, c0 + kCols), cols = c1 - c0;
-    for (size_t r0 = 0; r0 < t.rows; r0 += kRows) {
-      const size_t r1 = std::min(t.rows, r0 + kRows);
-      for (size_t r = r0; r < r1; ++r) {
-        const int32_t* a = t.acc + r * t.lda + (c0 - t.c0);
-        const float ra = t.ra ? t.ra[r] : 0.f;
-        float* b = buf + (r - r0) * kCols;
-        const float* rr = t.res ? t.res + r * t.ldr + c0 : nullptr;
-        for (size_t c = 0; c < cols; c += N) {  // the last, partial vector masked (p's arrays are padded)
-          const auto m = hn::FirstN(d, cols - c);
-          const bool full = c + N <= cols;
-          const auto acc = full ? hn::LoadU(di, a + c) : hn::MaskedLoad(hn::RebindMask(di, m), di, a + c);
-          hn::Vec<decltype(d)> res;
-          if (rr) res = full ? hn::LoadU(d, rr + c) : hn::MaskedLoad(m, d, rr + c);
-          BL_COLUMNS(c0 + c)
-          const auto v = Values(d, acc, scale, offset, row_scale, ra, p, rr ? &res : nullptr);
-          hn::BlendedStore(v, m, d, b + c);
+  WithForm(t, p, [&](auto fm) {
+    using Fm = decltype(fm);
+    for (size_t c0 = t.c0; c0 < t.c1; c0 += kCols) {
+      const size_t c1 = std::min(t.c1, c0 + kCols), cols = c1 - c0;
+      for (size_t r0 = 0; r0 < t.rows; r0 += kRows) {
+        const size_t r1 = std::min(t.rows, r0 + kRows);
+        for (size_t c = 0; c < cols; c += N) {  // whole vectors into buf (it has room), the inputs masked
+          float* b = buf + c;
+          auto keep = [&](size_t r, auto y) { hn::Store(y, d, b + (r - r0) * kCols); };
+          if (c + N <= cols) Rows<Fm, true>(d, t, p, r0, r1, c0 + c, N, keep);
+          else Rows<Fm, false>(d, t, p, r0, r1, c0 + c, cols - c, keep);
+        }
+        for (size_t c = 0; c < cols; ++c) {
+          float* o = out + (c0 + c) * plane;
+          for (size_t r = r0; r < r1; ++r) o[r] = buf[(r - r0) * kCols + c];
         }
       }
-      for (size_t c = 0; c < cols; ++c) {
-        float* o = out + (c0 + c) * plane;
-        for (size_t r = r0; r < r1; ++r) o[r] = buf[(r - r0) * kCols + c];
-      }
     }
-  }
+  });
 }
 
 template <typename T>
@@ -111,29 +145,13 @@ void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& 
   const size_t N = hn::Lanes(d);
   const auto inv = hn::Set(d, q.inv_scale), off = hn::Set(d, q.offset), half = hn::Set(d, q.half);
   const auto lo = hn::Set(d, q.lo), hi = hn::Set(d, q.hi);
-  auto requant = [&](hn::Vec<hn::ScalableTag<float>> y) {
+  ForEachVector(d, t, p, [&](size_t r, size_t c, auto y, size_t n) {
     auto g = hn::Mul(hn::Add(hn::Mul(y, inv), off), half);
     g = hn::Min(hn::Max(hn::Round(g), lo), hi);
-    return hn::DemoteTo(dt, hn::ConvertTo(di, g));
-  };
-  for (size_t c = t.c0; c < t.c1; c += N) {
-    BL_COLUMNS(c)
-    const size_t a0 = c - t.c0;
-    const auto m = hn::FirstN(d, t.c1 - c);
-    const auto mi = hn::RebindMask(di, m);
-    const auto mt = hn::FirstN(dt, t.c1 - c);
-    const bool full = c + N <= t.c1;
-    for (size_t r = 0; r < t.rows; ++r) {
-      const auto acc = full ? hn::LoadU(di, t.acc + r * t.lda + a0) : hn::MaskedLoad(mi, di, t.acc + r * t.lda + a0);
-      hn::Vec<decltype(d)> res;
-      if (t.res) res = full ? hn::LoadU(d, t.res + r * t.ldr + c) : hn::MaskedLoad(m, d, t.res + r * t.ldr + c);
-      const auto q8 = requant(Values(d, acc, scale, offset, row_scale, t.ra ? t.ra[r] : 0.f, p, t.res ? &res : nullptr));
-      if (full)
-        hn::StoreU(q8, dt, out + r * ldo + c);
-      else
-        hn::BlendedStore(q8, mt, dt, out + r * ldo + c);
-    }
-  }
+    const auto v = hn::DemoteTo(dt, hn::ConvertTo(di, g));
+    if (n == N) hn::StoreU(v, dt, out + r * ldo + c);
+    else hn::BlendedStore(v, hn::FirstN(dt, n), dt, out + r * ldo + c);
+  });
 }
 
 void ToU8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, uint8_t* out, size_t ldo) {
@@ -145,8 +163,6 @@ void ToI8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q
 void ToI16(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, int16_t* out, size_t ldo) {
   ToInt(t, p, q, out, ldo);
 }
-
-#undef BL_COLUMNS
 
 }  // namespace HWY_NAMESPACE
 }  // namespace bitlane::ops::detail

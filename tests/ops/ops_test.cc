@@ -97,6 +97,65 @@ TEST_CASE("conv2d matches a naive convolution (stride, padding, dilation, groups
   }
 }
 
+TEST_CASE("quantized conv2d equals the naive convolution of the dequantized operands") {
+  // Every lowering the integer path picks: channels padded to 4 (16, 3
+  // channels), a kernel row folded into channels (1 channel 5x5 as LeNet's
+  // conv1, 1 channel 3x3 stride 2, 2 channels), the unfolded rows (groups,
+  // dilation, 6 channels, asymmetric weights, 12-bit and 1-bit plans), with
+  // odd paddings on every side.
+  const ConvCase cases[] = {
+      {2, 1, 12, 11, 6, 5, 5, 1, 1, 1, 1, 1, {2, 2, 2, 2}},
+      {2, 1, 9, 10, 5, 3, 3, 2, 2, 1, 1, 1, {1, 0, 2, 1}},
+      {1, 2, 7, 9, 3, 3, 3, 1, 1, 1, 1, 1, {1, 2, 0, 1}},
+      {1, 3, 8, 8, 4, 3, 3, 1, 2, 1, 1, 1, {1, 1, 1, 1}},
+      {2, 16, 6, 5, 17, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}},
+      {1, 6, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, {0, 1, 1, 0}},
+      {1, 4, 9, 9, 6, 3, 2, 2, 1, 1, 1, 2, {0, 1, 2, 0}},
+      {1, 2, 10, 8, 2, 3, 3, 1, 1, 2, 2, 1, {2, 0, 1, 1}},
+  };
+  unsigned seed = 100;
+  for (const ConvCase& k : cases)
+    for (int bits : {8, 4, 1, 12})
+      for (bool wsym : {true, false}) {
+        CAPTURE(k.c);
+        CAPTURE(k.kh);
+        CAPTURE(k.groups);
+        CAPTURE(bits);
+        CAPTURE(wsym);
+        ModelBuilder mb;
+        mb.input("x", {k.c, k.h, k.w}).output("y")
+            .weight("w", {k.cout, k.c / k.groups, k.kh, k.kw}, seed++)
+            .weight("b", {k.cout}, seed++)
+            .node("conv2d", "conv", {"x"}, {"y"},
+                  {{"weight", "w"}, {"bias", "b"}, {"stride", {k.sh, k.sw}}, {"dilation", {k.dh, k.dw}},
+                   {"padding", k.pad}, {"groups", k.groups}});
+        quant::QuantPlan plan;
+        plan.defaults = quant::parse_layer_plan({{"bits", bits}, {"weight_symmetric", wsym}}, plan.defaults, "test");
+        const Tensor x = test::random_tensor({k.n, k.c, k.h, k.w}, seed++, -0.5f, 2.f);
+        const Tensor y = run1(mb, x, plan, {x});
+        // The operands as the public quantizers make them, dequantized.
+        quant::RangeStats stats;
+        stats.add(x.f32(), x.size());
+        const auto [lo, hi] = stats.choose(plan.defaults);
+        const quant::Affine a = quant::activation_affine(lo, hi, bits, false);
+        const int64_t k_len = k.c / k.groups * k.kh * k.kw;
+        const Tensor& w = mb.weights.at("w");
+        const quant::QuantizedWeights qw = quant::quantize_weights(w.f32(), k.cout, k_len, plan.defaults);
+        Tensor xd({k.n, k.c, k.h, k.w}), wd(w.shape());
+        std::vector<int16_t> qx(static_cast<size_t>(x.size()));
+        quant::quantize(x.f32(), x.size(), a, qx.data());
+        for (int64_t i = 0; i < x.size(); ++i) xd.f32()[i] = quant::dequantize(qx[static_cast<size_t>(i)], a);
+        for (int64_t i = 0; i < w.size(); ++i)
+          wd.f32()[i] = quant::dequantize(qw.q[static_cast<size_t>(i)], qw.affine[static_cast<size_t>(i / k_len)]);
+        const int64_t oh = (k.h + k.pad[0] + k.pad[2] - k.dh * (k.kh - 1) - 1) / k.sh + 1;
+        const int64_t ow = (k.w + k.pad[1] + k.pad[3] - k.dw * (k.kw - 1) - 1) / k.sw + 1;
+        // Float rounding of up to 144-term sums with zero-point corrections;
+        // a lowering error (a wrong pixel, padding value or channel) is off
+        // by a product of operands, ~1e-2 and more.
+        check_close(y, naive_conv(xd, wd, mb.weights.at("b"), k, oh, ow), 1e-4);
+      }
+}
+
 TEST_CASE("pooling: hand-worked windows, padding and ceil mode") {
   // 1x1x3x4 input 1..12.
   Tensor x({1, 1, 3, 4});

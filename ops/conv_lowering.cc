@@ -1,0 +1,252 @@
+#include "ops/conv_lowering.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace bitlane::ops::conv {
+
+// The masked-word copies below keep the first bytes of a word.
+static_assert(std::endian::native == std::endian::little, "bitlane assumes a little-endian CPU");
+
+void im2col(const float* x, const Geometry& geo, int64_t n0, int64_t n1, int64_t c0, int64_t cg, float* cols,
+            int64_t ld) {
+  // Locals, not geo's fields: stores to `cols` could alias them otherwise.
+  const int64_t c = geo.c, h = geo.h, w = geo.w, kh = geo.kh, kw = geo.kw, sh = geo.sh, sw = geo.sw;
+  const int64_t dh = geo.dh, dw = geo.dw, pt = geo.pt, pl = geo.pl, oh = geo.oh, ow = geo.ow;
+  const int64_t k = cg * kh * kw;
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        float* row = cols + (((n - n0) * oh + oy) * ow + ox) * ld;
+        for (int64_t i = k; i < ld; ++i) row[i] = 0.f;
+        for (int64_t i = 0; i < kh; ++i) {
+          const int64_t y = oy * sh - pt + i * dh;
+          for (int64_t j = 0; j < kw; ++j, row += cg) {
+            const int64_t xx = ox * sw - pl + j * dw;
+            // Plain loops: runs of a few channels would pay for a memmove call.
+            if (y < 0 || y >= h || xx < 0 || xx >= w) {
+              for (int64_t t = 0; t < cg; ++t) row[t] = 0.f;
+            } else {
+              const float* src = x + ((n * h + y) * w + xx) * c + c0;
+              for (int64_t t = 0; t < cg; ++t) row[t] = src[t];
+            }
+          }
+        }
+      }
+}
+
+void to_channels_last(const float* x, int64_t n, int64_t c, int64_t plane, float* out) {
+  for (int64_t b = 0; b < n; ++b)
+    transpose<Activation::kNone>(x + b * c * plane, c, plane, plane, out + b * c * plane, c);
+}
+
+PaddedInput padded_input(const Geometry& g, int64_t bottom, int64_t right, int64_t cp, size_t es, int32_t pad,
+                         bool fold_kw) {
+  PaddedInput p{g, cp, es, pad, fold_kw};
+  p.gp.h = g.h + g.pt + bottom;
+  p.gp.w = g.w + g.pl + right;
+  p.gp.c = cp;
+  p.gp.pt = p.gp.pl = 0;
+  if (fold_kw) {
+    p.gp.w -= (g.kw - 1) * g.dw;
+    p.gp.kw = 1;
+  }
+  return p;
+}
+
+namespace {
+
+// `count` elements of the padding value (es bytes each).
+void fill_pad(uint8_t* d, int64_t count, size_t es, int32_t pad) {
+  if (es == 1) {
+    std::memset(d, static_cast<uint8_t>(pad), static_cast<size_t>(count));
+    return;
+  }
+  const auto v = static_cast<int16_t>(pad);
+  for (int64_t i = 0; i < count; ++i) std::memcpy(d + 2 * i, &v, 2);
+}
+
+// Row yy of the padded image (wp pixels of cp channels): the padding
+// value in the c real channels of padding pixels, integer 0 in channels
+// beyond c, the source row in between.
+void pad_row(const Geometry& g, const PaddedInput& p, int64_t cp, int64_t wp, int64_t yy, const uint8_t* src,
+             uint8_t* d) {
+  const int64_t c = g.c, w = g.w, sy = yy - g.pt;
+  const size_t es = p.es, prow = static_cast<size_t>(wp * cp) * es;
+  const bool inside = sy >= 0 && sy < g.h;
+  if (cp == c) {
+    if (!inside) {
+      fill_pad(d, wp * c, es, p.pad);
+      return;
+    }
+    const size_t left = static_cast<size_t>(g.pl * c) * es, row = static_cast<size_t>(w * c) * es;
+    fill_pad(d, g.pl * c, es, p.pad);
+    std::memcpy(d + left, src + static_cast<size_t>(sy * w * c) * es, row);
+    fill_pad(d + left + row, (wp - g.pl - w) * c, es, p.pad);
+    return;
+  }
+  std::memset(d, 0, prow);
+  for (int64_t xx = 0; xx < wp; ++xx)
+    if (!inside || xx < g.pl || xx >= g.pl + w) fill_pad(d + static_cast<size_t>(xx * cp) * es, c, es, p.pad);
+  if (!inside) return;
+  const uint8_t* s = src + static_cast<size_t>(sy * w * c) * es;
+  uint8_t* o = d + static_cast<size_t>(g.pl * cp) * es;
+  if (c == 1 && es == 1) {  // one channel: zero-extended bytes (vectorizes)
+    for (int64_t xx = 0; xx < w; ++xx) o[xx * cp] = s[xx];
+  } else {
+    for (int64_t xx = 0; xx < w; ++xx)
+      std::memcpy(o + static_cast<size_t>(xx * cp) * es, s + static_cast<size_t>(xx * c) * es,
+                  static_cast<size_t>(c) * es);
+  }
+}
+
+void pad_image(const Geometry& g, const PaddedInput& p, const uint8_t* src, uint8_t* dst) {
+  const size_t prow = static_cast<size_t>(p.gp.w * p.cp) * p.es;
+  for (int64_t yy = 0; yy < p.gp.h; ++yy) pad_row(g, p, p.cp, p.gp.w, yy, src, dst + static_cast<size_t>(yy) * prow);
+}
+
+// fold_kw: each padded row first (c channels), then pixel x of the folded
+// row is the run of kw * c integers from pixel x, zeros up to cp.
+void fold_image(const Geometry& g, const PaddedInput& p, const uint8_t* src, uint8_t* dst) {
+  const size_t es = p.es;
+  const int64_t out_w = p.gp.w, wp = out_w + (g.kw - 1) * g.dw;  // wp: the padded width before folding
+  thread_local std::vector<uint8_t> row;
+  row.resize(static_cast<size_t>(wp * g.c) * es + 8);
+  const size_t run = static_cast<size_t>(g.kw * g.c) * es, unit = static_cast<size_t>(p.cp) * es;
+  for (int64_t yy = 0; yy < p.gp.h; ++yy) {
+    pad_row(g, p, g.c, wp, yy, src, row.data());
+    uint8_t* d = dst + static_cast<size_t>(yy * out_w) * unit;
+    if (es == 1 && (unit == 4 || unit == 8)) {  // few byte channels (LeNet's 5 x 1, a 3 x 1 stem): masked words
+      const uint8_t* r = row.data();  // 8 bytes read at x * c: the row has 8 bytes of slack
+      const uint64_t mask = run >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * run)) - 1;  // little-endian: the first run bytes
+      for (int64_t x = 0; x < out_w; ++x) {
+        uint64_t v;
+        std::memcpy(&v, r + x * g.c, 8);
+        v &= mask;
+        if (unit == 8) {
+          std::memcpy(d + x * 8, &v, 8);
+        } else {
+          const auto v4 = static_cast<uint32_t>(v);
+          std::memcpy(d + x * 4, &v4, 4);
+        }
+      }
+      continue;
+    }
+    for (int64_t x = 0; x < out_w; ++x) {
+      std::memcpy(d + static_cast<size_t>(x) * unit, row.data() + static_cast<size_t>(x * g.c) * es, run);
+      std::memset(d + static_cast<size_t>(x) * unit + run, 0, unit - run);
+    }
+  }
+}
+
+}  // namespace
+
+void pad_images(const Executor& ex, const Geometry& g, const PaddedInput& p,
+                const std::function<const uint8_t*(int64_t)>& image, uint8_t* dst) {
+  const size_t bytes = p.image_bytes();
+  auto images = [&](size_t b, size_t e) {
+    for (size_t n = b; n < e; ++n) {
+      if (p.fold_kw)
+        fold_image(g, p, image(static_cast<int64_t>(n)), dst + n * bytes);
+      else
+        pad_image(g, p, image(static_cast<int64_t>(n)), dst + n * bytes);
+    }
+  };
+  // Small tensors stay on the calling thread: a task costs more than the copy.
+  const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / std::max<size_t>(1, bytes));
+  ex.parallel_for(static_cast<size_t>(g.n), grain, images);
+}
+
+namespace {
+
+// Copies n elements in whole blocks of 8, 16 or 32 bytes (the smallest that
+// keeps the block count low): up to 31 bytes past the end of both runs are
+// read and written (see Unfold).
+template <typename T>
+inline void copy_blocks(T* dst, const T* src, int64_t n) {
+  auto* d = reinterpret_cast<uint8_t*>(dst);
+  const auto* s = reinterpret_cast<const uint8_t*>(src);
+  const int64_t bytes = n * static_cast<int64_t>(sizeof(T));
+  if (bytes <= 8) {
+    std::memcpy(d, s, 8);
+  } else if (bytes <= 16) {
+    std::memcpy(d, s, 16);
+  } else {
+    for (int64_t b = 0; b < bytes; b += 32) std::memcpy(d + b, s + b, 32);
+  }
+}
+
+template <typename T>
+void unfold_rows(const Unfold& u, const T* src_image, size_t r0, size_t r1, T* dst, size_t stride) {
+  // Locals: the stores below could alias the geometry otherwise.
+  const Geometry& g = *u.gp;
+  const int64_t C = g.c, H = g.h, W = g.w, kh = g.kh, kw = g.kw, sh = g.sh, sw = g.sw;
+  const int64_t dh = g.dh, dw = g.dw, ow = g.ow, oh = g.oh;
+  const int64_t group_c0 = u.c0, group_cg = u.cg, k = group_cg * kh * kw, k4 = (k + 3) / 4 * 4;
+  // A kernel row's kw positions are one contiguous run when they cover all
+  // channels and sit next to each other.
+  const bool runs = group_cg == C && dw == 1;
+  const int64_t run = kw * group_cg;
+  // Output position of row r0, then stepped along (no divisions per row).
+  int64_t n = static_cast<int64_t>(r0) / (oh * ow), p = static_cast<int64_t>(r0) % (oh * ow);
+  int64_t oy = p / ow, ox = p % ow;
+  for (size_t r = r0; r < r1; ++r) {
+    T* row = dst + (r - r0) * stride;
+    const T* at = src_image + ((n * H + oy * sh) * W + ox * sw) * C + group_c0;
+    for (int64_t i = 0; i < kh; ++i) {
+      const T* src = at + i * dh * W * C;
+      if (runs) {
+        copy_blocks(row + i * run, src, run);
+      } else {
+        for (int64_t j = 0; j < kw; ++j) copy_blocks(row + i * run + j * group_cg, src + j * dw * C, group_cg);
+      }
+    }
+    for (int64_t t = k; t < k4; ++t) row[t] = T{0};
+    if (++ox == ow) {
+      ox = 0;
+      if (++oy == oh) oy = 0, ++n;
+    }
+  }
+}
+
+}  // namespace
+
+void Unfold::produce(void* ctx, size_t r0, size_t r1, void* dst, size_t stride) {
+  const auto* u = static_cast<const Unfold*>(ctx);
+  if (u->es == 1)
+    unfold_rows(*u, static_cast<const uint8_t*>(u->x), r0, r1, static_cast<uint8_t*>(dst), stride);
+  else
+    unfold_rows(*u, static_cast<const int16_t*>(u->x), r0, r1, static_cast<int16_t*>(dst), stride);
+}
+
+const int64_t* gather_row_offsets(const Geometry& g, const Geometry& gp, int64_t c4) {
+  // A few geometries per thread (one per convolution of a model, typically),
+  // the least recently used one replaced.
+  struct Entry {
+    std::array<int64_t, 8> key{};
+    std::vector<int64_t> offsets;
+    uint64_t used = 0;
+  };
+  thread_local std::array<Entry, 8> cache;
+  thread_local uint64_t clock = 0;
+  const std::array<int64_t, 8> key{g.n, gp.h, gp.w, g.oh, g.ow, g.sh, g.sw, c4};
+  Entry* e = &cache[0];
+  for (Entry& c : cache) {
+    if (c.key == key && !c.offsets.empty()) {
+      c.used = ++clock;
+      return c.offsets.data();
+    }
+    if (c.used < e->used) e = &c;
+  }
+  e->key = key;
+  e->used = ++clock;
+  e->offsets.resize(static_cast<size_t>(g.n * g.oh * g.ow));
+  size_t r = 0;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oy = 0; oy < g.oh; ++oy)
+      for (int64_t ox = 0; ox < g.ow; ++ox) e->offsets[r++] = ((n * gp.h + oy * g.sh) * gp.w + ox * g.sw) * c4;
+  return e->offsets.data();
+}
+
+}  // namespace bitlane::ops::conv
