@@ -364,7 +364,8 @@ class Conv2d : public Op {
       // either input channels padded to a multiple of 4, or (fold_kw, when
       // shorter) each pixel holding its kernel row's kw pixels, padded to a
       // multiple of 4 (conv_lowering.h). The padding holds integer 0 and
-      // meets zero weights: exact when integer 0 means 0 on the weight grid.
+      // meets weights made integer 0 (QuantizedMatmul::express_for_gather:
+      // exact when integer 0 means 0 on the weight grid).
       // Term groups stay within the real channels of a kernel position: the
       // padding only lengthens a position's last group with zeros.
       const int64_t kh = w_->dim(2), kw = w_->dim(3), c4 = (cg + 3) / 4 * 4, f4 = (kw * cg + 3) / 4 * 4;
@@ -374,8 +375,11 @@ class Conv2d : public Op {
       for (int64_t o = 0; o < cout_; ++o)
         for (int64_t u = 0; u < units; ++u)
           std::copy_n(w_hwc_.data() + (o * units + u) * real, real, wp.data() + (o * units + u) * cp);
+      std::vector<uint8_t> padding(static_cast<size_t>(units * cp), 0);
+      for (int64_t u = 0; u < units; ++u)
+        std::fill(padding.begin() + u * cp + real, padding.begin() + (u + 1) * cp, uint8_t{1});
       QuantizedMatmul q;
-      q.prepare(wp.data(), cout_, units * cp, bias_ ? bias_->f32() : nullptr, plan, a, fold ? cg : cp);
+      q.prepare(wp.data(), cout_, units * cp, bias_ ? bias_->f32() : nullptr, plan, a, fold ? cg : cp, &padding);
       q.set_counted_in(k);
       if (q.zero_weight_is_zero() && swar::reads_gathered(q.packed())) {
         qm_[0] = std::move(q);

@@ -13,7 +13,8 @@
 namespace bitlane::ops {
 
 void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const float* bias,
-                              const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment) {
+                              const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment,
+                              const std::vector<uint8_t>* gather_padding) {
   out_ = out;
   in_ = counted_in_ = in;
   act_ = act;
@@ -21,10 +22,8 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   storage_ = scheme.activation_storage(act, plan);
   transform_ = scheme.transform(plan, act);
   qw_ = scheme.quantize_weights(w, out, in, segment > 0 ? segment : in, plan);
-  packed_ = swar::PackedWeights::pack(swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out),
-                                                           static_cast<size_t>(in)),
-                                      qw_.format, storage_);
-  // Term accounting: per input column, the terms of all its weights.
+  // Term accounting: per input column, the terms of all its weights (the
+  // scheme's integers, before any re-expression below).
   cost_encoding_ = scheme.cost_encoding(plan);
   weight_terms_.assign(static_cast<size_t>(in), 0);
   for (int64_t c = 0; c < out; ++c)
@@ -36,6 +35,14 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   act_terms_.resize(static_cast<size_t>(magnitudes));
   for (int64_t m = 0; m < magnitudes; ++m)
     act_terms_[static_cast<size_t>(m)] = static_cast<uint8_t>(quant::term_count(static_cast<uint32_t>(m), cost_encoding_));
+  swar::GemmMethod method;
+  if (gather_padding) {
+    method = swar::choose_method_in_place(storage_, qw_.format);
+    if (swar::method_reads_gathered(method)) express_for_gather(*gather_padding);
+  }
+  packed_ = swar::PackedWeights::pack(swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out),
+                                                           static_cast<size_t>(in)),
+                                      qw_.format, storage_, method);
   // Padded: the epilogue kernels load whole vectors (ops/kernels/epilogue.h).
   scale_.assign(static_cast<size_t>(out) + 64, 0.f);
   offset_.assign(static_cast<size_t>(out) + 64, 0.f);
@@ -54,6 +61,38 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   const long double bound = static_cast<long double>(in) * act_.format.max_magnitude() *
                             qw_.format.max_magnitude();
   wide_ = bound > std::numeric_limits<int32_t>::max();
+}
+
+// Binary weights (q in {0, 1} meaning -s / +s: mul 2, offset 1) become the
+// signed integers -1 / +1 they stand for (mul 1, offset 0): the same values,
+// but a dot-product kernel then needs no row sums of the activations, so it
+// can read them gathered in place. The padding columns' weights become 0:
+// their activations are integer 0, which is the value 0 only without a zero
+// point, and with weight 0 the zero-point correction needs no row sums either.
+void QuantizedMatmul::express_for_gather(const std::vector<uint8_t>& padding) {
+  bool binary = qw_.format.bits == 1 && !qw_.format.is_signed;
+  for (const quant::Affine& a : qw_.affine) binary &= a.mul == 2 && a.offset == 1;
+  if (binary) {
+    for (int16_t& q : qw_.q) q = static_cast<int16_t>(2 * q - 1);
+    for (quant::Affine& a : qw_.affine) {
+      a.mul = 1;
+      a.offset = 0;
+      a.format = {2, true};
+      a.qmin = -1;
+      a.qmax = 1;
+    }
+    qw_.format = {2, true};
+  }
+  if (!zero_weight_is_zero()) return;  // zero points: padding weights must stay what they quantized to
+  for (int64_t c = 0; c < out_; ++c) {
+    int64_t sum = 0;
+    for (int64_t k = 0; k < in_; ++k) {
+      int16_t& q = qw_.q[static_cast<size_t>(c * in_ + k)];
+      if (padding[static_cast<size_t>(k)]) q = 0;
+      sum += q;
+    }
+    qw_.row_sum[static_cast<size_t>(c)] = sum;
+  }
 }
 
 int64_t QuantizedMatmul::weight_bytes() const {

@@ -57,9 +57,14 @@ class QuantizedMatmul {
   // be quantized. The plan's scheme (uniform, term, sdp, drq) decides the
   // weight integers and the run-time transform of the activations; term
   // groups stay within segments of `segment` weights (conv: the channels of
-  // one kernel position; default: the whole row).
+  // one kernel position; default: the whole row). gather_padding: the
+  // activations will come through run_gather (an implicit im2col), with
+  // the columns marked 1 only padding the layout (their activations always
+  // integer 0); the method and the weights' integers are chosen for that
+  // (swar::choose_method_in_place, express_for_gather).
   void prepare(const float* w, int64_t out, int64_t in, const float* bias,
-               const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment = 0);
+               const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment = 0,
+               const std::vector<uint8_t>* gather_padding = nullptr);
   bool ready() const { return out_ > 0; }
   const quant::Affine& activation() const { return act_; }
   // The integer format of activations after the transform, as packed, and
@@ -110,6 +115,7 @@ class QuantizedMatmul {
   }
 
  private:
+  void express_for_gather(const std::vector<uint8_t>& padding);
   struct Call;
   void run_gemm(const swar::MatrixView* view, const swar::ActivationRows* rows, const MatmulDest& out,
                 Activation act, const RunContext& ctx) const;

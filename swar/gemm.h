@@ -61,6 +61,17 @@ double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w);
 
 // The method gemm uses for these formats on the current SIMD target.
 GemmMethod choose_method(IntFormat a, IntFormat w);
+// The method for activations that can be gathered in place (an implicit
+// im2col, gemm(ActivationGather)): one that reads them in place unless a
+// method that needs them copied into rows first is more than
+// kInPlaceAdvantage times faster by its estimate (measured on convolutions:
+// bench/README.md).
+inline constexpr double kInPlaceAdvantage = 3.0;
+GemmMethod choose_method_in_place(IntFormat a, IntFormat w);
+// Whether the method (as it runs on this target) can read gathered
+// activations in place at all (reads_gathered below adds the conditions
+// on the packed weights).
+bool method_reads_gathered(GemmMethod m);
 
 class PackedWeights {
  public:

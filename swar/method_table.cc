@@ -70,6 +70,25 @@ double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w) {
   return detail::runnable(s, have).macs_per_us(a, w, have);
 }
 
+bool method_reads_gathered(GemmMethod m) {
+  return m.spec() && detail::runnable(*m.spec(), kernel_features()).reads_gathered;
+}
+
+GemmMethod choose_method_in_place(IntFormat a, IntFormat w) {
+  const GemmMethod best = choose_method(a, w);
+  if (best.spec()->reads_gathered) return best;
+  const FeatureSet have = kernel_features();
+  const detail::MethodSpec* alt = nullptr;
+  double alt_rate = 0;
+  for (const detail::MethodSpec* s : detail::method_table()) {
+    if ((s->needs & have) != s->needs || !s->supports(a, w) || !s->reads_gathered) continue;
+    const double rate = s->macs_per_us(a, w, have);
+    if (!alt || rate > alt_rate) alt = s, alt_rate = rate;
+  }
+  const double best_rate = best.spec()->macs_per_us(a, w, have);
+  return alt && alt_rate * kInPlaceAdvantage >= best_rate ? GemmMethod(alt) : best;
+}
+
 GemmMethod choose_method(IntFormat a, IntFormat w) {
   const FeatureSet have = kernel_features();
   const detail::MethodSpec* best = nullptr;
