@@ -16,9 +16,12 @@ namespace {
 class OneDnnInt8 : public GemmPeer {
  public:
   explicit OneDnnInt8(std::string isa) : isa_(std::move(isa)) {
+    // oneDNN takes one cap per process, before its first primitive.
     static bool capped = false;
-    if (isa_ == "vnni" && !capped) {
-      dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx512_core_vnni);
+    if (!capped && isa_ != "default") {
+      if (isa_ == "vnni") dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx512_core_vnni);
+      else if (isa_ == "avx2") dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2);
+      else throw std::invalid_argument("--onednn-isa: expected vnni, avx2 or default, got '" + isa_ + "'");
       capped = true;
     }
   }
