@@ -1,6 +1,7 @@
 // bitlane bench MODEL: latency and throughput for every combination of
 // --threads, --bits and --batch (comma lists, like llama-bench), with init
 // time, first run, warm-up, then min / mean / stdev over timed runs.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <iostream>
@@ -28,7 +29,42 @@ struct Result {
   int runs;
   std::vector<std::pair<std::string, double>> layers;  // "name (op)", mean ms
   std::vector<double> layer_macs;
+  std::string kernels;  // the integer kernels its layers run on, "int8" or "bitserial+int8"
+  int bits = 0;         // the narrower of the default weight and activation widths (0: fp32)
 };
+
+// The distinct kernels of the engine's layers, in first-use order.
+std::string kernels_of(const Engine& e) {
+  std::vector<std::string> seen;
+  for (const auto& op : e.ops()) {
+    const std::string k = op->kernel();
+    if (!k.empty() && std::find(seen.begin(), seen.end(), k) == seen.end()) seen.push_back(k);
+  }
+  std::string out;
+  for (const std::string& k : seen) out += (out.empty() ? "" : "+") + k;
+  return out;
+}
+
+// Where a plan narrower than 8 bits is not faster than 8 bits in the same
+// run (beyond 5% noise), says so and why: the kernels it ran on.
+void explain_widths(const std::vector<Result>& results) {
+  for (const Result& r : results) {
+    if (r.bits < 1 || r.bits >= 8) continue;
+    for (const Result& b : results) {
+      if (b.plan != "8" || b.threads != r.threads || b.batch != r.batch) continue;
+      if (r.mean_ms <= b.mean_ms * 1.05) continue;
+      std::printf("\nnote: plan %s is not faster than 8 bits at %d thread(s), batch %d (%.3f vs %.3f ms): ", r.plan.c_str(),
+                  r.threads, r.batch, r.mean_ms, b.mean_ms);
+      if (r.kernels == b.kernels)
+        std::printf("both run on %s, whose cost per multiply-accumulate does not depend on the width it is given "
+                    "(one instruction multiplies 4 byte pairs per lane whatever their width: bench/bitlane_ceilings); fewer bits save weight "
+                    "memory and array cycles (bitlane estimate) here, not CPU time\n", r.kernels.c_str());
+      else
+        std::printf("it runs on %s, 8 bits on %s (the method table's estimate chose them; "
+                    "bench/bitlane_kernels --methods all measures each)\n", r.kernels.c_str(), b.kernels.c_str());
+    }
+  }
+}
 
 // The model's calibration samples tiled to `batch` items when it has them
 // (data-dependent schemes such as DRQ then see real activations), random
@@ -122,13 +158,16 @@ int cmd_bench(int argc, char** argv) {
     for (const std::string& spec : plans)
       for (int batch : batches) {
         Executor ex(t);
-        Result r{ex.threads(), spec, batch, 0, 0, 0, 0, 0, 0, 0, {}, {}};
+        Result r{ex.threads(), spec, batch, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0};
         const double t0 = now_seconds();
         const auto model = Model::load(path, load);
         EngineOptions o;
         o.plan = parse_plan(spec, "--quant");
         const auto engine = Engine::build(model, o, ex);
         r.init_ms = (now_seconds() - t0) * 1e3;
+        r.kernels = kernels_of(*engine);
+        if (o.plan && o.plan->defaults.quantized())
+          r.bits = std::min(o.plan->defaults.weight_bits, o.plan->defaults.activation_bits);
         const std::vector<Tensor> inputs = make_inputs(*model, batch, seq, !load.random_weights);
         Session session(engine);
         double s0 = now_seconds();
@@ -172,7 +211,8 @@ int cmd_bench(int argc, char** argv) {
     for (const Result& r : results) {
       nlohmann::json e = {{"threads", r.threads}, {"plan", r.plan}, {"batch", r.batch}, {"init_ms", r.init_ms},
                           {"first_ms", r.first_ms}, {"min_ms", r.min_ms}, {"mean_ms", r.mean_ms},
-                          {"stdev_ms", r.stdev_ms}, {"items_per_s", r.items_per_s}, {"runs", r.runs}};
+                          {"stdev_ms", r.stdev_ms}, {"items_per_s", r.items_per_s}, {"runs", r.runs},
+                          {"kernels", r.kernels}};
       for (size_t i = 0; i < r.layers.size(); ++i)
         e["layers"].push_back({{"layer", r.layers[i].first}, {"ms", r.layers[i].second}, {"macs", r.layer_macs[i]}});
       j["results"].push_back(e);
@@ -183,11 +223,13 @@ int cmd_bench(int argc, char** argv) {
   std::printf("model: %s\nCPU: %s; SIMD target %s; scheduler %s; bitlane %s (%s, %s)\n\n", path.c_str(),
               cpu.model.c_str(), swar::current_target().c_str(), Executor::backend_name(), BITLANE_VERSION_STRING,
               __VERSION__, BITLANE_BUILD_TYPE);
-  std::printf("| threads | plan | batch | init ms | first ms | min ms | mean ms | stdev ms | items/s |\n"
-              "|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| threads | plan | batch | init ms | first ms | min ms | mean ms | stdev ms | items/s | kernels |\n"
+              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
   for (const Result& r : results)
-    std::printf("| %d | %s | %d | %.1f | %.3f | %.3f | %.3f | %.3f | %.1f |\n", r.threads, r.plan.c_str(), r.batch,
-                r.init_ms, r.first_ms, r.min_ms, r.mean_ms, r.stdev_ms, r.items_per_s);
+    std::printf("| %d | %s | %d | %.1f | %.3f | %.3f | %.3f | %.3f | %.1f | %s |\n", r.threads, r.plan.c_str(),
+                r.batch, r.init_ms, r.first_ms, r.min_ms, r.mean_ms, r.stdev_ms, r.items_per_s,
+                r.kernels.empty() ? "fp32" : r.kernels.c_str());
+  explain_widths(results);
   if (profile)
     for (const Result& r : results) {
       double total = 0;

@@ -411,6 +411,10 @@ class Conv2d : public Op {
     return static_cast<int64_t>(std::ceil(static_cast<double>(w_->size()) * weight_bits() / 8));
   }
 
+  std::string kernel() const override {
+    if (!qm_.empty()) return qm_[0].kernel();
+    return em_.empty() ? "" : "exponent";
+  }
   DType output_dtype(const std::vector<DType>&) const override { return out_q_ ? out_q_->type : DType::kF32; }
   std::optional<QuantizedHandover> quantized_input(int input) const override {
     if (qm_.empty() || input != 0) return std::nullopt;  // the residual stays float

@@ -60,6 +60,10 @@ class Dense : public Op {
     apply_activation(activation_, out[0]->f32(), out[0]->size());
   }
 
+  std::string kernel() const override {
+    if (qm_.ready()) return qm_.kernel();
+    return em_.ready() ? "exponent" : "";
+  }
   DType output_dtype(const std::vector<DType>&) const override { return out_q_ ? out_q_->type : DType::kF32; }
   std::optional<QuantizedHandover> quantized_input(int input) const override {
     if (!qm_.ready() || input != 0) return std::nullopt;

@@ -207,6 +207,12 @@ class Lstm : public Op {
     return static_cast<int64_t>(std::ceil(static_cast<double>(params) * weight_bits() / 8));
   }
 
+  std::string kernel() const override {
+    if (layer_.empty()) return {};
+    if (layer_[0].q_ih.ready()) return layer_[0].q_ih.kernel();
+    return layer_[0].e_ih.ready() ? "exponent" : "";
+  }
+
  private:
   struct Layer {
     std::shared_ptr<const Tensor> w_ih, w_hh;

@@ -178,6 +178,9 @@ class Op {
   // the search.
   virtual double weight_bits() const { return 0; }
   virtual const quant::LayerPlan* plan() const { return nullptr; }
+  // The integer kernel its products run on under the current plan
+  // (swar's method name, "exponent" for DNA-TEQ), empty when none.
+  virtual std::string kernel() const { return {}; }
   // Per-session state of stateful ops (null for the others).
   virtual std::unique_ptr<OpState> make_state() const { return nullptr; }
 

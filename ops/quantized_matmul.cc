@@ -95,6 +95,11 @@ void QuantizedMatmul::express_for_gather(const std::vector<uint8_t>& padding) {
   }
 }
 
+std::string QuantizedMatmul::kernel() const {
+  const swar::GemmMethod m = packed_.method();
+  return swar::method_name(swar::method_runs_here(m) ? m : swar::choose_method(storage_, qw_.format));
+}
+
 int64_t QuantizedMatmul::weight_bytes() const {
   return (out_ * in_ * qw_.format.bits + 7) / 8;
 }

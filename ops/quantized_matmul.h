@@ -103,6 +103,9 @@ class QuantizedMatmul {
                   const RunContext& ctx) const;
 
   const swar::PackedWeights& packed() const { return packed_; }
+  // The GEMM method that runs it here ("int8", ...; its fallback's name when
+  // this target lacks the method's instructions).
+  std::string kernel() const;
   // Whether a weight of integer 0 means 0 in every row (symmetric grids with
   // mul 1): then columns of zero weights may pad K without changing a sum.
   bool zero_weight_is_zero() const;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "runtime/engine.h"
 #include "runtime/image/image.h"
 #include "runtime/session.h"
+#include "swar/gemm.h"
 #include "tests/apps/cli_helpers.h"
 #include "tests/test_paths.h"
 
@@ -145,6 +147,15 @@ TEST_CASE("eval: folder per class and CSV give the same accuracy; info and bench
   const Result bench = cli("bench " + kModel + " --bits fp32,4 --min-time 0.05 --warmup 1");
   CHECK(bench.status == 0);
   CHECK(bench.out.find("| 1 | 4 | 1 |") != std::string::npos);
+  // Each plan names the integer kernels its layers ran on (none for fp32).
+  const Result bj = cli("bench " + kModel + " --bits fp32,4 --min-time 0.05 --warmup 1 --format json");
+  REQUIRE(bj.status == 0);
+  const auto results = nlohmann::json::parse(bj.out)["results"];
+  REQUIRE(results.size() == 2);
+  CHECK(results[0]["kernels"] == "");
+  const std::string k4 = results[1]["kernels"];
+  const auto& methods = swar::all_methods();
+  CHECK(std::any_of(methods.begin(), methods.end(), [&](swar::GemmMethod m) { return k4 == swar::method_name(m); }));
 }
 
 TEST_CASE("eval: char_lstm bits per character on the bundled text agree with the README table") {
