@@ -25,7 +25,7 @@ struct Result {
   int threads;
   std::string plan;
   int batch;
-  double init_ms, first_ms, min_ms, mean_ms, stdev_ms, items_per_s;
+  double init_ms, first_ms, min_ms, mean_ms, stdev_ms, items_per_s, median_ms;
   int runs;
   std::vector<std::pair<std::string, double>> layers;  // "name (op)", mean ms
   std::vector<double> layer_macs;
@@ -158,7 +158,7 @@ int cmd_bench(int argc, char** argv) {
     for (const std::string& spec : plans)
       for (int batch : batches) {
         Executor ex(t);
-        Result r{ex.threads(), spec, batch, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0};
+        Result r{ex.threads(), spec, batch, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0};
         const double t0 = now_seconds();
         const auto model = Model::load(path, load);
         EngineOptions o;
@@ -184,6 +184,9 @@ int cmd_bench(int argc, char** argv) {
           if (times.size() >= 100000) break;
         }
         r.runs = static_cast<int>(times.size());
+        std::vector<double> sorted = times;
+        std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(sorted.size() / 2), sorted.end());
+        r.median_ms = sorted[sorted.size() / 2];
         r.min_ms = *std::min_element(times.begin(), times.end());
         double sum = 0, sq = 0;
         for (double x : times) sum += x;
@@ -211,7 +214,8 @@ int cmd_bench(int argc, char** argv) {
     for (const Result& r : results) {
       nlohmann::json e = {{"threads", r.threads}, {"plan", r.plan}, {"batch", r.batch}, {"init_ms", r.init_ms},
                           {"first_ms", r.first_ms}, {"min_ms", r.min_ms}, {"mean_ms", r.mean_ms},
-                          {"stdev_ms", r.stdev_ms}, {"items_per_s", r.items_per_s}, {"runs", r.runs},
+                          {"stdev_ms", r.stdev_ms}, {"median_ms", r.median_ms}, {"items_per_s", r.items_per_s},
+                          {"runs", r.runs},
                           {"kernels", r.kernels}};
       for (size_t i = 0; i < r.layers.size(); ++i)
         e["layers"].push_back({{"layer", r.layers[i].first}, {"ms", r.layers[i].second}, {"macs", r.layer_macs[i]}});

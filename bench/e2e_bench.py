@@ -121,7 +121,7 @@ def main():
                                   "--bits", ",".join(PLANS), "--batch", "1,64", "--seq", str(args.seq),
                                   "--min-time", str(args.min_time), "--format", "json"],
                                  check=True, capture_output=True, text=True).stdout
-            bl = {(r["plan"], r["batch"]): r["mean_ms"] for r in json.loads(out)["results"]}
+            bl = {(r["plan"], r["batch"]): r["median_ms"] for r in json.loads(out)["results"]}
             for batch in (1, 64):
                 x = inputs_for(doc, batch, args.seq)
                 fp32 = BitlaneModule(path).eval()
@@ -135,7 +135,7 @@ def main():
                 records.append({"model": name, "batch": batch, "threads": threads, "torch_fp32_ms": t32[0],
                                 "torch_fp32_variant": t32[1], "torch_int8_ms": t8[0], "torch_int8_variant": t8[1],
                                 "bitlane_ms": {p: bl[(p, batch)] for p in PLANS}})
-    print("\nbitlane cells: speed-up over PyTorch's best of the same row (bitlane's mean ms per call);"
+    print("\nbitlane cells: speed-up over PyTorch's best of the same row (bitlane's median ms per call);"
           " torch cells: median ms (the faster of eager and TorchScript).")
     if args.json:
         with open(args.json, "w") as f:
