@@ -75,7 +75,7 @@ int cmd_run(int argc, char** argv) {
   if (model.inputs().size() != 1 || !model.inputs()[0].preprocessing)
     fail(model.origin(), "run classifies images, but the model's input has no image preprocessing "
                          "(for text models use: bitlane eval)");
-  const Preprocessing& pre = *model.inputs()[0].preprocessing;
+  const InputSpec& spec = model.inputs()[0];
   const std::string last_op = output_op(model);
 
   InputWalk walk = collect_inputs(args["inputs"].as<std::vector<std::string>>());
@@ -97,7 +97,7 @@ int cmd_run(int argc, char** argv) {
   DecodedBatch decoded;
   for (size_t b0 = 0; b0 < files.size(); b0 += static_cast<size_t>(batch)) {
     const size_t b1 = std::min(files.size(), b0 + static_cast<size_t>(batch));
-    decode_batch(files, b0, b1, pre, ex, decoded);
+    decode_batch(files, b0, b1, spec, ex, decoded);
     const std::vector<std::string>& errors = decoded.errors;
     const float* logits = nullptr;
     int64_t classes = 0;

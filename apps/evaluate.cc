@@ -149,7 +149,9 @@ EvalResult evaluate(const std::shared_ptr<const Engine>& engine, const std::stri
     const uint8_t* raw = st.raw(*im);
     for (int64_t b0 = 0; b0 < n; b0 += batch) {
       const int64_t b1 = std::min(n, b0 + batch);
-      Tensor x({b1 - b0, pre.color == "gray" ? 1 : 3, pre.height, pre.width});
+      Shape shape{b1 - b0};  // [C, H, W] or flat [C*H*W], as the input says
+      shape.insert(shape.end(), model.inputs()[0].shape.begin(), model.inputs()[0].shape.end());
+      Tensor x(shape);
       const int64_t per = x.size() / (b1 - b0);
       for (int64_t i = b0; i < b1; ++i) {
         Image img;
@@ -175,7 +177,7 @@ EvalResult evaluate(const std::shared_ptr<const Engine>& engine, const std::stri
     DecodedBatch decoded;
     for (size_t b0 = 0; b0 < set.files.size(); b0 += static_cast<size_t>(batch)) {
       const size_t b1 = std::min(set.files.size(), b0 + static_cast<size_t>(batch));
-      decode_batch(set.files, b0, b1, pre, ex, decoded);
+      decode_batch(set.files, b0, b1, model.inputs()[0], ex, decoded);
       for (const std::string& e : decoded.errors)
         if (!e.empty()) {
           std::fprintf(stderr, "bitlane eval: %s\n", e.c_str());

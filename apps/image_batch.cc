@@ -7,7 +7,8 @@
 namespace bitlane::cli {
 
 void decode_batch(const std::vector<std::string>& files, size_t b0, size_t b1,
-                  const Preprocessing& pre, const Executor& ex, DecodedBatch& out) {
+                  const InputSpec& spec, const Executor& ex, DecodedBatch& out) {
+  const Preprocessing& pre = *spec.preprocessing;
   const int64_t channels = pre.color == "gray" ? 1 : 3;
   const size_t per_image = static_cast<size_t>(channels * pre.height * pre.width);
   const size_t n = b1 - b0;
@@ -26,7 +27,9 @@ void decode_batch(const std::vector<std::string>& files, size_t b0, size_t b1,
   for (size_t i = 0; i < n; ++i)
     if (out.errors[i].empty()) out.ok.push_back(i);
   if (out.ok.empty()) return;
-  out.input.resize({static_cast<int64_t>(out.ok.size()), channels, pre.height, pre.width});
+  Shape shape{static_cast<int64_t>(out.ok.size())};
+  shape.insert(shape.end(), spec.shape.begin(), spec.shape.end());  // [C, H, W] or [C*H*W] (the model checked)
+  out.input.resize(shape);
   for (size_t j = 0; j < out.ok.size(); ++j)
     std::memcpy(out.input.f32() + j * per_image, pixels.data() + out.ok[j] * per_image, per_image * 4);
 }

@@ -17,8 +17,10 @@ struct DecodedBatch {
   Tensor input;                     // the decoded images, in order of `ok`
 };
 
-// Decodes files[b0, b1) in parallel, preprocessed for the model's input.
+// Decodes files[b0, b1) in parallel, preprocessed for the model's input
+// (spec.preprocessing), shaped as the input: [n, C, H, W], or [n, C*H*W]
+// for a flat input (the image flattened in C, H, W order).
 void decode_batch(const std::vector<std::string>& files, size_t b0, size_t b1,
-                  const Preprocessing& pre, const Executor& ex, DecodedBatch& out);
+                  const InputSpec& spec, const Executor& ex, DecodedBatch& out);
 
 }  // namespace bitlane::cli

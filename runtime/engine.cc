@@ -166,6 +166,13 @@ std::vector<Tensor> calibration_from(const Model& model, const SafeTensorsFile& 
       x.f32()[i] = (x.f32()[i] * p.scale - p.mean[static_cast<size_t>(ch)]) / p.std[static_cast<size_t>(ch)];
     }
   }
+  // Images [N, C, H, W] for a flat input [C*H*W] (or the reverse): the same
+  // values in the same order.
+  Shape want{x.rank() > 0 ? x.dim(0) : 0};
+  want.insert(want.end(), spec.shape.begin(), spec.shape.end());
+  int64_t per_sample = 1;
+  for (size_t i = 1; i < want.size(); ++i) per_sample = want[i] < 0 ? -1 : per_sample * want[i];
+  if (x.rank() > 0 && x.shape() != want && per_sample > 0 && x.size() == x.dim(0) * per_sample) x.reshape(want);
   return {std::move(x)};
 }
 

@@ -220,11 +220,14 @@ void Model::parse_json(const json& j) {
     if (inputs[i].contains("preprocessing"))
       spec.preprocessing = parse_preprocessing(inputs[i]["preprocessing"], where + ": preprocessing");
     if (spec.preprocessing) {
+      // [C, H, W], or a flat input of C*H*W values (an MLP on images: the
+      // image flattened in C, H, W order, as torch's x.view(N, -1)).
       const int64_t channels = spec.preprocessing->color == "gray" ? 1 : 3;
-      if (spec.shape != Shape{channels, spec.preprocessing->height, spec.preprocessing->width})
-        fail(where, "preprocessing produces " + shape_str({channels, spec.preprocessing->height,
-                                                            spec.preprocessing->width}) +
-                        " but the input shape is " + shape_str(spec.shape));
+      const Shape image{channels, spec.preprocessing->height, spec.preprocessing->width};
+      if (spec.shape != image && spec.shape != Shape{image[0] * image[1] * image[2]})
+        fail(where, "preprocessing produces " + shape_str(image) + " (" + std::to_string(image[0] * image[1] * image[2]) +
+                        " values) but the input shape is " + shape_str(spec.shape) +
+                        " (expected " + shape_str(image) + " or [" + std::to_string(image[0] * image[1] * image[2]) + "])");
     }
     inputs_.push_back(std::move(spec));
   }

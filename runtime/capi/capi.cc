@@ -135,7 +135,10 @@ void run_image(bitlane_model* h, const bitlane::Image& img) {
   single_input(h, DType::kF32);
   const auto& pre = h->model->inputs()[0].preprocessing;
   if (!pre) failure(BITLANE_ERROR_STATE, "the model has no image preprocessing");
-  Tensor x({1, pre->color == "gray" ? 1 : 3, pre->height, pre->width});
+  Shape shape{1};  // [1, C, H, W], or [1, C*H*W] for a flat input (the model checked the count)
+  const Shape& input = h->model->inputs()[0].shape;
+  shape.insert(shape.end(), input.begin(), input.end());
+  Tensor x(shape);
   bitlane::preprocess(img, *pre, x.f32());
   run(h, {x});
 }
