@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "apps/calibration_input.h"
 #include "core/error.h"
 #include "core/limits.h"
 
@@ -41,6 +42,7 @@ void add_model_options(cxxopts::Options& opts) {
                 "or JSON (default: the model's own plan)", cxxopts::value<std::string>())
       ("bits", "shorthand for --quant N: N-bit weights and activations", cxxopts::value<int>())
       ("threads", "worker threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));
+  add_calibration_options(opts);
   // Limits on hostile files (core/limits.h): raise them for unusually large inputs.
   const Limits d;
   opts.add_options("limits")
@@ -83,13 +85,10 @@ quant::QuantPlan parse_plan(const std::string& spec, const char* flag) {
   }
 }
 
-std::shared_ptr<const Engine> load_engine(const std::string& model_arg,
-                                          const std::optional<quant::QuantPlan>& plan,
-                                          const Executor& ex) {
+std::shared_ptr<const Engine> load_engine(const cxxopts::ParseResult& args, const std::string& model_arg,
+                                          const std::optional<quant::QuantPlan>& plan, const Executor& ex) {
   const auto model = Model::load(resolve_model_path(model_arg));
-  EngineOptions o;
-  o.plan = plan;
-  return Engine::build(model, o, ex);
+  return Engine::build(model, engine_options(args, *model, plan, ex), ex);
 }
 
 std::vector<std::string> split_list(const std::string& s) {

@@ -41,10 +41,10 @@ std::optional<quant::QuantPlan> plan_from_options(const cxxopts::ParseResult& ar
 // naming the flag.
 quant::QuantPlan parse_plan(const std::string& spec, const char* flag);
 
-// Loads the model and builds an engine for the plan the options ask for.
-std::shared_ptr<const Engine> load_engine(const std::string& model_arg,
-                                          const std::optional<quant::QuantPlan>& plan,
-                                          const Executor& ex);
+// Loads the model and builds an engine for the plan the options ask for,
+// calibrated on --calibration when given (apps/calibration_input.h).
+std::shared_ptr<const Engine> load_engine(const cxxopts::ParseResult& args, const std::string& model_arg,
+                                          const std::optional<quant::QuantPlan>& plan, const Executor& ex);
 
 std::vector<std::string> split_list(const std::string& s);
 std::vector<int> int_list(const std::string& s, const char* option);

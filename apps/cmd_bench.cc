@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/calibration_input.h"
 #include "apps/cli_common.h"
 #include "apps/commands.h"
 #include "apps/plan_grid.h"
@@ -66,14 +67,15 @@ void explain_widths(const std::vector<Result>& results) {
   }
 }
 
-// The model's calibration samples tiled to `batch` items when it has them
-// (data-dependent schemes such as DRQ then see real activations), random
-// values otherwise.
-std::vector<Tensor> make_inputs(const Model& m, int batch, int seq, bool use_calibration) {
+// Calibration samples (--calibration's, else the model's) tiled to `batch`
+// items when there are any (data-dependent schemes such as DRQ then see real
+// activations), random values otherwise.
+std::vector<Tensor> make_inputs(const Model& m, int batch, int seq, bool use_calibration,
+                                const std::vector<Tensor>& given) {
   std::vector<Tensor> out;
-  if (use_calibration && !m.calibration().is_null() && m.inputs().size() == 1 &&
+  if (use_calibration && (!given.empty() || !m.calibration().is_null()) && m.inputs().size() == 1 &&
       (m.inputs()[0].dtype == DType::kF32 || seq <= 0)) {
-    const Tensor calib = load_calibration(m)[0];
+    const Tensor calib = given.empty() ? load_calibration(m)[0] : given[0];
     Shape shape = calib.shape();
     const int64_t n = shape[0], per = calib.size() / n;
     shape[0] = batch;
@@ -122,6 +124,7 @@ int cmd_bench(int argc, char** argv) {
       ("random-weights", "run the graph with random weights of the shapes in its metadata")
       ("format", "md or json", cxxopts::value<std::string>()->default_value("md"))
       ("h,help", "show help");
+  add_calibration_options(opts);
   opts.parse_positional({"model"});
   const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
@@ -161,14 +164,14 @@ int cmd_bench(int argc, char** argv) {
         Result r{ex.threads(), spec, batch, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0};
         const double t0 = now_seconds();
         const auto model = Model::load(path, load);
-        EngineOptions o;
-        o.plan = parse_plan(spec, "--quant");
+        const EngineOptions o = load.random_weights ? EngineOptions{parse_plan(spec, "--quant"), {}, false, false}
+                                                    : engine_options(args, *model, parse_plan(spec, "--quant"), ex);
         const auto engine = Engine::build(model, o, ex);
         r.init_ms = (now_seconds() - t0) * 1e3;
         r.kernels = kernels_of(*engine);
         if (o.plan && o.plan->defaults.quantized())
           r.bits = std::min(o.plan->defaults.weight_bits, o.plan->defaults.activation_bits);
-        const std::vector<Tensor> inputs = make_inputs(*model, batch, seq, !load.random_weights);
+        const std::vector<Tensor> inputs = make_inputs(*model, batch, seq, !load.random_weights, o.calibration);
         Session session(engine);
         double s0 = now_seconds();
         session.run(inputs, ex);

@@ -84,7 +84,7 @@ int cmd_eval(int argc, char** argv) {
 
   Executor ex(args["threads"].as<int>());
   apply_limit_options(args);
-  const auto engine = load_engine(args["model"].as<std::string>(), plan_from_options(args), ex);
+  const auto engine = load_engine(args, args["model"].as<std::string>(), plan_from_options(args), ex);
   EvalOptions o;
   o.batch = batch;
   o.streams = args["streams"].as<int>();

@@ -70,7 +70,7 @@ int cmd_run(int argc, char** argv) {
 
   Executor ex(args["threads"].as<int>());
   apply_limit_options(args);
-  const auto engine = load_engine(args["model"].as<std::string>(), plan_from_options(args), ex);
+  const auto engine = load_engine(args, args["model"].as<std::string>(), plan_from_options(args), ex);
   const Model& model = engine->model();
   if (model.inputs().size() != 1 || !model.inputs()[0].preprocessing)
     fail(model.origin(), "run classifies images, but the model's input has no image preprocessing "

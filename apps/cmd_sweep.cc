@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "apps/calibration_input.h"
 #include "apps/cli_common.h"
 #include "quant/scheme.h"
 #include "apps/commands.h"
@@ -168,10 +169,11 @@ int cmd_sweep(int argc, char** argv) {
       ("dry-run", "list the plans with their static costs, evaluate nothing")
       ("h,help", "show help");
   add_estimate_options(opts, "array-batch");
+  add_calibration_options(opts);
   opts.parse_positional({"model", "data"});
   const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
-    std::cout << opts.help({"", "array"})
+    std::cout << opts.help({"", "array", "calibration"})
               << "\nA grid spec is a --quant plan with braces, e.g.\n"
                  "  'scheme=term,w4a6,s=6,enc={binary,hese},g=16,k={6,8,10}'   (six plans)\n"
                  "\nExamples:\n"
@@ -218,10 +220,20 @@ int cmd_sweep(int argc, char** argv) {
   EngineOptions base;
   bool needs_calibration = false;
   for (const auto& p : plans) needs_calibration |= p.any_quantized();
-  if (needs_calibration) base.calibration = load_calibration(*model);
+  // Samples from --calibration, else the model's; a usage error naming the
+  // option when it has none and they are needed.
+  std::vector<Tensor> samples;
+  if (args.count("calibration"))
+    samples = calibration_samples(*model, args["calibration"].as<std::string>(),
+                                  args["calibration-samples"].as<int64_t>(), ex);
+  else if (!model->calibration().is_null())
+    samples = load_calibration(*model);
+  else if (needs_calibration || !args.count("no-timing"))
+    missing_calibration(*model, needs_calibration ? "the quantization plans need" : "timing (leave it out with --no-timing) needs");
+  if (needs_calibration) base.calibration = samples;
   std::vector<Tensor> timing_inputs;
   if (!args.count("no-timing")) {
-    timing_inputs = needs_calibration ? base.calibration : load_calibration(*model);
+    timing_inputs = samples;
     for (Tensor& t : timing_inputs) t = first_items(t, text ? 16 : 64);
   }
 

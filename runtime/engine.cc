@@ -156,8 +156,15 @@ std::vector<Tensor> calibration_from(const Model& model, const SafeTensorsFile& 
   const SafeTensor* t = st.find(tensor);
   if (!t) fail(st.origin(), "has no tensor '" + tensor + "'");
   const InputSpec& spec = model.inputs()[0];
-  Tensor x = spec.dtype == DType::kI32 ? st.read_i32(*t) : st.read_f32(*t);
-  if (spec.dtype == DType::kF32 && t->dtype == "U8" && spec.preprocessing) {
+  return calibration_tensor(model, spec.dtype == DType::kI32 ? st.read_i32(*t) : st.read_f32(*t), t->dtype == "U8",
+                            st.origin() + ": tensor '" + tensor + "'");
+}
+
+std::vector<Tensor> calibration_tensor(const Model& model, Tensor x, bool u8_pixels, const std::string& origin) {
+  if (model.inputs().size() != 1) fail(model.origin(), "calibration files serve single-input models only");
+  const InputSpec& spec = model.inputs()[0];
+  if (x.rank() < 1 || x.dim(0) < 1) fail(origin, "holds no samples (shape " + shape_str(x.shape()) + ")");
+  if (spec.dtype == DType::kF32 && u8_pixels && spec.preprocessing) {
     const Preprocessing& p = *spec.preprocessing;
     const int64_t channels = static_cast<int64_t>(p.mean.size());
     const int64_t plane = x.size() / std::max<int64_t>(1, x.dim(0) * channels);
@@ -167,12 +174,21 @@ std::vector<Tensor> calibration_from(const Model& model, const SafeTensorsFile& 
     }
   }
   // Images [N, C, H, W] for a flat input [C*H*W] (or the reverse): the same
-  // values in the same order.
-  Shape want{x.rank() > 0 ? x.dim(0) : 0};
+  // values in the same order. A dynamic size (-1, a sequence) takes any length.
+  Shape want{x.dim(0)};
   want.insert(want.end(), spec.shape.begin(), spec.shape.end());
+  bool dynamic = false;
   int64_t per_sample = 1;
-  for (size_t i = 1; i < want.size(); ++i) per_sample = want[i] < 0 ? -1 : per_sample * want[i];
-  if (x.rank() > 0 && x.shape() != want && per_sample > 0 && x.size() == x.dim(0) * per_sample) x.reshape(want);
+  for (size_t i = 1; i < want.size(); ++i) {
+    if (want[i] < 0) dynamic = true;
+    else per_sample *= want[i];
+  }
+  if (!dynamic && x.shape() != want) {
+    if (x.size() != x.dim(0) * per_sample)
+      fail(origin, "samples of shape " + shape_str(Shape(x.shape().begin() + 1, x.shape().end())) +
+                       " do not fit the model's input " + shape_str(spec.shape));
+    x.reshape(want);
+  }
   return {std::move(x)};
 }
 

@@ -53,5 +53,9 @@ std::vector<Tensor> load_calibration(const Model& model);
 // The same from a tensor of a .safetensors file already loaded or parsed.
 class SafeTensorsFile;
 std::vector<Tensor> calibration_from(const Model& model, const SafeTensorsFile& file, const std::string& tensor);
+// Samples from a tensor read elsewhere (origin names it in errors): U8 pixels
+// are preprocessed like images (scale, mean, std); images reshape to a flat
+// input of as many values; the shape must fit [N] + the input's shape.
+std::vector<Tensor> calibration_tensor(const Model& model, Tensor x, bool u8_pixels, const std::string& origin);
 
 }  // namespace bitlane

@@ -2,6 +2,8 @@
 """Converts an ONNX model into bitlane's JSON graph + .safetensors weights.
 
   bitlane_onnx_import.py MODEL.onnx -o OUT.json [--meta META.json] [--name NAME]
+                        [--image HxW] [--color gray|rgb|bgr] [--scale S] [--mean M] [--std S]
+                        [--labels FILE]
 
 `bitlane import` runs this script. It needs Debian's python3-onnx and
 python3-numpy. Supported: Gemm, MatMul (+Add), Conv, MaxPool, AveragePool,
@@ -11,13 +13,17 @@ LSTM, Dropout, Identity; constant subgraphs are folded. Anything else is
 reported with the node's name and the exact operator or attribute.
 
 --meta supplies what ONNX cannot say: input preprocessing, labels, vocabulary,
-description (see models/FORMAT.md). The output JSON is format_version 1.
+description (see models/FORMAT.md); for a plain image classifier the options
+--image/--color/--scale/--mean/--std/--labels say it without a file. Every
+user mistake ends in one line naming the file and the problem, exit 1.
+The output JSON is format_version 1.
 """
 import argparse
 import json
 import os
 import struct
 import sys
+import warnings
 
 import numpy as np
 
@@ -472,38 +478,142 @@ def write_safetensors(path, tensors):
     os.replace(tmp, path)
 
 
+def parse_size(text):
+    m = text.lower().split("x")
+    if len(m) != 2 or not all(p.isdigit() and int(p) > 0 for p in m):
+        raise ImportError_(f"--image: expected HEIGHTxWIDTH such as 28x28, got '{text}'")
+    return [int(m[0]), int(m[1])]
+
+
+def parse_floats(text, option):
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ImportError_(f"{option}: expected a number or a comma list of numbers, got '{text}'")
+
+
+def read_labels(path):
+    """One label per line (blank lines skipped), or a JSON list of strings."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ImportError_(f"{path}: cannot read the labels ({e.strerror})")
+    if text.lstrip().startswith("["):
+        try:
+            labels = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ImportError_(f"{path}: not a valid JSON list ({e.msg}, line {e.lineno})")
+        if not isinstance(labels, list) or not all(isinstance(l, str) for l in labels):
+            raise ImportError_(f"{path}: the JSON must be a list of strings")
+        return labels
+    labels = [l.strip() for l in text.splitlines() if l.strip()]
+    if not labels:
+        raise ImportError_(f"{path}: no labels (one per line)")
+    return labels
+
+
+def read_meta(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+    except OSError as e:
+        raise ImportError_(f"{path}: cannot read the metadata file ({e.strerror})")
+    except json.JSONDecodeError as e:
+        raise ImportError_(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})")
+    except UnicodeDecodeError:
+        raise ImportError_(f"{path}: not a text (UTF-8) file")
+    if not isinstance(meta, dict):
+        raise ImportError_(f"{path}: the metadata must be a JSON object ({{\"inputs\": ..., \"labels\": ...}})")
+    return meta
+
+
+def image_meta(args, meta, model):
+    """Folds --image/--color/--scale/--mean/--std/--labels into meta."""
+    if args.labels:
+        meta["labels"] = read_labels(args.labels)
+    if not (args.image or args.color or args.scale or args.mean or args.std):
+        return
+    if not args.image:
+        raise ImportError_("--color, --scale, --mean and --std describe an image input: add --image HEIGHTxWIDTH")
+    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    if len(inputs) != 1:
+        raise ImportError_(f"--image needs a model with one input, this one has {len(inputs)} "
+                           "(use --meta to describe several)")
+    color = args.color or "gray"
+    channels = 1 if color == "gray" else 3
+    pre = {"color": color, "size": parse_size(args.image), "resize": "bilinear"}
+    pre["scale"] = parse_floats(args.scale, "--scale")[0] if args.scale else 1 / 255
+    for key, text, default in (("mean", args.mean, 0.0), ("std", args.std, 1.0)):
+        vals = parse_floats(text, "--" + key) if text else [default]
+        if len(vals) == 1:
+            vals = vals * channels
+        if len(vals) != channels:
+            raise ImportError_(f"--{key}: {len(vals)} values for {channels} channel(s) ({color})")
+        if key == "std" and any(v == 0 for v in vals):
+            raise ImportError_("--std: values must not be 0")
+        pre[key] = vals
+    entry = next((i for i in meta.setdefault("inputs", []) if i.get("name") == inputs[0].name), None)
+    if entry is None:
+        entry = {"name": inputs[0].name}
+        meta["inputs"].append(entry)
+    entry["preprocessing"] = pre
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Convert ONNX to bitlane's model format.")
+    parser = argparse.ArgumentParser(prog="bitlane import", description="Convert ONNX to bitlane's model format.")
     parser.add_argument("model")
-    parser.add_argument("-o", "--output", required=True, help="output .json (weights beside it)")
+    parser.add_argument("-o", "--output", required=True, help="output .json (weights beside it; folders are created)")
     parser.add_argument("--meta", help="JSON with inputs' preprocessing, labels, vocabulary, ...")
     parser.add_argument("--name", help="model name (default: output file stem)")
+    parser.add_argument("--image", help="HEIGHTxWIDTH: the input is an image resized to this size")
+    parser.add_argument("--color", choices=["gray", "rgb", "bgr"], help="channel order the model wants (gray)")
+    parser.add_argument("--scale", help="pixel values 0..255 are multiplied by this (1/255)")
+    parser.add_argument("--mean", help="per channel, subtracted after scaling (0)")
+    parser.add_argument("--std", help="per channel, divides after the mean (1)")
+    parser.add_argument("--labels", help="class names: one per line, or a JSON list")
     args = parser.parse_args(argv)
-    try:
-        model = onnx.load(args.model)
-    except Exception as e:  # protobuf errors have no common base
-        print(f"bitlane import: {args.model}: not a readable ONNX model ({e})", file=sys.stderr)
+
+    def error(message):
+        print(f"bitlane import: {message}", file=sys.stderr)
         return 1
-    meta = {}
-    if args.meta:
-        with open(args.meta) as f:
-            meta = json.load(f)
+
+    if not os.path.exists(args.model):
+        return error(f"{args.model}: no such file")
+    try:
+        with warnings.catch_warnings():  # protobuf warns before it fails: the error line says it all
+            warnings.simplefilter("ignore")
+            model = onnx.load(args.model)
+    except Exception as e:  # protobuf errors have no common base
+        return error(f"{args.model}: not a readable ONNX model ({type(e).__name__}: {e})")
+    try:
+        meta = read_meta(args.meta) if args.meta else {}
+        image_meta(args, meta, model)
+    except ImportError_ as e:
+        return error(str(e))
     meta.setdefault("name", args.name or os.path.splitext(os.path.basename(args.output))[0])
     imp = Importer(model, meta)
     try:
         imp.convert()
+        stem = os.path.splitext(args.output)[0]
+        weights = stem + ".safetensors"
+        doc = imp.document(os.path.basename(weights))
     except ImportError_ as e:
-        print(f"bitlane import: {args.model}: {e}", file=sys.stderr)
-        return 1
-    stem = os.path.splitext(args.output)[0]
-    weights = stem + ".safetensors"
-    write_safetensors(weights, imp.weights)
-    doc = imp.document(os.path.basename(weights))
-    tmp = args.output + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, args.output)
+        return error(f"{args.model}: {e}")
+    except Exception as e:  # a model this importer did not foresee: one line, not a traceback
+        return error(f"{args.model}: cannot convert ({type(e).__name__}: {e}); "
+                     "please report it with the model")
+    try:
+        folder = os.path.dirname(os.path.abspath(args.output))
+        os.makedirs(folder, exist_ok=True)
+        write_safetensors(weights, imp.weights)
+        tmp = args.output + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, args.output)
+    except OSError as e:
+        return error(f"{e.filename or args.output}: cannot write ({e.strerror})")
     return 0
 
 
