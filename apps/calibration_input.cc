@@ -242,7 +242,7 @@ EngineOptions engine_options(const cxxopts::ParseResult& args, const Model& mode
   if (args.count("calibration")) {
     o.calibration = calibration_samples(model, args["calibration"].as<std::string>(),
                                         args["calibration-samples"].as<int64_t>(), ex);
-  } else if ((plan ? *plan : model.plan()).any_quantized() && model.calibration().is_null()) {
+  } else if ((plan ? *plan : model.plan()).needs_samples() && model.calibration().is_null()) {
     missing_calibration(model, "the quantization plan needs");
   }
   return o;

@@ -219,7 +219,7 @@ int cmd_sweep(int argc, char** argv) {
   Executor ex(args["threads"].as<int>());
   EngineOptions base;
   bool needs_calibration = false;
-  for (const auto& p : plans) needs_calibration |= p.any_quantized();
+  for (const auto& p : plans) needs_calibration |= p.needs_samples();
   // Samples from --calibration, else the model's; a usage error naming the
   // option when it has none and they are needed.
   std::vector<Tensor> samples;

@@ -99,6 +99,12 @@ LayerPlan parse_layer_plan(const json& j, const LayerPlan& base, const std::stri
     const std::string& k = it.key();
     if (k == "scheme") continue;
     const std::string at = where + ": '" + k + "'";
+    if (k == "weight_grid" || k == "activation_grid") {  // trained quantizers (quant/trained_grid.h)
+      if (!p.is<UniformOptions>()) fail(at, std::string("needs scheme uniform, not ") + scheme->name());
+      auto& o = p.get<UniformOptions>();
+      (k == "weight_grid" ? o.weights : o.activations) = trained_grid_from_json(it.value(), at);
+      continue;
+    }
     const Setting* s = find_in(common_settings(), k);
     if (!s) s = find_in(scheme->settings(), k);
     if (s) {
@@ -126,6 +132,11 @@ json layer_plan_json(const LayerPlan& p) {
   };
   for (const Setting& s : common_settings()) add(s);
   for (const Setting& s : scheme.settings()) add(s);
+  if (p.is<UniformOptions>()) {
+    const auto& o = p.get<UniformOptions>();
+    if (o.weights) j["weight_grid"] = trained_grid_json(*o.weights);
+    if (o.activations) j["activation_grid"] = trained_grid_json(*o.activations);
+  }
   return j;
 }
 
@@ -134,6 +145,17 @@ LayerPlan QuantPlan::for_layer(const std::string& name, int index, int count) co
   if (it != layers.end()) return it->second;
   if ((first_fp32 && index == 0) || (last_fp32 && index == count - 1)) return LayerPlan{};
   return defaults;
+}
+
+bool LayerPlan::needs_samples() const {
+  return quantized() && !(is<UniformOptions>() && get<UniformOptions>().activations);
+}
+
+bool QuantPlan::needs_samples() const {
+  if (defaults.needs_samples()) return true;
+  for (const auto& [name, p] : layers)
+    if (p.needs_samples()) return true;
+  return false;
 }
 
 bool QuantPlan::any_quantized() const {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -18,6 +19,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "quant/terms.h"
+#include "quant/trained_grid.h"
 
 namespace bitlane::quant {
 
@@ -30,7 +32,10 @@ enum class Calibration { kMinMax, kPercentile, kMse };
 struct Fp32Options {
   bool operator==(const Fp32Options&) const = default;
 };
+// Grids fixed by training (quant/trained_grid.h), used instead of weight
+// scaling and activation calibration when present.
 struct UniformOptions {
+  std::optional<TrainedGrid> weights, activations;
   bool operator==(const UniformOptions&) const = default;
 };
 // Term quantization: weights keep `budget` terms per `group` values along the
@@ -90,6 +95,8 @@ struct LayerPlan {
     return std::get<O>(options);
   }
   bool quantized() const { return !is<Fp32Options>(); }
+  // Needs calibration samples: quantized, and not on trained activation grids.
+  bool needs_samples() const;
   // Runs on the swar/ integer kernels (uniform, term, sdp, drq).
   bool integer() const;
   bool operator==(const LayerPlan&) const = default;
@@ -105,6 +112,7 @@ struct QuantPlan {
   // The plan of the index-th of `count` quantizable layers, named `name`.
   LayerPlan for_layer(const std::string& name, int index, int count) const;
   bool any_quantized() const;
+  bool needs_samples() const;  // some layer's plan needs calibration samples
 
   // JSON form (models/FORMAT.md): {"default": {...}, "layers": {"fc1": {...}},
   // "first": "fp32", "last": "fp32"}. `where` prefixes errors.

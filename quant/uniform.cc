@@ -110,6 +110,21 @@ QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, co
     return a;
   };
 
+  if (plan.is<UniformOptions>() && plan.get<UniformOptions>().weights) {  // the grid training fixed
+    const TrainedGrid& g = *plan.get<UniformOptions>().weights;
+    g.check_rows(rows, "trained weight grid");
+    for (int64_t r = 0; r < rows; ++r) {
+      const Affine a = g.affine(bits, static_cast<size_t>(r));
+      out.affine[static_cast<size_t>(r)] = a;
+      int16_t* q = out.q.data() + r * cols;
+      quantize_to(w + r * cols, cols, a, q);
+      int64_t s = 0;
+      for (int64_t c = 0; c < cols; ++c) s += q[c];
+      out.row_sum[static_cast<size_t>(r)] = s;
+    }
+    out.format = rows ? out.affine[0].format : swar::IntFormat{bits, g.is_signed};
+    return out;
+  }
   Affine tensor_affine;
   if (!per_channel) {
     auto [lo, hi] = range(0, rows);

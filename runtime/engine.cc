@@ -225,13 +225,18 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   }
 
   // Calibrate: run the fp32 operators on the samples and record the input
-  // statistics of every quantizable layer.
-  std::vector<Tensor> samples = options.calibration.empty() ? load_calibration(*model) : options.calibration;
-  if (samples.size() != model->inputs().size())
+  // statistics of every quantizable layer (unless every quantized layer runs
+  // on grids fixed by training).
+  const bool need_samples =
+      std::any_of(plans.begin(), plans.end(), [](const quant::LayerPlan& p) { return p.needs_samples(); });
+  std::vector<Tensor> samples = !options.calibration.empty() ? options.calibration
+                                : need_samples             ? load_calibration(*model)
+                                                           : std::vector<Tensor>{};
+  if (!samples.empty() && samples.size() != model->inputs().size())
     fail(model->origin(), "calibration needs one tensor per model input");
   std::vector<quant::RangeStats> stats(e->ops_.size()), out_stats(e->ops_.size());
   GraphRunner runner(*model, e->ops_);
-  const int64_t total = samples[0].dim(0);
+  const int64_t total = samples.empty() ? 0 : samples[0].dim(0);
   constexpr int64_t kChunk = 64;
   for (int64_t b = 0; b < total; b += kChunk) {
     std::vector<Tensor> chunk;

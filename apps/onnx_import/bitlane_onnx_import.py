@@ -9,8 +9,12 @@
 python3-numpy. Supported: Gemm, MatMul (+Add), Conv, MaxPool, AveragePool,
 GlobalAveragePool, Relu, Clip, Sigmoid, Tanh, BatchNormalization, Add, Concat,
 Flatten, Reshape, Squeeze, Unsqueeze, Softmax, LogSoftmax, Gather (embedding),
-LSTM, Dropout, Identity; constant subgraphs are folded. Anything else is
-reported with the node's name and the exact operator or attribute.
+LSTM, Dropout, Identity; constant subgraphs are folded. Networks trained at
+low precision keep their trained quantizers: ONNX QuantizeLinear /
+DequantizeLinear pairs and QONNX Quant / IntQuant / BipolarQuant nodes become
+the model's plan (per-layer weight and activation grids, models/FORMAT.md).
+Anything else is reported with the node's name and the exact operator or
+attribute.
 
 --meta supplies what ONNX cannot say: input preprocessing, labels, vocabulary,
 description (see models/FORMAT.md); for a plain image classifier the options
@@ -62,6 +66,114 @@ def ints(v):
     return [int(x) for x in v]
 
 
+QUANT_OPS = ("Quant", "IntQuant", "BipolarQuant")
+
+
+def grid_of(node, scale, zp, bits, a):
+    """A QONNX Quant node's grid: x = scale * (clip(round(x / scale + zp)) - zp)."""
+    b = float(np.asarray(bits).reshape(-1)[0])
+    if b != int(b) or not 1 <= b <= 16:
+        fail(node, f"bit width {b} is not an integer in 1..16")
+    mode = a.get("rounding_mode", b"ROUND")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode.upper() != "ROUND":
+        fail(node, f"rounding_mode {mode} is not supported (ROUND: half to even)")
+    zp = np.asarray(zp, np.float64)
+    if np.any(zp != np.round(zp)):
+        fail(node, "non-integer zero points are not supported")
+    signed = bool(a.get("signed", 1))
+    if int(b) == 1 and signed:
+        fail(node, "a signed 1-bit Quant has no levels besides 0 and -1; use BipolarQuant for binary")
+    return {"scale": np.asarray(scale, np.float64), "zero_point": zp, "bits": int(b), "signed": signed,
+            "narrow": bool(a.get("narrow", 0)), "binary": False}
+
+
+def grid_levels(g):
+    if g["signed"]:
+        lo, hi = -(1 << (g["bits"] - 1)), (1 << (g["bits"] - 1)) - 1
+        lo += 1 if g["narrow"] else 0
+    else:
+        lo, hi = 0, (1 << g["bits"]) - 1
+        hi -= 1 if g["narrow"] else 0
+    return lo, hi
+
+
+def fake_quant(node, v):
+    """Folds a quantizer on a constant: its dequantized values and grid."""
+    a = attrs(node)
+    if node.op_type == "BipolarQuant":
+        scale = np.asarray(v[1], np.float64)
+        out = np.where(v[0] >= 0, 1.0, -1.0) * scale
+        return out.astype(np.float32), {"scale": scale, "zero_point": np.zeros(1), "bits": 1,
+                                        "signed": False, "narrow": False, "binary": True}
+    g = grid_of(node, v[1], v[2], v[3], a)
+    lo, hi = grid_levels(g)
+    q = np.clip(np.round(v[0] / g["scale"] + g["zero_point"]), lo, hi)
+    return ((q - g["zero_point"]) * g["scale"]).astype(np.float32), g
+
+
+def quantize_linear_grid(node, v):
+    scale = np.asarray(v[0], np.float64)
+    zp = v[1] if len(v) > 1 else np.zeros((), np.uint8)
+    if zp.dtype not in (np.uint8, np.int8):
+        fail(node, f"zero point type {zp.dtype} is not supported (uint8 or int8)")
+    return {"scale": scale, "zero_point": zp.astype(np.float64), "bits": 8, "signed": zp.dtype == np.int8,
+            "narrow": False, "binary": False, "axis": int(attrs(node).get("axis", 1))}
+
+
+def quantize_linear(node, v):
+    g = quantize_linear_grid(node, v[1:])
+    lo, hi = grid_levels(g)
+    scale, zp = _per_axis(g, v[0].ndim)
+    q = np.clip(np.round(v[0] / scale + zp), lo, hi)
+    return q, g
+
+
+def _per_axis(g, ndim):
+    """Scale and zero point shaped to broadcast against an ndim tensor."""
+    scale, zp = g["scale"], g["zero_point"]
+    if scale.ndim == 1 and scale.size > 1 and "axis" in g:
+        shape = [1] * ndim
+        shape[g["axis"] % ndim] = scale.size
+        scale = scale.reshape(shape)
+        zp = zp.reshape(shape) if zp.size > 1 else zp
+    return scale, zp
+
+
+def weight_rows(node, g, w, op):
+    """Per output channel scale and zero point of a weight grid, as bitlane
+    stores the weights ([out, in] for dense, [out, ...] for conv)."""
+    scale, zp = np.asarray(g["scale"], np.float64), np.asarray(g["zero_point"], np.float64)
+    if scale.size == 1 and zp.size <= 1:
+        return scale.reshape(1), zp.reshape(-1)[:1]
+    onnx_shape = g["weight_shape"]
+    if "axis" in g:
+        scale, zp = _per_axis(g, len(onnx_shape))
+    scale = np.broadcast_to(scale, onnx_shape)
+    zp = np.broadcast_to(zp, onnx_shape)
+    if op == "dense" and g["transposed"]:
+        scale, zp = scale.T, zp.T
+    rows_s = scale.reshape(w.shape[0], -1)
+    rows_z = zp.reshape(w.shape[0], -1)
+    if np.any(rows_s != rows_s[:, :1]) or np.any(rows_z != rows_z[:, :1]):
+        fail(node, "weight quantization must be per tensor or per output channel")
+    return rows_s[:, 0], rows_z[:, 0]
+
+
+def grid_json(node, g, per_row=None):
+    scale, zp = per_row if per_row is not None else (np.asarray(g["scale"]).reshape(-1),
+                                                      np.asarray(g["zero_point"]).reshape(-1))
+    j = {"scale": [float(x) for x in scale] if len(scale) > 1 else float(scale[0]),
+         "signed": bool(g["signed"])}
+    if np.any(zp != 0):
+        j["zero_point"] = [int(x) for x in zp] if len(zp) > 1 else int(zp[0])
+    if g["narrow"]:
+        j["narrow"] = True
+    if g["binary"]:
+        j["binary"] = True
+    return j
+
+
 class Importer:
     def __init__(self, model, meta):
         self.model = model
@@ -77,6 +189,13 @@ class Importer:
         self.state_outputs = set()  # LSTM Y_h / Y_c: the session keeps them
         self.graph_inputs = [i for i in g.input if i.name not in self.consts]
         self.dropped_inputs = set()
+        # Trained quantizers (QDQ / QONNX): grids of folded weight constants
+        # (by ONNX tensor name) and of activation tensors (by bitlane name),
+        # and the per-layer plans they become.
+        self.weight_grid = {}
+        self.act_grid = {}
+        self.layer_plans = {}
+        self.qlinear = {}  # QuantizeLinear outputs -> their grid, for the DequantizeLinear after
         for n in g.node:
             for i in n.input:
                 self.consumers[i] = self.consumers.get(i, 0) + 1
@@ -113,6 +232,13 @@ class Importer:
         self.nodes.append(d)
         for o in outputs:
             self.producer[o] = d
+        # Values on a grid stay on it through these (max of grid points,
+        # moved or reshaped; relu when 0 is a grid point).
+        if op in ("flatten", "reshape", "max_pool2d", "relu") and d["inputs"][0] in self.act_grid:
+            for o in outputs:
+                self.act_grid[o] = self.act_grid[d["inputs"][0]]
+        if op in ("dense", "conv2d"):
+            self.trained_plan(node, d)
         return d
 
     # -- constant folding ------------------------------------------------------
@@ -155,6 +281,18 @@ class Importer:
                    "Div": np.divide}[op](v[0], v[1])
         elif op == "Identity":
             out = v[0]
+        elif op in QUANT_OPS:
+            out, grid = fake_quant(node, v)
+            if grid is not None:
+                self.weight_grid[node.output[0]] = grid
+        elif op == "QuantizeLinear":
+            out, grid = quantize_linear(node, v)
+            self.qlinear[node.output[0]] = grid
+        elif op == "DequantizeLinear":
+            grid = self.qlinear.get(ins[0]) or quantize_linear_grid(node, v[1:])
+            scale, zp = _per_axis(grid, v[0].ndim)
+            out = ((v[0].astype(np.float64) - zp) * scale).astype(np.float32)
+            self.weight_grid[node.output[0]] = grid
         else:
             return False
         self.consts[node.output[0]] = np.asarray(out)
@@ -170,6 +308,57 @@ class Importer:
                 fail(node, f"unsupported operator {node.op_type}")
             handler(node)
 
+    # -- trained quantizers on activations -----------------------------------
+    def _act_quant(self, node, grid):
+        self.alias[node.output[0]] = node.input[0]
+        self.act_grid[self.name(node.input[0])] = grid
+
+    def op_Quant(self, node):
+        scale, zp, bits = (self.const(node, t, w) for t, w in zip(
+            node.input[1:4], ("Quant's scale", "Quant's zero point", "Quant's bit width")))
+        self._act_quant(node, grid_of(node, scale, zp, bits, attrs(node)))
+
+    op_IntQuant = op_Quant
+
+    def op_BipolarQuant(self, node):
+        scale = self.const(node, node.input[1], "BipolarQuant's scale")
+        self._act_quant(node, {"scale": np.asarray(scale, np.float64), "zero_point": np.zeros(1), "bits": 1,
+                               "signed": False, "narrow": False, "binary": True})
+
+    def op_QuantizeLinear(self, node):
+        grid = quantize_linear_grid(node, [self.const(node, t, "QuantizeLinear's scale and zero point")
+                                           for t in node.input[1:] if t])
+        self.qlinear[node.output[0]] = grid
+        self._act_quant(node, grid)
+
+    def op_DequantizeLinear(self, node):
+        if node.input[0] not in self.qlinear:
+            fail(node, "DequantizeLinear of a computed tensor must follow a QuantizeLinear")
+        self.alias[node.output[0]] = node.input[0]
+
+    def _weight_orientation(self, name, shape, transposed):
+        if name in self.weight_grid:
+            self.weight_grid[name] = dict(self.weight_grid[name], weight_shape=tuple(shape), transposed=transposed)
+
+    def trained_plan(self, node, d):
+        """The layer's plan from the grids training fixed: its weights' and
+        its input's; a side without one is quantized after training at 8 bits."""
+        wg = self.weight_grid.get(node.input[1]) if len(node.input) > 1 else None
+        ag = self.act_grid.get(d["inputs"][0])
+        if wg is None and ag is None:
+            return
+        w = self.weights[d["attributes"]["weight"]]
+        plan = {"scheme": "uniform", "weight_bits": 8, "activation_bits": 8}
+        if wg is not None:
+            plan["weight_bits"] = wg["bits"]
+            plan["weight_grid"] = grid_json(node, wg, per_row=weight_rows(node, wg, w, d["op"]))
+        if ag is not None:
+            if np.asarray(ag["scale"]).size != 1:
+                fail(node, "per-channel activation quantization is not supported (one scale per tensor)")
+            plan["activation_bits"] = ag["bits"]
+            plan["activation_grid"] = grid_json(node, ag)
+        self.layer_plans[d["name"]] = plan
+
     def op_Identity(self, node):
         self.alias[node.output[0]] = node.input[0]
 
@@ -182,6 +371,7 @@ class Importer:
         check_attrs(node, {"alpha": lambda v: v == 1.0, "beta": lambda v: v == 1.0,
                            "transA": lambda v: v == 0, "transB": None})
         w = self.const(node, node.input[1], "Gemm's B (weights)")
+        self._weight_orientation(node.input[1], w.shape, a.get("transB", 0) == 0)
         if a.get("transB", 0) == 0:
             w = w.T
         attributes = {"weight": self.add_weight(node.input[1], w.astype(np.float32))}
@@ -197,6 +387,7 @@ class Importer:
         w = self.consts[node.input[1]]
         if w.ndim != 2:
             fail(node, f"MatMul weights must be 2-D, got shape {list(w.shape)}")
+        self._weight_orientation(node.input[1], w.shape, True)
         self.emit(node, "dense", [node.input[0]], [node.output[0]],
                   {"weight": self.add_weight(node.input[1], w.T.astype(np.float32))})
 
@@ -230,6 +421,7 @@ class Importer:
                            "dilations": None, "group": None,
                            "auto_pad": lambda v: v in (b"NOTSET", "NOTSET")})
         w = self.const(node, node.input[1], "Conv weights").astype(np.float32)
+        self._weight_orientation(node.input[1], w.shape, False)
         if w.ndim != 4:
             fail(node, f"only 2-D convolutions are supported (weights {list(w.shape)})")
         attributes = {"weight": self.add_weight(node.input[1], w),
@@ -452,6 +644,10 @@ class Importer:
         for key in ("labels", "vocabulary", "quantization", "calibration"):
             if key in self.meta:
                 doc[key] = self.meta[key]
+        if self.layer_plans and "quantization" not in doc:
+            # Trained at low precision: the model's own plan is its training's
+            # (layers without quantizers stay fp32).
+            doc["quantization"] = {"default": {"scheme": "fp32"}, "layers": self.layer_plans}
         doc["nodes"] = self.nodes
         # Lets `bitlane bench --random-weights` run the graph without the weights.
         doc["metadata"] = {"weight_shapes": {k: list(v.shape) for k, v in sorted(self.weights.items())}}

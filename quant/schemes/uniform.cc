@@ -4,6 +4,8 @@
 // point or symmetric signed. Cost: b_w x b_x term pairs per MAC.
 #include "quant/scheme.h"
 
+#include "core/error.h"
+
 namespace bitlane::quant {
 namespace {
 
@@ -17,10 +19,23 @@ class UniformScheme final : public Scheme {
     std::string s = Scheme::describe(p);
     s += p.weight_granularity == Granularity::kPerChannel ? " per-channel" : " per-tensor";
     if (!p.weight_symmetric) s += " asymmetric";
+    const auto& o = p.get<UniformOptions>();
+    if (o.weights || o.activations) s += std::string(" trained grid (") + (o.weights ? "weights" : "") +
+                                          (o.weights && o.activations ? ", " : "") + (o.activations ? "activations" : "") + ")";
     return s + " " + calibration_name(p.calibration);
   }
   Affine activation_affine(float lo, float hi, const LayerPlan& p) const override {
+    const auto& trained = p.get<UniformOptions>().activations;
+    if (trained) return trained->affine(p.activation_bits);
     return quant::activation_affine(lo, hi, p.activation_bits, p.activation_symmetric);
+  }
+  void finish(LayerPlan& p, const std::string& where) const override {
+    const auto& o = p.get<UniformOptions>();
+    if (o.weights) o.weights->check(p.weight_bits, where + ": 'weight_grid'");
+    if (o.activations) {
+      o.activations->check(p.activation_bits, where + ": 'activation_grid'");
+      if (o.activations->scale.size() != 1) fail(where + ": 'activation_grid'", "activations take one scale (per tensor)");
+    }
   }
   double pairs_per_mac(const LayerPlan& p, double) const override {
     return static_cast<double>(p.weight_bits) * p.activation_bits;

@@ -20,6 +20,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/executor.h"
+#include "quant/plan.h"
+#include "runtime/engine.h"
+#include "runtime/safetensors.h"
+#include "runtime/session.h"
 #include "tests/apps/cli_helpers.h"
 #include "tests/test_paths.h"
 
@@ -249,4 +254,49 @@ TEST_CASE("README: the 'Your own model' commands run as written") {
   }();
   REQUIRE(m.size() == 2);
   CHECK(std::stod(m[1].str()) > 88.0);
+}
+
+TEST_CASE("import: networks trained at low precision (QONNX Quant/BipolarQuant, ONNX QDQ) run on their trained grids") {
+  // The reference is the networks' own fake-quantized forward pass, computed
+  // with numpy by the script that writes them (tests/data/qat).
+  ImportScratch s;
+  REQUIRE(std::system(("/usr/bin/python3 " + source_path("tests/data/qat/make_qat_models.py") + " " + s.dir).c_str()) == 0);
+  bitlane::Executor ex(1);
+  for (const std::string name : {"qonnx_mlp", "qdq_cnn"}) {
+    CAPTURE(name);
+    const Result r = cli("import " + s / (std::string(name) + ".onnx") + " -o " + s / (std::string(name) + "/model.json"));
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    const auto st = bitlane::SafeTensorsFile::load(s / (std::string(name) + ".safetensors"));
+    const bitlane::Tensor x = st.read_f32(*st.find("inputs")), want = st.read_f32(*st.find("expected"));
+    auto max_error = [&](const std::optional<bitlane::quant::QuantPlan>& plan) {
+      const auto model = bitlane::Model::load(s / (std::string(name) + "/model.json"));
+      bitlane::EngineOptions o;
+      o.plan = plan;
+      if (plan) o.calibration = {x};  // post-training quantization calibrates on the inputs
+      auto engine = bitlane::Engine::build(model, o, ex);  // the model's own plan needs no samples
+      bitlane::Session session(engine);
+      const bitlane::Tensor& y = *session.run({x}, ex)[0];
+      REQUIRE(y.size() == want.size());
+      double worst = 0;
+      for (int64_t i = 0; i < y.size(); ++i)
+        worst = std::max(worst, std::abs(static_cast<double>(y.f32()[i]) - want.f32()[i]) / (1 + std::abs(want.f32()[i])));
+      return worst;
+    };
+    const double trained = max_error(std::nullopt);
+    CHECK(trained < 1e-5);
+    // Post-training quantization at the same widths (calibrated ranges,
+    // weights scaled by their range) lands elsewhere: the trained grids matter.
+    const auto ptq = bitlane::quant::QuantPlan::from_text(std::string(name) == "qonnx_mlp" ? "w2a4" : "8", {});
+    CHECK(max_error(ptq) > 100 * std::max(trained, 1e-7));
+  }
+  // Quantizers bitlane cannot honour are named, not approximated.
+  const std::string make_floor =
+      "/usr/bin/python3 -c \"import onnx, numpy as np; from onnx import helper as h, numpy_helper as nh, TensorProto as T; "
+      "n = h.make_node('Quant', ['x', 's', 'z', 'b'], ['y'], domain='qonnx.custom_op.general', rounding_mode='FLOOR', name='q_floor'); "
+      "g = h.make_graph([n], 'g', [h.make_tensor_value_info('x', T.FLOAT, [1, 4])], [h.make_tensor_value_info('y', T.FLOAT, [1, 4])], "
+      "[nh.from_array(np.float32(v), k) for k, v in (('s', 0.5), ('z', 0), ('b', 4))]); "
+      "onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 13)]), '" + s / "floor.onnx" + "')\"";
+  REQUIRE(std::system(make_floor.c_str()) == 0);
+  check_one_line(cli("import " + s / "floor.onnx" + " -o " + s / "floor/model.json"),
+                 "node 'q_floor' (Quant): rounding_mode FLOOR is not supported");
 }

@@ -443,6 +443,23 @@ TEST_CASE("bad plans give clear errors") {
             .find("'activation_terms': is a setting of scheme term, not of sdp") != std::string::npos);
   CHECK(error({{"scheme", "uniform"}, {"exp_base", 2.0}}).find("is a setting of scheme exponential") !=
         std::string::npos);
+  // Trained grids (quant/trained_grid.h): uniform only, valid scales and zero points.
+  const nlohmann::json grid = {{"scale", {0.5, 0.25}}, {"signed", true}};
+  CHECK(error({{"scheme", "term"}, {"weight_grid", grid}}).find("'weight_grid': needs scheme uniform, not term") !=
+        std::string::npos);
+  CHECK(error({{"scheme", "uniform"}, {"weight_grid", {{"scale", -1}}}}).find("scales must be positive and finite") !=
+        std::string::npos);
+  CHECK(error({{"scheme", "uniform"}, {"activation_bits", 4}, {"activation_grid", {{"scale", 1}, {"zero_point", 16}, {"signed", false}}}})
+            .find("zero point 16 lies outside the 4-bit range") != std::string::npos);
+  CHECK(error({{"scheme", "uniform"}, {"activation_grid", grid}}).find("activations take one scale") != std::string::npos);
+  CHECK(error({{"scheme", "uniform"}, {"weight_grid", {{"scale", 1}, {"sign", true}}}}).find("'sign': unknown key") !=
+        std::string::npos);
+  // ... and they round-trip through JSON.
+  const auto with_grid = quant::QuantPlan::from_json(
+      {{"default", {{"scheme", "uniform"}, {"weight_bits", 2}, {"weight_grid", grid}}}}, "plan");
+  CHECK(quant::QuantPlan::from_json(with_grid.to_json(), "again").defaults == with_grid.defaults);
+  CHECK_FALSE(with_grid.defaults.get<quant::UniformOptions>().activations);
+  CHECK(with_grid.needs_samples());  // the activations are not trained: calibrated
 }
 
 TEST_CASE("plans: settings inherited from another scheme are dropped, so JSON round-trips") {
