@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -396,7 +397,11 @@ void Model::validate_ops() {
       fail(weights_->file, "weight '" + name + "' is not used by any node of " + origin_);
 }
 
-void Model::fold_batch_norms() {
+// The skeleton of the fusions below: for node n and its input `input`, when
+// that tensor is written by a node p and read by n alone, fold(n, input, p)
+// may fold n into p (returning true); p then writes n's outputs and n is
+// dropped. Nodes are visited in order, so chains fold step by step.
+void Model::fold_into_producers(const std::function<bool(Node&, size_t, Node&)>& fold) {
   std::vector<int> consumers(tensor_names_.size(), 0);
   for (const Node& n : nodes_)
     for (int t : n.inputs) ++consumers[static_cast<size_t>(t)];
@@ -404,26 +409,40 @@ void Model::fold_batch_norms() {
   std::vector<int> producer(tensor_names_.size(), -1);
   for (size_t i = 0; i < nodes_.size(); ++i)
     for (int o : nodes_[i].outputs) producer[static_cast<size_t>(o)] = static_cast<int>(i);
-
   std::vector<bool> removed(nodes_.size(), false);
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    Node& bn = nodes_[i];
-    if (bn.op != "batch_norm" || bn.inputs.size() != 1) continue;
-    const int t = bn.inputs[0];
-    const int p = producer[static_cast<size_t>(t)];
-    if (p < 0 || consumers[static_cast<size_t>(t)] != 1) continue;
-    Node& prev = nodes_[static_cast<size_t>(p)];
-    if (prev.op != "conv2d" && prev.op != "dense") continue;
+    Node& n = nodes_[i];
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int t = n.inputs[k], p = producer[static_cast<size_t>(t)];
+      if (p < 0 || consumers[static_cast<size_t>(t)] != 1) continue;
+      Node& prev = nodes_[static_cast<size_t>(p)];
+      if (!fold(n, k, prev)) continue;
+      prev.outputs = n.outputs;
+      for (int o : n.outputs) producer[static_cast<size_t>(o)] = p;
+      removed[i] = true;
+      break;
+    }
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < nodes_.size(); ++i)
+    if (!removed[i]) kept.push_back(std::move(nodes_[i]));
+  nodes_ = std::move(kept);
+}
+
+void Model::fold_batch_norms() {
+  fold_into_producers([&](Node& bn, size_t, Node& prev) {
+    if (bn.op != "batch_norm" || bn.inputs.size() != 1) return false;
+    if (prev.op != "conv2d" && prev.op != "dense") return false;
     auto w = weights_->find(prev.attributes.value("weight", ""));
     // The batch norm must act on the layer's output channels (axis 1).
-    const Shape& shape = tensor_shapes_[static_cast<size_t>(t)];
+    const Shape& shape = tensor_shapes_[static_cast<size_t>(bn.inputs[0])];
     const size_t rank = prev.op == "dense" ? 2 : 4;
-    if (!w || shape.size() != rank || shape[1] != w->dim(0)) continue;
+    if (!w || shape.size() != rank || shape[1] != w->dim(0)) return false;
     auto get = [&](const char* key) { return weights_->find(bn.attributes.value(key, "")); };
     auto scale = get("scale"), bias = get("bias"), mean = get("mean"), var = get("var");
     const float eps = bn.attributes.value("epsilon", 1e-5f);
     const int64_t channels = w->dim(0);
-    if (!scale || scale->size() != channels) continue;  // validate_ops reports real errors
+    if (!scale || scale->size() != channels) return false;  // validate_ops reports real errors
     Tensor nw(w->shape()), nb(Shape{channels});
     const int64_t per = w->size() / channels;
     auto old_bias = weights_->find(prev.attributes.value("bias", ""));
@@ -439,14 +458,8 @@ void Model::fold_batch_norms() {
     weights_->tensors[bname] = std::make_shared<const Tensor>(std::move(nb));
     prev.attributes["weight"] = wname;
     prev.attributes["bias"] = bname;
-    prev.outputs = bn.outputs;
-    for (int o : bn.outputs) producer[static_cast<size_t>(o)] = p;
-    removed[i] = true;
-  }
-  std::vector<Node> kept;
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    if (!removed[i]) kept.push_back(std::move(nodes_[i]));
-  nodes_ = std::move(kept);
+    return true;
+  });
 }
 
 // add(conv(x), s) -> conv(x, residual s) when the add is the convolution's
@@ -454,63 +467,24 @@ void Model::fold_batch_norms() {
 // adds s to its outputs before the activation, in its epilogue, and saves a
 // pass over both tensors. A relu after the add then fuses as usual.
 void Model::fuse_residuals() {
-  std::vector<int> consumers(tensor_names_.size(), 0);
-  for (const Node& n : nodes_)
-    for (int t : n.inputs) ++consumers[static_cast<size_t>(t)];
-  for (int t : output_ids_) ++consumers[static_cast<size_t>(t)];
-  std::vector<int> producer(tensor_names_.size(), -1);
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    for (int o : nodes_[i].outputs) producer[static_cast<size_t>(o)] = static_cast<int>(i);
-  std::vector<bool> removed(nodes_.size(), false);
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    Node& add = nodes_[i];
-    if (add.op != "add" || add.inputs.size() != 2 || add.attributes.contains("constant")) continue;
-    for (int side = 0; side < 2; ++side) {
-      const int t = add.inputs[static_cast<size_t>(side)], p = producer[static_cast<size_t>(t)];
-      if (p < 0 || consumers[static_cast<size_t>(t)] != 1) continue;
-      Node& conv = nodes_[static_cast<size_t>(p)];
-      if (conv.op != "conv2d" || conv.inputs.size() != 1 || conv.attributes.contains("activation")) continue;
-      // The add's other input cannot depend on the convolution's output: the
-      // add is that output's only reader.
-      conv.inputs.push_back(add.inputs[static_cast<size_t>(1 - side)]);
-      conv.attributes["residual"] = true;
-      conv.outputs = add.outputs;
-      for (int o : add.outputs) producer[static_cast<size_t>(o)] = p;
-      removed[i] = true;
-      break;
-    }
-  }
-  std::vector<Node> kept;
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    if (!removed[i]) kept.push_back(std::move(nodes_[i]));
-  nodes_ = std::move(kept);
+  fold_into_producers([](Node& add, size_t side, Node& conv) {
+    if (add.op != "add" || add.inputs.size() != 2 || add.attributes.contains("constant")) return false;
+    if (conv.op != "conv2d" || conv.inputs.size() != 1 || conv.attributes.contains("activation")) return false;
+    // The add's other input cannot depend on the convolution's output: the
+    // add is that output's only reader.
+    conv.inputs.push_back(add.inputs[1 - side]);
+    conv.attributes["residual"] = true;
+    return true;
+  });
 }
 
 void Model::fuse_activations() {
-  std::vector<int> consumers(tensor_names_.size(), 0);
-  for (const Node& n : nodes_)
-    for (int t : n.inputs) ++consumers[static_cast<size_t>(t)];
-  for (int t : output_ids_) ++consumers[static_cast<size_t>(t)];
-  std::vector<int> producer(tensor_names_.size(), -1);
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    for (int o : nodes_[i].outputs) producer[static_cast<size_t>(o)] = static_cast<int>(i);
-  std::vector<bool> removed(nodes_.size(), false);
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    Node& act = nodes_[i];
-    if ((act.op != "relu" && act.op != "relu6") || act.inputs.size() != 1) continue;
-    const int t = act.inputs[0], p = producer[static_cast<size_t>(t)];
-    if (p < 0 || consumers[static_cast<size_t>(t)] != 1) continue;
-    Node& prev = nodes_[static_cast<size_t>(p)];
-    if ((prev.op != "conv2d" && prev.op != "dense") || prev.attributes.contains("activation")) continue;
+  fold_into_producers([](Node& act, size_t, Node& prev) {
+    if ((act.op != "relu" && act.op != "relu6") || act.inputs.size() != 1) return false;
+    if ((prev.op != "conv2d" && prev.op != "dense") || prev.attributes.contains("activation")) return false;
     prev.attributes["activation"] = act.op;
-    prev.outputs = act.outputs;
-    for (int o : act.outputs) producer[static_cast<size_t>(o)] = p;
-    removed[i] = true;
-  }
-  std::vector<Node> kept;
-  for (size_t i = 0; i < nodes_.size(); ++i)
-    if (!removed[i]) kept.push_back(std::move(nodes_[i]));
-  nodes_ = std::move(kept);
+    return true;
+  });
 }
 
 void Model::infer_shapes() {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,7 @@ class Model {
   void link_graph(const nlohmann::json& nodes);
   void order_graph();
   void validate_ops();
+  void fold_into_producers(const std::function<bool(Node&, size_t, Node&)>& fold);
   void fold_batch_norms();
   void fuse_residuals();
   void fuse_activations();
