@@ -16,7 +16,7 @@ namespace detail {
 
 extern const MethodSpec kBitSerialMethod;  // kernels/bitplane_popcount.cc
 extern const MethodSpec kInt8Method;       // kernels/dot_u8s8.cc
-extern const MethodSpec kInt7Method;       // kernels/dot_u7s8.cc
+extern const MethodSpec kInt7Method;       // kernels/dot_u8s8.cc
 extern const MethodSpec kInt16Method;      // kernels/dot_s16.cc
 extern const MethodSpec kWideMulMethod;    // kernels/widemul_u64.cc
 

@@ -1,7 +1,12 @@
-// Method "int8": u8 activations x s8 weights, 4 K values per int32 lane;
-// register tiles of up to 4 rows x 4 vectors of 16 columns on every Highway
-// target: one VPDPBUSD per tile step on AVX3_DL (VNNI), an exact even/odd
-// PMADDWD emulation elsewhere. Layout: swar/dot_family.h (group 4, bytes).
+// Methods "int8" and "int7": u8 activations x s8 weights, 4 K values per
+// int32 lane, one layout (swar/dot_family.h, group 4, bytes) and one set of
+// register tiles (dot_tiles-inl.h) on every Highway target; they differ in
+// the product step:
+//   int8: one VPDPBUSD per tile step on AVX3_DL (VNNI), an exact even/odd
+//         PMADDWD emulation elsewhere (9 instructions);
+//   int7: activations of at most 7 bits, PMADDUBSW + PMADDWD (a pair of
+//         u7 x s8 products cannot saturate int16): 3 instructions, for AVX2
+//         and AVX-512 CPUs without VNNI. With VNNI, int8 wins and is chosen.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "swar/kernels/dot_u8s8.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -18,12 +23,22 @@ HWY_BEFORE_NAMESPACE();
 namespace bitlane::swar::detail {
 namespace HWY_NAMESPACE {
 
+template <class Product>
+void Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1, int32_t* out,
+           size_t ldo) {
+  if (g.row_offset)
+    DotTiles<Product, true>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  else
+    DotTiles<Product>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+
 void DotU8S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
-  if (g.row_offset)
-    DotTiles<BytesProduct, true>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
-  else
-    DotTiles<BytesProduct>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  Tiles<BytesProduct>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+void DotU7S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
+                  int32_t* out, size_t ldo) {
+  Tiles<BytePairsProduct>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -36,39 +51,68 @@ namespace bitlane::swar::detail {
 namespace {
 
 HWY_EXPORT(DotU8S8Tiles);
+HWY_EXPORT(DotU7S8Tiles);
 
-void kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
-            int32_t* out, size_t ldo) {
+void int8_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
+                 int32_t* out, size_t ldo) {
   HWY_DYNAMIC_DISPATCH(DotU8S8Tiles)(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+void int7_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
+                 int32_t* out, size_t ldo) {
+  HWY_DYNAMIC_DISPATCH(DotU7S8Tiles)(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
 // bench/README.md, 64x784x512: ~600 GOPS with VNNI (AVX3_DL), ~100 on AVX2
 // through the emulation, 7 on the scalar fallback; flat in the widths.
-double macs_per_us(IntFormat, IntFormat, FeatureSet have) {
+double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have) {
   if (have & kByteDot) return 3.0e5;
   return (have & kVectors512) ? 8.0e4 : (have & kVectors256) ? 5.0e4 : (have & kVectors) ? 2.5e4 : 3.0e3;
+}
+// bench/README.md, 64x784x512, 1 thread on a Zen 5: 253 GOPS on AVX2 (int8's
+// emulation 155, int16 180), 495 on AVX3 without VNNI (int8 355, int16 343);
+// below VPDPBUSD (int8, ~950) where VNNI is present.
+double int7_macs_per_us(IntFormat, IntFormat, FeatureSet have) {
+  if (have & kByteDot) return 2.0e5;
+  return (have & kVectors512) ? 1.6e5 : 9.0e4;
+}
+
+// The row of a method on this layout, with its kernel.
+constexpr MethodSpec dot_bytes_method(const char* name, const char* summary, FeatureSet needs,
+                                      const MethodSpec* fallback, bool (*supports)(IntFormat, IntFormat),
+                                      double (*macs_per_us)(IntFormat, IntFormat, FeatureSet),
+                                      void (*run_tile)(const TileJob&)) {
+  return MethodSpec{
+      name,
+      summary,
+      kDotBlock,
+      4,
+      needs,
+      fallback,
+      supports,
+      macs_per_us,
+      [](const MatrixView& w, PackedData& p) { pack_dot_weights(w, p, kBytes4); },
+      [](const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& o, PackedActivations& out) {
+        prepare_dot_activations(a, af, w, o, out, kBytes4);
+      },
+      [](const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1) {
+        return pack_dot_rows(a, w, out, r0, r1, kBytes4);
+      },
+      run_tile,
+      true};
 }
 
 }  // namespace
 
-extern const MethodSpec kInt8Method{
-    "int8",
-    "operands widened to bytes, 4-way u8 x s8 dot products into int32 (VPDPBUSD, emulated without VNNI)",
-    kDotBlock,
-    4,
-    0,
-    nullptr,
-    [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 8; },
-    macs_per_us,
-    [](const MatrixView& w, PackedData& p) { pack_dot_weights(w, p, kBytes4); },
-    [](const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& o, PackedActivations& out) {
-      prepare_dot_activations(a, af, w, o, out, kBytes4);
-    },
-    [](const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1) {
-      return pack_dot_rows(a, w, out, r0, r1, kBytes4);
-    },
-    [](const TileJob& job) { run_dot_tile(job, kernel, kBytes4); },
-    true};
+extern constinit const MethodSpec kInt8Method = dot_bytes_method(
+    "int8", "operands widened to bytes, 4-way u8 x s8 dot products into int32 (VPDPBUSD, emulated without VNNI)", 0,
+    nullptr, [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 8; }, int8_macs_per_us,
+    [](const TileJob& job) { run_dot_tile(job, int8_kernel, kBytes4); });
+
+extern constinit const MethodSpec kInt7Method = dot_bytes_method(
+    "int7", "activations of <= 7 bits x s8 weights: PMADDUBSW pair sums (cannot saturate) + PMADDWD into int32",
+    kByteMulAdd, &kInt8Method,  // the same layout: runs as int8 where PMADDUBSW is missing
+    [](IntFormat a, IntFormat w) { return a.bits <= 7 && w.bits <= 8; }, int7_macs_per_us,
+    [](const TileJob& job) { run_dot_tile(job, int7_kernel, kBytes4); });
 
 }  // namespace bitlane::swar::detail
 #endif  // HWY_ONCE
