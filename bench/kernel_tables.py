@@ -52,15 +52,16 @@ def ceilings(exe, min_time):
     return c
 
 
+def shapes_of(rows):
+    """The (m, k, n) shapes of the rows, in first-seen order."""
+    return list(dict.fromkeys((r["m"], r["k"], r["n"]) for r in rows))
+
+
 def ratio_table(rows, widths, title):
     print(f"\n{title}\n")
     print("| shape | threads | " + " | ".join(w.replace("x", " x ") for w in widths) + " | oneDNN GOPS | oneDNN ISA |")
     print("|---|---:|" + "---:|" * len(widths) + "---:|---|")
-    shapes = []
-    for r in rows:
-        s = (r["m"], r["k"], r["n"])
-        if s not in shapes:
-            shapes.append(s)
+    shapes = shapes_of(rows)
     for s in shapes:
         for t in (1, 2):
             grp = [r for r in rows if (r["m"], r["k"], r["n"]) == s and r["threads"] == t]
@@ -81,11 +82,7 @@ def ceiling_table(rows, widths, ceil):
     print("\nShare of the instruction's ceiling on one core (bench/bitlane_ceilings), 1 thread:\n")
     print("| shape | " + " | ".join(w.replace("x", " x ") for w in widths) + " | oneDNN |")
     print("|---|" + "---:|" * len(widths) + "---:|")
-    shapes = []
-    for r in rows:
-        s = (r["m"], r["k"], r["n"])
-        if s not in shapes:
-            shapes.append(s)
+    shapes = shapes_of(rows)
     for s in shapes:
         grp = [r for r in rows if (r["m"], r["k"], r["n"]) == s and r["threads"] == 1]
         cells = []
