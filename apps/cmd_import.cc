@@ -143,9 +143,11 @@ int cmd_import(int argc, char** argv) {
       if (used != v.size() || count < 1) throw UsageError("--calibration-samples: expected a positive integer, got '" + v + "'");
     } else {
       if ((a == "-o" || a == "--output") && i + 1 < argc) out = argv[i + 1];
+      if (a.rfind("--output=", 0) == 0) out = a.substr(9);
       pass.push_back(a);
     }
   }
+  if (!calibration.empty() && out.empty()) throw UsageError("--calibration needs the output given as -o OUT.json");
   const int status = run_importer(pass);
   if (status != 0 || calibration.empty()) return status;
   store_calibration(out, calibration, count);
