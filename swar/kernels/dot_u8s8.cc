@@ -1,12 +1,14 @@
-// Methods "int8" and "int7": u8 activations x s8 weights, 4 K values per
-// int32 lane, one layout (swar/dot_family.h, group 4, bytes) and one set of
-// register tiles (dot_tiles-inl.h) on every Highway target; they differ in
-// the product step:
+// Methods "int8", "int7" and "amx": u8 activations x s8 weights, 4 K values
+// per int32 lane, one layout (swar/dot_family.h, group 4, bytes). int8 and
+// int7 share one set of register tiles (dot_tiles-inl.h) on every Highway
+// target and differ in the product step:
 //   int8: one VPDPBUSD per tile step on AVX3_DL (VNNI), an exact even/odd
 //         PMADDWD emulation elsewhere (9 instructions);
 //   int7: activations of at most 7 bits, PMADDUBSW + PMADDWD (a pair of
 //         u7 x s8 products cannot saturate int16): 3 instructions, for AVX2
 //         and AVX-512 CPUs without VNNI. With VNNI, int8 wins and is chosen.
+// amx runs the same layout on AMX tiles (kernels/amx_tiles.h) where the CPU
+// and the OS grant them, and hands int8 the rows short of a tile.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "swar/kernels/dot_u8s8.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
@@ -47,6 +49,8 @@ HWY_AFTER_NAMESPACE();
 #endif  // per-target include guard
 
 #if HWY_ONCE
+#include "swar/kernels/amx_tiles.h"
+
 namespace bitlane::swar::detail {
 namespace {
 
@@ -56,6 +60,10 @@ HWY_EXPORT(DotU7S8Tiles);
 void int8_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                  int32_t* out, size_t ldo) {
   HWY_DYNAMIC_DISPATCH(DotU8S8Tiles)(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+void amx_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
+                int32_t* out, size_t ldo) {
+  amx_int8_tiles(g, m0, m1, col0, col1, ku0, ku1, out, ldo, int8_kernel);
 }
 void int7_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                  int32_t* out, size_t ldo) {
@@ -76,11 +84,18 @@ double int7_macs_per_us(IntFormat, IntFormat, FeatureSet have) {
   return (have & kVectors512) ? 1.6e5 : 9.0e4;
 }
 
+// Not measured: no AMX CPU has run this kernel yet. oneDNN's AMX kernels
+// reach 1640-2350 GOPS on one Sapphire Rapids core (bench/README.md), 2.6-3.9x
+// its VNNI ones; this assumes ~60% of that, just below bit-serial's 1 x 1
+// rate, so that 1-bit GEMMs stay on popcount until a measurement says
+// otherwise. Only GEMMs of 16 rows or more use tiles (the rest is int8).
+double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have) { return (have & kAmxInt8) ? 6.0e5 : 0.0; }
+
 // The row of a method on this layout, with its kernel.
 constexpr MethodSpec dot_bytes_method(const char* name, const char* summary, FeatureSet needs,
                                       const MethodSpec* fallback, bool (*supports)(IntFormat, IntFormat),
                                       double (*macs_per_us)(IntFormat, IntFormat, FeatureSet),
-                                      void (*run_tile)(const TileJob&)) {
+                                      void (*run_tile)(const TileJob&), bool reads_gathered) {
   return MethodSpec{
       name,
       summary,
@@ -98,7 +113,7 @@ constexpr MethodSpec dot_bytes_method(const char* name, const char* summary, Fea
         return pack_dot_rows(a, w, out, r0, r1, kBytes4);
       },
       run_tile,
-      true};
+      reads_gathered};
 }
 
 }  // namespace
@@ -106,13 +121,21 @@ constexpr MethodSpec dot_bytes_method(const char* name, const char* summary, Fea
 extern constinit const MethodSpec kInt8Method = dot_bytes_method(
     "int8", "operands widened to bytes, 4-way u8 x s8 dot products into int32 (VPDPBUSD, emulated without VNNI)", 0,
     nullptr, [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 8; }, int8_macs_per_us,
-    [](const TileJob& job) { run_dot_tile(job, int8_kernel, kBytes4); });
+    [](const TileJob& job) { run_dot_tile(job, int8_kernel, kBytes4); }, true);
 
 extern constinit const MethodSpec kInt7Method = dot_bytes_method(
     "int7", "activations of <= 7 bits x s8 weights: PMADDUBSW pair sums (cannot saturate) + PMADDWD into int32",
     kByteMulAdd, &kInt8Method,  // the same layout: runs as int8 where PMADDUBSW is missing
     [](IntFormat a, IntFormat w) { return a.bits <= 7 && w.bits <= 8; }, int7_macs_per_us,
-    [](const TileJob& job) { run_dot_tile(job, int7_kernel, kBytes4); });
+    [](const TileJob& job) { run_dot_tile(job, int7_kernel, kBytes4); }, true);
+
+// AMX tile loads need rows at one stride: gathered activations are copied
+// into rows first.
+extern constinit const MethodSpec kAmxMethod = dot_bytes_method(
+    "amx", "operands widened to bytes, 16 x 16 x 64 u8 x s8 tile products into int32 (AMX TDPBUSD)",
+    kAmxInt8 | kByteDot, &kInt8Method,  // the same layout: runs as int8 without AMX
+    [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 8; }, amx_macs_per_us,
+    [](const TileJob& job) { run_dot_tile(job, amx_kernel, kBytes4); }, false);
 
 }  // namespace bitlane::swar::detail
 #endif  // HWY_ONCE
