@@ -5,6 +5,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "ops/kernels/epilogue.h"
+#include "ops/kernels/partial_vectors-inl.h"
 
 #include <algorithm>
 #include <cmath>
@@ -51,9 +52,9 @@ HWY_INLINE void WithForm(const EpilogueTile& t, const EpilogueParams& p, F&& f) 
 
 // y for one row's lanes (Mul, Add, Sub: never fused, as in epilogue_value).
 template <class Fm, class D, class V>
-HWY_INLINE V Values(D d, V acc, V scale, V offset, V row_scale, float ra, V res) {
+HWY_INLINE V Values(D d, V acc, V scale, V offset, V row_scale, V ra, V res) {
   auto y = hn::Add(hn::Mul(acc, scale), offset);
-  if constexpr (Fm::row_scale) y = hn::Sub(y, hn::Mul(hn::Set(d, ra), row_scale));
+  if constexpr (Fm::row_scale) y = hn::Sub(y, hn::Mul(ra, row_scale));
   if constexpr (Fm::residual) y = hn::Add(y, res);
   if constexpr (Fm::act == EpilogueAct::kRelu) return hn::Max(y, hn::Zero(d));
   if constexpr (Fm::act == EpilogueAct::kRelu6) return hn::Min(hn::Max(y, hn::Zero(d)), hn::Set(d, 6.f));
@@ -71,27 +72,74 @@ HWY_INLINE void Rows(D d, const EpilogueTile& t, const EpilogueParams& p, size_t
   const hn::RebindToSigned<D> di;
   const auto scale = hn::LoadU(d, p.scale + c), offset = hn::LoadU(d, p.offset + c);
   const auto row_scale = Fm::row_scale ? hn::LoadU(d, p.row_scale + c) : hn::Zero(d);
-  const auto m = hn::FirstN(d, n);
-  const auto mi = hn::RebindMask(di, m);
   const int32_t* acc = t.acc + (c - t.c0);
   const size_t lda = t.lda, ldr = t.ldr;
   const float* ra = t.ra;
   const float* res = Fm::residual ? t.res + c : nullptr;
   for (size_t r = r0; r < r1; ++r) {
-    const auto a = kFull ? hn::LoadU(di, acc + r * lda) : hn::MaskedLoad(mi, di, acc + r * lda);
+    const auto a = kFull ? hn::LoadU(di, acc + r * lda) : LoadFirstN(di, acc + r * lda, n);
     auto rv = hn::Zero(d);
-    if constexpr (Fm::residual) rv = kFull ? hn::LoadU(d, res + r * ldr) : hn::MaskedLoad(m, d, res + r * ldr);
-    emit(r, Values<Fm>(d, hn::ConvertTo(d, a), scale, offset, row_scale, Fm::row_scale ? ra[r] : 0.f, rv));
+    if constexpr (Fm::residual) rv = kFull ? hn::LoadU(d, res + r * ldr) : LoadFirstN(d, res + r * ldr, n);
+    const auto rav = Fm::row_scale ? hn::Set(d, ra[r]) : hn::Zero(d);
+    emit(r, Values<Fm>(d, hn::ConvertTo(d, a), scale, offset, row_scale, rav, rv));
   }
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// Tiles of at most half a vector of columns (LeNet's first convolution has
+// 6): two rows per vector, row r in the lower half and r + 1 in the upper,
+// so a narrow layer does not pay a whole vector of work per row. The same
+// operations lane by lane, so the same results. emit(r, y) gets half vectors.
+template <class Fm, class D, class Emit>
+HWY_INLINE void RowPairs(D d, const EpilogueTile& t, const EpilogueParams& p, Emit&& emit) {
+  const hn::Half<D> dh;
+  const hn::RebindToSigned<decltype(dh)> dhi;
+  const size_t n = t.c1 - t.c0, c = t.c0;
+  const auto twice = [&](const float* v) {
+    const auto h = hn::LoadU(dh, v + c);
+    return hn::Combine(d, h, h);
+  };
+  const auto scale = twice(p.scale), offset = twice(p.offset);
+  const auto row_scale = Fm::row_scale ? twice(p.row_scale) : hn::Zero(d);
+  const size_t lda = t.lda, ldr = t.ldr;
+  const float* res = Fm::residual ? t.res + c : nullptr;
+  const auto pair = [&](size_t r, size_t r1) {  // rows r and r1 (r1 == r: a last row alone)
+    const auto a = hn::Combine(d, hn::ConvertTo(dh, hn::LoadU(dhi, t.acc + r1 * lda)),
+                               hn::ConvertTo(dh, hn::LoadU(dhi, t.acc + r * lda)));
+    auto rv = hn::Zero(d);
+    if constexpr (Fm::residual)
+      rv = hn::Combine(d, LoadFirstN(dh, res + r1 * ldr, n), LoadFirstN(dh, res + r * ldr, n));
+    auto rav = hn::Zero(d);
+    if constexpr (Fm::row_scale) rav = hn::Combine(d, hn::Set(dh, t.ra[r1]), hn::Set(dh, t.ra[r]));
+    return Values<Fm>(d, a, scale, offset, row_scale, rav, rv);
+  };
+  size_t r = 0;
+  for (; r + 2 <= t.rows; r += 2) {
+    const auto y = pair(r, r + 1);
+    emit(r, hn::LowerHalf(dh, y));
+    emit(r + 1, hn::UpperHalf(dh, y));
+  }
+  if (r < t.rows) emit(r, hn::LowerHalf(dh, pair(r, r)));
+}
+#endif
+
 // Column vectors outermost, rows inside, a last partial vector masked:
 // store(r, c, y, mask, full) for every row and column vector.
+// store(r, c, y, n) may get half vectors (RowPairs): it takes its lane
+// count from y.
 template <class D, class Store>
 HWY_INLINE void ForEachVector(D d, const EpilogueTile& t, const EpilogueParams& p, Store&& store) {
   const size_t N = hn::Lanes(d);
   WithForm(t, p, [&](auto fm) {
     using Fm = decltype(fm);
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (hn::MaxLanes(d) >= 8) {
+      if (t.c1 - t.c0 <= N / 2) {
+        RowPairs<Fm>(d, t, p, [&](size_t r, auto y) { store(r, t.c0, y, t.c1 - t.c0); });
+        return;
+      }
+    }
+#endif
     size_t c = t.c0;
     for (; c + N <= t.c1; c += N)
       Rows<Fm, true>(d, t, p, 0, t.rows, c, N, [&](size_t r, auto y) { store(r, c, y, N); });
@@ -104,8 +152,9 @@ void ToF32(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t ld
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   ForEachVector(d, t, p, [&](size_t r, size_t c, auto y, size_t n) {
-    if (n == N) hn::StoreU(y, d, out + r * ldo + c);
-    else hn::BlendedStore(y, hn::FirstN(d, n), d, out + r * ldo + c);
+    const hn::DFromV<decltype(y)> dy;
+    if (n == N) hn::StoreU(y, dy, out + r * ldo + c);
+    else StoreFirstN(y, dy, out + r * ldo + c, n);
   });
 }
 
@@ -140,17 +189,17 @@ void ToF32Planes(const EpilogueTile& t, const EpilogueParams& p, float* out, siz
 template <typename T>
 void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, T* out, size_t ldo) {
   const hn::ScalableTag<float> d;
-  const hn::RebindToSigned<decltype(d)> di;
-  const hn::Rebind<T, decltype(d)> dt;
-  const size_t N = hn::Lanes(d);
-  const auto inv = hn::Set(d, q.inv_scale), off = hn::Set(d, q.offset), half = hn::Set(d, q.half);
-  const auto lo = hn::Set(d, q.lo), hi = hn::Set(d, q.hi);
   ForEachVector(d, t, p, [&](size_t r, size_t c, auto y, size_t n) {
-    auto g = hn::Mul(hn::Add(hn::Mul(y, inv), off), half);
-    g = hn::Min(hn::Max(hn::Round(g), lo), hi);
-    const auto v = hn::DemoteTo(dt, hn::ConvertTo(di, g));
-    if (n == N) hn::StoreU(v, dt, out + r * ldo + c);
-    else hn::BlendedStore(v, hn::FirstN(dt, n), dt, out + r * ldo + c);
+    // The vector's own lane count: whole, or half (RowPairs). The constants
+    // are loop invariants; the compiler keeps them in registers.
+    const hn::DFromV<decltype(y)> dy;
+    const hn::RebindToSigned<decltype(dy)> dyi;
+    const hn::Rebind<T, decltype(dy)> dyt;
+    auto g = hn::Mul(hn::Add(hn::Mul(y, hn::Set(dy, q.inv_scale)), hn::Set(dy, q.offset)), hn::Set(dy, q.half));
+    g = hn::Min(hn::Max(hn::Round(g), hn::Set(dy, q.lo)), hn::Set(dy, q.hi));
+    const auto v = hn::DemoteTo(dyt, hn::ConvertTo(dyi, g));
+    if (n == hn::Lanes(dy)) hn::StoreU(v, dyt, out + r * ldo + c);
+    else StoreFirstN(v, dyt, out + r * ldo + c, n);
   });
 }
 

@@ -4,6 +4,7 @@
 #include "hwy/highway.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "ops/kernels/lstm_cell.h"
+#include "ops/kernels/partial_vectors-inl.h"
 
 #if defined(BITLANE_OPS_LSTM_CELL_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef BITLANE_OPS_LSTM_CELL_INL_H_
@@ -30,8 +31,7 @@ void LstmCell(const float* x, const float* r, float* c, float* h, int64_t hidden
   const size_t n = static_cast<size_t>(hidden), N = hn::Lanes(d);
   for (size_t j = 0; j < n; j += N) {
     const size_t left = n - j;
-    const auto m = hn::FirstN(d, left);
-    auto load = [&](const float* p) { return left >= N ? hn::LoadU(d, p) : hn::MaskedLoad(m, d, p); };
+    auto load = [&](const float* p) { return left >= N ? hn::LoadU(d, p) : LoadFirstN(d, p, left); };
     const auto i = Sigmoid(d, hn::Add(load(x + j), load(r + j)));
     const auto f = Sigmoid(d, hn::Add(load(x + n + j), load(r + n + j)));
     const auto g = hn::Tanh(d, hn::Add(load(x + 2 * n + j), load(r + 2 * n + j)));
@@ -42,8 +42,8 @@ void LstmCell(const float* x, const float* r, float* c, float* h, int64_t hidden
       hn::StoreU(cn, d, c + j);
       hn::StoreU(hn_, d, h + j);
     } else {
-      hn::BlendedStore(cn, m, d, c + j);
-      hn::BlendedStore(hn_, m, d, h + j);
+      StoreFirstN(cn, d, c + j, left);
+      StoreFirstN(hn_, d, h + j, left);
     }
   }
 }

@@ -1,0 +1,102 @@
+// The vectorised epilogues (ops/kernels/epilogue.h) against their scalar
+// definition (epilogue_value, then clamp(round_half_even((y * inv + off) *
+// half))) bit for bit, on every SIMD target: every form (activation,
+// zero-point correction, residual), column counts around a vector and half
+// a vector (narrow tiles take two rows per vector), odd row counts, column
+// offsets inside the layer, and every output type.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "ops/kernels/epilogue.h"
+#include "tests/simd_targets.h"
+
+using namespace bitlane::ops::detail;
+
+namespace {
+
+template <typename T>
+T requantize_scalar(float y, const RequantParams& q) {
+  const float g = (y * q.inv_scale + q.offset) * q.half;
+  return static_cast<T>(std::clamp(std::nearbyint(g), q.lo, q.hi));
+}
+
+struct Case {
+  size_t rows, c0, c1;
+  EpilogueAct act;
+  bool row_scale, residual;
+};
+
+// Runs every output kind of one case; false after reporting a difference.
+bool check_case(const Case& k, std::mt19937& rng) {
+  INFO("rows=" << k.rows << " cols [" << k.c0 << ", " << k.c1 << ") act=" << int(k.act) << " row_scale=" << k.row_scale << " residual=" << k.residual);
+  const size_t cols = k.c1 + 64;  // the padding the kernels may read
+  std::uniform_real_distribution<float> u(-2.f, 2.f);
+  std::uniform_int_distribution<int32_t> acc_d(-40000, 40000);
+  std::vector<float> scale(cols, 0.f), offset(cols, 0.f), row_scale(cols, 0.f);
+  for (size_t c = 0; c < k.c1; ++c) scale[c] = u(rng) * 1e-3f, offset[c] = u(rng), row_scale[c] = u(rng) * 1e-2f;
+  const size_t lda = std::max<size_t>(16, (k.c1 - k.c0 + 15) / 16 * 16) + 16 * (k.rows % 2);
+  std::vector<int32_t> acc(k.rows * lda + 16);
+  for (auto& v : acc) v = acc_d(rng);
+  std::vector<float> ra(k.rows), res(k.rows * (k.c1 + 3));
+  for (auto& v : ra) v = u(rng) * 100.f;
+  for (auto& v : res) v = u(rng);
+  EpilogueParams p{scale.data(), offset.data(), k.row_scale ? row_scale.data() : nullptr, k.act};
+  EpilogueTile t{acc.data(), lda, k.rows, k.c0, k.c1, ra.data()};
+  const size_t ldr = k.c1 + 3;
+  if (k.residual) t.res = res.data(), t.ldr = ldr;
+  const RequantParams q{7.5f, 3.f, 1.f, 0.f, 255.f}, qs{6.25f, 0.f, 1.f, -128.f, 127.f},
+      q16{100.f, 0.f, 0.5f, -32768.f, 32767.f};
+
+  const size_t ldo = k.c1 + 5;  // outputs keep the layer's column numbering
+  std::vector<float> want(k.rows * ldo), got_f(k.rows * ldo, -99.f);
+  for (size_t r = 0; r < k.rows; ++r)
+    for (size_t c = k.c0; c < k.c1; ++c)
+      want[r * ldo + c] = epilogue_value(acc[r * lda + c - k.c0], c, ra[r], p, k.residual ? res.data() + r * ldr : nullptr);
+  std::vector<uint8_t> got_u8(k.rows * ldo, 0xEE);
+  std::vector<int8_t> got_i8(k.rows * ldo, 0x5A);
+  std::vector<int16_t> got_i16(k.rows * ldo, 0x5A5A);
+  epilogue_to_f32(t, p, got_f.data(), ldo);
+  epilogue_to_u8(t, p, q, got_u8.data(), ldo);
+  epilogue_to_i8(t, p, qs, got_i8.data(), ldo);
+  epilogue_to_i16(t, p, q16, got_i16.data(), ldo);
+  for (size_t r = 0; r < k.rows; ++r)
+    for (size_t c = 0; c < ldo; ++c) {
+      const size_t i = r * ldo + c;
+      const bool inside = c >= k.c0 && c < k.c1;
+      // Outside the tile nothing may be written.
+      const float wf = inside ? want[i] : -99.f;
+      const uint8_t wu = inside ? requantize_scalar<uint8_t>(want[i], q) : 0xEE;
+      const int8_t wi = inside ? requantize_scalar<int8_t>(want[i], qs) : 0x5A;
+      const int16_t w16 = inside ? requantize_scalar<int16_t>(want[i], q16) : 0x5A5A;
+      if (std::memcmp(&got_f[i], &wf, 4) != 0 || got_u8[i] != wu || got_i8[i] != wi || got_i16[i] != w16) {
+        FAIL_CHECK("rows=" << k.rows << " cols [" << k.c0 << ", " << k.c1 << ") act=" << int(k.act)
+                           << " row_scale=" << k.row_scale << " residual=" << k.residual << " at (" << r << ", "
+                           << c << "): f32 " << got_f[i] << " vs " << wf << ", u8 " << int(got_u8[i]) << " vs "
+                           << int(wu) << ", i8 " << int(got_i8[i]) << " vs " << int(wi) << ", i16 " << got_i16[i]
+                           << " vs " << w16);
+        return false;
+      }
+    }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("epilogue: every target, form and tile width matches the scalar definition bit for bit") {
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    std::mt19937 rng(3);
+    bool ok = true;
+    for (size_t width : {1, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 33})
+      for (size_t c0 : {0, 16})
+        for (size_t rows : {1, 2, 5, 16})
+          for (EpilogueAct act : {EpilogueAct::kNone, EpilogueAct::kRelu, EpilogueAct::kRelu6})
+            for (int form = 0; form < 4 && ok; ++form)
+              ok = check_case(Case{rows, c0, c0 + width, act, (form & 1) != 0, (form & 2) != 0}, rng);
+    CHECK(ok);
+  });
+}
