@@ -89,7 +89,8 @@ HWY_INLINE void Rows(D d, const EpilogueTile& t, const EpilogueParams& p, size_t
 // Tiles of at most half a vector of columns (LeNet's first convolution has
 // 6): two rows per vector, row r in the lower half and r + 1 in the upper,
 // so a narrow layer does not pay a whole vector of work per row. The same
-// operations lane by lane, so the same results. emit(r, y) gets half vectors.
+// operations lane by lane, so the same results. emit(r, y, rows) gets the
+// vector of rows r and r + 1, or of row r alone (rows = 1) in its lower half.
 template <class Fm, class D, class Emit>
 HWY_INLINE void RowPairs(D d, const EpilogueTile& t, const EpilogueParams& p, Emit&& emit) {
   const hn::Half<D> dh;
@@ -101,61 +102,73 @@ HWY_INLINE void RowPairs(D d, const EpilogueTile& t, const EpilogueParams& p, Em
   };
   const auto scale = twice(p.scale), offset = twice(p.offset);
   const auto row_scale = Fm::row_scale ? twice(p.row_scale) : hn::Zero(d);
-  const size_t lda = t.lda, ldr = t.ldr;
+  // Locals only (byte stores may alias anything the loop would reread).
+  const size_t lda = t.lda, ldr = t.ldr, rows = t.rows;
+  const int32_t* acc = t.acc;
+  const float* ra = t.ra;
   const float* res = Fm::residual ? t.res + c : nullptr;
-  const auto pair = [&](size_t r, size_t r1) {  // rows r and r1 (r1 == r: a last row alone)
-    const auto a = hn::Combine(d, hn::ConvertTo(dh, hn::LoadU(dhi, t.acc + r1 * lda)),
-                               hn::ConvertTo(dh, hn::LoadU(dhi, t.acc + r * lda)));
+  const auto pair = [=](size_t r, size_t r1) {  // rows r and r1 (r1 == r: a last row alone)
+    const auto a = hn::Combine(d, hn::ConvertTo(dh, hn::LoadU(dhi, acc + r1 * lda)),
+                               hn::ConvertTo(dh, hn::LoadU(dhi, acc + r * lda)));
     auto rv = hn::Zero(d);
     if constexpr (Fm::residual)
       rv = hn::Combine(d, LoadFirstN(dh, res + r1 * ldr, n), LoadFirstN(dh, res + r * ldr, n));
     auto rav = hn::Zero(d);
-    if constexpr (Fm::row_scale) rav = hn::Combine(d, hn::Set(dh, t.ra[r1]), hn::Set(dh, t.ra[r]));
+    if constexpr (Fm::row_scale) rav = hn::Combine(d, hn::Set(dh, ra[r1]), hn::Set(dh, ra[r]));
     return Values<Fm>(d, a, scale, offset, row_scale, rav, rv);
   };
   size_t r = 0;
-  for (; r + 2 <= t.rows; r += 2) {
-    const auto y = pair(r, r + 1);
-    emit(r, hn::LowerHalf(dh, y));
-    emit(r + 1, hn::UpperHalf(dh, y));
-  }
-  if (r < t.rows) emit(r, hn::LowerHalf(dh, pair(r, r)));
+  for (; r + 2 <= rows; r += 2) emit(r, pair(r, r + 1), 2);
+  if (r < rows) emit(r, pair(r, r), 1);
 }
 #endif
 
-// Column vectors outermost, rows inside, a last partial vector masked:
-// store(r, c, y, mask, full) for every row and column vector.
-// store(r, c, y, n) may get half vectors (RowPairs): it takes its lane
-// count from y.
-template <class D, class Store>
-HWY_INLINE void ForEachVector(D d, const EpilogueTile& t, const EpilogueParams& p, Store&& store) {
+// Lanes [0, n) of v to p (v whole or half a vector).
+template <class V, typename T>
+HWY_INLINE void StoreLanes(V v, T* p, size_t n) {
+  const hn::DFromV<V> dv;
+  if (n == hn::Lanes(dv)) hn::StoreU(v, dv, p);
+  else StoreFirstN(v, dv, p, n);
+}
+
+// Every row and column vector of the tile: y = Values, then
+// store(r, c, convert(y), n) -- column vectors outermost, rows inside, a
+// last partial vector masked; narrow tiles by row pairs, whose converted
+// vector is split into halves for the store (so convert runs once per pair).
+template <class D, class Convert, class Store>
+HWY_INLINE void ForEachVector(D d, const EpilogueTile& t, const EpilogueParams& p, Convert&& convert,
+                              Store&& store) {
   const size_t N = hn::Lanes(d);
   WithForm(t, p, [&](auto fm) {
     using Fm = decltype(fm);
 #if HWY_TARGET != HWY_SCALAR
     if constexpr (hn::MaxLanes(d) >= 8) {
       if (t.c1 - t.c0 <= N / 2) {
-        RowPairs<Fm>(d, t, p, [&](size_t r, auto y) { store(r, t.c0, y, t.c1 - t.c0); });
+        const size_t c0 = t.c0, n = t.c1 - t.c0;
+        RowPairs<Fm>(d, t, p, [=](size_t r, auto y, size_t rows) {
+          const auto v = convert(y);
+          const hn::Half<hn::DFromV<decltype(v)>> dh;
+          store(r, c0, hn::LowerHalf(dh, v), n);
+          if (rows == 2) store(r + 1, c0, hn::UpperHalf(dh, v), n);
+        });
         return;
       }
     }
 #endif
     size_t c = t.c0;
     for (; c + N <= t.c1; c += N)
-      Rows<Fm, true>(d, t, p, 0, t.rows, c, N, [&](size_t r, auto y) { store(r, c, y, N); });
-    if (c < t.c1)
-      Rows<Fm, false>(d, t, p, 0, t.rows, c, t.c1 - c, [&](size_t r, auto y) { store(r, c, y, t.c1 - c); });
+      Rows<Fm, true>(d, t, p, 0, t.rows, c, N, [=](size_t r, auto y) { store(r, c, convert(y), N); });
+    if (c < t.c1) {
+      const size_t n = t.c1 - c;
+      Rows<Fm, false>(d, t, p, 0, t.rows, c, n, [=](size_t r, auto y) { store(r, c, convert(y), n); });
+    }
   });
 }
 
 void ToF32(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t ldo) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  ForEachVector(d, t, p, [&](size_t r, size_t c, auto y, size_t n) {
-    const hn::DFromV<decltype(y)> dy;
-    if (n == N) hn::StoreU(y, dy, out + r * ldo + c);
-    else StoreFirstN(y, dy, out + r * ldo + c, n);
-  });
+  ForEachVector(
+      hn::ScalableTag<float>(), t, p, [](auto y) { return y; },
+      [=](size_t r, size_t c, auto y, size_t n) { StoreLanes(y, out + r * ldo + c, n); });
 }
 
 void ToF32Planes(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t plane) {
@@ -186,21 +199,39 @@ void ToF32Planes(const EpilogueTile& t, const EpilogueParams& p, float* out, siz
   });
 }
 
+// int32 lanes already clamped into T's range, as T. On AVX-512 one VPMOVDB /
+// VPMOVDW truncates exactly (a saturating DemoteTo takes five instructions;
+// Highway 1.0.3's TruncateTo to bytes permutes dwords instead of bytes on
+// AVX3_DL, so the intrinsic is named directly); elsewhere DemoteTo.
+template <class DT, class VI>
+HWY_INLINE hn::Vec<DT> NarrowInRange(DT dt, VI vi) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if constexpr (hn::MaxLanes(hn::DFromV<VI>()) == 16) {
+    if constexpr (sizeof(hn::TFromD<DT>) == 1)
+      return hn::Vec<DT>{_mm512_cvtepi32_epi8(vi.raw)};
+    else
+      return hn::Vec<DT>{_mm512_cvtepi32_epi16(vi.raw)};
+  }
+#endif
+  return hn::DemoteTo(dt, vi);
+}
+
 template <typename T>
 void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, T* out, size_t ldo) {
   const hn::ScalableTag<float> d;
-  ForEachVector(d, t, p, [&](size_t r, size_t c, auto y, size_t n) {
-    // The vector's own lane count: whole, or half (RowPairs). The constants
-    // are loop invariants; the compiler keeps them in registers.
-    const hn::DFromV<decltype(y)> dy;
-    const hn::RebindToSigned<decltype(dy)> dyi;
-    const hn::Rebind<T, decltype(dy)> dyt;
-    auto g = hn::Mul(hn::Add(hn::Mul(y, hn::Set(dy, q.inv_scale)), hn::Set(dy, q.offset)), hn::Set(dy, q.half));
-    g = hn::Min(hn::Max(hn::Round(g), hn::Set(dy, q.lo)), hn::Set(dy, q.hi));
-    const auto v = hn::DemoteTo(dyt, hn::ConvertTo(dyi, g));
-    if (n == hn::Lanes(dy)) hn::StoreU(v, dyt, out + r * ldo + c);
-    else StoreFirstN(v, dyt, out + r * ldo + c, n);
-  });
+  const hn::RebindToSigned<decltype(d)> di;
+  const hn::Rebind<T, decltype(d)> dt;
+  const auto inv = hn::Set(d, q.inv_scale), off = hn::Set(d, q.offset), half = hn::Set(d, q.half);
+  const auto lo = hn::Set(d, q.lo), hi = hn::Set(d, q.hi);
+  ForEachVector(
+      d, t, p,
+      // By value: byte stores may alias anything a reference would reread.
+      [=](auto y) {
+        auto g = hn::Mul(hn::Add(hn::Mul(y, inv), off), half);
+        g = hn::Min(hn::Max(hn::Round(g), lo), hi);
+        return NarrowInRange(dt, hn::ConvertTo(di, g));
+      },
+      [=](size_t r, size_t c, auto v, size_t n) { StoreLanes(v, out + r * ldo + c, n); });
 }
 
 void ToU8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, uint8_t* out, size_t ldo) {
