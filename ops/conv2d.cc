@@ -10,6 +10,7 @@
 #include <cstring>
 #include <functional>
 
+#include "core/scratch.h"
 #include "core/aligned_buffer.h"
 #include "core/executor.h"
 #include "ops/conv_lowering.h"
@@ -94,7 +95,7 @@ class Conv2d : public Op {
     const Tensor& r = *in[1];
     if (r.layout() == Layout::kChannelsLast) return r.f32();
     thread_local std::vector<float> rows;
-    rows.resize(static_cast<size_t>(r.size()));
+    grow_scratch(rows, static_cast<size_t>(r.size()));
     const int64_t n = r.dim(0), c = r.dim(1), plane = r.dim(2) * r.dim(3);
     conv::to_channels_last(r.f32(), n, c, plane, rows.data());
     return rows.data();
@@ -140,19 +141,19 @@ class Conv2d : public Op {
     thread_local std::vector<float> xhwc, cols, res;
     const float* src_hwc = x + n0 * g.c * g.h * g.w;
     if (!in_nhwc) {
-      xhwc.resize(static_cast<size_t>(in_size));
+      grow_scratch(xhwc, static_cast<size_t>(in_size));
       conv::to_channels_last(src_hwc, g.n, g.c, g.h * g.w, xhwc.data());
       src_hwc = xhwc.data();
     }
-    res.resize(static_cast<size_t>(rows * cog));
+    grow_scratch(res, static_cast<size_t>(rows * cog));
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const float* b = bias_ ? bias_->f32() + grp * cog : nullptr;
       if (!em_.empty()) {
-        cols.resize(static_cast<size_t>(rows * k));
+        grow_scratch(cols, static_cast<size_t>(rows * k));
         conv::im2col(src_hwc, g, 0, g.n, grp * cg, cg, cols.data(), k);
         em_[static_cast<size_t>(grp)].run(cols.data(), rows, k, res.data(), cog, ctx);
       } else {
-        cols.resize(static_cast<size_t>(rows * k));
+        grow_scratch(cols, static_cast<size_t>(rows * k));
         conv::im2col(src_hwc, g, 0, g.n, grp * cg, cg, cols.data(), k);
         gemm_f32(cols.data(), rows, k, packed_[static_cast<size_t>(grp)], b, res.data(), cog, ctx.ex);
       }
@@ -318,7 +319,7 @@ class Conv2d : public Op {
     const float* src = x + n * per_image;
     thread_local std::vector<float> buf;
     if (g.c > 1 && !nhwc_input) {
-      buf.resize(static_cast<size_t>(per_image));
+      grow_scratch(buf, static_cast<size_t>(per_image));
       conv::transpose<Activation::kNone>(src, g.c, hw, hw, buf.data(), g.c);
       src = buf.data();
     }

@@ -1,3 +1,4 @@
+#include "core/scratch.h"
 #include "ops/conv_lowering.h"
 
 #include <algorithm>
@@ -112,7 +113,7 @@ void fold_image(const Geometry& g, const PaddedInput& p, const uint8_t* src, uin
   const size_t es = p.es;
   const int64_t out_w = p.gp.w, wp = out_w + (g.kw - 1) * g.dw;  // wp: the padded width before folding
   thread_local std::vector<uint8_t> row;
-  row.resize(static_cast<size_t>(wp * g.c) * es + 8);
+  grow_scratch(row, static_cast<size_t>(wp * g.c) * es + 8);
   const size_t run = static_cast<size_t>(g.kw * g.c) * es, unit = static_cast<size_t>(p.cp) * es;
   for (int64_t yy = 0; yy < p.gp.h; ++yy) {
     pad_row(g, p, g.c, wp, yy, src, row.data());

@@ -1,3 +1,4 @@
+#include "core/scratch.h"
 #include "ops/exp_matmul.h"
 
 #include <span>
@@ -38,13 +39,13 @@ void ExpMatmul::run(const float* x, int64_t m, int64_t ldx, float* y, int64_t ld
   thread_local std::vector<int16_t> cx;
   thread_local std::vector<float> dx;
   const bool need_codes = histogram_ || ctx.stats;
-  if (need_codes) cx.resize(static_cast<size_t>(m * in_));
-  if (!histogram_) dx.resize(static_cast<size_t>(m * in_));
+  if (need_codes) grow_scratch(cx, static_cast<size_t>(m * in_));
+  if (!histogram_) grow_scratch(dx, static_cast<size_t>(m * in_));
   int16_t* codes = cx.data();
   float* values = dx.data();
   auto encode_rows = [&](size_t r0, size_t r1) {
     thread_local std::vector<float> scratch;  // decoded values the histogram path does not need
-    if (histogram_) scratch.resize(static_cast<size_t>(in_));
+    if (histogram_) grow_scratch(scratch, static_cast<size_t>(in_));
     for (size_t r = r0; r < r1; ++r) {
       const float* xr = x + static_cast<int64_t>(r) * ldx;
       const size_t base = r * static_cast<size_t>(in_);

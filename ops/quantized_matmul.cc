@@ -1,3 +1,4 @@
+#include "core/scratch.h"
 #include "ops/quantized_matmul.h"
 
 #include <algorithm>
@@ -264,7 +265,7 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
   if (ctx.stats || ctx.reference || wide_ || !swar::reads_gathered(packed_)) {  // rows copied out
     thread_local std::vector<uint8_t> buf;
     const size_t k = g.segments * g.run;
-    buf.resize(std::max<size_t>(1, g.rows * k));
+    grow_scratch(buf, std::max<size_t>(1, g.rows * k));
     for (size_t r = 0; r < g.rows; ++r)
       for (size_t s = 0; s < g.segments; ++s)
         std::memcpy(buf.data() + r * k + s * g.run, g.base + g.row_offset[r] + s * g.segment_stride, g.run);
@@ -285,7 +286,7 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
     call.rq = {1.f / gr.scale, static_cast<float>(gr.offset), gr.mul == 2 ? 0.5f : 1.f,
                static_cast<float>(gr.lowest()), static_cast<float>(gr.highest())};
   }
-  acc32.resize(m * ldc + 16);
+  grow_scratch(acc32, m * ldc + 16);
   call.acc32 = acc32.data();
   swar::GemmOptions options;
   options.c_block_padded = true;
@@ -351,7 +352,7 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
       });
   }
   if (ctx.reference) {  // the definition: scalar GEMM, scalar epilogue
-    acc64.resize(m * ldc);
+    grow_scratch(acc64, m * ldc);
     swar::gemm_reference(*view, swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out_), static_cast<size_t>(in_)),
                          acc64.data(), ldc);
     call.acc64 = acc64.data();
@@ -377,12 +378,12 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
     rows = &summed;
   }
   if (wide_) {
-    acc64.resize(m * ldc);
+    grow_scratch(acc64, m * ldc);
     call.acc64 = acc64.data();
     if (view) swar::gemm(*view, packed_, acc64.data(), ldc, ctx.ex, options);
     else swar::gemm(*rows, packed_, acc64.data(), ldc, ctx.ex, options);
   } else {
-    acc32.resize(m * ldc + 16);  // readable past the end (epilogue.h)
+    grow_scratch(acc32, m * ldc + 16);  // readable past the end (epilogue.h)
     call.acc32 = acc32.data();
     if (view) swar::gemm(*view, packed_, acc32.data(), ldc, ctx.ex, options);
     else swar::gemm(*rows, packed_, acc32.data(), ldc, ctx.ex, options);
@@ -405,7 +406,7 @@ void QuantizedMatmul::run_rows(const swar::ActivationRows& rows, const MatmulDes
   thread_local std::vector<uint8_t> buf;
   const size_t es = dtype_size(storage_type());
   const size_t stride = static_cast<size_t>(in_ + 3) / 4 * 4 + 32 / es;  // the producer's slack (swar::ActivationRows)
-  buf.resize(std::max<size_t>(1, rows.rows * stride * es));
+  grow_scratch(buf, std::max<size_t>(1, rows.rows * stride * es));
   rows.produce(rows.ctx, 0, rows.rows, buf.data(), stride);
   const swar::MatrixView v{buf.data(), rows.type, rows.rows, static_cast<size_t>(in_), stride};
   run_quantized(v, out, act, ctx);
@@ -425,7 +426,7 @@ void QuantizedMatmul::run(const float* x, int64_t m, int64_t ldx, const MatmulDe
   if (ctx.stats || ctx.reference) {  // the unfused path: quantize everything, then multiply
     thread_local std::vector<uint8_t> buf;
     const size_t stride = static_cast<size_t>(in_ + 3) / 4 * 4;
-    buf.resize(std::max<size_t>(1, static_cast<size_t>(m) * stride * dtype_size(t)));
+    grow_scratch(buf, std::max<size_t>(1, static_cast<size_t>(m) * stride * dtype_size(t)));
     int64_t regions = 0, sensitive = 0;
     quantize_into(x, m, ldx, buf.data(), stride, &regions, &sensitive);
     if (ctx.stats) {
