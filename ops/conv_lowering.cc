@@ -87,6 +87,26 @@ void pad_row(const Geometry& g, const PaddedInput& p, int64_t cp, int64_t wp, in
     fill_pad(d + left + row, (wp - g.pl - w) * c, es, p.pad);
     return;
   }
+  if (es == 1 && cp == 8) {  // a few byte channels padded to 8 (LeNet's conv2: 6): one word per pixel
+    const uint64_t mask = (uint64_t{1} << (8 * c)) - 1;  // c < cp = 8; little-endian: the first c bytes
+    const uint64_t pad_word = (uint64_t{static_cast<uint8_t>(p.pad)} * 0x0101010101010101ull) & mask;
+    const uint8_t* s = inside ? src + static_cast<size_t>(sy * w * c) : nullptr;
+    for (int64_t xx = 0; xx < wp; ++xx) {
+      const int64_t x = xx - g.pl;
+      uint64_t v = pad_word;
+      if (inside && x >= 0 && x < w) {
+        if (x * c + 8 <= w * c) {  // a whole word inside the source row
+          std::memcpy(&v, s + x * c, 8);
+          v &= mask;
+        } else {
+          v = 0;
+          std::memcpy(&v, s + x * c, static_cast<size_t>(c));
+        }
+      }
+      std::memcpy(d + xx * 8, &v, 8);
+    }
+    return;
+  }
   std::memset(d, 0, prow);
   for (int64_t xx = 0; xx < wp; ++xx)
     if (!inside || xx < g.pl || xx >= g.pl + w) fill_pad(d + static_cast<size_t>(xx * cp) * es, c, es, p.pad);
