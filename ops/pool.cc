@@ -1,7 +1,12 @@
 // max_pool2d, avg_pool2d (kernel, stride, padding [t, l, b, r], ceil_mode,
 // count_include_pad as in PyTorch / ONNX) and global_avg_pool, on NCHW.
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <type_traits>
+#include <vector>
+
+#include "core/scratch.h"
 
 #include "ops/factories.h"
 #include "ops/shape_check.h"
@@ -153,6 +158,37 @@ class Pool2d : public Op {
         }
   }
 
+  // The 2x2 / stride 2 max pool of channels-last integers (any grouping gives
+  // the same maximum), in contiguous passes the compiler vectorizes whatever
+  // the channel count: the two input rows' maximum, then each pixel's with
+  // its right neighbour's, then every other pixel kept. A per-pixel loop over
+  // LeNet's 6 channels ran 4 loads and 3 maxima per byte.
+  template <typename T>
+  static void max2x2_integers(const T* src, T* dst, int64_t b0, int64_t b1, int64_t c, int64_t h, int64_t w,
+                              int64_t oh, int64_t ow) {
+    const size_t span = static_cast<size_t>(2 * ow * c);  // the input pixels an output row reads
+    thread_local std::vector<T> rows, pairs;
+    T* v = grow_scratch(rows, span);
+    T* m = grow_scratch(pairs, span);
+    const size_t cb = static_cast<size_t>(c) * sizeof(T);
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const T* r0 = src + ((b * h + 2 * oy) * w) * c;
+        const T* r1 = r0 + w * c;
+        T* o = dst + ((b * oh + oy) * ow) * c;
+        for (size_t i = 0; i < span; ++i) v[i] = std::max(r0[i], r1[i]);
+        const size_t tail = span - static_cast<size_t>(c);
+        for (size_t i = 0; i < tail; ++i) m[i] = std::max(v[i], v[i + static_cast<size_t>(c)]);
+        // Pixel 2 ox of m is output pixel ox. A pixel of 4..8 bytes moves as
+        // one 8-byte word (the next pixel's store overwrites the excess); the
+        // last, and other sizes, exactly.
+        int64_t ox = 0;
+        if (cb >= 4 && cb <= 8)
+          for (; ox + 1 < ow; ++ox) std::memcpy(o + ox * c, m + 2 * ox * c, 8);
+        for (; ox < ow; ++ox) std::copy_n(m + 2 * ox * c, c, o + ox * c);
+      }
+  }
+
   // Max pooling of images [b0, b1) of channels-last integers or floats:
   // whole channel vectors at a time.
   template <typename T>
@@ -164,6 +200,10 @@ class Pool2d : public Op {
     T* dst = y.as<T>();
     if (kernel_ == std::vector<int64_t>{2, 2} && stride_ == kernel_ && padding_ == std::vector<int64_t>{0, 0, 0, 0} &&
         2 * oh <= h && 2 * ow <= w) {
+      if constexpr (std::is_integral_v<T>) {
+        max2x2_integers(src, dst, b0, b1, c, h, w, oh, ow);
+        return;
+      }
       // The common 2x2 pool, grouped as the NCHW path groups it (the same
       // result for floats, signed zeros included).
       for (int64_t b = b0; b < b1; ++b)

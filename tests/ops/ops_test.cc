@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -184,6 +185,43 @@ TEST_CASE("pooling: hand-worked windows, padding and ceil mode") {
     mb.input("x", {1, 3, 4}).output("y").node("global_avg_pool", "p", {"x"}, {"y"});
     check_close(run1(mb, x), {6.5}, 1e-6);
   }
+}
+
+TEST_CASE("integer max pooling between quantized layers equals pooling the floats") {
+  // conv -> max_pool2d -> conv: with integer hand-over the pool runs on the
+  // quantized channels-last integers (u8, i8 or i16 by the plan), with float
+  // hand-over on the dequantized floats; max commutes with the monotonic
+  // dequantization, so every bit of the output must agree. Channel counts
+  // around the 8-byte pixel words the integer pool moves, odd sizes (the
+  // last row and column left out), 1 and 3 images.
+  unsigned seed = 700;
+  for (int64_t ch : {1, 3, 4, 5, 6, 8, 9, 16})
+    for (const char* plan_text : {"4", "8", "12", "w4a6,activation_symmetric=true"})
+      for (int64_t n : {1, 3}) {
+        CAPTURE(ch);
+        INFO("plan " << plan_text);
+        ModelBuilder mb;
+        mb.input("x", {2, 11, 9}).output("y")
+            .weight("w1", {ch, 2, 3, 3}, seed++).weight("b1", {ch}, seed++)
+            .weight("w2", {4, ch, 3, 3}, seed++).weight("b2", {4}, seed++)
+            .node("conv2d", "c1", {"x"}, {"h"}, {{"weight", "w1"}, {"bias", "b1"}, {"padding", {1, 1, 1, 1}}})
+            .node("max_pool2d", "p", {"h"}, {"hp"}, {{"kernel", {2, 2}}})
+            .node("conv2d", "c2", {"hp"}, {"y"}, {{"weight", "w2"}, {"bias", "b2"}});
+        const Tensor x = test::random_tensor({n, 2, 11, 9}, seed++, -1.f, 1.f);
+        Executor ex(1);
+        auto output = [&](bool float_handover) {
+          EngineOptions o;
+          o.plan = quant::QuantPlan::from_text(plan_text, {});
+          o.calibration = {x};
+          o.float_handover = float_handover;
+          Session s(Engine::build(mb.build(), o, ex));
+          const Tensor& y = *s.run({x}, ex)[0];
+          return std::vector<float>(y.f32(), y.f32() + y.size());
+        };
+        const std::vector<float> fused = output(false), floats = output(true);
+        REQUIRE(fused.size() == floats.size());
+        CHECK(std::memcmp(fused.data(), floats.data(), fused.size() * 4) == 0);
+      }
 }
 
 TEST_CASE("softmax, log_softmax, activations, add with a broadcast constant, concat") {
