@@ -194,8 +194,13 @@ constexpr int kDotMaxAcc = 16;  // 32 vector registers
 constexpr int kDotMaxAcc = 8;   // 16 vector registers (SSE4, AVX2) or emulated
 #endif
 constexpr int kDotMaxVecs = 4;
-// Rows of the tallest tile with nv vectors of columns.
-constexpr int TileRows(int nv) { return kDotMaxAcc / nv; }
+// Rows of the tallest tile with nv vectors of columns. One vector of columns
+// (16-channel convolutions) stops at 12 rows: 16 row pointers do not fit
+// x86's 16 general registers beside the loop's own and were spilled to
+// vector registers and back every K unit; 12 accumulators still cover the
+// dot product's latency (2 per cycle x 5 cycles). 3136x144x16, 1 thread
+// (bitlane_kernels --shapes 3136x144x16): 513-525 -> 566-577 GOPS.
+constexpr int TileRows(int nv) { return nv == 1 && kDotMaxAcc == 16 ? 12 : kDotMaxAcc / nv; }
 
 template <class Product, bool kGathered = false>
 struct DotTiles {
