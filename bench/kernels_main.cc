@@ -171,7 +171,7 @@ int main(int argc, char** argv) try {
       ("bits", "activation x weight widths: N (= NxN) or AxW, comma list",
        cxxopts::value<std::string>()->default_value("1,2,3,4,8"))
       ("threads", "thread counts, comma list", cxxopts::value<std::string>()->default_value("1,2"))
-      ("methods", "auto, all, or a list of methods (bitserial,int8,int7,amx,int16,widemul; amx only where the CPU has AMX)",
+      ("methods", "auto, all, or a list of methods (bitserial,int8,int7,amx,int4,int16,widemul; amx only where the CPU has AMX)",
        cxxopts::value<std::string>()->default_value("auto"))
       ("signed-activations", "use signed activations (default: unsigned, as after ReLU)")
       ("onednn-isa", "vnni (cap oneDNN at AVX512 VNNI), avx2 (at AVX2: no VNNI) or default (its own choice, e.g. AMX)",

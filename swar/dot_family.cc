@@ -44,6 +44,9 @@ const DotLayout kBytes4{4, 1,
                         [](IntFormat a) -> int64_t { return a.is_signed ? a.min_value() : 0; },
                         // u8 weights to int8
                         [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 8) ? 128 : 0; }};
+const DotLayout kNibbles4{4, 1, kBytes4.activation_bias,
+                          // unsigned 4-bit weights to [-8, 7]; the rest fit as they are
+                          [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 4) ? 8 : 0; }, true};
 const DotLayout kWords2{2, 2,
                         [](IntFormat a) -> int64_t { return (!a.is_signed && a.bits == 16) ? 32768 : 0; },
                         [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 16) ? 32768 : 0; }};
@@ -52,12 +55,31 @@ void pack_dot_weights(const MatrixView& w, PackedData& p, const DotLayout& L) {
   const size_t n = w.rows, k = w.cols;
   const size_t units = ceil_div(k, L.group);
   const size_t blocks = ceil_div(n, kDotBlock);
-  const size_t block_bytes = units * kDotBlock * L.group * L.elem;
+  const size_t block_bytes = dot_block_bytes(units, L);
   p.w_bias = L.weight_bias(p.w_format);
   p.k_units = units;
   p.data.resize(ceil_div(blocks * block_bytes, 8));
   p.col_sum.assign(n, 0);
   auto* base = reinterpret_cast<uint8_t*>(p.data.data());
+  if (L.nibbles) {
+    // Every nibble 8 (the value 0) first: padding columns and K values.
+    std::memset(base, 0x88, blocks * block_bytes);
+    std::vector<int32_t> row(k);
+    for (size_t col = 0; col < n; ++col) {
+      read_row(w, col, row.data());
+      uint8_t* block = base + (col / kDotBlock) * block_bytes + (col % kDotBlock) * 4;
+      int64_t sum = 0;
+      for (size_t kk = 0; kk < k; ++kk) {
+        const int64_t v = row[kk] - p.w_bias;  // in [-8, 7]
+        sum += v;
+        const size_t unit = kk / 4, shift = 4 * (unit % 2);
+        uint8_t& b = block[(unit / 2) * 64 + kk % 4];
+        b = static_cast<uint8_t>((b & ~(0xF << shift)) | ((v + 8) << shift));
+      }
+      p.col_sum[col] = sum;
+    }
+    return;
+  }
   std::vector<int32_t> row(k);
   for (size_t col = 0; col < n; ++col) {
     read_row(w, col, row.data());
@@ -193,7 +215,7 @@ void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& L) {
   DotScratch& s = scratch();
   const size_t rows = job.m1 - job.m0, cols = job.c1 - job.c0;
   const size_t ldo = ceil_div(cols, kDotBlock) * kDotBlock;
-  DotArgs g{pa.rows, pa.row_stride, w.data.data(), w.k_units * kDotBlock * L.group * L.elem};
+  DotArgs g{pa.rows, pa.row_stride, w.data.data(), dot_block_bytes(w.k_units, L)};
   if (pa.row_offset) {
     g.row_offset = pa.row_offset;
     g.unit_offset = pa.unit_offset.data();

@@ -7,7 +7,8 @@
 // Layout (block = 16 columns, group = K values per int32 lane):
 //   weights      [block of 16 cols][K unit][16 cols][group]  (w' = w - w_bias)
 //   activations  [row][K unit][group]                        (a' = a - a_bias)
-// With group 4 and bytes this is also the VNNI and AMX tile layout.
+// With group 4 and bytes this is also the VNNI and AMX tile layout; nibble
+// weights (kNibbles4) pack two K units into one unit's 64 bytes.
 #pragma once
 
 #include <cstddef>
@@ -26,9 +27,18 @@ struct DotLayout {
   // (unsigned bytes x signed bytes, or int16 x int16).
   int64_t (*activation_bias)(IntFormat a);
   int64_t (*weight_bias)(IntFormat w);
+  // Weights as 4-bit nibbles w' + 8 (w' in [-8, 7]): the 64 bytes of K units
+  // 2p and 2p + 1 of a block share 64 bytes, unit 2p in the low nibbles.
+  bool nibbles = false;
 };
-extern const DotLayout kBytes4;  // u8 activations x s8 weights, 4 per lane
-extern const DotLayout kWords2;  // s16 x s16, 2 per lane
+extern const DotLayout kBytes4;    // u8 activations x s8 weights, 4 per lane
+extern const DotLayout kNibbles4;  // u8 activations x 4-bit weights in nibbles, 4 per lane
+extern const DotLayout kWords2;    // s16 x s16, 2 per lane
+
+// Bytes of one 16-column block of packed weights with `units` K units.
+inline size_t dot_block_bytes(size_t units, const DotLayout& L) {
+  return L.nibbles ? (units + 1) / 2 * 64 : units * 16 * L.group * L.elem;
+}
 
 // Kernel arguments. Kernels compute the tile rows [m0, m1) x columns
 // [col0, col1) (multiples of the block) over K units [ku0, ku1): initial value

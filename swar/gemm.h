@@ -10,6 +10,7 @@
 //   int8       operands widened to bytes, 4-way byte dot products (VNNI)
 //   int7       activations <= 7 bits, byte pair products (PMADDUBSW, no VNNI)
 //   amx        the int8 layout on AMX tiles (TDPBUSD), where the CPU has AMX
+//   int4       weights of <= 4 bits as nibbles, unpacked into int8's products
 //   int16      operands widened to 16 bits, 2-way dot products (PMADDWD)
 //   widemul    several products per 64x64->128-bit multiply (SAMD); scalar
 #pragma once

@@ -144,6 +144,57 @@ struct WordsProduct {
   }
 };
 
+// Where the tiles' weights come from: the 64 bytes of K unit k of a
+// column vector's block (`col`: the vector's first byte of unit 0).
+struct ByteWeights {
+  static constexpr bool kPairs = false;
+  template <class D32>
+  static HWY_INLINE hn::Vec<D32> Load(D32 d32, const uint8_t* col, size_t k) {
+    return hn::LoadU(d32, reinterpret_cast<const int32_t*>(col + k * 64));
+  }
+};
+// Nibbles (dot_family.h, kNibbles4): unit k is the low (even k) or high
+// nibbles of pair k / 2, stored + 8. Three instructions per vector (shift,
+// mask, subtract) buy half the weight bytes: GEMVs, which stream weights
+// from L2, read half as much.
+struct NibbleWeights {
+  static constexpr bool kPairs = true;  // Raw + Low + High: both units of a pair from one load
+  template <class D32>
+  static HWY_INLINE hn::Vec<D32> Raw(D32 d32, const uint8_t* col, size_t k) {
+    return hn::LoadU(d32, reinterpret_cast<const int32_t*>(col + (k >> 1) * 64));
+  }
+  template <class D32, class V>
+  static HWY_INLINE V Low(D32 d32, V raw) {
+    return Nibbles(d32, raw, 0);
+  }
+  template <class D32, class V>
+  static HWY_INLINE V High(D32 d32, V raw) {
+    return Nibbles(d32, raw, 4);
+  }
+  template <class D32>
+  static HWY_INLINE hn::Vec<D32> Load(D32 d32, const uint8_t* col, size_t k) {
+    return Nibbles(d32, Raw(d32, col, k), static_cast<int>(k & 1) * 4);
+  }
+  // The nibbles at `shift` of each byte, minus 8.
+  template <class D32, class V>
+  static HWY_INLINE V Nibbles(D32 d32, V raw, int shift) {
+#if HWY_TARGET == HWY_SCALAR
+    // One int32 lane: plain C++ on its 4 bytes (each in [0, 15] after the
+    // mask, so the bytewise - 8 below never borrows across bytes).
+    uint32_t x = static_cast<uint32_t>(hn::GetLane(raw));
+    x = (x >> shift) & 0x0F0F0F0Fu;
+    x = ((x | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
+    return hn::Set(d32, static_cast<int32_t>(x));
+#else
+    const hn::Repartition<uint16_t, D32> d16;
+    const hn::Repartition<int8_t, D32> d8;
+    const auto v = hn::BitCast(d16, raw);
+    const auto n = hn::And(shift ? hn::ShiftRight<4>(v) : v, hn::Set(d16, uint16_t{0x0F0F}));
+    return hn::BitCast(d32, hn::Sub(hn::BitCast(d8, n), hn::Set(d8, int8_t{8})));
+#endif
+  }
+};
+
 HWY_INLINE uint32_t LoadU32(const void* p) {
   uint32_t x;
   std::memcpy(&x, p, 4);
@@ -202,7 +253,7 @@ constexpr int kDotMaxVecs = 4;
 // (bitlane_kernels --shapes 3136x144x16): 513-525 -> 566-577 GOPS.
 constexpr int TileRows(int nv) { return nv == 1 && kDotMaxAcc == 16 ? 12 : kDotMaxAcc / nv; }
 
-template <class Product, bool kGathered = false>
+template <class Product, bool kGathered = false, class Weights = ByteWeights>
 struct DotTiles {
   static constexpr size_t kBlock = kDotBlock;
   static constexpr size_t kUnitBytes = 4;          // one int32 lane per K unit
@@ -217,7 +268,6 @@ struct DotTiles {
       using V = hn::Vec<decltype(d32)>;
       const size_t L = hn::Lanes(d32);
       const size_t per_block = kBlock / L;
-      const size_t unit_stride = kBlock * kUnitBytes;  // bytes per K unit in a block
 
       const uint8_t* wcol[kDotMaxVecs] = {};
       for (int c = 0; c < NV; ++c) {
@@ -250,25 +300,51 @@ struct DotTiles {
   }
       BL_FOR_16(BL_DECL)
 #undef BL_DECL
-      for (size_t k = ku0; k < ku1; ++k) {
-        const size_t a_off = kGathered ? g.unit_offset[k] : k * kUnitBytes;
+      // One K unit: broadcast each row's 4 bytes, multiply with the weight
+      // vectors W0..W3 (WLOAD declares them, or they exist already).
 #define BL_LOAD_A(R) \
   const V a##R = (R < MR) ? hn::Set(d32, static_cast<int32_t>(LoadU32(arow[R] + a_off))) : zero;
-        BL_FOR_16(BL_LOAD_A)
-#undef BL_LOAD_A
-#define BL_LOAD_W(J)                                                                                 \
-  const V w##J = (J < NV) ? hn::LoadU(d32, reinterpret_cast<const int32_t*>(wcol[J] + k * unit_stride)) \
-                          : zero;
-        BL_FOR_4(BL_LOAD_W)
-#undef BL_LOAD_W
-#define BL_STEP(I)                                                                             \
-  if constexpr (I < MR * NV)                                                                   \
-    c##I = Product::Step(d32, Pick16<I / NV>(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, \
-                                              a13, a14, a15),                                  \
-                         Pick4<I % NV>(w0, w1, w2, w3), c##I);
-        BL_FOR_16(BL_STEP)
-#undef BL_STEP
+#define BL_STEP_WITH(I, W0, W1, W2, W3)                                                              \
+  if constexpr (I < MR * NV)                                                                         \
+    c##I = Product::Step(d32, Pick16<I / NV>(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, \
+                                              a14, a15),                                             \
+                         Pick4<I % NV>(W0, W1, W2, W3), c##I);
+#define BL_STEP(I) BL_STEP_WITH(I, w0, w1, w2, w3)
+#define BL_STEP_LO(I) BL_STEP_WITH(I, lo0, lo1, lo2, lo3)
+#define BL_STEP_HI(I) BL_STEP_WITH(I, hi0, hi1, hi2, hi3)
+#define BL_LOAD_W(J) const V w##J = (J < NV) ? Weights::Load(d32, wcol[J], ku) : zero;
+#define BL_NO_LOAD(J)
+#define BL_UNIT(KU, WLOAD, STEP)                                                  \
+  {                                                                               \
+    const size_t ku = (KU);                                                       \
+    const size_t a_off = kGathered ? g.unit_offset[ku] : ku * kUnitBytes;         \
+    BL_FOR_16(BL_LOAD_A)                                                          \
+    BL_FOR_4(WLOAD)                                                               \
+    BL_FOR_16(STEP)                                                               \
+  }
+      size_t k = ku0;
+      if constexpr (Weights::kPairs) {
+        // Two units per weight load (the low and high nibbles of one pair).
+        if (k < ku1 && (k & 1)) BL_UNIT(k++, BL_LOAD_W, BL_STEP)
+        for (; k + 2 <= ku1; k += 2) {
+#define BL_LOAD_PAIR(J)                                                         \
+  const V raw##J = (J < NV) ? Weights::Raw(d32, wcol[J], k) : zero;             \
+  const V lo##J = Weights::Low(d32, raw##J), hi##J = Weights::High(d32, raw##J);
+          BL_FOR_4(BL_LOAD_PAIR)
+#undef BL_LOAD_PAIR
+          BL_UNIT(k, BL_NO_LOAD, BL_STEP_LO)
+          BL_UNIT(k + 1, BL_NO_LOAD, BL_STEP_HI)
+        }
       }
+      for (; k < ku1; ++k) BL_UNIT(k, BL_LOAD_W, BL_STEP)
+#undef BL_UNIT
+#undef BL_NO_LOAD
+#undef BL_LOAD_W
+#undef BL_STEP_HI
+#undef BL_STEP_LO
+#undef BL_STEP
+#undef BL_STEP_WITH
+#undef BL_LOAD_A
 #define BL_STORE(I) \
   if constexpr (I < MR * NV) hn::StoreU(c##I, d32, orow + (I / NV) * ldo + (I % NV) * L);
       BL_FOR_16(BL_STORE)

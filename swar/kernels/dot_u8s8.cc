@@ -25,13 +25,13 @@ HWY_BEFORE_NAMESPACE();
 namespace bitlane::swar::detail {
 namespace HWY_NAMESPACE {
 
-template <class Product>
+template <class Product, class Weights = ByteWeights>
 void Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1, int32_t* out,
            size_t ldo) {
   if (g.row_offset)
-    DotTiles<Product, true>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+    DotTiles<Product, true, Weights>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
   else
-    DotTiles<Product>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+    DotTiles<Product, false, Weights>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
 void DotU8S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
@@ -41,6 +41,10 @@ void DotU8S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t co
 void DotU7S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
   Tiles<BytePairsProduct>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+void DotU8S4Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
+                  int32_t* out, size_t ldo) {
+  Tiles<BytesProduct, NibbleWeights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -56,10 +60,15 @@ namespace {
 
 HWY_EXPORT(DotU8S8Tiles);
 HWY_EXPORT(DotU7S8Tiles);
+HWY_EXPORT(DotU8S4Tiles);
 
 void int8_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                  int32_t* out, size_t ldo) {
   HWY_DYNAMIC_DISPATCH(DotU8S8Tiles)(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+void int4_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
+                 int32_t* out, size_t ldo) {
+  HWY_DYNAMIC_DISPATCH(DotU8S4Tiles)(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 void amx_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                 int32_t* out, size_t ldo) {
@@ -84,6 +93,15 @@ double int7_macs_per_us(IntFormat, IntFormat, FeatureSet have) {
   return (have & kVectors512) ? 1.6e5 : 9.0e4;
 }
 
+// bench/README.md, Zen 5, 1 thread, 4 x 4 bits: GEMVs 1.31-1.44x int8's rate
+// (1x384x512 .. 1x784x512: half the weight bytes from L2), GEMMs 1.00-1.09x
+// (the unpacking hides behind the dot products). With VNNI it is chosen for
+// weights of <= 4 bits; without VNNI (the emulated dot product) and on ARM
+// it is unmeasured and ranked below int8 / int7.
+double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have) {
+  return int8_macs_per_us(a, w, have) * ((have & kByteDot) ? 1.05 : 0.95);
+}
+
 // Not measured: no AMX CPU has run this kernel yet. oneDNN's AMX kernels
 // reach 1640-2350 GOPS on one Sapphire Rapids core (bench/README.md), 2.6-3.9x
 // its VNNI ones; this assumes ~60% of that, just below bit-serial's 1 x 1
@@ -91,7 +109,8 @@ double int7_macs_per_us(IntFormat, IntFormat, FeatureSet have) {
 // otherwise. Only GEMMs of 16 rows or more use tiles (the rest is int8).
 double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have) { return (have & kAmxInt8) ? 6.0e5 : 0.0; }
 
-// The row of a method on this layout, with its kernel.
+// The row of a method on this layout (bytes, or nibble weights), with its kernel.
+template <const DotLayout& L = kBytes4>
 constexpr MethodSpec dot_bytes_method(const char* name, const char* summary, FeatureSet needs,
                                       const MethodSpec* fallback, bool (*supports)(IntFormat, IntFormat),
                                       double (*macs_per_us)(IntFormat, IntFormat, FeatureSet),
@@ -105,12 +124,12 @@ constexpr MethodSpec dot_bytes_method(const char* name, const char* summary, Fea
       fallback,
       supports,
       macs_per_us,
-      [](const MatrixView& w, PackedData& p) { pack_dot_weights(w, p, kBytes4); },
+      [](const MatrixView& w, PackedData& p) { pack_dot_weights(w, p, L); },
       [](const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& o, PackedActivations& out) {
-        prepare_dot_activations(a, af, w, o, out, kBytes4);
+        prepare_dot_activations(a, af, w, o, out, L);
       },
       [](const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1) {
-        return pack_dot_rows(a, w, out, r0, r1, kBytes4);
+        return pack_dot_rows(a, w, out, r0, r1, L);
       },
       run_tile,
       reads_gathered};
@@ -136,6 +155,11 @@ extern constinit const MethodSpec kAmxMethod = dot_bytes_method(
     kAmxInt8 | kByteDot, &kInt8Method,  // the same layout: runs as int8 without AMX
     [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 8; }, amx_macs_per_us,
     [](const TileJob& job) { run_dot_tile(job, amx_kernel, kBytes4); }, false);
+
+extern constinit const MethodSpec kInt4Method = dot_bytes_method<kNibbles4>(
+    "int4", "weights of <= 4 bits as nibbles (half int8's bytes), unpacked in registers into int8's dot products",
+    0, nullptr, [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 4; }, int4_macs_per_us,
+    [](const TileJob& job) { run_dot_tile(job, int4_kernel, kNibbles4); }, true);
 
 }  // namespace bitlane::swar::detail
 #endif  // HWY_ONCE
