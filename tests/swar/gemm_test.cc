@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -51,7 +52,7 @@ bool check_case(GemmMethod method, IntFormat af, IntFormat wf, size_t m, size_t 
   gemm(av, p, got.data(), n, ex);
   for (size_t i = 0; i < m * n; ++i)
     if (got[i] != want[i]) {
-      FAIL_CHECK(method_name(method) << " on " << current_target() << ": " << af.to_string()
+      FAIL_CHECK(std::string(method_name(method)) << " on " << current_target() << ": " << af.to_string()
                                      << " x " << wf.to_string() << " M=" << m << " K=" << k
                                      << " N=" << n << " at (" << i / n << ", " << i % n
                                      << "): " << got[i] << " != " << want[i]);
@@ -64,7 +65,7 @@ bool check_case(GemmMethod method, IntFormat af, IntFormat wf, size_t m, size_t 
     gemm(av, p, got32.data(), n, ex);
     for (size_t i = 0; i < m * n; ++i)
       if (got32[i] != want[i]) {
-        FAIL_CHECK(method_name(method) << " int32 on " << current_target() << ": "
+        FAIL_CHECK(std::string(method_name(method)) << " int32 on " << current_target() << ": "
                                        << af.to_string() << " x " << wf.to_string()
                                        << " M=" << m << " K=" << k << " N=" << n);
         return false;
@@ -156,6 +157,22 @@ TEST_CASE("gemm: large K with extreme values stays exact in int64") {
                      ex));
   CHECK(check_case(parse_method("int16"), IntFormat{16, true}, IntFormat{16, true}, 2, 5000, 3,
                    Fill::kMin, rng, ex));
+}
+
+TEST_CASE("gemm: long K split into cache panels that start at odd K units") {
+  // K = 1300 is 325 units of 4: the dot tiles' L1 panels start at odd units,
+  // so int4's nibble pairs straddle a panel edge (the odd first unit and the
+  // lone last one take its single-unit path).
+  Executor ex(1);
+  std::mt19937 rng(12);
+  for (IntFormat af : {IntFormat{8, false}, IntFormat{5, true}})
+    for (IntFormat wf : {IntFormat{4, true}, IntFormat{4, false}, IntFormat{2, true}})
+      for (GemmMethod method : methods_here(af, wf)) {
+        CAPTURE(method_name(method));
+        for (size_t k : {1300, 1299, 2053})
+          for (Fill fill : {Fill::kRandom, Fill::kMin, Fill::kMax})
+            if (!check_case(method, af, wf, 5, k, 33, fill, rng, ex)) return;
+      }
 }
 
 TEST_CASE("gemm: results are identical for 1 and 2 threads") {
