@@ -91,35 +91,40 @@ HWY_INLINE void Rows(D d, const EpilogueTile& t, const EpilogueParams& p, size_t
 // so a narrow layer does not pay a whole vector of work per row. The same
 // operations lane by lane, so the same results. emit(r, y, rows) gets the
 // vector of rows r and r + 1, or of row r alone (rows = 1) in its lower half.
+// Rows r (lower half) and r1 (upper; r1 == r: a last row alone) of a
+// narrow tile, columns [c, c + n) (the pointers already at column c).
+template <class Fm, class D, class V>
+HWY_INLINE V PairValues(D d, const int32_t* acc, size_t lda, const float* res, size_t ldr, const float* ra,
+                        size_t n, size_t r, size_t r1, V scale, V offset, V row_scale) {
+  const hn::Half<D> dh;
+  const hn::RebindToSigned<decltype(dh)> dhi;
+  const auto a = hn::Combine(d, hn::ConvertTo(dh, hn::LoadU(dhi, acc + r1 * lda)),
+                             hn::ConvertTo(dh, hn::LoadU(dhi, acc + r * lda)));
+  auto rv = hn::Zero(d);
+  if constexpr (Fm::residual)
+    rv = hn::Combine(d, LoadFirstN(dh, res + r1 * ldr, n), LoadFirstN(dh, res + r * ldr, n));
+  auto rav = hn::Zero(d);
+  if constexpr (Fm::row_scale) rav = hn::Combine(d, hn::Set(dh, ra[r1]), hn::Set(dh, ra[r]));
+  return Values<Fm>(d, a, scale, offset, row_scale, rav, rv);
+}
+
 template <class Fm, class D, class Emit>
 HWY_INLINE void RowPairs(D d, const EpilogueTile& t, const EpilogueParams& p, Emit&& emit) {
   const hn::Half<D> dh;
-  const hn::RebindToSigned<decltype(dh)> dhi;
   const size_t n = t.c1 - t.c0, c = t.c0;
-  const auto twice = [&](const float* v) {
-    const auto h = hn::LoadU(dh, v + c);
-    return hn::Combine(d, h, h);
-  };
-  const auto scale = twice(p.scale), offset = twice(p.offset);
-  const auto row_scale = Fm::row_scale ? twice(p.row_scale) : hn::Zero(d);
+  const auto scale = hn::Combine(d, hn::LoadU(dh, p.scale + c), hn::LoadU(dh, p.scale + c));
+  const auto offset = hn::Combine(d, hn::LoadU(dh, p.offset + c), hn::LoadU(dh, p.offset + c));
+  const auto row_scale =
+      Fm::row_scale ? hn::Combine(d, hn::LoadU(dh, p.row_scale + c), hn::LoadU(dh, p.row_scale + c)) : hn::Zero(d);
   // Locals only (byte stores may alias anything the loop would reread).
   const size_t lda = t.lda, ldr = t.ldr, rows = t.rows;
   const int32_t* acc = t.acc;
   const float* ra = t.ra;
   const float* res = Fm::residual ? t.res + c : nullptr;
-  const auto pair = [=](size_t r, size_t r1) {  // rows r and r1 (r1 == r: a last row alone)
-    const auto a = hn::Combine(d, hn::ConvertTo(dh, hn::LoadU(dhi, acc + r1 * lda)),
-                               hn::ConvertTo(dh, hn::LoadU(dhi, acc + r * lda)));
-    auto rv = hn::Zero(d);
-    if constexpr (Fm::residual)
-      rv = hn::Combine(d, LoadFirstN(dh, res + r1 * ldr, n), LoadFirstN(dh, res + r * ldr, n));
-    auto rav = hn::Zero(d);
-    if constexpr (Fm::row_scale) rav = hn::Combine(d, hn::Set(dh, ra[r1]), hn::Set(dh, ra[r]));
-    return Values<Fm>(d, a, scale, offset, row_scale, rav, rv);
-  };
   size_t r = 0;
-  for (; r + 2 <= rows; r += 2) emit(r, pair(r, r + 1), 2);
-  if (r < rows) emit(r, pair(r, r), 1);
+  for (; r + 2 <= rows; r += 2)
+    emit(r, PairValues<Fm>(d, acc, lda, res, ldr, ra, n, r, r + 1, scale, offset, row_scale), 2);
+  if (r < rows) emit(r, PairValues<Fm>(d, acc, lda, res, ldr, ra, n, r, r, scale, offset, row_scale), 1);
 }
 #endif
 
@@ -221,14 +226,14 @@ void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& 
   const hn::ScalableTag<float> d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::Rebind<T, decltype(d)> dt;
-  const auto inv = hn::Set(d, q.inv_scale), off = hn::Set(d, q.offset), half = hn::Set(d, q.half);
-  const auto lo = hn::Set(d, q.lo), hi = hn::Set(d, q.hi);
   ForEachVector(
       d, t, p,
-      // By value: byte stores may alias anything a reference would reread.
+      // Scalars by value (byte stores may alias anything a reference would
+      // reread; SVE vectors cannot be captured by copy): the constants are
+      // loop invariants the compiler keeps in registers.
       [=](auto y) {
-        auto g = hn::Mul(hn::Add(hn::Mul(y, inv), off), half);
-        g = hn::Min(hn::Max(hn::Round(g), lo), hi);
+        auto g = hn::Mul(hn::Add(hn::Mul(y, hn::Set(d, q.inv_scale)), hn::Set(d, q.offset)), hn::Set(d, q.half));
+        g = hn::Min(hn::Max(hn::Round(g), hn::Set(d, q.lo)), hn::Set(d, q.hi));
         return NarrowInRange(dt, hn::ConvertTo(di, g));
       },
       [=](size_t r, size_t c, auto v, size_t n) { StoreLanes(v, out + r * ldo + c, n); });
