@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 WIDTHS = ["1x1", "2x2", "3x3", "4x4", "8x8"]
-CEILING_OF = {"int8": "int8 (VNNI)", "int7": "int7, oneDNN AVX2", "int16": "int16",
+CEILING_OF = {"int8": "int8 (VNNI)", "int4": "int8 (VNNI)", "int7": "int7, oneDNN AVX2", "int16": "int16",
               "bitserial": "bitserial (1 x 1 bit)"}
 
 
