@@ -267,13 +267,28 @@ class GlobalAvgPool : public Op {
     out[0]->set_layout(layout_);  // [N, C, 1, 1]: the same bytes either way
     const float* x = in[0]->f32();
     float* y = out[0]->f32();
-    // Each plane summed in pixel order, whatever the layout.
+    // Each plane summed in pixel order, whatever the layout: channels-last
+    // images add whole pixels (every channel's sum one lane of a vector the
+    // compiler makes, in the same order as a plane's own loop).
+    if (nhwc) {
+      parallel_items(ctx, s[0], static_cast<size_t>(area * c * 4), [&](size_t b0, size_t b1) {
+        thread_local std::vector<float> acc;
+        float* a = grow_scratch(acc, static_cast<size_t>(c));
+        for (auto b = static_cast<int64_t>(b0); b < static_cast<int64_t>(b1); ++b) {
+          const float* xb = x + b * area * c;
+          std::fill(a, a + c, 0.f);
+          for (int64_t i = 0; i < area; ++i)
+            for (int64_t ch = 0; ch < c; ++ch) a[ch] += xb[i * c + ch];
+          for (int64_t ch = 0; ch < c; ++ch) y[b * c + ch] = a[ch] / static_cast<float>(area);
+        }
+      });
+      return;
+    }
     parallel_items(ctx, planes, static_cast<size_t>(area * 4), [&](size_t p0, size_t p1) {
       for (auto p = static_cast<int64_t>(p0); p < static_cast<int64_t>(p1); ++p) {
-        const float* xp = nhwc ? x + (p / c) * area * c + p % c : x + p * area;
-        const int64_t step = nhwc ? c : 1;
+        const float* xp = x + p * area;
         float acc = 0.f;
-        for (int64_t i = 0; i < area; ++i) acc += xp[i * step];
+        for (int64_t i = 0; i < area; ++i) acc += xp[i];
         y[p] = acc / static_cast<float>(area);
       }
     });

@@ -224,6 +224,36 @@ TEST_CASE("integer max pooling between quantized layers equals pooling the float
       }
 }
 
+TEST_CASE("global_avg_pool sums each plane in pixel order, whatever the layout it gets") {
+  // conv -> global_avg_pool hands the pool channels-last floats; the same conv
+  // alone gives the planes. The pool must equal each plane summed pixel by
+  // pixel in float, then divided -- the order of the NCHW path -- bit for bit.
+  for (const char* plan_text : {"fp32", "4"})
+    for (int64_t ch : {3, 16, 21}) {
+      INFO("plan " << plan_text << ", " << ch << " channels");
+      auto model = [&](bool pool) {
+        ModelBuilder mb;
+        mb.input("x", {2, 7, 6}).output("y")
+            .weight("w", {ch, 2, 3, 3}, 900).weight("b", {ch}, 901)
+            .node("conv2d", "c", {"x"}, {pool ? "h" : "y"}, {{"weight", "w"}, {"bias", "b"}, {"padding", {1, 1, 1, 1}}});
+        if (pool) mb.node("global_avg_pool", "p", {"h"}, {"y"});
+        return mb;
+      };
+      const Tensor x = test::random_tensor({3, 2, 7, 6}, 902, -1.f, 1.f);
+      quant::QuantPlan plan = quant::QuantPlan::from_text(plan_text, {});
+      const Tensor planes = run1(model(false), x, plan, {x});
+      const Tensor pooled = run1(model(true), x, plan, {x});
+      const int64_t area = 7 * 6;
+      REQUIRE(pooled.size() == 3 * ch);
+      for (int64_t p = 0; p < 3 * ch; ++p) {
+        float acc = 0.f;
+        for (int64_t i = 0; i < area; ++i) acc += planes.f32()[p * area + i];
+        const float want = acc / static_cast<float>(area);
+        REQUIRE_MESSAGE(std::memcmp(&want, &pooled.f32()[p], 4) == 0, "plane " << p << ": " << pooled.f32()[p] << " vs " << want);
+      }
+    }
+}
+
 TEST_CASE("softmax, log_softmax, activations, add with a broadcast constant, concat") {
   Tensor x({2, 3});
   const float v[] = {1, 2, 3, -1000, 0, 1000};
