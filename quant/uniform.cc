@@ -110,18 +110,19 @@ QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, co
     return a;
   };
 
+  // Row r on grid a, with its integer sum.
+  auto store_row = [&](int64_t r, const Affine& a) {
+    out.affine[static_cast<size_t>(r)] = a;
+    int16_t* q = out.q.data() + r * cols;
+    quantize_to(w + r * cols, cols, a, q);
+    int64_t s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += q[c];
+    out.row_sum[static_cast<size_t>(r)] = s;
+  };
   if (plan.is<UniformOptions>() && plan.get<UniformOptions>().weights) {  // the grid training fixed
     const TrainedGrid& g = *plan.get<UniformOptions>().weights;
     g.check_rows(rows, "trained weight grid");
-    for (int64_t r = 0; r < rows; ++r) {
-      const Affine a = g.affine(bits, static_cast<size_t>(r));
-      out.affine[static_cast<size_t>(r)] = a;
-      int16_t* q = out.q.data() + r * cols;
-      quantize_to(w + r * cols, cols, a, q);
-      int64_t s = 0;
-      for (int64_t c = 0; c < cols; ++c) s += q[c];
-      out.row_sum[static_cast<size_t>(r)] = s;
-    }
+    for (int64_t r = 0; r < rows; ++r) store_row(r, g.affine(bits, static_cast<size_t>(r)));
     out.format = rows ? out.affine[0].format : swar::IntFormat{bits, g.is_signed};
     return out;
   }
@@ -136,12 +137,7 @@ QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, co
       auto [lo, hi] = range(r, r + 1);
       a = affine_for(lo, hi);
     }
-    out.affine[static_cast<size_t>(r)] = a;
-    int16_t* q = out.q.data() + r * cols;
-    quantize_to(w + r * cols, cols, a, q);
-    int64_t s = 0;
-    for (int64_t c = 0; c < cols; ++c) s += q[c];
-    out.row_sum[static_cast<size_t>(r)] = s;
+    store_row(r, a);
   }
   out.format = rows ? out.affine[0].format : swar::IntFormat{bits, plan.weight_symmetric && bits > 1};
   return out;
