@@ -39,18 +39,6 @@ const T* row_ptr(const MatrixView& v, size_t r) {
 
 }  // namespace
 
-const DotLayout kBytes4{4, 1,
-                        // to unsigned bytes
-                        [](IntFormat a) -> int64_t { return a.is_signed ? a.min_value() : 0; },
-                        // u8 weights to int8
-                        [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 8) ? 128 : 0; }};
-const DotLayout kNibbles4{4, 1, kBytes4.activation_bias,
-                          // unsigned 4-bit weights to [-8, 7]; the rest fit as they are
-                          [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 4) ? 8 : 0; }, true};
-const DotLayout kWords2{2, 2,
-                        [](IntFormat a) -> int64_t { return (!a.is_signed && a.bits == 16) ? 32768 : 0; },
-                        [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 16) ? 32768 : 0; }};
-
 void pack_dot_weights(const MatrixView& w, PackedData& p, const DotLayout& L) {
   const size_t n = w.rows, k = w.cols;
   const size_t units = ceil_div(k, L.group);

@@ -31,9 +31,21 @@ struct DotLayout {
   // 2p and 2p + 1 of a block share 64 bytes, unit 2p in the low nibbles.
   bool nibbles = false;
 };
-extern const DotLayout kBytes4;    // u8 activations x s8 weights, 4 per lane
-extern const DotLayout kNibbles4;  // u8 activations x 4-bit weights in nibbles, 4 per lane
-extern const DotLayout kWords2;    // s16 x s16, 2 per lane
+// u8 activations x s8 weights, 4 per lane
+inline constexpr DotLayout kBytes4{4, 1,
+                                   // to unsigned bytes
+                                   [](IntFormat a) -> int64_t { return a.is_signed ? a.min_value() : 0; },
+                                   // u8 weights to int8
+                                   [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 8) ? 128 : 0; }};
+// u8 activations x 4-bit weights in nibbles, 4 per lane
+inline constexpr DotLayout kNibbles4{
+    4, 1, kBytes4.activation_bias,
+    // unsigned 4-bit weights to [-8, 7]; the rest fit as they are
+    [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 4) ? 8 : 0; }, true};
+// s16 x s16, 2 per lane
+inline constexpr DotLayout kWords2{2, 2,
+                                   [](IntFormat a) -> int64_t { return (!a.is_signed && a.bits == 16) ? 32768 : 0; },
+                                   [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 16) ? 32768 : 0; }};
 
 // Bytes of one 16-column block of packed weights with `units` K units.
 inline size_t dot_block_bytes(size_t units, const DotLayout& L) {
@@ -66,6 +78,33 @@ void prepare_dot_activations(const MatrixView& a, IntFormat af, const PackedData
 bool pack_dot_rows(const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1,
                    const DotLayout& layout);
 void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& layout);
+
+// The method-table row of a dot method on layout L (swar/gemm_internal.h,
+// MethodSpec): L's packers and the caller's kernel and estimate.
+template <const DotLayout& L>
+constexpr MethodSpec dot_method(const char* name, const char* summary, FeatureSet needs, const MethodSpec* fallback,
+                                bool (*supports)(IntFormat, IntFormat),
+                                double (*macs_per_us)(IntFormat, IntFormat, FeatureSet),
+                                void (*run_tile)(const TileJob&), bool reads_gathered) {
+  return MethodSpec{
+      name,
+      summary,
+      kDotBlock,
+      static_cast<int>(L.group),
+      needs,
+      fallback,
+      supports,
+      macs_per_us,
+      [](const MatrixView& w, PackedData& p) { pack_dot_weights(w, p, L); },
+      [](const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& o, PackedActivations& out) {
+        prepare_dot_activations(a, af, w, o, out, L);
+      },
+      [](const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1) {
+        return pack_dot_rows(a, w, out, r0, r1, L);
+      },
+      run_tile,
+      reads_gathered};
+}
 
 // How many K units one int32 pass may cover and still be exact (|sum| < 2^31)
 // for activations of format af.

@@ -47,23 +47,10 @@ double macs_per_us(IntFormat, IntFormat, FeatureSet have) {
 
 }  // namespace
 
-extern const MethodSpec kInt16Method{
-    "int16",
-    "operands widened to 16 bits, 2-way int16 dot products into int32 (PMADDWD); any width up to 16",
-    kDotBlock,
-    2,
-    0,
-    nullptr,
-    [](IntFormat, IntFormat) { return true; },
-    macs_per_us,
-    [](const MatrixView& w, PackedData& p) { pack_dot_weights(w, p, kWords2); },
-    [](const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& o, PackedActivations& out) {
-      prepare_dot_activations(a, af, w, o, out, kWords2);
-    },
-    [](const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1) {
-      return pack_dot_rows(a, w, out, r0, r1, kWords2);
-    },
-    [](const TileJob& job) { run_dot_tile(job, kernel, kWords2); }};
+extern constinit const MethodSpec kInt16Method = dot_method<kWords2>(
+    "int16", "operands widened to 16 bits, 2-way int16 dot products into int32 (PMADDWD); any width up to 16", 0,
+    nullptr, [](IntFormat, IntFormat) { return true; }, macs_per_us,
+    [](const TileJob& job) { run_dot_tile(job, kernel, kWords2); }, false);
 
 }  // namespace bitlane::swar::detail
 #endif  // HWY_ONCE

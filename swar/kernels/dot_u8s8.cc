@@ -109,40 +109,14 @@ double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have) {
 // otherwise. Only GEMMs of 16 rows or more use tiles (the rest is int8).
 double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have) { return (have & kAmxInt8) ? 6.0e5 : 0.0; }
 
-// The row of a method on this layout (bytes, or nibble weights), with its kernel.
-template <const DotLayout& L = kBytes4>
-constexpr MethodSpec dot_bytes_method(const char* name, const char* summary, FeatureSet needs,
-                                      const MethodSpec* fallback, bool (*supports)(IntFormat, IntFormat),
-                                      double (*macs_per_us)(IntFormat, IntFormat, FeatureSet),
-                                      void (*run_tile)(const TileJob&), bool reads_gathered) {
-  return MethodSpec{
-      name,
-      summary,
-      kDotBlock,
-      4,
-      needs,
-      fallback,
-      supports,
-      macs_per_us,
-      [](const MatrixView& w, PackedData& p) { pack_dot_weights(w, p, L); },
-      [](const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& o, PackedActivations& out) {
-        prepare_dot_activations(a, af, w, o, out, L);
-      },
-      [](const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1) {
-        return pack_dot_rows(a, w, out, r0, r1, L);
-      },
-      run_tile,
-      reads_gathered};
-}
-
 }  // namespace
 
-extern constinit const MethodSpec kInt8Method = dot_bytes_method(
+extern constinit const MethodSpec kInt8Method = dot_method<kBytes4>(
     "int8", "operands widened to bytes, 4-way u8 x s8 dot products into int32 (VPDPBUSD, emulated without VNNI)", 0,
     nullptr, [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 8; }, int8_macs_per_us,
     [](const TileJob& job) { run_dot_tile(job, int8_kernel, kBytes4); }, true);
 
-extern constinit const MethodSpec kInt7Method = dot_bytes_method(
+extern constinit const MethodSpec kInt7Method = dot_method<kBytes4>(
     "int7", "activations of <= 7 bits x s8 weights: PMADDUBSW pair sums (cannot saturate) + PMADDWD into int32",
     kByteMulAdd, &kInt8Method,  // the same layout: runs as int8 where PMADDUBSW is missing
     [](IntFormat a, IntFormat w) { return a.bits <= 7 && w.bits <= 8; }, int7_macs_per_us,
@@ -150,13 +124,13 @@ extern constinit const MethodSpec kInt7Method = dot_bytes_method(
 
 // AMX tile loads need rows at one stride: gathered activations are copied
 // into rows first.
-extern constinit const MethodSpec kAmxMethod = dot_bytes_method(
+extern constinit const MethodSpec kAmxMethod = dot_method<kBytes4>(
     "amx", "operands widened to bytes, 16 x 16 x 64 u8 x s8 tile products into int32 (AMX TDPBUSD)",
     kAmxInt8 | kByteDot, &kInt8Method,  // the same layout: runs as int8 without AMX
     [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 8; }, amx_macs_per_us,
     [](const TileJob& job) { run_dot_tile(job, amx_kernel, kBytes4); }, false);
 
-extern constinit const MethodSpec kInt4Method = dot_bytes_method<kNibbles4>(
+extern constinit const MethodSpec kInt4Method = dot_method<kNibbles4>(
     "int4", "weights of <= 4 bits as nibbles (half int8's bytes), unpacked in registers into int8's dot products",
     0, nullptr, [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 4; }, int4_macs_per_us,
     [](const TileJob& job) { run_dot_tile(job, int4_kernel, kNibbles4); }, true);
