@@ -47,6 +47,20 @@ struct ConvCase {
   std::vector<int64_t> pad;  // t, l, b, r
 };
 
+// One conv2d node of case k, weights and bias drawn from seeds seed, seed + 1
+// (seed advances past them).
+ModelBuilder conv_model(const ConvCase& k, unsigned& seed) {
+  ModelBuilder mb;
+  mb.input("x", {k.c, k.h, k.w}).output("y")
+      .weight("w", {k.cout, k.c / k.groups, k.kh, k.kw}, seed)
+      .weight("b", {k.cout}, seed + 1)
+      .node("conv2d", "conv", {"x"}, {"y"},
+            {{"weight", "w"}, {"bias", "b"}, {"stride", {k.sh, k.sw}}, {"dilation", {k.dh, k.dw}},
+             {"padding", k.pad}, {"groups", k.groups}});
+  seed += 2;
+  return mb;
+}
+
 std::vector<double> naive_conv(const Tensor& x, const Tensor& wt, const Tensor& b, const ConvCase& k,
                                int64_t oh, int64_t ow) {
   std::vector<double> y(static_cast<size_t>(k.n * k.cout * oh * ow));
@@ -82,13 +96,7 @@ TEST_CASE("conv2d matches a naive convolution (stride, padding, dilation, groups
   };
   unsigned seed = 1;
   for (const ConvCase& k : cases) {
-    ModelBuilder mb;
-    mb.input("x", {k.c, k.h, k.w}).output("y")
-        .weight("w", {k.cout, k.c / k.groups, k.kh, k.kw}, seed++)
-        .weight("b", {k.cout}, seed++)
-        .node("conv2d", "conv", {"x"}, {"y"},
-              {{"weight", "w"}, {"bias", "b"}, {"stride", {k.sh, k.sw}}, {"dilation", {k.dh, k.dw}},
-               {"padding", k.pad}, {"groups", k.groups}});
+    const ModelBuilder mb = conv_model(k, seed);
     const Tensor x = test::random_tensor({k.n, k.c, k.h, k.w}, seed++);
     const Tensor y = run1(mb, x);
     const int64_t oh = (k.h + k.pad[0] + k.pad[2] - k.dh * (k.kh - 1) - 1) / k.sh + 1;
@@ -123,13 +131,7 @@ TEST_CASE("quantized conv2d equals the naive convolution of the dequantized oper
         CAPTURE(k.groups);
         CAPTURE(bits);
         CAPTURE(wsym);
-        ModelBuilder mb;
-        mb.input("x", {k.c, k.h, k.w}).output("y")
-            .weight("w", {k.cout, k.c / k.groups, k.kh, k.kw}, seed++)
-            .weight("b", {k.cout}, seed++)
-            .node("conv2d", "conv", {"x"}, {"y"},
-                  {{"weight", "w"}, {"bias", "b"}, {"stride", {k.sh, k.sw}}, {"dilation", {k.dh, k.dw}},
-                   {"padding", k.pad}, {"groups", k.groups}});
+        const ModelBuilder mb = conv_model(k, seed);
         quant::QuantPlan plan;
         plan.defaults = quant::parse_layer_plan({{"bits", bits}, {"weight_symmetric", wsym}}, plan.defaults, "test");
         const Tensor x = test::random_tensor({k.n, k.c, k.h, k.w}, seed++, -0.5f, 2.f);
