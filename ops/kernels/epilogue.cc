@@ -86,11 +86,6 @@ HWY_INLINE void Rows(D d, const EpilogueTile& t, const EpilogueParams& p, size_t
 }
 
 #if HWY_TARGET != HWY_SCALAR
-// Tiles of at most half a vector of columns (LeNet's first convolution has
-// 6): two rows per vector, row r in the lower half and r + 1 in the upper,
-// so a narrow layer does not pay a whole vector of work per row. The same
-// operations lane by lane, so the same results. emit(r, y, rows) gets the
-// vector of rows r and r + 1, or of row r alone (rows = 1) in its lower half.
 // Rows r (lower half) and r1 (upper; r1 == r: a last row alone) of a
 // narrow tile, columns [c, c + n) (the pointers already at column c).
 template <class Fm, class D, class V>
@@ -108,6 +103,11 @@ HWY_INLINE V PairValues(D d, const int32_t* acc, size_t lda, const float* res, s
   return Values<Fm>(d, a, scale, offset, row_scale, rav, rv);
 }
 
+// Tiles of at most half a vector of columns (LeNet's first convolution has
+// 6): two rows per vector, row r in the lower half and r + 1 in the upper,
+// so a narrow layer does not pay a whole vector of work per row. The same
+// operations lane by lane, so the same results. emit(r, y, rows) gets the
+// vector of rows r and r + 1, or of row r alone (rows = 1) in its lower half.
 template <class Fm, class D, class Emit>
 HWY_INLINE void RowPairs(D d, const EpilogueTile& t, const EpilogueParams& p, Emit&& emit) {
   const hn::Half<D> dh;
