@@ -32,7 +32,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/bitlaneConfig.cmake
         DESTINATION ${_cmakedir})
 
 # pkg-config: `pkg-config --static --libs bitlane` for the static library.
-set(_private "-lpng16 -lz -ljpeg -lstdc++ -lm -lpthread")
+set(_private "-lpng16 -lz -ldeflate -ljpeg -lstdc++ -lm -lpthread")
 if(BITLANE_WITH_TBB)
   string(PREPEND _private "-ltbb ")
 endif()

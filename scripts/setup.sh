@@ -17,10 +17,10 @@ groups=("$@")
 
 # python3-onnx: the bundled models are imported from ONNX at build time.
 build_pkgs=(g++ cmake ninja-build pkg-config libhwy-dev libtbb-dev libcxxopts-dev doctest-dev
-            nlohmann-json3-dev libpng-dev libjpeg-dev python3 python3-numpy python3-onnx)
+            nlohmann-json3-dev libpng-dev zlib1g-dev libdeflate-dev libjpeg-dev python3 python3-numpy python3-onnx)
 test_pkgs=()
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
-arm64_pkgs=(g++-aarch64-linux-gnu qemu-user libhwy-dev:arm64 libtbb-dev:arm64 libpng-dev:arm64
+arm64_pkgs=(g++-aarch64-linux-gnu qemu-user libhwy-dev:arm64 libtbb-dev:arm64 libpng-dev:arm64 zlib1g-dev:arm64 libdeflate-dev:arm64
             libjpeg-dev:arm64 libc6:arm64)
 bench_pkgs=(libdnnl-dev libopenblas-dev)
 train_pkgs=(python3-torch python3-onnx python3-numpy python3-pil dataset-fashion-mnist)

@@ -1,4 +1,5 @@
-// PNG through libpng's classic API, from memory. libpng reports errors by
+// PNG through libpng's classic API, from memory (the common case goes
+// to png_direct.cc first). libpng reports errors by
 // longjmp, so the decoding runs in a C-style function that owns no C++
 // objects across setjmp; the outcome is turned into an exception outside.
 #include <png.h>
@@ -87,13 +88,39 @@ unsigned char* decode(const uint8_t* data, size_t size, uint64_t max_pixels, Out
 }  // namespace
 
 Image decode_png(const std::vector<uint8_t>& bytes, const std::string& name) {
-  // IHDR is the first chunk: check the dimensions before libpng reads on.
+  // IHDR is the first chunk: check the dimensions before anything reads on.
   if (bytes.size() >= 24 && std::memcmp(bytes.data() + 12, "IHDR", 4) == 0) {
     auto be32 = [&](size_t at) {
       return uint32_t{bytes[at]} << 24 | uint32_t{bytes[at + 1]} << 16 | uint32_t{bytes[at + 2]} << 8 | bytes[at + 3];
     };
     check_image_size(be32(16), be32(20), name);
+    // Deflate expands at most 1032:1 and a pixel takes at least one bit: a
+    // header promising more pixels than the file's image data can hold is
+    // refused before libpng allocates the rows (a 600-byte file could
+    // otherwise claim, and cost, hundreds of MB).
+    // Likewise a chunk running past the end of the file (libpng would
+    // allocate and clear up to 64 MB for it first).
+    uint64_t idat_bytes = 0;
+    for (size_t pos = 8; pos + 8 <= bytes.size();) {
+      const uint64_t length = be32(pos);
+      const std::string type(reinterpret_cast<const char*>(bytes.data() + pos + 4), 4);
+      if (length + 12 > bytes.size() - pos)
+        fail(name, "invalid PNG: the chunk at byte " + std::to_string(pos) + " claims " + std::to_string(length) +
+                       " bytes, " + std::to_string(bytes.size() - pos) + " remain (truncated or corrupt file)");
+      if (type == "IDAT") idat_bytes += length;
+      if (type == "IEND") break;
+      pos += 12 + length;
+    }
+    const uint64_t pixels = uint64_t{be32(16)} * be32(20);
+    if (pixels / 8 > (idat_bytes + 1) * 1032)
+      fail(name, "invalid PNG: " + std::to_string(idat_bytes) + " bytes of image data cannot hold " +
+                     std::to_string(be32(16)) + "x" + std::to_string(be32(20)) + " pixels");
   }
+  if (std::optional<Image> img = decode_png_direct(bytes.data(), bytes.size())) return std::move(*img);
+  return decode_png_libpng(bytes, name);
+}
+
+Image decode_png_libpng(const std::vector<uint8_t>& bytes, const std::string& name) {
   Outcome o{};
   unsigned char* pixels = decode(bytes.data(), bytes.size(), limits().max_image_pixels, &o);
   if (o.too_large) check_image_size(o.width, o.height, name);
