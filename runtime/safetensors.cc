@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <set>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -64,18 +69,31 @@ int dtype_bytes(std::string_view d) {
   return 0;
 }
 
+// POSIX calls rather than an ifstream: a folder of small images is read
+// file by file, and the stream's buffer and seeks cost a fifth of the read.
 std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) fail(path, "cannot open file");
-  const std::streamoff size = in.tellg();
-  if (size < 0) fail(path, "cannot determine the file size (is it a directory?)");
-  if (static_cast<uint64_t>(size) > limits().max_file_bytes)
-    fail(path, "file of " + std::to_string(size) + " bytes exceeds the limit of " +
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot open file (") + std::strerror(errno) + ")");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) fail(path, std::string("cannot read the file size (") + std::strerror(errno) + ")");
+  if (S_ISDIR(st.st_mode)) fail(path, "is a directory, not a file");
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file (a device, pipe or socket)");
+  if (static_cast<uint64_t>(st.st_size) > limits().max_file_bytes)
+    fail(path, "file of " + std::to_string(st.st_size) + " bytes exceeds the limit of " +
                    std::to_string(limits().max_file_bytes));
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  if (size && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-    fail(path, "read error");
+  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail(path, std::string("read error (") + std::strerror(errno) + ")");
+    if (got == 0) fail(path, "file shrank while being read (" + std::to_string(done) + " of " +
+                                 std::to_string(bytes.size()) + " bytes)");
+    done += static_cast<size_t>(got);
+  }
   return bytes;
 }
 
