@@ -3,7 +3,10 @@
 // models/data/bad, and preprocessing on hand-worked cases.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sys/resource.h>
 
@@ -127,4 +130,78 @@ TEST_CASE("preprocessing: colour conversion, resize and normalisation") {
   CHECK(out[1] == doctest::Approx((25 - 10) / 2.0));
   CHECK(out[2] == doctest::Approx((75 - 10) / 2.0));
   CHECK(out[3] == doctest::Approx((100 - 10) / 2.0));
+}
+
+namespace {
+
+// preprocess as first written, one output value at a time: the reference for
+// the version that works out the sampling positions once per image.
+void preprocess_per_value(const Image& img, const Preprocessing& p, float* dst) {
+  auto source = [&](int64_t x, int64_t y, int c) -> float {
+    const float* px = img.pixels.data() + (y * img.width + x) * img.channels;
+    const bool gray_in = img.channels <= 2;
+    if (p.color == "gray") return gray_in ? px[0] : 0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2];
+    if (gray_in) return px[0];
+    return p.color == "bgr" ? px[2 - c] : px[c];
+  };
+  const int channels = p.color == "gray" ? 1 : 3;
+  const double sy = static_cast<double>(img.height) / static_cast<double>(p.height);
+  const double sx = static_cast<double>(img.width) / static_cast<double>(p.width);
+  for (int c = 0; c < channels; ++c)
+    for (int64_t y = 0; y < p.height; ++y)
+      for (int64_t x = 0; x < p.width; ++x) {
+        float v;
+        if (p.resize == "nearest" || (img.width == p.width && img.height == p.height)) {
+          const int64_t ix = std::min<int64_t>(img.width - 1, static_cast<int64_t>((x + 0.5) * sx));
+          const int64_t iy = std::min<int64_t>(img.height - 1, static_cast<int64_t>((y + 0.5) * sy));
+          v = source(ix, iy, c);
+        } else {
+          const double fx = std::clamp((x + 0.5) * sx - 0.5, 0.0, static_cast<double>(img.width - 1));
+          const double fy = std::clamp((y + 0.5) * sy - 0.5, 0.0, static_cast<double>(img.height - 1));
+          const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
+          const int64_t x1 = std::min(x0 + 1, img.width - 1), y1 = std::min(y0 + 1, img.height - 1);
+          const double ax = fx - static_cast<double>(x0), ay = fy - static_cast<double>(y0);
+          v = static_cast<float>((1 - ay) * ((1 - ax) * source(x0, y0, c) + ax * source(x1, y0, c)) +
+                                 ay * ((1 - ax) * source(x0, y1, c) + ax * source(x1, y1, c)));
+        }
+        dst[(c * p.height + y) * p.width + x] = (v * p.scale - p.mean[static_cast<size_t>(c)]) / p.std[static_cast<size_t>(c)];
+      }
+}
+
+}  // namespace
+
+TEST_CASE("preprocessing is bit-identical to the per-value reference for every colour, resize and size") {
+  uint32_t seed = 1;
+  auto next = [&] { return seed = seed * 1664525u + 1013904223u; };
+  int cases = 0;
+  for (int channels : {1, 2, 3, 4})
+    for (const char* color : {"gray", "rgb", "bgr"})
+      for (const char* resize : {"bilinear", "nearest"})
+        for (auto [w, h, ow, oh] : {std::array<int64_t, 4>{28, 28, 28, 28}, {5, 3, 11, 7}, {31, 17, 8, 8},
+                                    {1, 1, 3, 2}, {9, 4, 9, 5}, {40, 30, 28, 28}}) {
+          Image img;
+          img.width = w;
+          img.height = h;
+          img.channels = channels;
+          for (int64_t i = 0; i < w * h * channels; ++i) img.pixels.push_back(static_cast<float>(next() >> 24));
+          Preprocessing p;
+          p.color = color;
+          p.resize = resize;
+          p.width = ow;
+          p.height = oh;
+          p.scale = 1.f / 255.f;
+          p.mean = {0.485f, 0.456f, 0.406f};
+          p.std = {0.229f, 0.224f, 0.225f};
+          const size_t n = static_cast<size_t>((std::string(color) == "gray" ? 1 : 3) * ow * oh);
+          std::vector<float> got(n), want(n);
+          preprocess(img, p, got.data());
+          preprocess_per_value(img, p, want.data());
+          CAPTURE(color);
+          CAPTURE(resize);
+          CAPTURE(w);
+          CAPTURE(ow);
+          CHECK(std::memcmp(got.data(), want.data(), n * sizeof(float)) == 0);
+          ++cases;
+        }
+  CHECK(cases == 4 * 3 * 2 * 6);
 }
