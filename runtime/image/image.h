@@ -1,7 +1,8 @@
 // Decoded images and their conversion into a model's input tensor.
 //
-// Decoding goes by the file's first bytes, not its name: PNG (libpng; 1-16
-// bit gray, gray+alpha, RGB, RGBA, palette), JPEG (libjpeg-turbo; gray, RGB,
+// Decoding goes by the file's first bytes, not its name: PNG (1-16 bit gray,
+// gray+alpha, RGB, RGBA, palette; 8-bit non-interlaced files inflated in one
+// libdeflate call, the rest and every damaged file through libpng), JPEG (libjpeg-turbo; gray, RGB,
 // YCbCr), BMP (1/4/8-bit palette, 16/24/32-bit, uncompressed or bit fields)
 // and PGM/PPM (P2, P3, P5, P6, up to 16 bits). Dimensions are checked against
 // limits().max_image_pixels from the header, before any pixel is allocated.
