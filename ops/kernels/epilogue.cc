@@ -221,6 +221,22 @@ HWY_INLINE hn::Vec<DT> NarrowInRange(DT dt, VI vi) {
   return hn::DemoteTo(dt, vi);
 }
 
+// min(max(round(g), lo), hi) as int32, round to nearest even. lo and hi
+// are integers, so clamping before rounding gives the same values (NaN
+// included: Max returns lo for it either way). On AVX-512 one conversion
+// with embedded rounding then does both steps (Round and ConvertTo's
+// overflow fix-up were 5 of the epilogue's 14 instructions per vector).
+template <class DI, class V>
+HWY_INLINE hn::Vec<DI> RoundClamped(DI di, V g, V lo, V hi) {
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  if constexpr (hn::MaxLanes(DI()) == 16) {
+    const auto c = hn::Min(hn::Max(g, lo), hi);
+    return hn::Vec<DI>{_mm512_cvt_roundps_epi32(c.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
+  }
+#endif
+  return hn::ConvertTo(di, hn::Min(hn::Max(hn::Round(g), lo), hi));
+}
+
 template <typename T>
 void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, T* out, size_t ldo) {
   const hn::ScalableTag<float> d;
@@ -232,9 +248,8 @@ void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& 
       // reread; SVE vectors cannot be captured by copy): the constants are
       // loop invariants the compiler keeps in registers.
       [=](auto y) {
-        auto g = hn::Mul(hn::Add(hn::Mul(y, hn::Set(d, q.inv_scale)), hn::Set(d, q.offset)), hn::Set(d, q.half));
-        g = hn::Min(hn::Max(hn::Round(g), hn::Set(d, q.lo)), hn::Set(d, q.hi));
-        return NarrowInRange(dt, hn::ConvertTo(di, g));
+        const auto g = hn::Mul(hn::Add(hn::Mul(y, hn::Set(d, q.inv_scale)), hn::Set(d, q.offset)), hn::Set(d, q.half));
+        return NarrowInRange(dt, RoundClamped(di, g, hn::Set(d, q.lo), hn::Set(d, q.hi)));
       },
       [=](size_t r, size_t c, auto v, size_t n) { StoreLanes(v, out + r * ldo + c, n); });
 }
