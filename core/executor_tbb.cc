@@ -32,14 +32,19 @@ void Executor::run(size_t n, size_t grain, Body body, void* ctx) const {
     tbb::this_task_arena::isolate([&] {
       // Chunks of exactly `grain` indices (the last one shorter), the same
       // boundaries as the built-in pool: they never depend on timing or on
-      // the backend, which keeps per-chunk scratch use reproducible.
+      // the backend, which keeps per-chunk scratch use reproducible. TBB
+      // only decides which thread runs which run of chunks: the auto
+      // partitioner hands out a few runs per thread and splits them only
+      // when a thread steals, where the simple one made a task per chunk
+      // (a 3x3 conv of ResNet: 1045 chunks of 0.2 us, and their completions
+      // contending on one counter were 9% of a 2-thread run).
       const size_t chunks = (n + grain - 1) / grain;
       tbb::parallel_for(
           tbb::blocked_range<size_t>(0, chunks, 1),
           [&](const tbb::blocked_range<size_t>& r) {
             for (size_t c = r.begin(); c != r.end(); ++c) body(ctx, c * grain, std::min(n, (c + 1) * grain));
           },
-          tbb::simple_partitioner());
+          tbb::auto_partitioner());
     });
   });
 }
