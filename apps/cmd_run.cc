@@ -144,7 +144,7 @@ int cmd_run(int argc, char** argv) {
         DecodedBatch& d = decoded[w];
         decode_batch(files, b0, b1, spec, inline_ex, d);
         if (d.ok.empty()) continue;
-        const Tensor& y = *sessions[w]->run({d.input}, inline_ex)[0];
+        const Tensor& y = *sessions[w]->run(d.inputs, inline_ex)[0];
         const int64_t classes = y.size() / y.dim(0);
         for (size_t j = 0; j < d.ok.size(); ++j) {
           const size_t i = b0 + d.ok[j];

@@ -184,7 +184,7 @@ EvalResult evaluate(const std::shared_ptr<const Engine>& engine, const std::stri
           ++failed;
         }
       if (decoded.ok.empty()) continue;
-      const Tensor& y = *session.run({decoded.input}, ex)[0];
+      const Tensor& y = *session.run(decoded.inputs, ex)[0];
       for (size_t j = 0; j < decoded.ok.size(); ++j)
         cm.add(y.f32() + static_cast<int64_t>(j) * classes, set.labels[b0 + decoded.ok[j]]);
     }

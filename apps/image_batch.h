@@ -14,7 +14,9 @@ namespace bitlane::cli {
 struct DecodedBatch {
   std::vector<std::string> errors;  // per file: empty, or the reason it failed
   std::vector<size_t> ok;           // indices (within the batch) that decoded
-  Tensor input;                     // the decoded images, in order of `ok`
+  // The model's input (image models have one): the decoded images, in order
+  // of `ok`. A vector so Session::run takes it as it is, without a copy.
+  std::vector<Tensor> inputs = std::vector<Tensor>(1);
 };
 
 // Decodes files[b0, b1) in parallel, preprocessed for the model's input
