@@ -2,12 +2,12 @@
 // palette or tRNS) inflated in one call over the whole image, by libdeflate.
 //
 // Why not libpng for these too: libpng inflates one row at a time, and with
-// row-sized output zlib never takes its fast path; for the small images a
-// folder of digits or clothes holds, that and libpng's per-file set-up were
-// most of the decode time (a 28x28 gray PNG: ~7 us of ~20 us per image in
-// `bitlane run`, read + decode + infer). libdeflate rather than zlib's one-
-// shot inflate: for such small streams zlib spends ~4 us per image building
-// Huffman tables and leaving its fast path near the end of the output. Anything outside the common case, or
+// row-sized output zlib never takes its fast path; with libpng's per-file
+// set-up that made a 28x28 gray PNG cost ~10 us (bench/bitlane_decode: 4.9
+// us here), half of `bitlane run`'s time per image at 4 bits. libdeflate
+// rather than zlib's one-shot inflate: on streams this small zlib spends
+// most of its time building Huffman tables and leaving its fast path near
+// the end of the output (7.3 us). Anything outside the common case, or
 // anything this reader finds wrong (a CRC, a chunk out of place, a zlib
 // stream that is short, long or corrupt, an unknown filter), is left to
 // libpng, so errors and unusual files behave exactly as before.
@@ -28,6 +28,7 @@ uint32_t be32(const uint8_t* p) {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
 
+// Row buffers up to this size stay with the thread for the next image.
 constexpr size_t kKeptBytes = size_t{1} << 20;
 
 bool is_letter(uint8_t c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
