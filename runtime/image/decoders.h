@@ -21,6 +21,11 @@ Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name);
 Image decode_bmp(const std::vector<uint8_t>& bytes, const std::string& name);
 Image decode_pnm(const std::vector<uint8_t>& bytes, const std::string& name);
 
+// The big-endian 32-bit integer at p (PNG's lengths and sizes).
+inline uint32_t read_be32(const uint8_t* p) {
+  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
+}
+
 // Throws unless 1 <= width, height and width * height <= the pixel limit.
 void check_image_size(int64_t width, int64_t height, const std::string& name);
 

@@ -90,9 +90,7 @@ unsigned char* decode(const uint8_t* data, size_t size, uint64_t max_pixels, Out
 Image decode_png(const std::vector<uint8_t>& bytes, const std::string& name) {
   // IHDR is the first chunk: check the dimensions before anything reads on.
   if (bytes.size() >= 24 && std::memcmp(bytes.data() + 12, "IHDR", 4) == 0) {
-    auto be32 = [&](size_t at) {
-      return uint32_t{bytes[at]} << 24 | uint32_t{bytes[at + 1]} << 16 | uint32_t{bytes[at + 2]} << 8 | bytes[at + 3];
-    };
+    auto be32 = [&](size_t at) { return read_be32(bytes.data() + at); };
     check_image_size(be32(16), be32(20), name);
     // Deflate expands at most 1032:1 and a pixel takes at least one bit: a
     // header promising more pixels than the file's image data can hold is

@@ -24,10 +24,6 @@
 namespace bitlane {
 namespace {
 
-uint32_t be32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-
 // Row buffers up to this size stay with the thread for the next image.
 constexpr size_t kKeptBytes = size_t{1} << 20;
 
@@ -97,20 +93,20 @@ std::optional<Image> decode_png_direct(const uint8_t* data, size_t size) {
   bool idat_closed = false, ended = false;
   for (size_t pos = 8; !ended;) {
     if (size - pos < 12) return std::nullopt;
-    const uint32_t length = be32(data + pos);
+    const uint32_t length = read_be32(data + pos);
     const uint8_t* type = data + pos + 4;
     const uint8_t* body = type + 4;
     if (length > 0x7fffffffu || length > size - pos - 12) return std::nullopt;
     if (!is_letter(type[0]) || !is_letter(type[1]) || !is_letter(type[2]) || !is_letter(type[3])) return std::nullopt;
-    if (libdeflate_crc32(0, type, length + 4) != be32(body + length)) return std::nullopt;
+    if (libdeflate_crc32(0, type, length + 4) != read_be32(body + length)) return std::nullopt;
     const bool first = pos == 8;
     pos += 12 + size_t{length};
     auto is = [&](const char* name) { return std::memcmp(type, name, 4) == 0; };
     if (first != is("IHDR")) return std::nullopt;  // IHDR first, and only there
     if (is("IHDR")) {
       if (length != 13) return std::nullopt;
-      width = be32(body);
-      height = be32(body + 4);
+      width = read_be32(body);
+      height = read_be32(body + 4);
       const uint8_t depth = body[8], color = body[9];
       channels = color == 0 ? 1 : color == 4 ? 2 : color == 2 ? 3 : color == 6 ? 4 : 0;
       // Compression, filter method and interlace all 0; 8 bits per sample.
