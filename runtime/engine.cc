@@ -199,6 +199,10 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   e->reference_ = options.reference_kernels;
   e->plan_ = options.plan ? *options.plan : model->plan();
   for (const Node& n : model->nodes()) e->ops_.push_back(model->build_op(n));
+  e->micro_batch_ = options.micro_batch;
+  if (std::none_of(e->ops_.begin(), e->ops_.end(), [](const auto& op) { return op->make_state() != nullptr; }))
+    for (int t = 0; t < model->tensor_count(); ++t)
+      e->sample_bytes_ = std::max<int64_t>(e->sample_bytes_, numel(model->tensor_shape(t)) * 4);
 
   std::vector<int> layers;  // quantizable nodes, in order
   for (size_t i = 0; i < e->ops_.size(); ++i)

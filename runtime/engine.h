@@ -28,6 +28,9 @@ struct EngineOptions {
   // Layers pass floats between them even where they could pass integers
   // (tests: the hand-over must not change a bit).
   bool float_handover = false;
+  // Samples per micro-batch in Session::run (runtime/micro_batch.h): 0
+  // chooses from the cache size and the threads, < 0 runs every batch whole.
+  int64_t micro_batch = 0;
 };
 
 class Engine {
@@ -39,12 +42,17 @@ class Engine {
   const quant::QuantPlan& plan() const { return plan_; }
   bool reference_kernels() const { return reference_; }
   const std::vector<std::unique_ptr<ops::Op>>& ops() const { return ops_; }
+  // Bytes of the largest tensor of one sample; 0 when a batch cannot be
+  // split into micro-batches (a stateful op carries state across calls).
+  int64_t sample_bytes() const { return sample_bytes_; }
+  int64_t micro_batch() const { return micro_batch_; }
 
  private:
   std::shared_ptr<const Model> model_;
   std::vector<std::unique_ptr<ops::Op>> ops_;
   quant::QuantPlan plan_;
   bool reference_ = false;
+  int64_t sample_bytes_ = 0, micro_batch_ = 0;
 };
 
 // The calibration samples a model names, preprocessed like its inputs

@@ -21,6 +21,10 @@ void GraphRunner::reset_state() {
 
 void GraphRunner::run(const std::vector<Tensor>& inputs, const Executor& ex, bool reference,
                       const Observer& observer) {
+  run_samples(inputs, 0, check_inputs(inputs), ex, reference, observer);
+}
+
+int64_t GraphRunner::check_inputs(const std::vector<Tensor>& inputs) const {
   const auto& specs = model_.inputs();
   if (inputs.size() != specs.size())
     fail(model_.origin(), "expects " + std::to_string(specs.size()) + " inputs, got " +
@@ -41,9 +45,20 @@ void GraphRunner::run(const std::vector<Tensor>& inputs, const Executor& ex, boo
     batch = t.dim(0);
     if (spec.layout == "T" && static_cast<uint64_t>(t.dim(1)) > limits().max_sequence_length)
       fail(where, "sequence of " + std::to_string(t.dim(1)) + " tokens exceeds the limit");
+  }
+  return batch;
+}
+
+void GraphRunner::run_samples(const std::vector<Tensor>& inputs, int64_t first, int64_t count, const Executor& ex,
+                              bool reference, const Observer& observer) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    Shape s = t.shape();
+    s[0] = count;
     Tensor& dst = tensors_[static_cast<size_t>(model_.input_ids()[i])];
-    dst.resize(t.shape(), t.dtype());
-    std::memcpy(dst.i32(), t.i32(), static_cast<size_t>(t.size()) * 4);
+    dst.resize(s, t.dtype());
+    const int64_t per_sample = t.size() / t.dim(0);  // inputs are 4-byte values (float32, int32)
+    std::memcpy(dst.i32(), t.i32() + first * per_sample, static_cast<size_t>(count * per_sample) * 4);
   }
   for (const auto& level : model_.levels()) {
     if (level.size() == 1) {

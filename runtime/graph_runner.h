@@ -25,6 +25,11 @@ class GraphRunner {
   // Checks the inputs against the model's input specs and runs every node.
   void run(const std::vector<Tensor>& inputs, const Executor& ex, bool reference,
            const Observer& observer = nullptr);
+  // Checks the inputs against the model's input specs; returns their batch.
+  int64_t check_inputs(const std::vector<Tensor>& inputs) const;
+  // Runs every node on samples [first, first + count) of checked inputs.
+  void run_samples(const std::vector<Tensor>& inputs, int64_t first, int64_t count, const Executor& ex,
+                   bool reference, const Observer& observer = nullptr);
   const Tensor& tensor(int id) const { return tensors_[static_cast<size_t>(id)]; }
   void reset_state();
   // When set, each node's run time (seconds) is added to (*seconds)[node].

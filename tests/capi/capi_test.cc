@@ -169,6 +169,30 @@ TEST_CASE("C API: bad arguments and inputs are statuses with messages") {
   CHECK(std::string(bitlane_status_name(BITLANE_ERROR_PLAN)) == "invalid plan or calibration");
 }
 
+TEST_CASE("C API: a batch on 2 threads (micro-batches side by side) equals its images run one by one") {
+  // LeNet's activations make a batch of 5 on 2 threads run as micro-batches
+  // of 3 and 2 samples on the two threads (runtime/micro_batch.h).
+  constexpr int64_t kBatch = 5, kPixels = 28 * 28;
+  std::vector<float> x(kBatch * kPixels);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 251) / 125.f - 1.f;
+  Handle one, two;
+  for (Handle* h : {&one, &two}) {
+    REQUIRE(bitlane_model_load_file(h->h, test::model_path("lenet").c_str()) == BITLANE_OK);
+    REQUIRE(bitlane_model_set_plan(h->h, "4") == BITLANE_OK);
+  }
+  REQUIRE(bitlane_model_set_threads(two.h, 2) == BITLANE_OK);
+  const int64_t shape[] = {kBatch, 1, 28, 28};
+  REQUIRE(bitlane_run_f32(two.h, x.data(), shape, 4) == BITLANE_OK);
+  const std::vector<float> batch = output0(two.h);
+  REQUIRE(batch.size() == static_cast<size_t>(kBatch * 10));
+  for (int64_t i = 0; i < kBatch; ++i) {
+    const int64_t single[] = {1, 1, 28, 28};
+    REQUIRE(bitlane_run_f32(one.h, x.data() + i * kPixels, single, 4) == BITLANE_OK);
+    const std::vector<float> alone = output0(one.h);
+    CHECK(std::equal(alone.begin(), alone.end(), batch.begin() + i * 10));
+  }
+}
+
 TEST_CASE("C API: separate handles run in parallel threads with the same answers") {
   const std::vector<float> want = library_answer("lenet", "8", kImage);
   std::vector<std::vector<float>> got(4);

@@ -49,11 +49,12 @@ const TestSet& fashion_test() {
 }
 
 std::shared_ptr<const Engine> engine_for(const std::string& name, const char* plan, bool reference,
-                                         const Executor& ex) {
+                                         const Executor& ex, int64_t micro_batch = 0) {
   const auto model = Model::load(test::model_path(name));
   EngineOptions o;
   o.plan = quant::QuantPlan::from_text(plan, {});
   o.reference_kernels = reference;
+  o.micro_batch = micro_batch;
   // Bit-exactness does not depend on how many samples calibrate the plan.
   const int64_t samples = name == "char_lstm" ? (test::quick() ? 1 : 4) : test::quick() ? 8 : 32;
   if (o.plan->any_quantized()) o.calibration = {head(load_calibration(*model)[0], samples)};
@@ -136,6 +137,53 @@ TEST_CASE("results are identical for 1 and 2 threads") {
       CAPTURE(plan);
       const auto engine = engine_for(name, plan, false, one);
       CHECK(same_bits(run(engine, x, one), run(engine, x, two)));
+    }
+}
+
+TEST_CASE("micro-batches give the bits of whole batches, and count the same work") {
+  // Whole batches run layer by layer; micro-batches (runtime/micro_batch.h)
+  // run the graph per few samples, side by side on the threads: of 3
+  // samples (uneven: 11 = 3 + 3 + 3 + 2), or as chosen for the cache.
+  Executor one(1), two(2);
+  const Tensor x = head(fashion_test().images, 11);
+  for (const char* name : kImageModels)
+    for (const char* plan : {"fp32", "w4a4", "1", "scheme=term,w4a6,g=16,k=10,s=6", "scheme=sdp,w4,sdp_g=4,sdp_k=3",
+                             "scheme=drq,w4,drq_r=2,drq_t=0.3", "scheme=exponential,thr=0.02"}) {
+      if (test::quick() && std::strcmp(plan, "w4a4") != 0 && std::strcmp(plan, "scheme=drq,w4,drq_r=2,drq_t=0.3") != 0)
+        continue;
+      CAPTURE(name);
+      CAPTURE(plan);
+      const auto whole = engine_for(name, plan, false, one, -1);
+      Session ws(whole);
+      ws.enable_stats();
+      const Tensor want = [&] {
+        const Tensor& y = *ws.run({x}, one)[0];
+        Tensor out(y.shape());
+        std::memcpy(out.f32(), y.f32(), static_cast<size_t>(y.size()) * 4);
+        return out;
+      }();
+      REQUIRE(ws.last_split().count == 1);
+      for (int64_t micro : {int64_t{3}, int64_t{0}})
+        for (const Executor* ex : {&one, &two}) {
+          CAPTURE(micro);
+          CAPTURE(ex->threads());
+          const auto split = engine_for(name, plan, false, one, micro);
+          Session s(split);
+          s.enable_stats();
+          s.enable_profiling();
+          const Tensor& y = *s.run({x}, *ex)[0];
+          if (micro == 3) CHECK(s.last_split().count == 4);
+          CHECK(y.shape() == want.shape());
+          CHECK(std::memcmp(y.f32(), want.f32(), static_cast<size_t>(want.size()) * 4) == 0);
+          for (size_t i = 0; i < ws.stats().size(); ++i) {
+            CHECK(s.stats()[i].macs == ws.stats()[i].macs);
+            CHECK(s.stats()[i].pairs == ws.stats()[i].pairs);
+            CHECK(s.stats()[i].sensitive == ws.stats()[i].sensitive);
+          }
+          double seconds = 0;
+          for (double t : s.node_seconds()) seconds += t;
+          CHECK(seconds > 0);
+        }
     }
 }
 
