@@ -26,6 +26,8 @@ struct Result {
   int threads;
   std::string plan;
   int batch;
+  std::string micro;  // --micro-batch's value
+  MicroBatches split;  // how the session split the batch
   double init_ms, first_ms, min_ms, mean_ms, stdev_ms, items_per_s, median_ms;
   int runs;
   std::vector<std::pair<std::string, double>> layers;  // "name (op)", mean ms
@@ -46,13 +48,20 @@ std::string kernels_of(const Engine& e) {
   return out;
 }
 
+// "whole", or "8 x 8" (micro-batches x samples each) and the option's
+// value when it was not auto.
+std::string split_text(const Result& r) {
+  std::string s = r.split.count <= 1 ? "whole" : std::to_string(r.split.count) + " x " + std::to_string(r.split.size);
+  return r.micro == "auto" ? s : s + " (" + r.micro + ")";
+}
+
 // Where a plan narrower than 8 bits is not faster than 8 bits in the same
 // run (beyond 5% noise), says so and why: the kernels it ran on.
 void explain_widths(const std::vector<Result>& results) {
   for (const Result& r : results) {
     if (r.bits < 1 || r.bits >= 8) continue;
     for (const Result& b : results) {
-      if (b.plan != "8" || b.threads != r.threads || b.batch != r.batch) continue;
+      if (b.plan != "8" || b.threads != r.threads || b.batch != r.batch || b.micro != r.micro) continue;
       if (r.mean_ms <= b.mean_ms * 1.05) continue;
       std::printf("\nnote: plan %s is not faster than 8 bits at %d thread(s), batch %d (%.3f vs %.3f ms): ", r.plan.c_str(),
                   r.threads, r.batch, r.mean_ms, b.mean_ms);
@@ -117,6 +126,9 @@ int cmd_bench(int argc, char** argv) {
       ("quant", "a plan of any scheme, braces expand ('scheme=term,g=16,k={6,10}'); repeatable",
        cxxopts::value<std::string>())
       ("batch", "comma list of batch sizes", cxxopts::value<std::string>()->default_value("1"))
+      ("micro-batch", "comma list: how a batch is split into micro-batches that each run the whole graph "
+                      "(auto: by cache size and threads; off: whole batches, layer by layer; N: N samples each)",
+       cxxopts::value<std::string>()->default_value("auto"))
       ("seq", "sequence length for text models", cxxopts::value<int>()->default_value("64"))
       ("warmup", "warm-up runs", cxxopts::value<int>()->default_value("3"))
       ("min-time", "seconds of timed runs per combination", cxxopts::value<double>()->default_value("1.0"))
@@ -139,6 +151,10 @@ int cmd_bench(int argc, char** argv) {
   const std::string path = resolve_model_path(args["model"].as<std::string>());
   const auto threads = int_list(args["threads"].as<std::string>(), "--threads");
   const auto batches = int_list(args["batch"].as<std::string>(), "--batch");
+  const std::vector<std::string> micros = split_list(args["micro-batch"].as<std::string>());
+  for (const std::string& m : micros)
+    if (m != "auto" && m != "off" && int_list(m, "--micro-batch")[0] < 1)
+      throw UsageError("--micro-batch takes auto, off or a positive number");
   std::vector<std::string> plans;
   if (args.count("bits") || quant_specs.empty())
     plans = split_list(args.count("bits") ? args["bits"].as<std::string>() : "fp32,8,4,2");
@@ -159,63 +175,67 @@ int cmd_bench(int argc, char** argv) {
   std::vector<Result> results;
   for (int t : threads)
     for (const std::string& spec : plans)
-      for (int batch : batches) {
-        Executor ex(t);
-        Result r{ex.threads(), spec, batch, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0};
-        const double t0 = now_seconds();
-        const auto model = Model::load(path, load);
-        const EngineOptions o = load.random_weights ? EngineOptions{parse_plan(spec, "--quant"), {}, false, false}
-                                                    : engine_options(args, *model, parse_plan(spec, "--quant"), ex);
-        const auto engine = Engine::build(model, o, ex);
-        r.init_ms = (now_seconds() - t0) * 1e3;
-        r.kernels = kernels_of(*engine);
-        if (o.plan && o.plan->defaults.quantized())
-          r.bits = std::min(o.plan->defaults.weight_bits, o.plan->defaults.activation_bits);
-        const std::vector<Tensor> inputs = make_inputs(*model, batch, seq, !load.random_weights, o.calibration);
-        Session session(engine);
-        double s0 = now_seconds();
-        session.run(inputs, ex);
-        r.first_ms = (now_seconds() - s0) * 1e3;
-        for (int i = 0; i < warmup; ++i) session.run(inputs, ex);
-        if (profile) session.enable_profiling();
-        std::vector<double> times;
-        const double start = now_seconds();
-        while (times.size() < 3 || now_seconds() - start < min_time) {
-          s0 = now_seconds();
+      for (int batch : batches)
+        for (const std::string& micro : micros) {
+          Executor ex(t);
+          Result r{ex.threads(), spec, batch, micro, {}, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0};
+          const double t0 = now_seconds();
+          const auto model = Model::load(path, load);
+          EngineOptions o = load.random_weights ? EngineOptions{parse_plan(spec, "--quant"), {}, false, false}
+                                                : engine_options(args, *model, parse_plan(spec, "--quant"), ex);
+          o.micro_batch = micro == "auto" ? 0 : micro == "off" ? -1 : int_list(micro, "--micro-batch")[0];
+          const auto engine = Engine::build(model, o, ex);
+          r.init_ms = (now_seconds() - t0) * 1e3;
+          r.kernels = kernels_of(*engine);
+          if (o.plan && o.plan->defaults.quantized())
+            r.bits = std::min(o.plan->defaults.weight_bits, o.plan->defaults.activation_bits);
+          const std::vector<Tensor> inputs = make_inputs(*model, batch, seq, !load.random_weights, o.calibration);
+          Session session(engine);
+          double s0 = now_seconds();
           session.run(inputs, ex);
-          times.push_back((now_seconds() - s0) * 1e3);
-          if (times.size() >= 100000) break;
-        }
-        r.runs = static_cast<int>(times.size());
-        std::vector<double> sorted = times;
-        std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(sorted.size() / 2), sorted.end());
-        r.median_ms = sorted[sorted.size() / 2];
-        r.min_ms = *std::min_element(times.begin(), times.end());
-        double sum = 0, sq = 0;
-        for (double x : times) sum += x;
-        r.mean_ms = sum / times.size();
-        for (double x : times) sq += (x - r.mean_ms) * (x - r.mean_ms);
-        r.stdev_ms = std::sqrt(sq / times.size());
-        r.items_per_s = batch / (r.mean_ms / 1e3);
-        if (profile) {
-          const auto& secs = session.node_seconds();
-          for (size_t i = 0; i < secs.size(); ++i) {
-            const Node& n = model->nodes()[i];
-            r.layers.emplace_back(n.name + " (" + n.op + ")", secs[i] * 1e3 / times.size());
-            std::vector<Shape> in;
-            for (int tid : n.inputs) in.push_back(model->tensor_shape(tid));
-            r.layer_macs.push_back(engine->ops()[i]->cost(in).macs * batch);
+          r.first_ms = (now_seconds() - s0) * 1e3;
+          for (int i = 0; i < warmup; ++i) session.run(inputs, ex);
+          if (profile) session.enable_profiling();
+          std::vector<double> times;
+          const double start = now_seconds();
+          while (times.size() < 3 || now_seconds() - start < min_time) {
+            s0 = now_seconds();
+            session.run(inputs, ex);
+            times.push_back((now_seconds() - s0) * 1e3);
+            if (times.size() >= 100000) break;
           }
+          r.runs = static_cast<int>(times.size());
+          r.split = session.last_split();
+          std::vector<double> sorted = times;
+          std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(sorted.size() / 2), sorted.end());
+          r.median_ms = sorted[sorted.size() / 2];
+          r.min_ms = *std::min_element(times.begin(), times.end());
+          double sum = 0, sq = 0;
+          for (double x : times) sum += x;
+          r.mean_ms = sum / times.size();
+          for (double x : times) sq += (x - r.mean_ms) * (x - r.mean_ms);
+          r.stdev_ms = std::sqrt(sq / times.size());
+          r.items_per_s = batch / (r.mean_ms / 1e3);
+          if (profile) {
+            const auto& secs = session.node_seconds();
+            for (size_t i = 0; i < secs.size(); ++i) {
+              const Node& n = model->nodes()[i];
+              r.layers.emplace_back(n.name + " (" + n.op + ")", secs[i] * 1e3 / times.size());
+              std::vector<Shape> in;
+              for (int tid : n.inputs) in.push_back(model->tensor_shape(tid));
+              r.layer_macs.push_back(engine->ops()[i]->cost(in).macs * batch);
+            }
+          }
+          results.push_back(std::move(r));
         }
-        results.push_back(std::move(r));
-      }
 
   const CpuInfo& cpu = cpu_info();
   if (json) {
     nlohmann::json j = {{"model", path}, {"cpu", cpu.model}, {"simd", swar::current_target()},
                         {"scheduler", Executor::backend_name()}, {"version", BITLANE_VERSION_STRING}};
     for (const Result& r : results) {
-      nlohmann::json e = {{"threads", r.threads}, {"plan", r.plan}, {"batch", r.batch}, {"init_ms", r.init_ms},
+      nlohmann::json e = {{"threads", r.threads}, {"plan", r.plan}, {"batch", r.batch}, {"micro_batch", r.micro},
+                          {"micro_batches", r.split.count}, {"micro_batch_size", r.split.size}, {"init_ms", r.init_ms},
                           {"first_ms", r.first_ms}, {"min_ms", r.min_ms}, {"mean_ms", r.mean_ms},
                           {"stdev_ms", r.stdev_ms}, {"median_ms", r.median_ms}, {"items_per_s", r.items_per_s},
                           {"runs", r.runs},
@@ -230,19 +250,19 @@ int cmd_bench(int argc, char** argv) {
   std::printf("model: %s\nCPU: %s; SIMD target %s; scheduler %s; bitlane %s (%s, %s)\n\n", path.c_str(),
               cpu.model.c_str(), swar::current_target().c_str(), Executor::backend_name(), BITLANE_VERSION_STRING,
               __VERSION__, BITLANE_BUILD_TYPE);
-  std::printf("| threads | plan | batch | init ms | first ms | min ms | mean ms | stdev ms | items/s | kernels |\n"
-              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+  std::printf("| threads | plan | batch | split | init ms | first ms | min ms | mean ms | stdev ms | items/s | kernels |\n"
+              "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
   for (const Result& r : results)
-    std::printf("| %d | %s | %d | %.1f | %.3f | %.3f | %.3f | %.3f | %.1f | %s |\n", r.threads, r.plan.c_str(),
-                r.batch, r.init_ms, r.first_ms, r.min_ms, r.mean_ms, r.stdev_ms, r.items_per_s,
+    std::printf("| %d | %s | %d | %s | %.1f | %.3f | %.3f | %.3f | %.3f | %.1f | %s |\n", r.threads, r.plan.c_str(),
+                r.batch, split_text(r).c_str(), r.init_ms, r.first_ms, r.min_ms, r.mean_ms, r.stdev_ms, r.items_per_s,
                 r.kernels.empty() ? "fp32" : r.kernels.c_str());
   explain_widths(results);
   if (profile)
     for (const Result& r : results) {
       double total = 0;
       for (const auto& l : r.layers) total += l.second;
-      std::printf("\n### threads %d, plan %s, batch %d\n\n| layer | ms | share | MACs |\n|---|---:|---:|---:|\n",
-                  r.threads, r.plan.c_str(), r.batch);
+      std::printf("\n### threads %d, plan %s, batch %d, %s\n\n| layer | ms | share | MACs |\n|---|---:|---:|---:|\n",
+                  r.threads, r.plan.c_str(), r.batch, split_text(r).c_str());
       for (size_t i = 0; i < r.layers.size(); ++i)
         std::printf("| %s | %.4f | %.1f%% | %.0f |\n", r.layers[i].first.c_str(), r.layers[i].second,
                     total > 0 ? 100 * r.layers[i].second / total : 0.0, r.layer_macs[i]);
