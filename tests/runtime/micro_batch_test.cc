@@ -10,55 +10,44 @@ namespace {
 constexpr int64_t kL2 = 1 << 20;
 constexpr int64_t kResNet = 16 * 28 * 28 * 4;  // its largest tensor per image: 50176 bytes
 constexpr int64_t kMlp = 28 * 28 * 4;          // 3136 bytes
+
+struct SplitCase {
+  const char* why;
+  int64_t batch;
+  int threads;
+  int64_t sample_bytes, fixed;
+  int64_t count, size;  // expected
+};
+
+void check(const SplitCase& c) {
+  INFO(c.why);
+  const MicroBatches m = plan_micro_batches(c.batch, c.threads, c.sample_bytes, kL2, c.fixed);
+  CHECK(m.count == c.count);
+  CHECK(m.size == c.size);
+}
 }  // namespace
 
-TEST_CASE("micro-batches: as many images as half the L2 holds, then whole shares per thread") {
-  // 524288 / 50176 = 10 images fit: 64 = 7 micro-batches of 10 (the last 4).
-  MicroBatches m = plan_micro_batches(64, 1, kResNet, kL2);
-  CHECK(m.count == 7);
-  CHECK(m.size == 10);
-  // Two threads: 7 rounded up to 8, so each runs 4 micro-batches of 8.
-  m = plan_micro_batches(64, 2, kResNet, kL2);
-  CHECK(m.count == 8);
-  CHECK(m.size == 8);
-  // A batch that fits stays whole on one thread, and is shared on two.
-  m = plan_micro_batches(8, 1, kResNet, kL2);
-  CHECK(m.count == 1);
-  CHECK(m.size == 8);
-  m = plan_micro_batches(5, 2, kResNet, kL2);
-  CHECK(m.count == 2);
-  CHECK(m.size == 3);
-  // More threads than images: one image each.
-  m = plan_micro_batches(3, 4, kResNet, kL2);
-  CHECK(m.count == 3);
-  CHECK(m.size == 1);
-}
-
-TEST_CASE("micro-batches: rows of an MLP stay whole batches until they outgrow the cache") {
-  // 524288 / 3136 = 167 rows fit; below that the layers split over threads.
-  CHECK(plan_micro_batches(64, 2, kMlp, kL2).count == 1);
-  CHECK(plan_micro_batches(167, 1, kMlp, kL2).count == 1);
-  const MicroBatches m = plan_micro_batches(1000, 2, kMlp, kL2);  // ceil(1000 / 167) = 6, a multiple of 2
-  CHECK(m.count == 6);
-  CHECK(m.size == 167);
-}
-
-TEST_CASE("micro-batches: forced sizes, off, and what cannot be split") {
-  MicroBatches m = plan_micro_batches(11, 2, kResNet, kL2, 3);  // 3 + 3 + 3 + 2
-  CHECK(m.count == 4);
-  CHECK(m.size == 3);
-  m = plan_micro_batches(11, 1, kMlp, kL2, 1);
-  CHECK(m.count == 11);
-  CHECK(m.size == 1);
-  m = plan_micro_batches(2, 1, kMlp, kL2, 5);  // larger than the batch: whole
-  CHECK(m.count == 1);
-  CHECK(m.size == 2);
-  CHECK(plan_micro_batches(64, 2, kResNet, kL2, -1).count == 1);  // off
-  CHECK(plan_micro_batches(64, 2, 0, kL2).count == 1);            // stateful model
-  CHECK(plan_micro_batches(64, 2, 0, kL2, 4).count == 1);         // not even when forced
-  CHECK(plan_micro_batches(1, 2, kResNet, kL2).count == 1);       // one sample
-  // A sample larger than the cache budget: one per micro-batch.
-  m = plan_micro_batches(4, 1, kL2, kL2);
-  CHECK(m.count == 4);
-  CHECK(m.size == 1);
+TEST_CASE("micro-batches: how batches are split, by cache, threads, option and model") {
+  const SplitCase cases[] = {
+      // Images (ResNet): as many as half the L2 holds, then whole shares per thread.
+      {"524288 / 50176 = 10 images fit: 7 micro-batches of 10 (the last 4)", 64, 1, kResNet, 0, 7, 10},
+      {"two threads: 7 rounded up to 8, each thread runs 4 of 8", 64, 2, kResNet, 0, 8, 8},
+      {"a batch that fits stays whole on one thread", 8, 1, kResNet, 0, 1, 8},
+      {"and is shared on two: 3 + 2", 5, 2, kResNet, 0, 2, 3},
+      {"more threads than images: one image each", 3, 4, kResNet, 0, 3, 1},
+      {"a sample larger than the budget: one per micro-batch", 4, 1, kL2, 0, 4, 1},
+      // Rows of an MLP stay whole batches until they outgrow the cache.
+      {"524288 / 3136 = 167 rows fit; below that the layers split over threads", 64, 2, kMlp, 0, 1, 64},
+      {"167 rows still fit", 167, 1, kMlp, 0, 1, 167},
+      {"ceil(1000 / 167) = 6 micro-batches, a multiple of 2", 1000, 2, kMlp, 0, 6, 167},
+      // Forced sizes, off, and what cannot be split.
+      {"forced 3: 3 + 3 + 3 + 2", 11, 2, kResNet, 3, 4, 3},
+      {"forced 1: one sample each, even MLP rows", 11, 1, kMlp, 1, 11, 1},
+      {"forced larger than the batch: whole", 2, 1, kMlp, 5, 1, 2},
+      {"off", 64, 2, kResNet, -1, 1, 64},
+      {"a stateful model (no sample size)", 64, 2, 0, 0, 1, 64},
+      {"not even when forced", 64, 2, 0, 4, 1, 64},
+      {"one sample", 1, 2, kResNet, 0, 1, 1},
+  };
+  for (const SplitCase& c : cases) check(c);
 }
