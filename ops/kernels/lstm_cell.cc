@@ -26,24 +26,44 @@ HWY_INLINE V Sigmoid(D d, V z) {
   return hn::Div(hn::Set(d, 1.f), hn::Add(hn::Set(d, 1.f), e));
 }
 
+// Lanes [0, left) of p, or a whole vector.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadPart(D d, const float* p, size_t left) {
+  return left >= hn::Lanes(d) ? hn::LoadU(d, p) : LoadFirstN(d, p, left);
+}
+template <class D, class V>
+HWY_INLINE void StorePart(D d, V v, float* p, size_t left) {
+  if (left >= hn::Lanes(d)) hn::StoreU(v, d, p);
+  else StoreFirstN(v, d, p, left);
+}
+
+// Two passes per block of kBlock hidden units: first every gate's
+// activation (independent vectors, so the out-of-order core overlaps their
+// Exp / Div chains: one vector at a time through i, f, g, o, c and h left
+// it waiting on each division), then c and h. The same operations on every
+// element as before, so the same bits.
 void LstmCell(const float* x, const float* r, float* c, float* h, int64_t hidden) {
   const hn::ScalableTag<float> d;
+  constexpr size_t kBlock = 256;
+  HWY_ALIGN float act[4 * kBlock];
   const size_t n = static_cast<size_t>(hidden), N = hn::Lanes(d);
-  for (size_t j = 0; j < n; j += N) {
-    const size_t left = n - j;
-    auto load = [&](const float* p) { return left >= N ? hn::LoadU(d, p) : LoadFirstN(d, p, left); };
-    const auto i = Sigmoid(d, hn::Add(load(x + j), load(r + j)));
-    const auto f = Sigmoid(d, hn::Add(load(x + n + j), load(r + n + j)));
-    const auto g = hn::Tanh(d, hn::Add(load(x + 2 * n + j), load(r + 2 * n + j)));
-    const auto o = Sigmoid(d, hn::Add(load(x + 3 * n + j), load(r + 3 * n + j)));
-    const auto cn = hn::Add(hn::Mul(f, load(c + j)), hn::Mul(i, g));
-    const auto hn_ = hn::Mul(o, hn::Tanh(d, cn));
-    if (left >= N) {
-      hn::StoreU(cn, d, c + j);
-      hn::StoreU(hn_, d, h + j);
-    } else {
-      StoreFirstN(cn, d, c + j, left);
-      StoreFirstN(hn_, d, h + j, left);
+  for (size_t j0 = 0; j0 < n; j0 += kBlock) {
+    const size_t m = HWY_MIN(kBlock, n - j0);
+    for (size_t gate = 0; gate < 4; ++gate) {
+      const float* xg = x + gate * n + j0;
+      const float* rg = r + gate * n + j0;
+      float* out = act + gate * kBlock;
+      for (size_t j = 0; j < m; j += N) {
+        const auto z = hn::Add(LoadPart(d, xg + j, m - j), LoadPart(d, rg + j, m - j));
+        hn::Store(gate == 2 ? hn::Tanh(d, z) : Sigmoid(d, z), d, out + j);  // act has room for whole vectors
+      }
+    }
+    for (size_t j = 0; j < m; j += N) {
+      const auto i = hn::Load(d, act + j), f = hn::Load(d, act + kBlock + j);
+      const auto g = hn::Load(d, act + 2 * kBlock + j), o = hn::Load(d, act + 3 * kBlock + j);
+      const auto cn = hn::Add(hn::Mul(f, LoadPart(d, c + j0 + j, m - j)), hn::Mul(i, g));
+      StorePart(d, cn, c + j0 + j, m - j);
+      StorePart(d, hn::Mul(o, hn::Tanh(d, cn)), h + j0 + j, m - j);
     }
   }
 }
