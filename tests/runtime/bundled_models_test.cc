@@ -61,15 +61,15 @@ std::shared_ptr<const Engine> engine_for(const std::string& name, const char* pl
   return Engine::build(model, o, ex);
 }
 
-// 256 characters of the bundled WikiText-2 test text, as 4 streams of 64
-// (quick mode: 2 streams of 16).
-Tensor text_ids() {
+// Characters of the bundled WikiText-2 test text as `streams` rows of
+// `steps`: by default 256 as 4 streams of 64 (quick mode: 2 streams of 16).
+Tensor text_ids(int64_t streams = 0, int64_t steps = 0) {
   const auto model = Model::load(test::model_path("char_lstm"));
   std::ifstream in(test::source_path("models/data/wikitext-test.txt"));
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::map<std::string, int32_t> index;
   for (size_t i = 1; i < model->vocabulary().size(); ++i) index[model->vocabulary()[i]] = static_cast<int32_t>(i);
-  Tensor ids(test::quick() ? Shape{2, 16} : Shape{4, 64}, DType::kI32);
+  Tensor ids(streams ? Shape{streams, steps} : test::quick() ? Shape{2, 16} : Shape{4, 64}, DType::kI32);
   for (int64_t i = 0; i < ids.size(); ++i) {  // ASCII text: one byte per character
     auto it = index.find(std::string(1, text[static_cast<size_t>(i)]));
     ids.i32()[i] = it == index.end() ? 0 : it->second;
@@ -118,9 +118,12 @@ TEST_CASE("quantized models are bit-exact with the scalar reference GEMM") {
 
 TEST_CASE("char_lstm: quantized bit-exact with the reference, thread-count independent") {
   Executor one(1), two(2);
-  const Tensor ids = text_ids();
+  // 24 streams x 192 hidden units is enough work for the cell updates of a
+  // step to split over the threads (ops/lstm.cc), and 24 x 9 steps for the
+  // input products to run in blocks of steps.
+  for (const Tensor& ids : {text_ids(), text_ids(24, 9)})
   for (const char* plan : {"8", "4", "w2a6", "scheme=term,w4a6,g=8,k=16,s=3,enc=hese", "scheme=sdp,w6"}) {
-    INFO(std::string(plan));
+    INFO(std::string(plan) << " " << shape_str(ids.shape()));
     const auto fast = engine_for("char_lstm", plan, false, one);
     const Tensor a = run(fast, ids, one);
     CHECK(same_bits(a, run(engine_for("char_lstm", plan, true, one), ids, one)));
