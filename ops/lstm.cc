@@ -96,6 +96,31 @@ class Lstm : public Op {
       st.h.assign(static_cast<size_t>(layers_), std::vector<float>(static_cast<size_t>(n * H), 0.f));
       st.c = st.h;
     }
+    // Streams are independent: on several threads each takes a block of at
+    // least kMinStreams of them through every step and layer, so the threads
+    // meet once per call instead of twice per step (the recurrent product
+    // and the cell updates). Each stream's arithmetic is the same either way.
+    constexpr int64_t kMinStreams = 8;
+    const int64_t parts = std::min<int64_t>(ctx.ex.threads(), n / kMinStreams);
+    if (parts < 2) {
+      run_streams(ctx, in[0]->f32(), 0, n, steps, st, out[0]->f32());
+      return;
+    }
+    static const Executor inline_ex(1);
+    ctx.ex.parallel_for(static_cast<size_t>(parts), 1, [&](size_t p0, size_t p1) {
+      const RunContext inner{inline_ex, ctx.state, ctx.reference, ctx.stats};
+      for (size_t p = p0; p < p1; ++p) {
+        const int64_t b0 = n * static_cast<int64_t>(p) / parts, b1 = n * static_cast<int64_t>(p + 1) / parts;
+        run_streams(inner, in[0]->f32(), b0, b1, steps, st, out[0]->f32());
+      }
+    });
+  }
+
+  // Streams [s0, s1) of the input [*, steps, in] through every layer, their
+  // rows of the state updated and of the output [*, steps, hidden] written.
+  void run_streams(const RunContext& ctx, const float* input, int64_t s0, int64_t s1, int64_t steps,
+                   LstmState& st, float* output) const {
+    const int64_t n = s1 - s0, H = hidden_;
     // Time-major sequences ([steps, n, width]): the rows of one step are
     // contiguous, so the input products are computed for a block of steps at
     // a time into a cache-sized buffer (all steps at once were n * steps * 4H
@@ -113,13 +138,13 @@ class Lstm : public Op {
     grow_scratch(x_tm, static_cast<size_t>(n * steps * width));
     for (int64_t b = 0; b < n; ++b)
       for (int64_t t = 0; t < steps; ++t)
-        std::memcpy(x_tm.data() + (t * n + b) * width, in[0]->f32() + (b * steps + t) * width,
+        std::memcpy(x_tm.data() + (t * n + b) * width, input + ((s0 + b) * steps + t) * width,
                     static_cast<size_t>(width) * 4);
     const float* x = x_tm.data();
     for (int64_t l = 0; l < layers_; ++l) {
       const Layer& L = layer_[static_cast<size_t>(l)];
-      float* h = st.h[static_cast<size_t>(l)].data();
-      float* c = st.c[static_cast<size_t>(l)].data();
+      float* h = st.h[static_cast<size_t>(l)].data() + s0 * H;
+      float* c = st.c[static_cast<size_t>(l)].data() + s0 * H;
       float* y = seq[l % 2].data();
       for (int64_t t0 = 0; t0 < steps; t0 += block) {
         // Input contributions of steps [t0, t1): [(t1 - t0) * n, 4H].
@@ -163,7 +188,7 @@ class Lstm : public Op {
     }
     for (int64_t b = 0; b < n; ++b)  // back to [n, steps, H]
       for (int64_t t = 0; t < steps; ++t)
-        std::memcpy(out[0]->f32() + (b * steps + t) * H, x + (t * n + b) * H, static_cast<size_t>(H) * 4);
+        std::memcpy(output + ((s0 + b) * steps + t) * H, x + (t * n + b) * H, static_cast<size_t>(H) * 4);
   }
 
   bool quantizable() const override { return true; }

@@ -279,6 +279,44 @@ TEST_CASE("softmax, log_softmax, activations, add with a broadcast constant, con
   check_close(*out[3], {11, 22, 33, -990, 20, 1030}, 1e-6);
 }
 
+TEST_CASE("lstm: the same bits on 1 and 2 threads, over two streamed calls") {
+  // 41 streams: blocks of 20 and 21 streams per thread (ops/lstm.cc);
+  // 12 streams x 384 hidden units: too few streams to share, so each step's
+  // cell updates split over the threads instead.
+  for (const auto& [batch, hidden] : {std::pair<int64_t, int64_t>{41, 24}, {12, 384}})
+    for (const char* plan : {"fp32", "8"}) {
+      CAPTURE(batch);
+      CAPTURE(plan);
+      const int64_t in = 6, steps = 5;
+      ModelBuilder mb;
+      mb.weight("wih", {4 * hidden, in}, 11, 0.3f).weight("whh", {4 * hidden, hidden}, 12, 0.3f);
+      mb.input("x", {-1, in}).output("y").node("lstm", "lstm", {"x"}, {"y"},
+          {{"hidden_size", hidden}, {"weight_ih", {"wih"}}, {"weight_hh", {"whh"}}, {"stateful", true}});
+      const Tensor x = test::random_tensor({batch, steps, in}, 8, -2, 2);
+      Executor one(1);
+      EngineOptions o;
+      o.plan = quant::QuantPlan::from_text(plan, {});
+      o.calibration = {x};
+      const auto engine = Engine::build(mb.build(), o, one);
+      auto two_calls = [&](const Executor& ex) {
+        Session s(engine);
+        std::vector<float> y;
+        for (int call = 0; call < 2; ++call) {  // the second call starts from the first's state
+          const Tensor& out = *s.run({x}, ex)[0];
+          y.insert(y.end(), out.f32(), out.f32() + out.size());
+        }
+        return y;
+      };
+      const std::vector<float> want = two_calls(one);
+      {
+        Executor ex(2);
+        const std::vector<float> got = two_calls(ex);
+        REQUIRE(got.size() == want.size());
+        CHECK(std::memcmp(got.data(), want.data(), want.size() * 4) == 0);
+      }
+    }
+}
+
 TEST_CASE("lstm matches the PyTorch equations, and streams state across calls") {
   const int64_t in = 5, hidden = 4, layers = 2, steps = 6, batch = 2;
   ModelBuilder mb;
