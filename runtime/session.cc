@@ -112,9 +112,11 @@ void Session::run_micro_batches(const std::vector<Tensor>& inputs, int64_t batch
     s[0] = batch;
     joined_[o].resize(s, parts_[0][o].dtype());
     size_t at = 0;
-    for (const auto& part : parts_) {
-      const Tensor& p = part[o];
-      if (p.rank() != static_cast<int>(s.size()) || !std::equal(s.begin() + 1, s.end(), p.shape().begin() + 1))
+    for (size_t c = 0; c < parts_.size(); ++c) {
+      const Tensor& p = parts_[c][o];
+      const int64_t samples = std::min(m.size, batch - static_cast<int64_t>(c) * m.size);
+      if (p.rank() != static_cast<int>(s.size()) || p.dim(0) != samples ||
+          !std::equal(s.begin() + 1, s.end(), p.shape().begin() + 1))
         fail(engine_->model().origin(), "micro-batches gave outputs of shapes " + shape_str(parts_[0][o].shape()) +
                                             " and " + shape_str(p.shape()) + " (an op mixes samples?)");
       const size_t bytes = static_cast<size_t>(p.size()) * dtype_size(p.dtype());
