@@ -128,7 +128,7 @@ int cmd_run(int argc, char** argv) {
   // working set per thread as large as the whole batch (LeNet at 4 bits:
   // 2 threads 1.5-1.7x one thread that way).
   const size_t per_batch = static_cast<size_t>(batch), workers = static_cast<size_t>(ex.threads());
-  const Executor inline_ex(1);
+  const Executor& inline_ex = Executor::inline_executor();
   std::vector<std::unique_ptr<Session>> sessions;
   for (size_t w = 0; w < workers; ++w) sessions.push_back(std::make_unique<Session>(engine));
   std::vector<DecodedBatch> decoded(workers);

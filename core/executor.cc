@@ -6,6 +6,11 @@
 
 namespace bitlane {
 
+const Executor& Executor::inline_executor() {
+  static const Executor one(1);
+  return one;
+}
+
 int Executor::hardware_threads() {
   // Respect CPU affinity (taskset, containers) rather than the machine size.
   cpu_set_t set;

@@ -40,6 +40,10 @@ class Executor {
         const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
+  // One shared executor that runs everything on the calling thread (work
+  // too small to share, or already one of several side by side).
+  static const Executor& inline_executor();
+
   // Number of hardware threads the process may use.
   static int hardware_threads();
 

@@ -118,9 +118,8 @@ class Conv2d : public Op {
     const int64_t k = g.c / groups_ * g.kh * g.kw, plane = g.oh * g.ow;
     const int64_t per_chunk = std::clamp<int64_t>((int64_t{1} << 18) / std::max<int64_t>(1, plane * k), 1, g.n);
     const int64_t chunks = (g.n + per_chunk - 1) / per_chunk;
-    static const Executor inline_ex(1);
     auto body = [&](size_t b, size_t e) {
-      const RunContext inner{chunks > 1 ? inline_ex : ctx.ex, ctx.state, ctx.reference, ctx.stats};
+      const RunContext inner{chunks > 1 ? Executor::inline_executor() : ctx.ex, ctx.state, ctx.reference, ctx.stats};
       for (size_t ch = b; ch < e; ++ch) {
         const int64_t n0 = static_cast<int64_t>(ch) * per_chunk, n1 = std::min(g.n, n0 + per_chunk);
         run_chunk(inner, g, in[0]->f32(), in_nhwc, n0, n1, out[0]->f32(), res);

@@ -106,9 +106,8 @@ class Lstm : public Op {
       run_streams(ctx, in[0]->f32(), 0, n, steps, st, out[0]->f32());
       return;
     }
-    static const Executor inline_ex(1);
     ctx.ex.parallel_for(static_cast<size_t>(parts), 1, [&](size_t p0, size_t p1) {
-      const RunContext inner{inline_ex, ctx.state, ctx.reference, ctx.stats};
+      const RunContext inner{Executor::inline_executor(), ctx.state, ctx.reference, ctx.stats};
       for (size_t p = p0; p < p1; ++p) {
         const int64_t b0 = n * static_cast<int64_t>(p) / parts, b1 = n * static_cast<int64_t>(p + 1) / parts;
         run_streams(inner, in[0]->f32(), b0, b1, steps, st, out[0]->f32());

@@ -72,7 +72,6 @@ void Session::give_back(std::unique_ptr<Worker> w) {
 // one thread (an inline executor inside), and its outputs are copied out
 // before the worker takes the next one.
 void Session::run_micro_batches(const std::vector<Tensor>& inputs, int64_t batch, const Executor& ex) {
-  static const Executor inline_ex(1);
   const MicroBatches m = last_split_;
   const auto& ids = engine_->model().output_ids();
   parts_.resize(static_cast<size_t>(m.count));
@@ -91,7 +90,7 @@ void Session::run_micro_batches(const std::vector<Tensor>& inputs, int64_t batch
     }
     for (size_t c = b; c < e; ++c) {
       const int64_t first = static_cast<int64_t>(c) * m.size, count = std::min(m.size, batch - first);
-      w.runner.run_samples(inputs, first, count, inline_ex, engine_->reference_kernels());
+      w.runner.run_samples(inputs, first, count, Executor::inline_executor(), engine_->reference_kernels());
       auto& part = parts_[c];
       part.resize(ids.size());
       for (size_t o = 0; o < ids.size(); ++o) {

@@ -34,11 +34,6 @@ constexpr size_t kTaskCols = 64;
 // below this much work one thread is faster.
 constexpr double kParallelMinUs = 20.0;
 
-const Executor& inline_executor() {
-  static const Executor one(1);
-  return one;
-}
-
 void check_shapes(const MatrixView& a, const PackedWeights& w, const void* c, size_t ldc) {
   if (w.method().automatic()) fail("swar::gemm", "weights are not packed");
   if (a.cols != w.k())
@@ -84,7 +79,7 @@ void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c
   const FeatureSet have = kernel_features();
   const MethodSpec& method = detail::runnable(*packed.method, have);
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(packed.k);
-  const Executor& ex = macs / method.macs_per_us(af, packed.w_format, have) < kParallelMinUs ? inline_executor()
+  const Executor& ex = macs / method.macs_per_us(af, packed.w_format, have) < kParallelMinUs ? Executor::inline_executor()
                                                                                             : executor;
   // Reused across calls: packing buffers are only allocated when they grow.
   // (A reference, because lambdas name thread_locals instead of capturing
@@ -391,8 +386,7 @@ int64_t dot(const MatrixView& a, IntFormat a_format, const MatrixView& w, IntFor
     fail("swar::dot", "expects two vectors (1 x K views) of equal length");
   const PackedWeights p = PackedWeights::pack(w, w_format, a_format, method);
   int64_t result = 0;
-  Executor inline_executor(1);
-  gemm(a, p, &result, 1, inline_executor);
+  gemm(a, p, &result, 1, Executor::inline_executor());
   return result;
 }
 
