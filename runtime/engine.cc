@@ -1,7 +1,6 @@
 #include "runtime/engine.h"
 
 #include <algorithm>
-#include <cstring>
 #include <optional>
 
 #include "core/error.h"
@@ -12,16 +11,6 @@
 
 namespace bitlane {
 namespace {
-
-// Rows [b, e) of a batch-first tensor.
-Tensor slice_batch(const Tensor& t, int64_t b, int64_t e) {
-  Shape s = t.shape();
-  s[0] = e - b;
-  Tensor out(s, t.dtype());
-  const int64_t per = t.size() / t.dim(0);
-  std::memcpy(out.i32(), t.i32() + b * per, static_cast<size_t>((e - b) * per) * 4);
-  return out;
-}
 
 // Channels-last floats: a [N, C, H, W] tensor between ops that all handle
 // that layout (ops/op.h, Op::channels_last) is stored [N, H, W, C], so
@@ -240,13 +229,11 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
     fail(model->origin(), "calibration needs one tensor per model input");
   std::vector<quant::RangeStats> stats(e->ops_.size()), out_stats(e->ops_.size());
   GraphRunner runner(*model, e->ops_);
-  const int64_t total = samples.empty() ? 0 : samples[0].dim(0);
+  const int64_t total = samples.empty() ? 0 : runner.check_inputs(samples);
   constexpr int64_t kChunk = 64;
   for (int64_t b = 0; b < total; b += kChunk) {
-    std::vector<Tensor> chunk;
-    for (const Tensor& s : samples) chunk.push_back(slice_batch(s, b, std::min(total, b + kChunk)));
     runner.reset_state();
-    runner.run(chunk, ex, false, [&](int node, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
+    runner.run_samples(samples, b, std::min(kChunk, total - b), ex, false, [&](int node, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
       if (!e->ops_[static_cast<size_t>(node)]->quantizable()) return;
       if (in[0]->dtype() == DType::kF32) stats[static_cast<size_t>(node)].add(in[0]->f32(), in[0]->size());
       out_stats[static_cast<size_t>(node)].add(out[0]->f32(), out[0]->size());
