@@ -128,14 +128,6 @@ HWY_INLINE void RowPairs(D d, const EpilogueTile& t, const EpilogueParams& p, Em
 }
 #endif
 
-// Lanes [0, n) of v to p (v whole or half a vector).
-template <class V, typename T>
-HWY_INLINE void StoreLanes(V v, T* p, size_t n) {
-  const hn::DFromV<V> dv;
-  if (n == hn::Lanes(dv)) hn::StoreU(v, dv, p);
-  else StoreFirstN(v, dv, p, n);
-}
-
 // Every row and column vector of the tile: y = Values, then
 // store(r, c, convert(y), n) -- column vectors outermost, rows inside, a
 // last partial vector masked; narrow tiles by row pairs, whose converted
@@ -173,7 +165,7 @@ HWY_INLINE void ForEachVector(D d, const EpilogueTile& t, const EpilogueParams& 
 void ToF32(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t ldo) {
   ForEachVector(
       hn::ScalableTag<float>(), t, p, [](auto y) { return y; },
-      [=](size_t r, size_t c, auto y, size_t n) { StoreLanes(y, out + r * ldo + c, n); });
+      [=](size_t r, size_t c, auto y, size_t n) { StoreUpTo(y, hn::DFromV<decltype(y)>(), out + r * ldo + c, n); });
 }
 
 void ToF32Planes(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t plane) {
@@ -251,7 +243,7 @@ void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& 
         const auto g = hn::Mul(hn::Add(hn::Mul(y, hn::Set(d, q.inv_scale)), hn::Set(d, q.offset)), hn::Set(d, q.half));
         return NarrowInRange(dt, RoundClamped(di, g, hn::Set(d, q.lo), hn::Set(d, q.hi)));
       },
-      [=](size_t r, size_t c, auto v, size_t n) { StoreLanes(v, out + r * ldo + c, n); });
+      [=](size_t r, size_t c, auto v, size_t n) { StoreUpTo(v, hn::DFromV<decltype(v)>(), out + r * ldo + c, n); });
 }
 
 void ToU8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, uint8_t* out, size_t ldo) {

@@ -26,17 +26,6 @@ HWY_INLINE V Sigmoid(D d, V z) {
   return hn::Div(hn::Set(d, 1.f), hn::Add(hn::Set(d, 1.f), e));
 }
 
-// Lanes [0, left) of p, or a whole vector.
-template <class D>
-HWY_INLINE hn::Vec<D> LoadPart(D d, const float* p, size_t left) {
-  return left >= hn::Lanes(d) ? hn::LoadU(d, p) : LoadFirstN(d, p, left);
-}
-template <class D, class V>
-HWY_INLINE void StorePart(D d, V v, float* p, size_t left) {
-  if (left >= hn::Lanes(d)) hn::StoreU(v, d, p);
-  else StoreFirstN(v, d, p, left);
-}
-
 // Two passes per block of kBlock hidden units: first every gate's
 // activation (independent vectors, so the out-of-order core overlaps their
 // Exp / Div chains: one vector at a time through i, f, g, o, c and h left
@@ -54,16 +43,16 @@ void LstmCell(const float* x, const float* r, float* c, float* h, int64_t hidden
       const float* rg = r + gate * n + j0;
       float* out = act + gate * kBlock;
       for (size_t j = 0; j < m; j += N) {
-        const auto z = hn::Add(LoadPart(d, xg + j, m - j), LoadPart(d, rg + j, m - j));
+        const auto z = hn::Add(LoadUpTo(d, xg + j, m - j), LoadUpTo(d, rg + j, m - j));
         hn::Store(gate == 2 ? hn::Tanh(d, z) : Sigmoid(d, z), d, out + j);  // act has room for whole vectors
       }
     }
     for (size_t j = 0; j < m; j += N) {
       const auto i = hn::Load(d, act + j), f = hn::Load(d, act + kBlock + j);
       const auto g = hn::Load(d, act + 2 * kBlock + j), o = hn::Load(d, act + 3 * kBlock + j);
-      const auto cn = hn::Add(hn::Mul(f, LoadPart(d, c + j0 + j, m - j)), hn::Mul(i, g));
-      StorePart(d, cn, c + j0 + j, m - j);
-      StorePart(d, hn::Mul(o, hn::Tanh(d, cn)), h + j0 + j, m - j);
+      const auto cn = hn::Add(hn::Mul(f, LoadUpTo(d, c + j0 + j, m - j)), hn::Mul(i, g));
+      StoreUpTo(cn, d, c + j0 + j, m - j);
+      StoreUpTo(hn::Mul(o, hn::Tanh(d, cn)), d, h + j0 + j, m - j);
     }
   }
 }

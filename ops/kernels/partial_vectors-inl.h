@@ -59,6 +59,17 @@ HWY_INLINE void StoreFirstN(hn::Vec<D> v, D d, T* HWY_RESTRICT p, size_t n) {
   }
 }
 
+// Up to n lanes: a whole vector when n >= Lanes(d), else LoadFirstN / StoreFirstN.
+template <class D, typename T = hn::TFromD<D>>
+HWY_INLINE hn::Vec<D> LoadUpTo(D d, const T* HWY_RESTRICT p, size_t n) {
+  return n >= hn::Lanes(d) ? hn::LoadU(d, p) : LoadFirstN(d, p, n);
+}
+template <class D, typename T = hn::TFromD<D>>
+HWY_INLINE void StoreUpTo(hn::Vec<D> v, D d, T* HWY_RESTRICT p, size_t n) {
+  if (n >= hn::Lanes(d)) hn::StoreU(v, d, p);
+  else StoreFirstN(v, d, p, n);
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace bitlane::ops::detail
 HWY_AFTER_NAMESPACE();
