@@ -151,10 +151,13 @@ int cmd_bench(int argc, char** argv) {
   const std::string path = resolve_model_path(args["model"].as<std::string>());
   const auto threads = int_list(args["threads"].as<std::string>(), "--threads");
   const auto batches = int_list(args["batch"].as<std::string>(), "--batch");
-  const std::vector<std::string> micros = split_list(args["micro-batch"].as<std::string>());
-  for (const std::string& m : micros)
-    if (m != "auto" && m != "off" && int_list(m, "--micro-batch")[0] < 1)
-      throw UsageError("--micro-batch takes auto, off or a positive number");
+  // --micro-batch values as written, and as EngineOptions::micro_batch.
+  std::vector<std::pair<std::string, int64_t>> micros;
+  for (const std::string& m : split_list(args["micro-batch"].as<std::string>())) {
+    const int64_t v = m == "auto" ? 0 : m == "off" ? -1 : int_list(m, "--micro-batch")[0];
+    if (m != "auto" && m != "off" && v < 1) throw UsageError("--micro-batch takes auto, off or a positive number");
+    micros.emplace_back(m, v);
+  }
   std::vector<std::string> plans;
   if (args.count("bits") || quant_specs.empty())
     plans = split_list(args.count("bits") ? args["bits"].as<std::string>() : "fp32,8,4,2");
@@ -176,14 +179,14 @@ int cmd_bench(int argc, char** argv) {
   for (int t : threads)
     for (const std::string& spec : plans)
       for (int batch : batches)
-        for (const std::string& micro : micros) {
+        for (const auto& [micro, micro_batch] : micros) {
           Executor ex(t);
           Result r{ex.threads(), spec, batch, micro, {}, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0};
           const double t0 = now_seconds();
           const auto model = Model::load(path, load);
           EngineOptions o = load.random_weights ? EngineOptions{parse_plan(spec, "--quant"), {}, false, false}
                                                 : engine_options(args, *model, parse_plan(spec, "--quant"), ex);
-          o.micro_batch = micro == "auto" ? 0 : micro == "off" ? -1 : int_list(micro, "--micro-batch")[0];
+          o.micro_batch = micro_batch;
           const auto engine = Engine::build(model, o, ex);
           r.init_ms = (now_seconds() - t0) * 1e3;
           r.kernels = kernels_of(*engine);
