@@ -28,6 +28,8 @@
   ",vpclmulqdq,avx512vbmi,avx512vbmi2,vaes,avxvnni,avx512bitalg,avx512vpopcntdq," \
   "avx512vnni"
 #endif
+#include "swar/kernels/pair_tiles-inl.h"  // after the target string: the same features
+
 HWY_BEFORE_NAMESPACE();
 namespace bitlane::swar::detail {
 namespace HWY_NAMESPACE {
@@ -250,7 +252,8 @@ constexpr int kDotMaxVecs = 4;
 // x86's 16 general registers beside the loop's own and were spilled to
 // vector registers and back every K unit; 12 accumulators still cover the
 // dot product's latency (2 per cycle x 5 cycles). 3136x144x16, 1 thread
-// (bitlane_kernels --shapes 3136x144x16): 513-525 -> 566-577 GOPS.
+// (bitlane_kernels --shapes 3136x144x16): 513-525 -> 566-577 GOPS. On
+// AVX-512 one vector of columns runs PairTiles instead (pair_tiles-inl.h).
 constexpr int TileRows(int nv) { return nv == 1 && kDotMaxAcc == 16 ? 12 : kDotMaxAcc / nv; }
 
 template <class Product, bool kGathered = false, class Weights = ByteWeights>
@@ -385,8 +388,24 @@ struct DotTiles {
     const size_t max_chunk = HWY_MAX(size_t{16}, kPanelBytes / (kDotMaxVecs * L * kUnitBytes));
     const size_t n_chunks = (ku1 - ku0 + max_chunk - 1) / max_chunk;
     const size_t chunk = (ku1 - ku0 + n_chunks - 1) / n_chunks;
+#if BL_HAVE_PAIR_TILES
+    const bool pairs = L == 16 && (!kGathered || UnitsPairUp(g.unit_offset, ku0, ku1));
+#endif
     for (size_t v = v0; v < v1; v += kDotMaxVecs) {
       const size_t nv = HWY_MIN(size_t{kDotMaxVecs}, v1 - v);
+#if BL_HAVE_PAIR_TILES
+      if (pairs && nv == 1) {  // one vector of columns: two K units per activation load
+        using Pairs = PairTiles<Product, kGathered, Weights>;
+        for (size_t k = ku0; k < ku1; k += chunk) {
+          const size_t k_end = HWY_MIN(ku1, k + chunk);
+          for (size_t m = m0; m < m1; m += Pairs::kRows) {
+            const size_t mr = HWY_MIN(size_t{Pairs::kRows}, m1 - m);
+            Pairs::template RunRows<Pairs::kRows>(mr, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
+          }
+        }
+        continue;
+      }
+#endif
       const size_t rows = static_cast<size_t>(TileRows(static_cast<int>(nv)));
       for (size_t k = ku0; k < ku1; k += chunk) {
         const size_t k_end = HWY_MIN(ku1, k + chunk);

@@ -6,6 +6,7 @@
 // which the table tests as a method of its own).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -261,4 +262,74 @@ TEST_CASE("dot product on the packed kernels") {
   for (GemmMethod method : methods_here(IntFormat{4, true}, IntFormat{4, true}))
     CHECK(dot(MatrixView::of(a.data(), 1, 5), IntFormat{4, true}, MatrixView::of(w.data(), 1, 5),
               IntFormat{4, true}, method) == 25);
+}
+
+TEST_CASE("gemm: one vector of columns (16-column layers) at every tile height and K start") {
+  // On AVX-512 one vector of columns runs tiles of 12 rows that read two K
+  // units per load (swar/kernels/pair_tiles-inl.h): full tiles, short ones,
+  // odd unit counts, panels that start at odd units (K = 1300) and a last
+  // column vector of a wider layer (N = 80) against the reference.
+  Executor ex(1);
+  std::mt19937 rng(16);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    for (IntFormat wf : {IntFormat{4, true}, IntFormat{8, true}, IntFormat{3, false}})
+      for (GemmMethod method : methods_here(IntFormat{7, false}, wf)) {
+        CAPTURE(method_name(method));
+        for (size_t m : {1, 11, 12, 13, 25})
+          for (size_t k : {4, 8, 20, 144, 1300})
+            for (size_t n : {16, 13, 80})
+              if (!check_case(method, IntFormat{7, false}, wf, m, k, n, m == 25 ? Fill::kMax : Fill::kRandom, rng,
+                              ex))
+                return;
+      }
+  });
+}
+
+TEST_CASE("gemm: activations gathered in place equal the same rows copied") {
+  // An implicit im2col: each row is `segments` runs of `run` bytes. Runs of
+  // one unit never hold a pair of units; runs of 3 units hold pairs that
+  // straddle runs; with the stride equal to the run the units are contiguous.
+  Executor ex(1);
+  std::mt19937 rng(17);
+  const IntFormat af{8, false};
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    for (IntFormat wf : {IntFormat{4, true}, IntFormat{8, true}})
+      for (GemmMethod method : methods_here(af, wf)) {
+        CAPTURE(method_name(method));
+        for (size_t run : {4, 8, 12, 16})
+          for (size_t stride_runs : {1, 2})
+            for (size_t segments : {1, 3, 9})
+              for (size_t n : {16, 80}) {
+                const size_t m = 25, k = segments * run, stride = run * stride_runs + (stride_runs - 1) * 4;
+                const size_t row_pitch = (segments - 1) * stride + run + 4;
+                std::vector<uint8_t> base(m * row_pitch);
+                for (auto& x : base) x = static_cast<uint8_t>(rng());
+                std::vector<int64_t> offsets(m);
+                std::vector<uint8_t> rows(m * k);
+                for (size_t r = 0; r < m; ++r) {
+                  offsets[r] = static_cast<int64_t>((m - 1 - r) * row_pitch);  // rows out of order
+                  for (size_t s = 0; s < segments; ++s)
+                    std::copy_n(base.data() + offsets[r] + s * stride, run, rows.data() + r * k + s * run);
+                }
+                const auto w = make_values(n * k, wf, Fill::kRandom, rng);
+                const MatrixView wv = MatrixView::of(w.data(), n, k);
+                std::vector<int64_t> want(m * n);
+                gemm_reference(MatrixView::of(rows.data(), m, k), wv, want.data(), n);
+                const PackedWeights p = PackedWeights::pack(wv, wf, af, method);
+                swar::ActivationGather g;
+                g.base = base.data();
+                g.rows = m;
+                g.segments = segments;
+                g.run = run;
+                g.segment_stride = stride;
+                g.row_offset = offsets.data();
+                std::vector<int32_t> got(m * n, -1);
+                gemm(g, p, got.data(), n, ex);
+                bool same = true;
+                for (size_t i = 0; i < m * n && same; ++i) same = got[i] == want[i];
+                CHECK_MESSAGE(same, "run " << run << " stride " << stride << " segments " << segments << " n " << n);
+                if (!same) return;
+              }
+      }
+  });
 }
