@@ -141,9 +141,10 @@ void fold_image(const Geometry& g, const PaddedInput& p, const uint8_t* src, uin
     if (es == 1 && (unit == 4 || unit == 8)) {  // few byte channels (LeNet's 5 x 1, a 3 x 1 stem): masked words
       const uint8_t* r = row.data();  // 8 bytes read at x * c: the row has 8 bytes of slack
       const uint64_t mask = run >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * run)) - 1;  // little-endian: the first run bytes
+      const int64_t c = g.c;  // a local: the byte stores below may alias g, which GCC then reread per pixel
       for (int64_t x = 0; x < out_w; ++x) {
         uint64_t v;
-        std::memcpy(&v, r + x * g.c, 8);
+        std::memcpy(&v, r + x * c, 8);
         v &= mask;
         if (unit == 8) {
           std::memcpy(d + x * 8, &v, 8);
