@@ -1,6 +1,6 @@
 // One vector of columns (16-column layers: ResNet's first stage) on AVX-512,
 // two K units per activation load. Included by dot_tiles-inl.h once per
-// Highway target; the tiles exist only on AVX3 / AVX3_DL (kHavePairTiles).
+// Highway target; the tiles exist only on AVX3 / AVX3_DL.
 //
 // Why: DotTiles' tile for one vector of columns loads a broadcast of one
 // row's 4 bytes for every product step -- 13 loads per 12 VPDPBUSD, so its
@@ -9,8 +9,8 @@
 // vectors of both units into columns 0-7 and 8-15 with the units
 // interleaved (lane 2c: column c's unit k, lane 2c + 1: its unit k + 1).
 // Each row keeps two accumulators whose lane pairs are summed when the tile
-// ends: 12 loads + 2 weight loads + 2 permutes per 24 products. Integer sums
-// in another order: the same bits.
+// ends: 10 broadcast loads + 2 weight loads + 2 permutes per 20 products
+// (10 rows). Integer sums in another order: the same bits.
 //
 // Needs unit k + 1's bytes right after unit k's in each row: always true of
 // packed rows; gathered rows are checked once per call (UnitsPairUp).
@@ -46,11 +46,13 @@ inline bool UnitsPairUp(const uint32_t* unit_offset, size_t ku0, size_t ku1) {
   return true;
 }
 
-#define BL_PAIR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define BL_PAIR_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9)  // kRows of them
 
 template <class Product, bool kGathered, class Weights>
 struct PairTiles {
-  static constexpr int kRows = 10;  // 20 accumulators, 2 weight vectors, 2 permute indexes, broadcasts (12 measured slower: spills)
+  // 20 accumulators, 2 weight vectors, 2 permute indexes, broadcasts (12
+  // rows measured slower: GCC 12 spilled accumulators).
+  static constexpr int kRows = 10;
 
   template <int MR>
   struct Tile {
