@@ -72,7 +72,10 @@ int dtype_bytes(std::string_view d) {
 // POSIX calls rather than an ifstream: a folder of small images is read
 // file by file, and the stream's buffer and seeks cost a fifth of the read.
 std::vector<uint8_t> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (say one named like an image in a folder)
+  // would otherwise wait for a writer forever; fstat then refuses it. On a
+  // regular file the flag changes nothing.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(path, std::string("cannot open file (") + std::strerror(errno) + ")");
   struct Closer {
     int fd;

@@ -3,6 +3,9 @@
 // under a small memory limit; a full disk leaves no output file behind.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 
@@ -87,5 +90,25 @@ TEST_CASE("a full disk: write error, exit 1, and no output file (not even a part
   CHECK(r.err.find(out.string() + ": write error") != std::string::npos);
   CHECK(!fs::exists(out));
   CHECK(fs::is_empty(dir));  // the temporary file is gone too
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a FIFO named like an image is refused, not waited on") {
+  // Opening a FIFO for reading blocks until a writer comes; bitlane must
+  // name it and go on (the test would hang, and time out, otherwise).
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("bitlane_fifo_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const fs::path fifo = dir / "pipe.png";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  fs::copy_file(source_path("models/data/images/bag/1014.png"), dir / "real.png");
+  for (const std::string& input : {dir.string(), fifo.string()}) {
+    const Result r = cli("run " + kValid + " " + input);
+    INFO("stderr: " << r.err);
+    CHECK(r.status == 1);
+    CHECK(r.err.find(fifo.string() + ": not a regular file (a device, pipe or socket)") != std::string::npos);
+  }
+  const Result r = cli("run " + kValid + " " + dir.string());
+  CHECK(parse_csv(r.out).size() == 1 + 1);  // real.png still classified
   fs::remove_all(dir);
 }
