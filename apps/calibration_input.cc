@@ -53,13 +53,13 @@ std::vector<Tensor> from_folder(const Model& model, const std::string& dir, int6
   InputWalk walk = collect_inputs({dir});
   if (!walk.problems.empty()) fail(walk.problems[0], "while listing the calibration images");
   if (walk.files.empty()) fail(dir, "holds no image files (.png, .jpg, .bmp, .pgm, .ppm)");
-  std::vector<std::string> picked;
+  std::vector<InputFile> picked;
   for (int64_t i : spread(static_cast<int64_t>(walk.files.size()), count))
     picked.push_back(walk.files[static_cast<size_t>(i)]);
   DecodedBatch d;
   decode_batch(picked, 0, picked.size(), spec, ex, d);
   for (size_t i = 0; i < d.errors.size(); ++i)
-    if (!d.errors[i].empty()) fail(picked[i], "cannot be used for calibration: " + d.errors[i]);
+    if (!d.errors[i].empty()) fail(picked[i].path, "cannot be used for calibration: " + d.errors[i]);
   return {std::move(d.inputs[0])};
 }
 

@@ -112,7 +112,7 @@ int cmd_run(int argc, char** argv) {
   InputWalk walk = collect_inputs(args["inputs"].as<std::vector<std::string>>());
   const size_t n_all = walk.files.size();
   const size_t begin = n_all * shard.index / shard.count, end = n_all * (shard.index + 1) / shard.count;
-  std::vector<std::string> files(walk.files.begin() + static_cast<long>(begin), walk.files.begin() + static_cast<long>(end));
+  std::vector<InputFile> files(walk.files.begin() + static_cast<long>(begin), walk.files.begin() + static_cast<long>(end));
   for (const std::string& p : walk.problems) std::fprintf(stderr, "bitlane run: %s\n", p.c_str());
 
   Output out(args["output"].as<std::string>());
@@ -148,7 +148,7 @@ int cmd_run(int argc, char** argv) {
         const int64_t classes = y.size() / y.dim(0);
         for (size_t j = 0; j < d.ok.size(); ++j) {
           const size_t i = b0 + d.ok[j];
-          lines[i - r0] = result_line(files[i], top_k(y.f32() + static_cast<int64_t>(j) * classes, classes, top, last_op),
+          lines[i - r0] = result_line(files[i].path, top_k(y.f32() + static_cast<int64_t>(j) * classes, classes, top, last_op),
                                       model.labels(), format);
         }
       }

@@ -37,7 +37,7 @@ int64_t label_index(const Model& m, const std::string& label, const std::string&
 }
 
 struct Labelled {
-  std::vector<std::string> files;
+  std::vector<InputFile> files;
   std::vector<int64_t> labels;
   std::vector<std::string> problems;
 };
@@ -46,7 +46,8 @@ Labelled from_folders(const Model& m, const std::string& dir) {
   Labelled out;
   const InputWalk walk = collect_inputs({dir});
   out.problems = walk.problems;
-  for (const std::string& f : walk.files) {
+  for (const InputFile& file : walk.files) {
+    const std::string& f = file.path;
     // The class is the first folder below DATA.
     const std::string rel = f.substr(dir.size() + (dir.back() == '/' ? 0 : 1));
     const size_t slash = rel.find('/');
@@ -54,7 +55,7 @@ Labelled from_folders(const Model& m, const std::string& dir) {
       out.problems.push_back(f + ": not inside a class folder");
       continue;
     }
-    out.files.push_back(f);
+    out.files.push_back(file);
     out.labels.push_back(label_index(m, rel.substr(0, slash), f));
   }
   return out;
@@ -74,7 +75,7 @@ Labelled from_csv(const Model& m, const std::string& path) {
     if (comma == std::string::npos) fail(path + ":" + std::to_string(n), "expected path,label");
     std::string file = line.substr(0, comma);
     if (file.size() >= 2 && file.front() == '"' && file.back() == '"') file = file.substr(1, file.size() - 2);
-    out.files.push_back(file[0] == '/' ? file : base + file);
+    out.files.push_back({file[0] == '/' ? file : base + file});  // size unknown: read the plain way
     out.labels.push_back(label_index(m, line.substr(comma + 1), path + ":" + std::to_string(n)));
   }
   return out;

@@ -6,7 +6,7 @@
 
 namespace bitlane::cli {
 
-void decode_batch(const std::vector<std::string>& files, size_t b0, size_t b1,
+void decode_batch(const std::vector<InputFile>& files, size_t b0, size_t b1,
                   const InputSpec& spec, const Executor& ex, DecodedBatch& out) {
   const Preprocessing& pre = *spec.preprocessing;
   const int64_t channels = pre.color == "gray" ? 1 : 3;
@@ -21,10 +21,12 @@ void decode_batch(const std::vector<std::string>& files, size_t b0, size_t b1,
   input.resize(shape);
   float* rows = input.f32();
   out.errors.assign(n, std::string());
+  out.reader.read(files, b0, b1, out.bytes, out.got);
   ex.parallel_for(n, 1, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
+      const std::string& path = files[b0 + i].path;
       try {
-        preprocess(load_image(files[b0 + i]), pre, rows + i * per_image);
+        preprocess(out.got[i] ? decode_image(out.bytes[i], path) : load_image(path), pre, rows + i * per_image);
       } catch (const std::exception& e) {
         out.errors[i] = e.what();
       }

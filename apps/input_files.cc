@@ -11,6 +11,10 @@
 namespace bitlane::cli {
 namespace {
 
+InputFile listed(const std::string& path, const struct stat& s) {
+  return {path, S_ISREG(s.st_mode) && s.st_size >= 0 ? static_cast<uint64_t>(s.st_size) : kUnknownSize};
+}
+
 struct Walker {
   InputWalk out;
   std::vector<std::pair<dev_t, ino_t>> stack;  // folders on the current path
@@ -44,7 +48,7 @@ struct Walker {
       if (S_ISDIR(s.st_mode)) {
         walk(path, s);
       } else if (has_image_extension(path)) {
-        out.files.push_back(path);
+        out.files.push_back(listed(path, s));
       } else {
         ++out.skipped;
       }
@@ -76,7 +80,7 @@ InputWalk collect_inputs(const std::vector<std::string>& args) {
     if (S_ISDIR(s.st_mode))
       w.walk(a, s);
     else
-      w.out.files.push_back(a);  // named explicitly: always tried
+      w.out.files.push_back(listed(a, s));  // named explicitly: always tried
   }
   return std::move(w.out);
 }

@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "apps/file_batch.h"
+
 namespace bitlane::cli {
 
 struct InputWalk {
-  std::vector<std::string> files;     // in processing order
+  std::vector<InputFile> files;       // in processing order, with the sizes stat() found
   std::vector<std::string> problems;  // "path: reason" for what could not be listed
   size_t skipped = 0;                 // non-image files inside folders
 };

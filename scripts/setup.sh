@@ -16,8 +16,10 @@ groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(build)
 
 # python3-onnx: the bundled models are imported from ONNX at build time.
+# liburing-dev: bitlane run reads image files in batches (apps/file_batch.h);
+# optional -- without it the CLI reads them one system call at a time.
 build_pkgs=(g++ cmake ninja-build pkg-config libhwy-dev libtbb-dev libcxxopts-dev doctest-dev
-            nlohmann-json3-dev libpng-dev zlib1g-dev libdeflate-dev libjpeg-dev python3 python3-numpy python3-onnx)
+            nlohmann-json3-dev libpng-dev zlib1g-dev libdeflate-dev libjpeg-dev liburing-dev python3 python3-numpy python3-onnx)
 test_pkgs=()
 fuzz_pkgs=(clang-14 libclang-rt-14-dev)
 arm64_pkgs=(g++-aarch64-linux-gnu qemu-user libhwy-dev:arm64 libtbb-dev:arm64 libpng-dev:arm64 zlib1g-dev:arm64 libdeflate-dev:arm64

@@ -1,0 +1,161 @@
+#include "apps/file_batch.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "core/limits.h"
+
+#if BITLANE_HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+namespace bitlane::cli {
+namespace {
+
+// Files per submission. Each takes three entries -- open into a slot of the
+// ring's own file table (no descriptor in the process's table, no close:
+// the next open into the slot, or the ring's end, releases the file), read,
+// and a timeout on the read -- and one slot.
+constexpr unsigned kChunk = 64;
+
+}  // namespace
+
+#if BITLANE_HAVE_LIBURING
+
+namespace {
+
+constexpr unsigned kOpen = 0, kRead = 1, kTimeout = 2;
+
+// A read still pending after this long is cancelled and the file read the
+// plain way. Page-cache reads finish inline and never arm the timer; it
+// bounds the case of a file swapped for a FIFO after the walk, which
+// io_uring would otherwise wait on.
+constexpr __kernel_timespec kReadTimeout{1, 0};
+
+}  // namespace
+
+struct FileBatchReader::Ring {
+  io_uring ring{};
+  bool set_up = false, ok = false;
+
+  Ring() {
+    if (io_uring_queue_init(3 * kChunk, &ring, 0) < 0) return;
+    set_up = true;
+    ok = io_uring_register_files_sparse(&ring, kChunk) >= 0;
+  }
+  ~Ring() {
+    if (set_up) io_uring_queue_exit(&ring);
+  }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  // Opens and reads files b0 + slots[k] into bytes[slots[k]] (size + 1
+  // bytes asked for); sets got[] for reads that returned exactly the size.
+  // False if the ring itself failed (then nothing is marked got).
+  bool run(const std::vector<InputFile>& files, size_t b0, const std::vector<size_t>& slots,
+           std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got) {
+    const unsigned n = static_cast<unsigned>(slots.size());
+    for (unsigned k = 0; k < n; ++k) {
+      const InputFile& f = files[b0 + slots[k]];
+      std::vector<uint8_t>& b = bytes[slots[k]];
+      b.resize(static_cast<size_t>(f.size) + 1);
+      io_uring_sqe* s = io_uring_get_sqe(&ring);
+      io_uring_prep_openat_direct(s, AT_FDCWD, f.path.c_str(), O_RDONLY | O_NONBLOCK, 0, k);
+      s->flags |= IOSQE_IO_LINK;
+      io_uring_sqe_set_data64(s, 4 * k + kOpen);
+      s = io_uring_get_sqe(&ring);
+      io_uring_prep_read(s, static_cast<int>(k), b.data(), static_cast<unsigned>(b.size()), 0);
+      s->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+      io_uring_sqe_set_data64(s, 4 * k + kRead);
+      s = io_uring_get_sqe(&ring);
+      io_uring_prep_link_timeout(s, const_cast<__kernel_timespec*>(&kReadTimeout), 0);
+      io_uring_sqe_set_data64(s, 4 * k + kTimeout);
+    }
+    const int submitted = io_uring_submit(&ring);
+    if (submitted != static_cast<int>(3 * n)) {
+      // Entries left in the queue would go with the next submission: give up
+      // on the ring rather than reason about a half-submitted batch.
+      abandon(bytes, got, slots, submitted > 0);
+      return false;
+    }
+    for (unsigned seen = 0; seen < 3 * n; ++seen) {
+      io_uring_cqe* c = nullptr;
+      int w;
+      while ((w = io_uring_wait_cqe(&ring, &c)) == -EINTR) {
+      }
+      if (w < 0) {
+        abandon(bytes, got, slots, true);
+        return false;
+      }
+      const uint64_t tag = io_uring_cqe_get_data64(c);
+      if (tag % 4 == kRead) {
+        const size_t i = slots[tag / 4];
+        got[i] = c->res >= 0 && static_cast<uint64_t>(c->res) == files[b0 + i].size;
+      }
+      io_uring_cqe_seen(&ring, c);
+    }
+    for (size_t i : slots)
+      if (got[i]) bytes[i].pop_back();
+    return true;
+  }
+
+ private:
+  // The ring is given up. Requests still in flight may write into their
+  // buffers, so those are never freed (not seen to happen: the queues are
+  // sized so completions cannot overflow).
+  void abandon(std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got, const std::vector<size_t>& slots,
+               bool in_flight) {
+    ok = false;
+    for (size_t i : slots) got[i] = 0;
+    if (!in_flight) return;
+    auto* kept = new std::vector<std::vector<uint8_t>>;  // deliberately leaked
+    for (size_t i : slots) kept->push_back(std::move(bytes[i]));
+  }
+};
+
+#else
+
+struct FileBatchReader::Ring {
+  bool ok = false;
+  bool run(const std::vector<InputFile>&, size_t, const std::vector<size_t>&, std::vector<std::vector<uint8_t>>&,
+           std::vector<char>&) {
+    return false;
+  }
+};
+
+#endif
+
+FileBatchReader::FileBatchReader(bool use_io_uring) : wanted_(use_io_uring) {}
+FileBatchReader::~FileBatchReader() = default;
+FileBatchReader::FileBatchReader(FileBatchReader&&) noexcept = default;
+FileBatchReader& FileBatchReader::operator=(FileBatchReader&&) noexcept = default;
+
+bool FileBatchReader::batched() {
+  if (!tried_ && wanted_) ring_ = std::make_unique<Ring>();
+  tried_ = true;
+  return ring_ && ring_->ok;
+}
+
+void FileBatchReader::read(const std::vector<InputFile>& files, size_t b0, size_t b1,
+                           std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got) {
+  const size_t n = b1 - b0;
+  bytes.resize(n);
+  got.assign(n, 0);
+  const uint64_t cap = std::min<uint64_t>(kMaxBatchedBytes, limits().max_file_bytes);
+  std::vector<size_t> slots;
+  for (size_t i = 0; i <= n; ++i) {
+    if (slots.size() == kChunk || (i == n && !slots.empty())) {
+      if (!ring_->run(files, b0, slots, bytes, got)) return;
+      slots.clear();
+    }
+    if (i == n) break;
+    const uint64_t size = files[b0 + i].size;
+    if (size == kUnknownSize || size == 0 || size > cap) continue;  // read_file's, with its errors
+    if (slots.empty() && !batched()) return;
+    slots.push_back(i);
+  }
+}
+
+}  // namespace bitlane::cli

@@ -1,0 +1,150 @@
+// apps/file_batch: the io_uring batch reader takes exactly the files it
+// should (regular, of the size the walk saw, small enough), returns their
+// bytes as read_file does, and leaves everything else -- missing files,
+// files that grew or shrank since the walk, FIFOs, directories, files over
+// the limits -- to read_file, without ever waiting on a FIFO.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "apps/file_batch.h"
+#include "apps/input_files.h"
+#include "core/limits.h"
+#include "runtime/safetensors.h"
+
+using bitlane::cli::FileBatchReader;
+using bitlane::cli::InputFile;
+using bitlane::cli::kUnknownSize;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path dir = fs::temp_directory_path() / ("bitlane_file_batch_" + std::to_string(getpid()));
+  TempDir() { fs::create_directories(dir); }
+  ~TempDir() { fs::remove_all(dir); }
+};
+
+std::string write(const fs::path& p, size_t n, std::mt19937& rng) {
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  std::ofstream(p, std::ios::binary).write(s.data(), static_cast<std::streamsize>(s.size()));
+  return p.string();
+}
+
+// The reader's verdict on files[b0, b1), checked against read_file: every
+// file it took holds read_file's bytes. Returns which it took.
+std::vector<char> read_and_check(FileBatchReader& r, const std::vector<InputFile>& files, size_t b0, size_t b1,
+                                 std::vector<std::vector<uint8_t>>& bytes) {
+  std::vector<char> got;
+  r.read(files, b0, b1, bytes, got);
+  REQUIRE(got.size() == b1 - b0);
+  REQUIRE(bytes.size() == b1 - b0);
+  for (size_t i = 0; i < got.size(); ++i)
+    if (got[i]) CHECK_MESSAGE(bytes[i] == bitlane::read_file(files[b0 + i].path), files[b0 + i].path);
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("batch reads: the honest small regular files, byte for byte; the rest left to read_file") {
+  TempDir t;
+  std::mt19937 rng(7);
+  std::vector<InputFile> files;
+  std::vector<char> want;  // whether the batch path should take it
+  auto add = [&](std::string path, uint64_t size, bool take) {
+    files.push_back({std::move(path), size});
+    want.push_back(take);
+  };
+  // 150 files: more than two submissions of 64, sizes 1 byte .. ~6 KB.
+  for (int i = 0; i < 150; ++i) {
+    const size_t n = 1 + rng() % 6000;
+    add(write(t.dir / ("f" + std::to_string(i) + ".png"), n, rng), n, true);
+  }
+  const uint64_t cap = FileBatchReader::kMaxBatchedBytes;
+  add(write(t.dir / "cap.png", cap, rng), cap, true);
+  add(write(t.dir / "over-cap.png", cap + 1, rng), cap + 1, false);
+  add(write(t.dir / "empty.png", 0, rng), 0, false);
+  add(write(t.dir / "grew.png", 500, rng), 499, false);    // the walk saw 499 bytes
+  add(write(t.dir / "shrank.png", 500, rng), 501, false);  // the walk saw 501 bytes
+  add((t.dir / "missing.png").string(), 100, false);
+  fs::create_directory(t.dir / "folder.png");
+  add((t.dir / "folder.png").string(), 4096, false);  // a folder claimed to be a file
+  REQUIRE(mkfifo((t.dir / "pipe.png").c_str(), 0600) == 0);
+  add((t.dir / "pipe.png").string(), 10, false);  // a FIFO claimed to be a file: no writer
+  add(write(t.dir / "unknown.png", 10, rng), kUnknownSize, false);
+  add(write(t.dir / "last.png", 33, rng), 33, true);
+
+  FileBatchReader plain(false);
+  std::vector<std::vector<uint8_t>> bytes;
+  CHECK(!plain.batched());
+  for (char g : read_and_check(plain, files, 0, files.size(), bytes)) CHECK(!g);
+
+  FileBatchReader ring;
+  if (!ring.batched()) {
+    MESSAGE("io_uring is not available here (build without liburing, kernel, or sandbox): only the plain path was checked");
+    return;
+  }
+  CHECK(read_and_check(ring, files, 0, files.size(), bytes) == want);
+  // A window into the list, reusing the buffers of the first call.
+  const size_t b0 = 140, b1 = files.size() - 1;
+  CHECK(read_and_check(ring, files, b0, b1, bytes) == std::vector<char>(want.begin() + b0, want.begin() + b1));
+
+  SUBCASE("files above limits().max_file_bytes are left to read_file, which names the limit") {
+    const uint64_t old = bitlane::limits().max_file_bytes;
+    bitlane::limits().max_file_bytes = 3000;
+    std::vector<char> got = read_and_check(ring, files, 0, 150, bytes);
+    for (size_t i = 0; i < 150; ++i) CHECK(got[i] == (files[i].size <= 3000));
+    bitlane::limits().max_file_bytes = old;
+  }
+}
+
+TEST_CASE("batch reads: a FIFO with a silent writer is given up after the read timeout, not waited on") {
+  TempDir t;
+  const fs::path fifo = t.dir / "pipe.png";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  // This process holds the FIFO open for writing and never writes: a read
+  // would wait forever.
+  const int writer = open(fifo.c_str(), O_RDWR | O_NONBLOCK);
+  REQUIRE(writer >= 0);
+  std::mt19937 rng(1);
+  const std::vector<InputFile> files = {{fifo.string(), 10}, {write(t.dir / "a.png", 10, rng), 10}};
+  FileBatchReader ring;
+  if (!ring.batched()) {
+    MESSAGE("io_uring is not available here: nothing to check");
+    close(writer);
+    return;
+  }
+  std::vector<std::vector<uint8_t>> bytes;
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<char> got = read_and_check(ring, files, 0, files.size(), bytes);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));  // a hang guard, not a timing
+  CHECK(got == std::vector<char>{0, 1});
+  close(writer);
+}
+
+TEST_CASE("the folder walk records the sizes the batch reader relies on") {
+  TempDir t;
+  std::mt19937 rng(3);
+  write(t.dir / "b.png", 321, rng);
+  fs::create_directory(t.dir / "sub");
+  write(t.dir / "sub" / "a.jpg", 5, rng);
+  REQUIRE(mkfifo((t.dir / "c.png").c_str(), 0600) == 0);
+  const auto walk = bitlane::cli::collect_inputs({t.dir.string()});
+  REQUIRE(walk.files.size() == 3);
+  CHECK(walk.files[0].path == (t.dir / "b.png").string());
+  CHECK(walk.files[0].size == 321);
+  CHECK(walk.files[1].path == (t.dir / "c.png").string());
+  CHECK(walk.files[1].size == kUnknownSize);  // not a regular file
+  CHECK(walk.files[2].path == (t.dir / "sub" / "a.jpg").string());
+  CHECK(walk.files[2].size == 5);
+}
