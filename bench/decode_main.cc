@@ -1,16 +1,24 @@
 // bitlane_decode: the per-image costs of `bitlane run` before inference, on a
-// folder of images -- reading a file, decoding its PNG through libpng alone
+// folder of images -- reading a file (alone, and in batches of 32 as the
+// CLI does, apps/file_batch.h), decoding its PNG through libpng alone
 // and through decode_png (the direct reader for common files, libpng for the
 // rest), and preprocessing -- in one run, so the ratios hold on a noisy
 // machine (bench/README.md, folder_bench.sh).
 //
 //   build/release/bench/bitlane_decode [--folder models/data/images] [--min-time 0.5]
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include <cxxopts.hpp>
+
+#if BITLANE_BENCH_FILE_BATCH
+#include <sys/stat.h>
+
+#include "apps/file_batch.h"
+#endif
 
 #include "runtime/image/decoders.h"
 #include "runtime/image/image.h"
@@ -67,12 +75,36 @@ int main(int argc, char** argv) {
   const double direct = per_png([](const std::vector<uint8_t>& b) { return bitlane::decode_png(b, "x.png"); });
   const double read = time_calls([&] { for (const auto& p : paths) sink += static_cast<double>(bitlane::read_file(p).size()); },
                                  min_time).median_s / static_cast<double>(paths.size()) * 1e6;
+#if BITLANE_BENCH_FILE_BATCH
+  // As bitlane run reads: sizes from the walk, batches of 32 per reader.
+  std::vector<bitlane::cli::InputFile> listed;
+  for (const std::string& p : paths) {
+    struct stat s {};
+    listed.push_back({p, stat(p.c_str(), &s) == 0 ? static_cast<uint64_t>(s.st_size) : bitlane::cli::kUnknownSize});
+  }
+  bitlane::cli::FileBatchReader reader;
+  const bool batched = reader.batched();
+  std::vector<std::vector<uint8_t>> bytes;
+  std::vector<char> got;
+  const double batch_read = time_calls([&] {
+    for (size_t b0 = 0; b0 < listed.size(); b0 += 32) {
+      const size_t b1 = std::min(listed.size(), b0 + 32);
+      reader.read(listed, b0, b1, bytes, got);
+      for (size_t i = 0; i < got.size(); ++i)
+        sink += static_cast<double>(got[i] ? bytes[i].size() : bitlane::read_file(listed[b0 + i].path).size());
+    }
+  }, min_time).median_s / static_cast<double>(paths.size()) * 1e6;
+#endif
   const bitlane::Image img = bitlane::decode_png(pngs[0], "x.png");
   const double prep = time_calls([&] { bitlane::preprocess(img, pre, out.data()); sink += out[0]; }, min_time).median_s * 1e6;
 
   std::printf("| step (%zu files, %zu PNG) | us per image | vs libpng decode |\n|---|---:|---:|\n", paths.size(),
               pngs.size());
   std::printf("| read_file (page cache warm) | %.2f | - |\n", read);
+#if BITLANE_BENCH_FILE_BATCH
+  std::printf("| batches of 32 (%s) | %.2f | %.2fx faster than read_file |\n",
+              batched ? "io_uring" : "io_uring unavailable: read_file", batch_read, read / batch_read);
+#endif
   std::printf("| PNG decode, libpng alone | %.2f | 1.00x |\n", libpng);
   std::printf("| PNG decode, decode_png (direct reader where it applies) | %.2f | %.2fx faster |\n", direct, libpng / direct);
   std::printf("| preprocess (%lldx%lld -> 28x28 gray) | %.2f | - |\n", static_cast<long long>(img.width),
