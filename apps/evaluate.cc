@@ -75,7 +75,7 @@ Labelled from_csv(const Model& m, const std::string& path) {
     if (comma == std::string::npos) fail(path + ":" + std::to_string(n), "expected path,label");
     std::string file = line.substr(0, comma);
     if (file.size() >= 2 && file.front() == '"' && file.back() == '"') file = file.substr(1, file.size() - 2);
-    out.files.push_back({file[0] == '/' ? file : base + file});  // size unknown: read the plain way
+    out.files.push_back(listed_file(file[0] == '/' ? file : base + file));
     out.labels.push_back(label_index(m, line.substr(comma + 1), path + ":" + std::to_string(n)));
   }
   return out;

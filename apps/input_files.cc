@@ -69,6 +69,11 @@ bool has_image_extension(const std::string& path) {
   return false;
 }
 
+InputFile listed_file(const std::string& path) {
+  struct stat s {};
+  return stat(path.c_str(), &s) == 0 ? listed(path, s) : InputFile{path};
+}
+
 InputWalk collect_inputs(const std::vector<std::string>& args) {
   Walker w;
   for (const std::string& a : args) {

@@ -19,6 +19,10 @@ struct InputWalk {
 
 InputWalk collect_inputs(const std::vector<std::string>& args);
 
+// One file named in a list (eval's CSV), with its size when stat() finds a
+// regular file; otherwise kUnknownSize, and reading it reports the problem.
+InputFile listed_file(const std::string& path);
+
 bool has_image_extension(const std::string& path);
 
 }  // namespace bitlane::cli

@@ -147,4 +147,8 @@ TEST_CASE("the folder walk records the sizes the batch reader relies on") {
   CHECK(walk.files[1].size == kUnknownSize);  // not a regular file
   CHECK(walk.files[2].path == (t.dir / "sub" / "a.jpg").string());
   CHECK(walk.files[2].size == 5);
+  // A file named in a list (eval's CSV): the same, and unknown when missing.
+  CHECK(bitlane::cli::listed_file((t.dir / "b.png").string()).size == 321);
+  CHECK(bitlane::cli::listed_file((t.dir / "c.png").string()).size == kUnknownSize);
+  CHECK(bitlane::cli::listed_file((t.dir / "gone.png").string()).size == kUnknownSize);
 }
