@@ -8,26 +8,51 @@
 
 namespace bitlane::quant {
 
+// The same min, max and sample as adding the values one by one (each value
+// compared with `v < m ? v : m`, each stride_-th one kept), in two passes
+// that compile to vector code: min/max in independent lanes, then the kept
+// values picked by index. One value at a time was most of building a
+// quantized engine (~0.6 s of ResNet's calibration).
 void RangeStats::add(const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    if (count_ == 0) min_ = max_ = v;
-    min_ = std::min(min_, v);
-    max_ = std::max(max_, v);
-    ++count_;
-    if (++phase_ >= stride_) {
-      phase_ = 0;
-      samples_.push_back(v);
-      if (static_cast<int64_t>(samples_.size()) >= kMaxSamples) {
-        // Halve the sample and keep every other value from now on. The odd
-        // positions are kept, so the value just taken stays and the next one,
-        // 2 x stride later, continues the even spacing.
-        for (size_t j = 0; j < samples_.size() / 2; ++j) samples_[j] = samples_[2 * j + 1];
-        samples_.resize(samples_.size() / 2);
-        stride_ *= 2;
-      }
+  if (n <= 0) return;
+  if (count_ == 0) min_ = max_ = x[0];
+  constexpr int kLanes = 16;
+  float lo[kLanes], hi[kLanes];
+  for (int l = 0; l < kLanes; ++l) lo[l] = min_, hi[l] = max_;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float v = x[i + l];
+      lo[l] = v < lo[l] ? v : lo[l];
+      hi[l] = hi[l] < v ? v : hi[l];
     }
+  for (; i < n; ++i) {
+    lo[0] = x[i] < lo[0] ? x[i] : lo[0];
+    hi[0] = hi[0] < x[i] ? x[i] : hi[0];
   }
+  // A NaN stays only where it started (a first value of NaN), as before.
+  for (int l = 0; l < kLanes; ++l) {
+    min_ = lo[l] < min_ ? lo[l] : min_;
+    max_ = max_ < hi[l] ? hi[l] : max_;
+  }
+  count_ += n;
+  if (!keep_sample_) return;
+  // The next kept value is the one that brings phase_ up to stride_.
+  int64_t next = stride_ - phase_ - 1, last = -1;
+  while (next < n) {
+    samples_.push_back(x[next]);
+    last = next;
+    if (static_cast<int64_t>(samples_.size()) >= kMaxSamples) {
+      // Halve the sample and keep every other value from now on. The odd
+      // positions are kept, so the value just taken stays and the next one,
+      // 2 x stride later, continues the even spacing.
+      for (size_t j = 0; j < samples_.size() / 2; ++j) samples_[j] = samples_[2 * j + 1];
+      samples_.resize(samples_.size() / 2);
+      stride_ *= 2;
+    }
+    next += stride_;
+  }
+  phase_ = last < 0 ? phase_ + n : n - 1 - last;
 }
 
 namespace {

@@ -12,8 +12,14 @@ namespace bitlane::quant {
 
 class RangeStats {
  public:
+  RangeStats() = default;
+  // keep_sample false: min, max and count only (all that min/max
+  // calibration reads), without the cost of keeping the sample.
+  explicit RangeStats(bool keep_sample) : keep_sample_(keep_sample) {}
+
   // Adds values; keeps the exact min/max and an evenly strided sample of at
-  // most `max_samples` values for the percentile and MSE methods.
+  // most kMaxSamples values for the percentile and MSE methods and the
+  // exponent search.
   void add(const float* x, int64_t n);
   bool empty() const { return count_ == 0; }
   float min() const { return min_; }
@@ -32,6 +38,7 @@ class RangeStats {
   int64_t count_ = 0;
   int64_t stride_ = 1;   // keep every stride_-th value
   int64_t phase_ = 0;
+  bool keep_sample_ = true;
   std::vector<float> samples_;
 };
 

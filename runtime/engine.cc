@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/executor.h"
 #include "quant/calibration.h"
+#include "quant/scheme.h"
 #include "runtime/graph_runner.h"
 #include "runtime/safetensors.h"
 
@@ -227,7 +228,19 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
                                                            : std::vector<Tensor>{};
   if (!samples.empty() && samples.size() != model->inputs().size())
     fail(model->origin(), "calibration needs one tensor per model input");
-  std::vector<quant::RangeStats> stats(e->ops_.size()), out_stats(e->ops_.size());
+  // A value sample is what percentile and MSE calibration and the exponent
+  // search read; layers calibrated by min/max keep none (for ResNet at 4
+  // bits, keeping them was most of building the engine). Of the outputs'
+  // statistics only the LSTM's exponent search reads anything.
+  std::vector<quant::RangeStats> stats(e->ops_.size(), quant::RangeStats(false)),
+      out_stats(e->ops_.size(), quant::RangeStats(false));
+  for (size_t k = 0; k < layers.size(); ++k) {
+    const quant::LayerPlan& p = plans[k];
+    if (!p.quantized()) continue;
+    const bool exponent = p.scheme().execution() == quant::Execution::kExponent;
+    stats[static_cast<size_t>(layers[k])] = quant::RangeStats(exponent || p.calibration != quant::Calibration::kMinMax);
+    out_stats[static_cast<size_t>(layers[k])] = quant::RangeStats(exponent);
+  }
   GraphRunner runner(*model, e->ops_);
   const int64_t total = samples.empty() ? 0 : runner.check_inputs(samples);
   constexpr int64_t kChunk = 64;

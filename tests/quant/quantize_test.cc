@@ -4,7 +4,9 @@
 // (quant/calibration.h) against worked examples and a brute-force search.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -152,4 +154,75 @@ TEST_CASE("calibration: statistics stay exact and the sample stays even past its
   const float step = sample[1] - sample[0];
   CHECK(step >= 2.f);
   for (size_t i = 1; i < sample.size(); ++i) REQUIRE(sample[i] - sample[i - 1] == step);
+}
+
+namespace {
+
+// RangeStats::add as first written: one value at a time.
+struct SequentialStats {
+  float min = 0, max = 0;
+  int64_t count = 0, stride = 1, phase = 0;
+  std::vector<float> samples;
+  void add(const float* x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = x[i];
+      if (count == 0) min = max = v;
+      min = std::min(min, v);
+      max = std::max(max, v);
+      ++count;
+      if (++phase >= stride) {
+        phase = 0;
+        samples.push_back(v);
+        if (static_cast<int64_t>(samples.size()) >= RangeStats::kMaxSamples) {
+          for (size_t j = 0; j < samples.size() / 2; ++j) samples[j] = samples[2 * j + 1];
+          samples.resize(samples.size() / 2);
+          stride *= 2;
+        }
+      }
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("calibration: statistics added in chunks of any size equal adding values one at a time") {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> value(0.5f, 2.f);
+  // Chunk sizes around the 16 lanes, single values, and large chunks that
+  // fill the sample (2^20 values) several times over.
+  const std::vector<int64_t> sizes = {0, 40, 1, 15, 16, 17, 31, 33, 1000, 65537, 700001, 3, 1 << 20, 999999, 5, 2 << 20};
+  for (bool nan_first : {false, true}) {
+    RangeStats s, unsampled(false);
+    SequentialStats ref;
+    for (size_t c = 0; c < sizes.size(); ++c) {
+      std::vector<float> x(static_cast<size_t>(sizes[c]));
+      for (float& v : x) v = value(rng);
+      if (x.size() >= 40 && c % 4 == 1) {
+        // A NaN (skipped) as the last value of a lane whose new minimum came
+        // just before it: a lane that took the NaN would lose the minimum.
+        const size_t last_block = x.size() / 16 * 16 - 1;
+        x[last_block - 16] = -50.f - static_cast<float>(c);
+        x[last_block] = std::numeric_limits<float>::quiet_NaN();
+      }
+      if (!x.empty() && c % 3 == 2) x.back() = -100.f - static_cast<float>(c);  // a new minimum at a tail
+      if (nan_first && c == 1) x[0] = std::numeric_limits<float>::quiet_NaN();  // the first value: NaN stays
+      s.add(x.data(), sizes[c]);
+      unsampled.add(x.data(), sizes[c]);
+      ref.add(x.data(), sizes[c]);
+      INFO("after chunk " << c << " of " << sizes[c] << " values");
+      CHECK(s.count() == ref.count);
+      auto same = [](float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+      CHECK(same(s.min(), ref.min));
+      CHECK(same(s.max(), ref.max));
+      CHECK(std::isnan(s.min()) == (nan_first && c >= 1));
+      // Without a sample: the same min, max and count, nothing kept.
+      CHECK(same(unsampled.min(), ref.min));
+      CHECK(same(unsampled.max(), ref.max));
+      CHECK(unsampled.count() == ref.count);
+      CHECK(unsampled.samples().empty());
+      REQUIRE(s.samples().size() == ref.samples.size());
+      CHECK(std::memcmp(s.samples().data(), ref.samples.data(), ref.samples.size() * sizeof(float)) == 0);
+    }
+    CHECK(ref.stride >= 8);  // the sample was halved on the way
+  }
 }
