@@ -202,6 +202,16 @@ class Conv2d : public Op {
     thread_local AlignedBuffer<uint8_t> qx, padded;
     const conv::PaddedInput p =
         conv::padded_input(g, padding_[2], padding_[3], gather_cp_ ? gather_cp_ : g.c, es, pad_value(q0), fold_kw_);
+    // Gathered without padding, from integers handed over in this layout: the
+    // padded copy would be the same bytes, so the GEMM reads them where they
+    // lie (ResNet's strided 1x1 projections). A tensor stores 4 bytes per
+    // element, which leaves the slack the gather reads past its runs.
+    const bool unpadded = std::all_of(padding_.begin(), padding_.end(), [](int64_t v) { return v == 0; });
+    if (gather_cp_ == g.c && !fold_kw_ && unpadded && !float_input && !q0.has_transform() &&
+        (4 - es) * static_cast<size_t>(x.size()) >= kSlack) {
+      run_gathered(ctx, g, p.gp, static_cast<const uint8_t*>(x.data()), y, residual);
+      return;
+    }
     padded.reserve_scratch(static_cast<size_t>(g.n) * p.image_bytes() + kSlack);
     std::function<const uint8_t*(int64_t)> image;
     if (q0.has_transform()) {

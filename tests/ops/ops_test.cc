@@ -226,6 +226,44 @@ TEST_CASE("integer max pooling between quantized layers equals pooling the float
       }
 }
 
+TEST_CASE("an unpadded convolution reads handed-over integers in place, as it would their padded copy") {
+  // conv -> unpadded conv (1x1 or 3x3, stride 1 or 2): with integer hand-over
+  // the second conv gathers straight from the first one's integers (no
+  // padded copy) when its channels are a multiple of 4; with float hand-over
+  // it quantizes and pads its own copy. Every bit must agree. 5 channels
+  // (padded to 8: no in-place read), int16 activations (12 bits), a scheme
+  // with a run-time transform (DRQ), single images (little slack).
+  unsigned seed = 1300;
+  for (int64_t ch : {4, 5, 8, 16})
+    for (const char* plan_text : {"4", "8", "12", "scheme=drq"})
+      for (int64_t k : {1, 3})
+        for (int64_t stride : {1, 2})
+          for (int64_t n : {1, 3}) {
+            INFO(ch << " channels, plan " << plan_text << ", kernel " << k << ", stride " << stride << ", " << n << " images");
+            ModelBuilder mb;
+            mb.input("x", {3, 9, 10}).output("y")
+                .weight("w1", {ch, 3, 3, 3}, seed++).weight("b1", {ch}, seed++)
+                .weight("w2", {6, ch, k, k}, seed++).weight("b2", {6}, seed++)
+                .node("conv2d", "c1", {"x"}, {"h"},
+                      {{"weight", "w1"}, {"bias", "b1"}, {"padding", {1, 1, 1, 1}}, {"activation", "relu"}})
+                .node("conv2d", "c2", {"h"}, {"y"}, {{"weight", "w2"}, {"bias", "b2"}, {"stride", {stride, stride}}});
+            const Tensor x = test::random_tensor({n, 3, 9, 10}, seed++, -1.f, 1.f);
+            Executor ex(1);
+            auto output = [&](bool float_handover) {
+              EngineOptions o;
+              o.plan = quant::QuantPlan::from_text(plan_text, {});
+              o.calibration = {x};
+              o.float_handover = float_handover;
+              Session s(Engine::build(mb.build(), o, ex));
+              const Tensor& y = *s.run({x}, ex)[0];
+              return std::vector<float>(y.f32(), y.f32() + y.size());
+            };
+            const std::vector<float> in_place = output(false), copied = output(true);
+            REQUIRE(in_place.size() == copied.size());
+            CHECK(std::memcmp(in_place.data(), copied.data(), in_place.size() * 4) == 0);
+          }
+}
+
 TEST_CASE("global_avg_pool sums each plane in pixel order, whatever the layout it gets") {
   // conv -> global_avg_pool hands the pool channels-last floats; the same conv
   // alone gives the planes. The pool must equal each plane summed pixel by
