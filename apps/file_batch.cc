@@ -60,6 +60,7 @@ struct FileBatchReader::Ring {
     for (unsigned k = 0; k < n; ++k) {
       const InputFile& f = files[b0 + slots[k]];
       std::vector<uint8_t>& b = bytes[slots[k]];
+      if (b.capacity() > 2 * (f.size + 1)) std::vector<uint8_t>().swap(b);  // a large file's buffer, earlier
       b.resize(static_cast<size_t>(f.size) + 1);
       io_uring_sqe* s = io_uring_get_sqe(&ring);
       io_uring_prep_openat_direct(s, AT_FDCWD, f.path.c_str(), O_RDONLY | O_NONBLOCK, 0, k);
@@ -144,6 +145,7 @@ void FileBatchReader::read(const std::vector<InputFile>& files, size_t b0, size_
   bytes.resize(n);
   got.assign(n, 0);
   const uint64_t cap = std::min<uint64_t>(kMaxBatchedBytes, limits().max_file_bytes);
+  uint64_t held = 0;
   std::vector<size_t> slots;
   for (size_t i = 0; i <= n; ++i) {
     if (slots.size() == kChunk || (i == n && !slots.empty())) {
@@ -152,8 +154,12 @@ void FileBatchReader::read(const std::vector<InputFile>& files, size_t b0, size_
     }
     if (i == n) break;
     const uint64_t size = files[b0 + i].size;
-    if (size == kUnknownSize || size == 0 || size > cap) continue;  // read_file's, with its errors
+    if (size == kUnknownSize || size == 0 || size > cap || held + size + 1 > kMaxHeldBytes) {
+      std::vector<uint8_t>().swap(bytes[i]);  // read_file's, with its errors; nothing kept here
+      continue;
+    }
     if (slots.empty() && !batched()) return;
+    held += size + 1;
     slots.push_back(i);
   }
 }

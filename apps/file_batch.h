@@ -48,8 +48,11 @@ class FileBatchReader {
   bool batched();
 
   // Files larger than this go the plain way: their system calls are a small
-  // part of their decoding, and the batch keeps at most 64 of these buffers.
+  // part of their decoding.
   static constexpr uint64_t kMaxBatchedBytes = uint64_t{256} << 10;
+  // The files one read() holds at once, whatever the batch size; the files
+  // past it go the plain way (read one at a time, while being decoded).
+  static constexpr uint64_t kMaxHeldBytes = uint64_t{16} << 20;
 
  private:
   struct Ring;

@@ -108,6 +108,27 @@ TEST_CASE("batch reads: the honest small regular files, byte for byte; the rest 
   }
 }
 
+TEST_CASE("batch reads: one call holds at most kMaxHeldBytes; the files past it are left to read_file") {
+  TempDir t;
+  std::mt19937 rng(5);
+  std::vector<InputFile> files;
+  const size_t each = 250000;  // 70 files: 17.5 MB, more than the 16 MiB held
+  for (int i = 0; i < 70; ++i) files.push_back({write(t.dir / ("big" + std::to_string(i) + ".jpg"), each, rng), each});
+  FileBatchReader ring;
+  if (!ring.batched()) {
+    MESSAGE("io_uring is not available here: nothing to check");
+    return;
+  }
+  std::vector<std::vector<uint8_t>> bytes;
+  const std::vector<char> got = read_and_check(ring, files, 0, files.size(), bytes);
+  uint64_t held = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    held += each + 1;
+    CHECK_MESSAGE(got[i] == (held <= FileBatchReader::kMaxHeldBytes), "file " << i);
+    if (!got[i]) CHECK(bytes[i].capacity() == 0);  // nothing kept for the plain path
+  }
+}
+
 TEST_CASE("batch reads: a FIFO with a silent writer is given up after the read timeout, not waited on") {
   TempDir t;
   const fs::path fifo = t.dir / "pipe.png";
