@@ -243,7 +243,11 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   }
   GraphRunner runner(*model, e->ops_);
   const int64_t total = samples.empty() ? 0 : runner.check_inputs(samples);
-  constexpr int64_t kChunk = 64;
+  // Samples 16 at a time: the float activations of a chunk stay in cache and
+  // fewer fresh pages are touched (ResNet: 64 at a time took 25% longer).
+  // Every tensor is batch-major here, so the statistics see the same values
+  // in the same order for any chunk size.
+  constexpr int64_t kChunk = 16;
   for (int64_t b = 0; b < total; b += kChunk) {
     runner.reset_state();
     runner.run_samples(samples, b, std::min(kChunk, total - b), ex, false, [&](int node, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
