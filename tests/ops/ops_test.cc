@@ -35,6 +35,25 @@ Tensor run1(const ModelBuilder& mb, const Tensor& x, const quant::QuantPlan& pla
   return copy;
 }
 
+// The model's output on x under `plan_text` (calibrated on x), with integer
+// hand-over between layers and with float hand-over: the two must agree in
+// every bit.
+void check_handovers_agree(const ModelBuilder& mb, const char* plan_text, const Tensor& x) {
+  Executor ex(1);
+  auto output = [&](bool float_handover) {
+    EngineOptions o;
+    o.plan = quant::QuantPlan::from_text(plan_text, {});
+    o.calibration = {x};
+    o.float_handover = float_handover;
+    Session s(Engine::build(mb.build(), o, ex));
+    const Tensor& y = *s.run({x}, ex)[0];
+    return std::vector<float>(y.f32(), y.f32() + y.size());
+  };
+  const std::vector<float> integers = output(false), floats = output(true);
+  REQUIRE(integers.size() == floats.size());
+  CHECK(std::memcmp(integers.data(), floats.data(), integers.size() * 4) == 0);
+}
+
 void check_close(const Tensor& got, const std::vector<double>& want, double tol) {
   REQUIRE(static_cast<size_t>(got.size()) == want.size());
   for (size_t i = 0; i < want.size(); ++i)
@@ -209,20 +228,7 @@ TEST_CASE("integer max pooling between quantized layers equals pooling the float
             .node("conv2d", "c1", {"x"}, {"h"}, {{"weight", "w1"}, {"bias", "b1"}, {"padding", {1, 1, 1, 1}}})
             .node("max_pool2d", "p", {"h"}, {"hp"}, {{"kernel", {2, 2}}})
             .node("conv2d", "c2", {"hp"}, {"y"}, {{"weight", "w2"}, {"bias", "b2"}});
-        const Tensor x = test::random_tensor({n, 2, 11, 9}, seed++, -1.f, 1.f);
-        Executor ex(1);
-        auto output = [&](bool float_handover) {
-          EngineOptions o;
-          o.plan = quant::QuantPlan::from_text(plan_text, {});
-          o.calibration = {x};
-          o.float_handover = float_handover;
-          Session s(Engine::build(mb.build(), o, ex));
-          const Tensor& y = *s.run({x}, ex)[0];
-          return std::vector<float>(y.f32(), y.f32() + y.size());
-        };
-        const std::vector<float> fused = output(false), floats = output(true);
-        REQUIRE(fused.size() == floats.size());
-        CHECK(std::memcmp(fused.data(), floats.data(), fused.size() * 4) == 0);
+        check_handovers_agree(mb, plan_text, test::random_tensor({n, 2, 11, 9}, seed++, -1.f, 1.f));
       }
 }
 
@@ -247,20 +253,7 @@ TEST_CASE("an unpadded convolution reads handed-over integers in place, as it wo
                 .node("conv2d", "c1", {"x"}, {"h"},
                       {{"weight", "w1"}, {"bias", "b1"}, {"padding", {1, 1, 1, 1}}, {"activation", "relu"}})
                 .node("conv2d", "c2", {"h"}, {"y"}, {{"weight", "w2"}, {"bias", "b2"}, {"stride", {stride, stride}}});
-            const Tensor x = test::random_tensor({n, 3, 9, 10}, seed++, -1.f, 1.f);
-            Executor ex(1);
-            auto output = [&](bool float_handover) {
-              EngineOptions o;
-              o.plan = quant::QuantPlan::from_text(plan_text, {});
-              o.calibration = {x};
-              o.float_handover = float_handover;
-              Session s(Engine::build(mb.build(), o, ex));
-              const Tensor& y = *s.run({x}, ex)[0];
-              return std::vector<float>(y.f32(), y.f32() + y.size());
-            };
-            const std::vector<float> in_place = output(false), copied = output(true);
-            REQUIRE(in_place.size() == copied.size());
-            CHECK(std::memcmp(in_place.data(), copied.data(), in_place.size() * 4) == 0);
+            check_handovers_agree(mb, plan_text, test::random_tensor({n, 3, 9, 10}, seed++, -1.f, 1.f));
           }
 }
 
