@@ -221,7 +221,8 @@ TEST_CASE("calibration: statistics added in chunks of any size equal adding valu
       CHECK(unsampled.count() == ref.count);
       CHECK(unsampled.samples().empty());
       REQUIRE(s.samples().size() == ref.samples.size());
-      CHECK(std::memcmp(s.samples().data(), ref.samples.data(), ref.samples.size() * sizeof(float)) == 0);
+      if (!ref.samples.empty())  // (memcmp of two empty vectors' null data is undefined)
+        CHECK(std::memcmp(s.samples().data(), ref.samples.data(), ref.samples.size() * sizeof(float)) == 0);
     }
     CHECK(ref.stride >= 8);  // the sample was halved on the way
   }
