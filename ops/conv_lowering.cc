@@ -244,22 +244,29 @@ void Unfold::produce(void* ctx, size_t r0, size_t r1, void* dst, size_t stride) 
 
 const int64_t* gather_row_offsets(const Geometry& g, const Geometry& gp, int64_t c4) {
   // A few geometries per thread (one per convolution of a model, typically),
-  // the least recently used one replaced.
+  // the least recently used one replaced. The batch size is not part of the
+  // key: the offsets of n images begin those of more (a session's micro-
+  // batches differ in size, and alternating sizes evicted every entry).
   struct Entry {
-    std::array<int64_t, 8> key{};
+    std::array<int64_t, 7> key{};
     std::vector<int64_t> offsets;
     uint64_t used = 0;
   };
-  thread_local std::array<Entry, 8> cache;
+  thread_local std::array<Entry, 16> cache;
   thread_local uint64_t clock = 0;
-  const std::array<int64_t, 8> key{g.n, gp.h, gp.w, g.oh, g.ow, g.sh, g.sw, c4};
-  Entry* e = &cache[0];
-  for (Entry& c : cache) {
-    if (c.key == key && !c.offsets.empty()) {
-      c.used = ++clock;
-      return c.offsets.data();
-    }
-    if (c.used < e->used) e = &c;
+  const std::array<int64_t, 7> key{gp.h, gp.w, g.oh, g.ow, g.sh, g.sw, c4};
+  const size_t rows = static_cast<size_t>(g.n * g.oh * g.ow);
+  Entry* e = nullptr;
+  for (Entry& c : cache)
+    if (c.key == key && !c.offsets.empty()) e = &c;
+  if (e && e->offsets.size() >= rows) {
+    e->used = ++clock;
+    return e->offsets.data();
+  }
+  if (!e) {
+    e = &cache[0];
+    for (Entry& c : cache)
+      if (c.used < e->used) e = &c;
   }
   e->key = key;
   e->used = ++clock;

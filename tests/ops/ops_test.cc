@@ -7,10 +7,12 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "core/executor.h"
+#include "ops/conv_lowering.h"
 #include "quant/calibration.h"
 #include "quant/scheme.h"
 #include "quant/terms.h"
@@ -220,7 +222,7 @@ TEST_CASE("integer max pooling between quantized layers equals pooling the float
     for (const char* plan_text : {"4", "8", "12", "w4a6,activation_symmetric=true"})
       for (int64_t n : {1, 3}) {
         CAPTURE(ch);
-        INFO("plan " << plan_text);
+        INFO("plan " << std::string(plan_text));
         ModelBuilder mb;
         mb.input("x", {2, 11, 9}).output("y")
             .weight("w1", {ch, 2, 3, 3}, seed++).weight("b1", {ch}, seed++)
@@ -245,7 +247,7 @@ TEST_CASE("an unpadded convolution reads handed-over integers in place, as it wo
       for (int64_t k : {1, 3})
         for (int64_t stride : {1, 2})
           for (int64_t n : {1, 3}) {
-            INFO(ch << " channels, plan " << plan_text << ", kernel " << k << ", stride " << stride << ", " << n << " images");
+            INFO(ch << " channels, plan " << std::string(plan_text) << ", kernel " << k << ", stride " << stride << ", " << n << " images");
             ModelBuilder mb;
             mb.input("x", {3, 9, 10}).output("y")
                 .weight("w1", {ch, 3, 3, 3}, seed++).weight("b1", {ch}, seed++)
@@ -257,13 +259,36 @@ TEST_CASE("an unpadded convolution reads handed-over integers in place, as it wo
           }
 }
 
+TEST_CASE("gather_row_offsets: every row's offset, whatever batch sizes and geometries came before") {
+  // The offsets are kept per thread by geometry, not batch size (a session's
+  // micro-batches differ in size): asked for 3, 1, 5, 2 images, and with
+  // more geometries in between than the cache holds, each answer must still
+  // list row (n, oy, ox) at ((n * Hp + oy * sh) * Wp + ox * sw) * c4.
+  auto check = [](int64_t n, int64_t h, int64_t stride, int64_t c4) {
+    ops::conv::Geometry g{};
+    g.n = n, g.c = c4, g.h = h, g.w = h + 1, g.kh = g.kw = 3, g.sh = g.sw = stride, g.dh = g.dw = 1;
+    g.oh = (h + 2 - 3) / stride + 1, g.ow = (h + 1 + 2 - 3) / stride + 1;
+    ops::conv::Geometry gp = g;
+    gp.h = h + 2, gp.w = h + 3;
+    const int64_t* got = ops::conv::gather_row_offsets(g, gp, c4);
+    size_t r = 0;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox, ++r)
+          REQUIRE_MESSAGE(got[r] == ((i * gp.h + oy * stride) * gp.w + ox * stride) * c4,
+                          n << " images, " << h << " rows, stride " << stride << ", row " << r);
+  };
+  for (int64_t n : {3, 1, 5, 2, 5, 1})
+    for (int64_t h = 4; h < 24; ++h) check(n, h, 1 + h % 2, h % 3 == 0 ? 8 : 4);
+}
+
 TEST_CASE("global_avg_pool sums each plane in pixel order, whatever the layout it gets") {
   // conv -> global_avg_pool hands the pool channels-last floats; the same conv
   // alone gives the planes. The pool must equal each plane summed pixel by
   // pixel in float, then divided -- the order of the NCHW path -- bit for bit.
   for (const char* plan_text : {"fp32", "4"})
     for (int64_t ch : {3, 16, 21}) {
-      INFO("plan " << plan_text << ", " << ch << " channels");
+      INFO("plan " << std::string(plan_text) << ", " << ch << " channels");
       auto model = [&](bool pool) {
         ModelBuilder mb;
         mb.input("x", {2, 7, 6}).output("y")
