@@ -207,9 +207,23 @@ class Conv2d : public Op {
     // lie (ResNet's strided 1x1 projections). A tensor stores 4 bytes per
     // element, which leaves the slack the gather reads past its runs.
     const bool unpadded = std::all_of(padding_.begin(), padding_.end(), [](int64_t v) { return v == 0; });
-    if (gather_cp_ == g.c && !fold_kw_ && unpadded && !float_input && !q0.has_transform() &&
+    if (reads_in_place() && unpadded && !float_input && in_border_.none() &&
         (4 - es) * static_cast<size_t>(x.size()) >= kSlack) {
       run_gathered(ctx, g, p.gp, static_cast<const uint8_t*>(x.data()), y, residual);
+      return;
+    }
+    // Handed over inside a border (ops/op.h, Border) that covers this
+    // layer's padding: the GEMM gathers from the writer's bordered images,
+    // starting as far in as the border is wider than the padding.
+    const Border in_border = float_input || !border_fits(x.shape(), t, in_border_) ? Border{} : in_border_;
+    if (!in_border.none()) {
+      const Border mine{padding_[0], padding_[1], padding_[2], padding_[3]};
+      if (!reads_in_place() || !in_border.covers(mine)) fail(where_, "internal error: input border does not cover the padding");
+      Geometry gb = p.gp;
+      gb.h = g.h + in_border.top + in_border.bottom;
+      gb.w = g.w + in_border.left + in_border.right;
+      const size_t skip = static_cast<size_t>(((in_border.top - mine.top) * gb.w + in_border.left - mine.left) * g.c) * es;
+      run_gathered(ctx, g, gb, static_cast<const uint8_t*>(x.data()) + skip, y, residual);
       return;
     }
     padded.reserve_scratch(static_cast<size_t>(g.n) * p.image_bytes() + kSlack);
@@ -254,38 +268,57 @@ class Conv2d : public Op {
       run_gathered(ctx, g, gp, static_cast<const uint8_t*>(xq), y, residual);
       return;
     }
-    const int64_t cg = g.c / groups_, cog = cout_ / groups_, plane = g.oh * g.ow;
-    if (out_q_) y.set_layout(Layout::kChannelsLast);
+    const int64_t cg = g.c / groups_, cog = cout_ / groups_;
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const QuantizedMatmul& qm = qm_[static_cast<size_t>(grp)];
       conv::Unfold u{&gp, xq, es, grp * cg, cg};
       swar::ActivationRows rows;
       rows.type = t == DType::kU8 ? swar::ElemType::kU8 : t == DType::kI8 ? swar::ElemType::kI8 : swar::ElemType::kI16;
-      rows.rows = static_cast<size_t>(g.n * plane);
+      rows.rows = static_cast<size_t>(g.n * g.oh * g.ow);
       rows.cols = static_cast<size_t>(cg * g.kh * g.kw);
       rows.ctx = &u;
       rows.produce = conv::Unfold::produce;
-      MatmulDest dest;
-      if (out_q_) {
-        dest.kind = MatmulDest::Kind::kInt;
-        dest.data = static_cast<uint8_t*>(y.data()) + static_cast<size_t>(grp * cog) * dtype_size(out_q_->type);
-        dest.ld = cout_;
-        dest.type = out_q_->type;
-        dest.grid = out_q_->grid;
-      } else if (out_layout_ == Layout::kChannelsLast) {
-        dest = MatmulDest::rows(y.f32() + grp * cog, cout_);
-      } else {
-        dest.kind = MatmulDest::Kind::kF32Planes;
-        dest.f32 = y.f32() + grp * cog * plane;
-        dest.plane = plane;
-        dest.channels = cout_;
-      }
-      if (residual) {
-        dest.residual = residual + grp * cog;
-        dest.residual_ld = cout_;
-      }
-      qm.run_rows(rows, dest, activation_, ctx);
+      qm.run_rows(rows, destination(ctx, g, y, grp * cog, residual), activation_, ctx);
     }
+  }
+
+  // Where the GEMM of output channels [c0, c0 + cout / groups) writes: the
+  // next layer's integers (channels-last, inside their border when they
+  // have one -- filled here, on the first group), channels-last floats or
+  // NCHW planes.
+  MatmulDest destination(const RunContext& ctx, const Geometry& g, Tensor& y, int64_t c0,
+                         const float* residual) const {
+    MatmulDest dest;
+    const int64_t plane = g.oh * g.ow;
+    if (out_q_) {
+      y.set_layout(Layout::kChannelsLast);
+      const size_t es = dtype_size(out_q_->type);
+      dest.kind = MatmulDest::Kind::kInt;
+      dest.data = static_cast<uint8_t*>(y.data()) + static_cast<size_t>(c0) * es;
+      dest.ld = cout_;
+      dest.type = out_q_->type;
+      dest.grid = out_q_->grid;
+      if (border_fits(y.shape(), out_q_->type, out_q_->border)) {
+        dest.border = out_q_->border;
+        dest.out_h = g.oh;
+        dest.out_w = g.ow;
+        if (c0 == 0 && !dest.border.none())
+          conv::fill_border(ctx.ex, static_cast<uint8_t*>(y.data()), g.n, g.oh, g.ow, cout_, dest.border, es,
+                            zero_integer(out_q_->grid));
+      }
+    } else if (out_layout_ == Layout::kChannelsLast) {
+      dest = MatmulDest::rows(y.f32() + c0, cout_);
+    } else {
+      dest.kind = MatmulDest::Kind::kF32Planes;
+      dest.f32 = y.f32() + c0 * plane;
+      dest.plane = plane;
+      dest.channels = cout_;
+    }
+    if (residual) {
+      dest.residual = residual + c0;
+      dest.residual_ld = cout_;
+    }
+    return dest;
   }
 
   // Implicit im2col: row (n, oy, ox), kernel row i is gp.kw * cp bytes at
@@ -300,24 +333,7 @@ class Conv2d : public Op {
     gather.run = static_cast<size_t>(gp.kw * cp);
     gather.segment_stride = static_cast<size_t>(g.dh * gp.w * cp);
     gather.row_offset = conv::gather_row_offsets(g, gp, cp);
-    MatmulDest dest;
-    if (out_q_) {
-      dest.kind = MatmulDest::Kind::kInt;
-      dest.data = y.data();
-      dest.ld = cout_;
-      dest.type = out_q_->type;
-      dest.grid = out_q_->grid;
-    } else if (out_layout_ == Layout::kChannelsLast) {
-      dest = MatmulDest::rows(y.f32(), cout_);
-    } else {
-      dest.kind = MatmulDest::Kind::kF32Planes;
-      dest.f32 = y.f32();
-      dest.plane = plane;
-      dest.channels = cout_;
-    }
-    dest.residual = residual;
-    dest.residual_ld = cout_;
-    qm_[0].run_gather(gather, dest, activation_, ctx);
+    qm_[0].run_gather(gather, destination(ctx, g, y, 0, residual), activation_, ctx);
   }
 
   // Image n of a float input (NCHW, or channels-last already) as
@@ -339,12 +355,19 @@ class Conv2d : public Op {
     }
   }
 
-  // The integer that stands for 0 on the layer's grid, as raw bytes.
-  static int32_t pad_value(const QuantizedMatmul& q) {
+  // The integer that stands for 0 on a grid, as raw bytes.
+  static int32_t zero_integer(const quant::Affine& grid) {
     const float zero = 0.f;
     int16_t pad;
-    quant::quantize(&zero, 1, q.activation(), &pad);
+    quant::quantize(&zero, 1, grid, &pad);
     return pad;
+  }
+  static int32_t pad_value(const QuantizedMatmul& q) { return zero_integer(q.activation()); }
+
+  // Reads its integer input where it lies (implicit im2col over whole
+  // channels, no per-call transform): then it can take it inside a border.
+  bool reads_in_place() const {
+    return !qm_.empty() && gather_cp_ == w_->dim(1) && !fold_kw_ && !qm_[0].has_transform();
   }
 
   bool quantizable() const override { return true; }
@@ -354,6 +377,7 @@ class Conv2d : public Op {
     qm_.clear();
     em_.clear();
     out_q_.reset();
+    in_border_ = {};
     if (!plan.quantized()) return;
     const int64_t cg = w_->dim(1), cog = cout_ / groups_, k = cg * w_->dim(2) * w_->dim(3);
     if (plan.scheme().execution() == quant::Execution::kExponent) {
@@ -428,7 +452,15 @@ class Conv2d : public Op {
   DType output_dtype(const std::vector<DType>&) const override { return out_q_ ? out_q_->type : DType::kF32; }
   std::optional<QuantizedHandover> quantized_input(int input) const override {
     if (qm_.empty() || input != 0) return std::nullopt;  // the residual stays float
-    return QuantizedHandover{qm_[0].activation(), qm_[0].storage_type(), Layout::kChannelsLast};
+    QuantizedHandover h{qm_[0].activation(), qm_[0].storage_type(), Layout::kChannelsLast, {}, false};
+    if (reads_in_place()) {
+      h.reads_border = true;
+      h.border = {padding_[0], padding_[1], padding_[2], padding_[3]};
+    }
+    return h;
+  }
+  void set_input_border(int input, const Border& b) override {
+    if (input == 0) in_border_ = b;
   }
   bool can_emit_quantized(int) const override { return !qm_.empty(); }
   ChannelsLast channels_last() const override { return ChannelsLast::kChooses; }
@@ -448,6 +480,7 @@ class Conv2d : public Op {
   std::vector<ExpMatmul> em_;
   quant::LayerPlan plan_;
   std::optional<QuantizedHandover> out_q_;  // integer output for the next layer
+  Border in_border_;                         // integer input handed over inside this border
   Layout out_layout_ = Layout::kAsShape;     // float output: NCHW or channels-last
   // > 0: implicit im2col over pixels of this many channels (a multiple of
   // 4), which hold the kernel row's kw pixels when fold_kw_.

@@ -180,6 +180,28 @@ void pad_images(const Executor& ex, const Geometry& g, const PaddedInput& p,
   ex.parallel_for(static_cast<size_t>(g.n), grain, images);
 }
 
+void fill_border(const Executor& ex, uint8_t* images, int64_t n, int64_t h, int64_t w, int64_t c, const Border& b,
+                 size_t es, int32_t pad) {
+  const int64_t hb = h + b.top + b.bottom, wb = w + b.left + b.right;
+  const size_t px = static_cast<size_t>(c) * es, row = static_cast<size_t>(wb) * px;
+  const size_t image = static_cast<size_t>(hb) * row;
+  auto fill = [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      uint8_t* d = images + i * image;
+      fill_pad(d, b.top * wb * c, es, pad);
+      for (int64_t y = b.top; y < b.top + h; ++y) {
+        fill_pad(d + static_cast<size_t>(y) * row, b.left * c, es, pad);
+        fill_pad(d + static_cast<size_t>(y) * row + static_cast<size_t>(b.left + w) * px, b.right * c, es, pad);
+      }
+      fill_pad(d + static_cast<size_t>(b.top + h) * row, b.bottom * wb * c, es, pad);
+    }
+  };
+  // Small tensors stay on the calling thread: a task costs more than the fill.
+  const size_t border_bytes = image - static_cast<size_t>(h * w) * px;
+  const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / std::max<size_t>(1, border_bytes));
+  ex.parallel_for(static_cast<size_t>(n), grain, fill);
+}
+
 namespace {
 
 // Copies n elements in whole blocks of 8, 16 or 32 bytes (the smallest that

@@ -13,6 +13,16 @@ OpBuilder::OpBuilder(const std::string& where, const std::string& name, const js
                      const Weights& weights)
     : where_(where), name_(name), attrs_(attributes), weights_(weights) {}
 
+bool border_fits(const Shape& s, DType type, const Border& b) {
+  if (b.none()) return true;
+  if (s.size() != 4) return false;
+  using L = long double;  // no overflow for absurd paddings
+  const L n = static_cast<L>(s[0]), c = static_cast<L>(s[1]), h = static_cast<L>(s[2]), w = static_cast<L>(s[3]);
+  const L bordered = n * (h + static_cast<L>(b.top + b.bottom)) * (w + static_cast<L>(b.left + b.right)) * c *
+                     static_cast<L>(dtype_size(type));
+  return bordered + kBorderSlack <= 4 * n * c * h * w;
+}
+
 void OpBuilder::error(const char* key, const std::string& reason) const {
   fail(where_ + (key ? std::string(": attribute '") + key + "'" : std::string()), reason);
 }

@@ -170,7 +170,7 @@ void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0
             break;
           }
           case MatmulDest::Kind::kInt: {
-            const size_t i = r * static_cast<size_t>(d.ld) + c;
+            const size_t i = static_cast<size_t>(d.pixel(static_cast<int64_t>(r)) * d.ld) + c;
             if (d.type == DType::kU8) static_cast<uint8_t*>(d.data)[i] = requantize<uint8_t>(y, call.rq);
             else if (d.type == DType::kI8) static_cast<int8_t*>(d.data)[i] = requantize<int8_t>(y, call.rq);
             else static_cast<int16_t*>(d.data)[i] = requantize<int16_t>(y, call.rq);
@@ -211,12 +211,31 @@ void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0
     }
     case MatmulDest::Kind::kInt: {
       const size_t ld = static_cast<size_t>(d.ld);
-      if (d.type == DType::kU8)
-        detail::epilogue_to_u8(t, call.params, call.rq, static_cast<uint8_t*>(d.data) + m0 * ld, ld);
-      else if (d.type == DType::kI8)
-        detail::epilogue_to_i8(t, call.params, call.rq, static_cast<int8_t*>(d.data) + m0 * ld, ld);
-      else
-        detail::epilogue_to_i16(t, call.params, call.rq, static_cast<int16_t*>(d.data) + m0 * ld, ld);
+      auto store = [&](const detail::EpilogueTile& tt, size_t first) {
+        const size_t at = static_cast<size_t>(d.pixel(static_cast<int64_t>(first))) * ld;
+        if (d.type == DType::kU8)
+          detail::epilogue_to_u8(tt, call.params, call.rq, static_cast<uint8_t*>(d.data) + at, ld);
+        else if (d.type == DType::kI8)
+          detail::epilogue_to_i8(tt, call.params, call.rq, static_cast<int8_t*>(d.data) + at, ld);
+        else
+          detail::epilogue_to_i16(tt, call.params, call.rq, static_cast<int16_t*>(d.data) + at, ld);
+      };
+      if (d.border.none()) {
+        store(t, m0);
+        return;
+      }
+      // Bordered: one call per run of pixels along an output row.
+      const size_t ow = static_cast<size_t>(d.out_w);
+      for (size_t r = m0; r < m1;) {
+        const size_t end = std::min(m1, r + ow - r % ow);
+        detail::EpilogueTile ti = t;
+        ti.acc = call.acc32 + r * call.ldc + c0;
+        ti.rows = end - r;
+        ti.ra = call.ra ? call.ra + r : nullptr;
+        if (d.residual) ti.res = d.residual + static_cast<int64_t>(r) * d.residual_ld;
+        store(ti, r);
+        r = end;
+      }
       return;
     }
   }

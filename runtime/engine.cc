@@ -66,7 +66,10 @@ void plan_layouts(const Model& model, std::vector<std::unique_ptr<ops::Op>>& ops
 // outputs back, then forward to drop pass-through chains whose start cannot
 // be integers. Model outputs stay float. Bit-exact with the float path: the
 // writer quantizes the same float values the reader would have quantized,
-// and max and reordering commute with a monotone quantizer.
+// and max and reordering commute with a monotone quantizer. When every
+// reader of a channels-last tensor reads it in place, the writer puts its
+// images inside a border of the padding integer as wide as the widest
+// reader's padding (ops/op.h, Border), and no reader copies a padded image.
 void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& ops) {
   const int tensors = model.tensor_count();
   std::vector<std::vector<std::pair<int, int>>> readers(static_cast<size_t>(tensors));
@@ -99,14 +102,23 @@ void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& o
           const ops::Op& op = *ops[static_cast<size_t>(reader)];
           std::optional<ops::QuantizedHandover> r = op.quantized_input(slot);
           const auto& outs = nodes[static_cast<size_t>(reader)].outputs;
-          if (!r && outs.size() == 1 && want[static_cast<size_t>(outs[0])])
+          if (!r && outs.size() == 1 && want[static_cast<size_t>(outs[0])]) {
             r = op.passes_through(*want[static_cast<size_t>(outs[0])], input_shapes(reader));
-          if (!r || (h && !(*h == *r))) {
+            if (r) r->border = {}, r->reads_border = false;  // pass-throughs read plain images
+          }
+          if (!r || (h && !h->same_integers(*r))) {
             ok = false;
             break;
           }
+          if (!r->reads_border || (h && !h->reads_border)) {
+            r->border = {}, r->reads_border = false;  // every reader must read in place, or none does
+          } else if (h) {  // the widest border serves all
+            r->border = {std::max(h->border.top, r->border.top), std::max(h->border.left, r->border.left),
+                         std::max(h->border.bottom, r->border.bottom), std::max(h->border.right, r->border.right)};
+          }
           h = r;
         }
+        if (ok && !ops::border_fits(model.tensor_shape(t), h->type, h->border)) h->border = {};
         if (ok) want[static_cast<size_t>(t)] = h;
       }
   // Forward: a tensor is integers only if its writer makes it so (a quantized
@@ -122,9 +134,16 @@ void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& o
           op.emit_quantized(static_cast<int>(k), *want[static_cast<size_t>(t)]);
         } else if (n.inputs.size() != 1 || !want[static_cast<size_t>(n.inputs[0])]) {
           want[static_cast<size_t>(t)].reset();
+        } else {
+          want[static_cast<size_t>(t)]->border = {};  // passed on as it came: no border
         }
       }
     }
+  // Each reader learns the border its integers come with.
+  for (int t = 0; t < tensors; ++t)
+    if (want[static_cast<size_t>(t)])
+      for (const auto& [reader, slot] : readers[static_cast<size_t>(t)])
+        ops[static_cast<size_t>(reader)]->set_input_border(slot, want[static_cast<size_t>(t)]->border);
 }
 
 }  // namespace

@@ -282,6 +282,79 @@ TEST_CASE("gather_row_offsets: every row's offset, whatever batch sizes and geom
     for (int64_t h = 4; h < 24; ++h) check(n, h, 1 + h % 2, h % 3 == 0 ? 8 : 4);
 }
 
+TEST_CASE("convolutions read handed-over integers inside the writer's border, as they would their padded copy") {
+  // c1 writes its integers inside a border as wide as its readers' padding
+  // (ops/op.h, Border); readers gather from it in place, starting as far in
+  // as the border is wider than their own padding. With float hand-over each
+  // reader quantizes and pads its own copy. Every bit must agree:
+  // - one reader, symmetric and lopsided paddings, strides 1 and 2;
+  // - two readers with different paddings (a 3x3 and a 1x1 projection whose
+  //   output is added in as a residual: a ResNet block), so one starts
+  //   inside the border;
+  // - a reader that cannot read in place beside one that can (grouped:
+  //   no border at all), a max pool in between (pools pass plain images on);
+  // - c1 without an activation, so 0 is not integer 0 on its readers' grid
+  //   (a border left unfilled would show), 5 channels (padded to 8: no
+  //   in-place reads), int16 activations, DRQ (a run-time transform), 1
+  //   and 3 images (little slack).
+  using Pad = std::vector<int64_t>;
+  unsigned seed = 1500;
+  for (int64_t ch : {4, 5, 16})
+    for (const char* plan_text : {"4", "8", "12", "scheme=drq"})
+      for (const char* act : {"relu", "none"})
+        for (int64_t n : {1, 3}) {
+          INFO(ch << " channels, plan " << std::string(plan_text) << ", activation " << std::string(act) << ", " << n << " images");
+          const Tensor x = test::random_tensor({n, 3, 9, 10}, seed++, -1.f, 1.f);
+          unsigned w = seed;  // weights' seeds
+          seed += 20;
+          auto first = [&](ModelBuilder& mb) -> ModelBuilder& {
+            mb.input("x", {3, 9, 10}).output("y").weight("w1", {ch, 3, 3, 3}, w).weight("b1", {ch}, w + 1);
+            nlohmann::json a = {{"weight", "w1"}, {"bias", "b1"}, {"padding", {1, 1, 1, 1}}};
+            if (std::string(act) != "none") a["activation"] = act;
+            return mb.node("conv2d", "c1", {"x"}, {"h"}, a);
+          };
+          for (const Pad& pad : {Pad{1, 1, 1, 1}, Pad{0, 1, 2, 1}, Pad{2, 0, 0, 2}})
+            for (int64_t stride : {1, 2}) {
+              INFO("one reader, padding " << pad[0] << pad[1] << pad[2] << pad[3] << ", stride " << stride);
+              ModelBuilder mb;
+              first(mb).weight("w2", {6, ch, 3, 3}, w + 2).weight("b2", {6}, w + 3)
+                  .node("conv2d", "c2", {"h"}, {"y"},
+                        {{"weight", "w2"}, {"bias", "b2"}, {"padding", pad}, {"stride", {stride, stride}}});
+              check_handovers_agree(mb, plan_text, x);
+            }
+          {
+            INFO("a 3x3 reader and a 1x1 projection, added");
+            ModelBuilder mb;
+            first(mb).weight("w2", {8, ch, 3, 3}, w + 4).weight("b2", {8}, w + 5)
+                .weight("w3", {8, ch, 1, 1}, w + 6).weight("b3", {8}, w + 7)
+                .node("conv2d", "c2", {"h"}, {"h2"},
+                      {{"weight", "w2"}, {"bias", "b2"}, {"padding", {1, 1, 1, 1}}, {"stride", {2, 2}}})
+                .node("conv2d", "c3", {"h"}, {"h3"}, {{"weight", "w3"}, {"bias", "b3"}, {"stride", {2, 2}}})
+                .node("add", "a", {"h2", "h3"}, {"y"});
+            check_handovers_agree(mb, plan_text, x);
+          }
+          if (ch % 2 == 0) {
+            INFO("beside a grouped reader");
+            ModelBuilder mb;
+            first(mb).weight("w2", {6, ch, 3, 3}, w + 8).weight("b2", {6}, w + 9)
+                .weight("w3", {6, ch / 2, 3, 3}, w + 10).weight("b3", {6}, w + 11)
+                .node("conv2d", "c2", {"h"}, {"h2"}, {{"weight", "w2"}, {"bias", "b2"}, {"padding", {1, 1, 1, 1}}})
+                .node("conv2d", "c3", {"h"}, {"h3"},
+                      {{"weight", "w3"}, {"bias", "b3"}, {"padding", {1, 1, 1, 1}}, {"groups", 2}})
+                .node("add", "a", {"h2", "h3"}, {"y"});
+            check_handovers_agree(mb, plan_text, x);
+          }
+          {
+            INFO("through a max pool");
+            ModelBuilder mb;
+            first(mb).weight("w2", {6, ch, 3, 3}, w + 12).weight("b2", {6}, w + 13)
+                .node("max_pool2d", "p", {"h"}, {"hp"}, {{"kernel", {2, 2}}})
+                .node("conv2d", "c2", {"hp"}, {"y"}, {{"weight", "w2"}, {"bias", "b2"}, {"padding", {1, 1, 1, 1}}});
+            check_handovers_agree(mb, plan_text, x);
+          }
+        }
+}
+
 TEST_CASE("global_avg_pool sums each plane in pixel order, whatever the layout it gets") {
   // conv -> global_avg_pool hands the pool channels-last floats; the same conv
   // alone gives the planes. The pool must equal each plane summed pixel by
