@@ -49,9 +49,9 @@ void Tensor::reshape(Shape shape) {
   shape_ = std::move(shape);
 }
 
-void Tensor::resize(Shape shape, DType dtype) {
+void Tensor::resize(Shape shape, DType dtype, int64_t extra) {
   const int64_t n = numel(shape);
-  if (static_cast<size_t>(n) > data_.size()) data_.resize(static_cast<size_t>(n));
+  if (static_cast<size_t>(n + extra) > data_.size()) data_.resize(static_cast<size_t>(n + extra));
   shape_ = std::move(shape);
   dtype_ = dtype;
   layout_ = Layout::kAsShape;

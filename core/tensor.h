@@ -62,9 +62,10 @@ class Tensor {
 
   // Same data, new shape of the same size.
   void reshape(Shape shape);
-  // Reallocates only when the new size is larger; contents unspecified.
-  // The layout goes back to kAsShape.
-  void resize(Shape shape, DType dtype = DType::kF32);
+  // Reallocates only when the new size (plus `extra` 4-byte elements of
+  // storage after the data) is larger; contents unspecified. The layout
+  // goes back to kAsShape.
+  void resize(Shape shape, DType dtype = DType::kF32, int64_t extra = 0);
 
  private:
   Shape shape_;

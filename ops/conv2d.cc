@@ -193,7 +193,11 @@ class Conv2d : public Op {
     const DType t = q0.storage_type();
     const size_t es = dtype_size(t);
     const int64_t per_image = g.h * g.w * g.c;
-    const bool float_input = x.dtype() == DType::kF32, nhwc = x.layout() == Layout::kChannelsLast;
+    // The integers handed over: the tensor itself, or the twin of its floats.
+    const uint8_t* ints = x.dtype() != DType::kF32 ? static_cast<const uint8_t*>(x.data())
+                          : in_twin_                 ? twin_data(x)
+                                                     : nullptr;
+    const bool float_input = ints == nullptr, nhwc = x.layout() == Layout::kChannelsLast;
     // The GEMM reads the input spatially padded with the integer that
     // stands for 0 (so the unfolding never checks bounds) and, in gather
     // mode, with channels padded to gather_cp_ (integer 0). The copies read
@@ -208,14 +212,14 @@ class Conv2d : public Op {
     // element, which leaves the slack the gather reads past its runs.
     const bool unpadded = std::all_of(padding_.begin(), padding_.end(), [](int64_t v) { return v == 0; });
     if (reads_in_place() && unpadded && !float_input && in_border_.none() &&
-        (4 - es) * static_cast<size_t>(x.size()) >= kSlack) {
-      run_gathered(ctx, g, p.gp, static_cast<const uint8_t*>(x.data()), y, residual);
+        (in_twin_ || (4 - es) * static_cast<size_t>(x.size()) >= kSlack)) {
+      run_gathered(ctx, g, p.gp, ints, y, residual);
       return;
     }
     // Handed over inside a border (ops/op.h, Border) that covers this
     // layer's padding: the GEMM gathers from the writer's bordered images,
     // starting as far in as the border is wider than the padding.
-    const Border in_border = float_input || !border_fits(x.shape(), t, in_border_) ? Border{} : in_border_;
+    const Border in_border = float_input || (!in_twin_ && !border_fits(x.shape(), t, in_border_)) ? Border{} : in_border_;
     if (!in_border.none()) {
       const Border mine{padding_[0], padding_[1], padding_[2], padding_[3]};
       if (!reads_in_place() || !in_border.covers(mine)) fail(where_, "internal error: input border does not cover the padding");
@@ -223,7 +227,7 @@ class Conv2d : public Op {
       gb.h = g.h + in_border.top + in_border.bottom;
       gb.w = g.w + in_border.left + in_border.right;
       const size_t skip = static_cast<size_t>(((in_border.top - mine.top) * gb.w + in_border.left - mine.left) * g.c) * es;
-      run_gathered(ctx, g, gb, static_cast<const uint8_t*>(x.data()) + skip, y, residual);
+      run_gathered(ctx, g, gb, ints + skip, y, residual);
       return;
     }
     padded.reserve_scratch(static_cast<size_t>(g.n) * p.image_bytes() + kSlack);
@@ -238,7 +242,7 @@ class Conv2d : public Op {
             quantize_image(g, x.f32(), nhwc, static_cast<int64_t>(n), q0, qx.data() + n * per_image * es);
         });
       } else {
-        std::memcpy(qx.data(), x.data(), static_cast<size_t>(g.n * per_image) * es);
+        std::memcpy(qx.data(), ints, static_cast<size_t>(g.n * per_image) * es);
       }
       const quant::ActivationLayout layout{g.n, g.h, g.w, g.c, per_image};
       int64_t regions = 0, sensitive = 0;
@@ -259,7 +263,7 @@ class Conv2d : public Op {
         return static_cast<const uint8_t*>(one.data());
       };
     } else {  // the previous layer's integers
-      image = [&](int64_t n) { return static_cast<const uint8_t*>(x.data()) + n * per_image * static_cast<int64_t>(es); };
+      image = [&](int64_t n) { return ints + n * per_image * static_cast<int64_t>(es); };
     }
     conv::pad_images(ctx.ex, g, p, image, padded.data());
     const Geometry& gp = p.gp;
@@ -308,6 +312,17 @@ class Conv2d : public Op {
       }
     } else if (out_layout_ == Layout::kChannelsLast) {
       dest = MatmulDest::rows(y.f32() + c0, cout_);
+      if (twin_q_) {  // and the integer twin for the readers that take integers
+        const size_t es = dtype_size(twin_q_->type);
+        dest.twin = twin_data(y) + static_cast<size_t>(c0) * es;
+        dest.type = twin_q_->type;
+        dest.grid = twin_q_->grid;
+        dest.border = twin_q_->border;
+        dest.out_h = g.oh;
+        dest.out_w = g.ow;
+        if (c0 == 0 && !dest.border.none())
+          conv::fill_border(ctx.ex, twin_data(y), g.n, g.oh, g.ow, cout_, dest.border, es, zero_integer(twin_q_->grid));
+      }
     } else {
       dest.kind = MatmulDest::Kind::kF32Planes;
       dest.f32 = y.f32() + c0 * plane;
@@ -377,7 +392,9 @@ class Conv2d : public Op {
     qm_.clear();
     em_.clear();
     out_q_.reset();
+    twin_q_.reset();
     in_border_ = {};
+    in_twin_ = false;
     if (!plan.quantized()) return;
     const int64_t cg = w_->dim(1), cog = cout_ / groups_, k = cg * w_->dim(2) * w_->dim(3);
     if (plan.scheme().execution() == quant::Execution::kExponent) {
@@ -459,8 +476,13 @@ class Conv2d : public Op {
     }
     return h;
   }
-  void set_input_border(int input, const Border& b) override {
-    if (input == 0) in_border_ = b;
+  void set_integer_input(int input, const Border& b, bool twin) override {
+    if (input == 0) in_border_ = b, in_twin_ = twin;
+  }
+  bool can_emit_twin(int) const override { return !qm_.empty() && !out_q_ && out_layout_ == Layout::kChannelsLast; }
+  void emit_twin(int, const QuantizedHandover& h) override { twin_q_ = h; }
+  int64_t output_extra(int, const Shape& s) const override {
+    return twin_q_ ? twin_elements(s, twin_q_->type, twin_q_->border) : 0;
   }
   bool can_emit_quantized(int) const override { return !qm_.empty(); }
   ChannelsLast channels_last() const override { return ChannelsLast::kChooses; }
@@ -480,7 +502,9 @@ class Conv2d : public Op {
   std::vector<ExpMatmul> em_;
   quant::LayerPlan plan_;
   std::optional<QuantizedHandover> out_q_;  // integer output for the next layer
-  Border in_border_;                         // integer input handed over inside this border
+  std::optional<QuantizedHandover> twin_q_;  // float output with an integer twin for some readers
+  Border in_border_;                         // integer input handed over inside this border,
+  bool in_twin_ = false;                     // as the twin of a float tensor
   Layout out_layout_ = Layout::kAsShape;     // float output: NCHW or channels-last
   // > 0: implicit im2col over pixels of this many channels (a multiple of
   // 4), which hold the kernel row's kw pixels when fold_kw_.

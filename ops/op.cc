@@ -23,6 +23,13 @@ bool border_fits(const Shape& s, DType type, const Border& b) {
   return bordered + kBorderSlack <= 4 * n * c * h * w;
 }
 
+int64_t twin_elements(const Shape& s, DType type, const Border& b) {
+  if (s.size() != 4) return 0;
+  const int64_t bytes = s[0] * (s[2] + b.top + b.bottom) * (s[3] + b.left + b.right) * s[1] *
+                        static_cast<int64_t>(dtype_size(type));
+  return (bytes + kBorderSlack + 63) / 64 * 16 + 16;  // the twin starts up to 60 bytes after the floats' end
+}
+
 void OpBuilder::error(const char* key, const std::string& reason) const {
   fail(where_ + (key ? std::string(": attribute '") + key + "'" : std::string()), reason);
 }

@@ -177,6 +177,18 @@ constexpr int64_t kBorderSlack = 64;
 // both ask, on the shape at hand: a border that does not fit is none.
 bool border_fits(const Shape& shape, DType type, const Border& border);
 
+// The integer twin of a float tensor: when a float tensor also has readers
+// that take integers (ResNet's stem output is the next convolution's input
+// and a residual), its writer puts their integers, inside their border,
+// after the floats in the same tensor's storage (64-byte aligned), and the
+// float readers read the floats as before.
+inline size_t twin_offset(const Tensor& t) { return (static_cast<size_t>(t.size()) + 15) / 16 * 64; }
+inline const uint8_t* twin_data(const Tensor& t) { return static_cast<const uint8_t*>(t.data()) + twin_offset(t); }
+inline uint8_t* twin_data(Tensor& t) { return static_cast<uint8_t*>(t.data()) + twin_offset(t); }
+// The 4-byte elements a [N, C, H, W] tensor needs beyond its own for a twin
+// of `type` integers inside `border` (kBorderSlack included).
+int64_t twin_elements(const Shape& shape, DType type, const Border& border);
+
 class Op {
  public:
   virtual ~Op() = default;
@@ -243,9 +255,16 @@ class Op {
                                                           const std::vector<Shape>& inputs) const {
     return std::nullopt;
   }
-  // - the border input i arrives with, once the engine has settled it (only
-  //   ever non-empty for readers that asked with reads_border).
-  virtual void set_input_border(int input, const Border& border) {}
+  // - for a float output that also has integer readers: whether it can write
+  //   their integers as the tensor's twin (twin_data), and then does so, the
+  //   storage for it asked for with output_extra;
+  virtual bool can_emit_twin(int output) const { return false; }
+  virtual void emit_twin(int output, const QuantizedHandover& h) {}
+  virtual int64_t output_extra(int output, const Shape& shape) const { return 0; }
+  // - how input i's integers arrive, once the engine has settled it: inside
+  //   `border` (only ever non-empty for readers that asked with
+  //   reads_border), and in the tensor itself or as its twin.
+  virtual void set_integer_input(int input, const Border& border, bool twin) {}
 };
 
 using OpFactory = std::unique_ptr<Op> (*)(OpBuilder& b);

@@ -44,11 +44,14 @@ struct MatmulDest {
   // residual[r * residual_ld + c], or none.
   const float* residual = nullptr;
   int64_t residual_ld = 0;
-  // kInt into bordered images: out_h x out_w pixels each, inside `border`.
+  // kF32Rows: also the same values as integers (type, grid) at
+  // twin[pixel(r) * ld + c] -- the tensor's integer twin (ops/op.h).
+  void* twin = nullptr;
+  // kInt and twins into bordered images: out_h x out_w pixels each, inside `border`.
   Border border;
   int64_t out_h = 0, out_w = 0;
 
-  // The pixel that GEMM row r goes to (kInt).
+  // The pixel that GEMM row r goes to (kInt, twin).
   int64_t pixel(int64_t r) const {
     if (border.none()) return r;
     const int64_t image = out_h * out_w, n = r / image, p = r % image, oy = p / out_w, ox = p % out_w;

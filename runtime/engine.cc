@@ -91,6 +91,20 @@ void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& o
     for (int t : nodes[static_cast<size_t>(node)].inputs) shapes.push_back(model.tensor_shape(t));
     return shapes;
   };
+  // Readers' wants agree on the same integers; their borders merge into the
+  // widest when every reader reads in place, else into none. False when
+  // they differ.
+  auto merge = [](std::optional<ops::QuantizedHandover>& h, ops::QuantizedHandover r) {
+    if (h && !h->same_integers(r)) return false;
+    if (!r.reads_border || (h && !h->reads_border)) {
+      r.border = {}, r.reads_border = false;
+    } else if (h) {
+      r.border = {std::max(h->border.top, r.border.top), std::max(h->border.left, r.border.left),
+                  std::max(h->border.bottom, r.border.bottom), std::max(h->border.right, r.border.right)};
+    }
+    h = r;
+    return true;
+  };
   // Backward: what the readers of each tensor want.
   for (auto level = model.levels().rbegin(); level != model.levels().rend(); ++level)
     for (int node : *level)
@@ -106,17 +120,10 @@ void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& o
             r = op.passes_through(*want[static_cast<size_t>(outs[0])], input_shapes(reader));
             if (r) r->border = {}, r->reads_border = false;  // pass-throughs read plain images
           }
-          if (!r || (h && !h->same_integers(*r))) {
+          if (!r || !merge(h, *r)) {
             ok = false;
             break;
           }
-          if (!r->reads_border || (h && !h->reads_border)) {
-            r->border = {}, r->reads_border = false;  // every reader must read in place, or none does
-          } else if (h) {  // the widest border serves all
-            r->border = {std::max(h->border.top, r->border.top), std::max(h->border.left, r->border.left),
-                         std::max(h->border.bottom, r->border.bottom), std::max(h->border.right, r->border.right)};
-          }
-          h = r;
         }
         if (ok && !ops::border_fits(model.tensor_shape(t), h->type, h->border)) h->border = {};
         if (ok) want[static_cast<size_t>(t)] = h;
@@ -139,11 +146,32 @@ void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& o
         }
       }
     }
-  // Each reader learns the border its integers come with.
+  // Each reader learns how its integers come.
   for (int t = 0; t < tensors; ++t)
     if (want[static_cast<size_t>(t)])
       for (const auto& [reader, slot] : readers[static_cast<size_t>(t)])
-        ops[static_cast<size_t>(reader)]->set_input_border(slot, want[static_cast<size_t>(t)]->border);
+        ops[static_cast<size_t>(reader)]->set_integer_input(slot, want[static_cast<size_t>(t)]->border, false);
+  // Float tensors that some readers would take as integers (a block's output
+  // that is also the next block's residual): the writer adds an integer twin
+  // for those readers when they agree, and the others read the floats.
+  for (int t = 0; t < tensors; ++t) {
+    const int w = writer[static_cast<size_t>(t)];
+    if (want[static_cast<size_t>(t)] || w < 0 || !ops[static_cast<size_t>(w)]->can_emit_twin(writer_slot[static_cast<size_t>(t)]))
+      continue;
+    std::optional<ops::QuantizedHandover> h;
+    std::vector<std::pair<int, int>> takers;
+    bool ok = true;
+    for (const auto& [reader, slot] : readers[static_cast<size_t>(t)]) {
+      const std::optional<ops::QuantizedHandover> r = ops[static_cast<size_t>(reader)]->quantized_input(slot);
+      if (!r) continue;
+      takers.push_back({reader, slot});
+      ok = ok && merge(h, *r);
+    }
+    if (!ok || takers.empty()) continue;
+    if (!ops::border_fits(model.tensor_shape(t), h->type, h->border)) h->border = {};  // no absurd twins
+    ops[static_cast<size_t>(w)]->emit_twin(writer_slot[static_cast<size_t>(t)], *h);
+    for (const auto& [reader, slot] : takers) ops[static_cast<size_t>(reader)]->set_integer_input(slot, h->border, true);
+  }
 }
 
 }  // namespace

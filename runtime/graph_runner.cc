@@ -86,7 +86,7 @@ void GraphRunner::run_node(int index, const Executor& ex, bool reference, const 
   std::vector<Tensor*> out;
   for (size_t k = 0; k < n.outputs.size(); ++k) {
     Tensor& t = tensors_[static_cast<size_t>(n.outputs[k])];
-    t.resize(out_shapes[k], op.output_dtype(dtypes));
+    t.resize(out_shapes[k], op.output_dtype(dtypes), op.output_extra(static_cast<int>(k), out_shapes[k]));
     out.push_back(&t);
   }
   const ops::RunContext ctx{ex, states_[static_cast<size_t>(index)].get(), reference,

@@ -229,21 +229,38 @@ HWY_INLINE hn::Vec<DI> RoundClamped(DI di, V g, V lo, V hi) {
   return hn::ConvertTo(di, hn::Min(hn::Max(hn::Round(g), lo), hi));
 }
 
-template <typename T>
-void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, T* out, size_t ldo) {
-  const hn::ScalableTag<float> d;
+// y on the next layer's grid as T (quant::quantize's operations).
+template <typename T, class V>
+HWY_INLINE auto Requantize(V y, const RequantParams& q) {
+  const hn::DFromV<V> d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::Rebind<T, decltype(d)> dt;
+  const auto g = hn::Mul(hn::Add(hn::Mul(y, hn::Set(d, q.inv_scale)), hn::Set(d, q.offset)), hn::Set(d, q.half));
+  return NarrowInRange(dt, RoundClamped(di, g, hn::Set(d, q.lo), hn::Set(d, q.hi)));
+}
+
+template <typename T>
+void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, T* out, size_t ldo) {
   ForEachVector(
-      d, t, p,
+      hn::ScalableTag<float>(), t, p,
       // Scalars by value (byte stores may alias anything a reference would
       // reread; SVE vectors cannot be captured by copy): the constants are
       // loop invariants the compiler keeps in registers.
-      [=](auto y) {
-        const auto g = hn::Mul(hn::Add(hn::Mul(y, hn::Set(d, q.inv_scale)), hn::Set(d, q.offset)), hn::Set(d, q.half));
-        return NarrowInRange(dt, RoundClamped(di, g, hn::Set(d, q.lo), hn::Set(d, q.hi)));
-      },
+      [=](auto y) { return Requantize<T>(y, q); },
       [=](size_t r, size_t c, auto v, size_t n) { StoreUpTo(v, hn::DFromV<decltype(v)>(), out + r * ldo + c, n); });
+}
+
+// Floats and the same values on the next layer's grid (an integer twin).
+template <typename T>
+void ToF32AndInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out, size_t ldo,
+                 T* iout, size_t ildo) {
+  ForEachVector(
+      hn::ScalableTag<float>(), t, p, [](auto y) { return y; },
+      [=](size_t r, size_t c, auto y, size_t n) {
+        StoreUpTo(y, hn::DFromV<decltype(y)>(), out + r * ldo + c, n);
+        const auto v = Requantize<T>(y, q);
+        StoreUpTo(v, hn::DFromV<decltype(v)>(), iout + r * ildo + c, n);
+      });
 }
 
 void ToU8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, uint8_t* out, size_t ldo) {
@@ -254,6 +271,18 @@ void ToI8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q
 }
 void ToI16(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, int16_t* out, size_t ldo) {
   ToInt(t, p, q, out, ldo);
+}
+void ToF32AndU8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out, size_t ldo,
+                uint8_t* iout, size_t ildo) {
+  ToF32AndInt(t, p, q, out, ldo, iout, ildo);
+}
+void ToF32AndI8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out, size_t ldo,
+                int8_t* iout, size_t ildo) {
+  ToF32AndInt(t, p, q, out, ldo, iout, ildo);
+}
+void ToF32AndI16(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out, size_t ldo,
+                 int16_t* iout, size_t ildo) {
+  ToF32AndInt(t, p, q, out, ldo, iout, ildo);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -270,6 +299,9 @@ HWY_EXPORT(ToF32Planes);
 HWY_EXPORT(ToU8);
 HWY_EXPORT(ToI8);
 HWY_EXPORT(ToI16);
+HWY_EXPORT(ToF32AndU8);
+HWY_EXPORT(ToF32AndI8);
+HWY_EXPORT(ToF32AndI16);
 
 void epilogue_to_f32(const EpilogueTile& t, const EpilogueParams& p, float* out, size_t ldo) {
   HWY_DYNAMIC_DISPATCH(ToF32)(t, p, out, ldo);
@@ -288,6 +320,14 @@ void epilogue_to_i8(const EpilogueTile& t, const EpilogueParams& p, const Requan
 void epilogue_to_i16(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, int16_t* out,
                      size_t ldo) {
   HWY_DYNAMIC_DISPATCH(ToI16)(t, p, q, out, ldo);
+}
+void epilogue_to_f32_and_int(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out,
+                             size_t ldo, IntType type, void* iout, size_t ildo) {
+  switch (type) {
+    case IntType::kU8: HWY_DYNAMIC_DISPATCH(ToF32AndU8)(t, p, q, out, ldo, static_cast<uint8_t*>(iout), ildo); return;
+    case IntType::kI8: HWY_DYNAMIC_DISPATCH(ToF32AndI8)(t, p, q, out, ldo, static_cast<int8_t*>(iout), ildo); return;
+    case IntType::kI16: HWY_DYNAMIC_DISPATCH(ToF32AndI16)(t, p, q, out, ldo, static_cast<int16_t*>(iout), ildo); return;
+  }
 }
 
 }  // namespace bitlane::ops::detail

@@ -61,6 +61,11 @@ void epilogue_to_i8(const EpilogueTile& t, const EpilogueParams& p, const Requan
                     size_t ldo);
 void epilogue_to_i16(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, int16_t* out,
                      size_t ldo);
+// Both: out[r * ldo + c] as float and iout[r * ildo + c] on the next layer's
+// grid, from the same values (an integer twin, ops/op.h).
+enum class IntType : uint8_t { kU8, kI8, kI16 };
+void epilogue_to_f32_and_int(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out,
+                             size_t ldo, IntType type, void* iout, size_t ildo);
 
 // The scalar definition of one output, shared by the kernels' tails and the tests.
 inline float epilogue_value(int32_t acc, size_t c, float ra, const EpilogueParams& p, const float* res = nullptr) {

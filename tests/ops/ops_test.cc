@@ -37,7 +37,7 @@ Tensor run1(const ModelBuilder& mb, const Tensor& x, const quant::QuantPlan& pla
   return copy;
 }
 
-// The model's output on x under `plan_text` (calibrated on x), with integer
+// The model's outputs on x under `plan_text` (calibrated on x), with integer
 // hand-over between layers and with float hand-over: the two must agree in
 // every bit.
 void check_handovers_agree(const ModelBuilder& mb, const char* plan_text, const Tensor& x) {
@@ -48,8 +48,9 @@ void check_handovers_agree(const ModelBuilder& mb, const char* plan_text, const 
     o.calibration = {x};
     o.float_handover = float_handover;
     Session s(Engine::build(mb.build(), o, ex));
-    const Tensor& y = *s.run({x}, ex)[0];
-    return std::vector<float>(y.f32(), y.f32() + y.size());
+    std::vector<float> all;
+    for (const Tensor* y : s.run({x}, ex)) all.insert(all.end(), y->f32(), y->f32() + y->size());
+    return all;
   };
   const std::vector<float> integers = output(false), floats = output(true);
   REQUIRE(integers.size() == floats.size());
@@ -350,6 +351,60 @@ TEST_CASE("convolutions read handed-over integers inside the writer's border, as
             first(mb).weight("w2", {6, ch, 3, 3}, w + 12).weight("b2", {6}, w + 13)
                 .node("max_pool2d", "p", {"h"}, {"hp"}, {{"kernel", {2, 2}}})
                 .node("conv2d", "c2", {"hp"}, {"y"}, {{"weight", "w2"}, {"bias", "b2"}, {"padding", {1, 1, 1, 1}}});
+            check_handovers_agree(mb, plan_text, x);
+          }
+        }
+}
+
+TEST_CASE("a float tensor that is also a convolution's input carries that convolution's integers as its twin") {
+  // c1's output h is read as integers by convolutions and as floats by
+  // others (a residual add, a pool): c1 writes the floats and, after them in
+  // the same tensor, the integer readers' integers (inside their border)
+  // -- ResNet's stem, whose output is the first block's input and its
+  // residual. Against float hand-over, every bit must agree:
+  // - the block: h -> c2 (3x3), c2 + h (the add fuses into c2, which then
+  //   reads h twice: integers and the float residual);
+  // - two integer readers with different paddings (3x3 and a strided 1x1)
+  //   beside a float reader (a global average pool);
+  // - c1 without an activation (0 not integer 0: an unfilled border would
+  //   show), 5 channels (no in-place reads: a twin without a border), int16
+  //   activations, DRQ (the transform runs on a copy of the twin), 1 and 3
+  //   images.
+  unsigned seed = 1700;
+  for (int64_t ch : {4, 5, 16})
+    for (const char* plan_text : {"4", "8", "12", "scheme=drq"})
+      for (const char* act : {"relu", "none"})
+        for (int64_t n : {1, 3}) {
+          INFO(ch << " channels, plan " << std::string(plan_text) << ", activation " << std::string(act) << ", "
+                  << n << " images");
+          const Tensor x = test::random_tensor({n, 3, 9, 10}, seed++, -1.f, 1.f);
+          const unsigned w = seed;  // weights' seeds
+          seed += 10;
+          auto first = [&](ModelBuilder& mb) -> ModelBuilder& {
+            mb.input("x", {3, 9, 10}).weight("w1", {ch, 3, 3, 3}, w).weight("b1", {ch}, w + 1);
+            nlohmann::json a = {{"weight", "w1"}, {"bias", "b1"}, {"padding", {1, 1, 1, 1}}};
+            if (std::string(act) != "none") a["activation"] = act;
+            return mb.node("conv2d", "c1", {"x"}, {"h"}, a);
+          };
+          {
+            INFO("a residual block");
+            ModelBuilder mb;
+            first(mb).output("y").weight("w2", {ch, ch, 3, 3}, w + 2).weight("b2", {ch}, w + 3)
+                .node("conv2d", "c2", {"h"}, {"h2"}, {{"weight", "w2"}, {"bias", "b2"}, {"padding", {1, 1, 1, 1}}})
+                .node("add", "a", {"h2", "h"}, {"s"})
+                .node("relu", "r", {"s"}, {"y"});
+            check_handovers_agree(mb, plan_text, x);
+          }
+          {
+            INFO("two integer readers and a pool");
+            ModelBuilder mb;
+            first(mb).output("y").output("p").weight("w2", {8, ch, 3, 3}, w + 4).weight("b2", {8}, w + 5)
+                .weight("w3", {8, ch, 1, 1}, w + 6).weight("b3", {8}, w + 7)
+                .node("conv2d", "c2", {"h"}, {"h2"},
+                      {{"weight", "w2"}, {"bias", "b2"}, {"padding", {1, 1, 1, 1}}, {"stride", {2, 2}}})
+                .node("conv2d", "c3", {"h"}, {"h3"}, {{"weight", "w3"}, {"bias", "b3"}, {"stride", {2, 2}}})
+                .node("add", "a", {"h2", "h3"}, {"y"})
+                .node("global_avg_pool", "g", {"h"}, {"p"});
             check_handovers_agree(mb, plan_text, x);
           }
         }
