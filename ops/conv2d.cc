@@ -211,23 +211,9 @@ class Conv2d : public Op {
     // lie (ResNet's strided 1x1 projections). A tensor stores 4 bytes per
     // element, which leaves the slack the gather reads past its runs.
     const bool unpadded = std::all_of(padding_.begin(), padding_.end(), [](int64_t v) { return v == 0; });
-    if (reads_in_place() && unpadded && !float_input && in_border_.none() &&
-        (in_twin_ || (4 - es) * static_cast<size_t>(x.size()) >= kSlack)) {
+    if (gather_cp_ == g.c && !fold_kw_ && unpadded && !float_input && !q0.has_transform() &&
+        (in_twin_ || (4 - es) * static_cast<size_t>(x.size()) >= kSlack)) {  // a twin keeps 64 bytes of slack
       run_gathered(ctx, g, p.gp, ints, y, residual);
-      return;
-    }
-    // Handed over inside a border (ops/op.h, Border) that covers this
-    // layer's padding: the GEMM gathers from the writer's bordered images,
-    // starting as far in as the border is wider than the padding.
-    const Border in_border = float_input || (!in_twin_ && !border_fits(x.shape(), t, in_border_)) ? Border{} : in_border_;
-    if (!in_border.none()) {
-      const Border mine{padding_[0], padding_[1], padding_[2], padding_[3]};
-      if (!reads_in_place() || !in_border.covers(mine)) fail(where_, "internal error: input border does not cover the padding");
-      Geometry gb = p.gp;
-      gb.h = g.h + in_border.top + in_border.bottom;
-      gb.w = g.w + in_border.left + in_border.right;
-      const size_t skip = static_cast<size_t>(((in_border.top - mine.top) * gb.w + in_border.left - mine.left) * g.c) * es;
-      run_gathered(ctx, g, gb, ints + skip, y, residual);
       return;
     }
     padded.reserve_scratch(static_cast<size_t>(g.n) * p.image_bytes() + kSlack);
@@ -282,46 +268,29 @@ class Conv2d : public Op {
       rows.cols = static_cast<size_t>(cg * g.kh * g.kw);
       rows.ctx = &u;
       rows.produce = conv::Unfold::produce;
-      qm.run_rows(rows, destination(ctx, g, y, grp * cog, residual), activation_, ctx);
+      qm.run_rows(rows, destination(g, y, grp * cog, residual), activation_, ctx);
     }
   }
 
   // Where the GEMM of output channels [c0, c0 + cout / groups) writes: the
-  // next layer's integers (channels-last, inside their border when they
-  // have one -- filled here, on the first group), channels-last floats or
-  // NCHW planes.
-  MatmulDest destination(const RunContext& ctx, const Geometry& g, Tensor& y, int64_t c0,
-                         const float* residual) const {
+  // next layer's integers (channels-last), channels-last floats (with their
+  // integer twin when some readers take one) or NCHW planes.
+  MatmulDest destination(const Geometry& g, Tensor& y, int64_t c0, const float* residual) const {
     MatmulDest dest;
     const int64_t plane = g.oh * g.ow;
     if (out_q_) {
       y.set_layout(Layout::kChannelsLast);
-      const size_t es = dtype_size(out_q_->type);
       dest.kind = MatmulDest::Kind::kInt;
-      dest.data = static_cast<uint8_t*>(y.data()) + static_cast<size_t>(c0) * es;
+      dest.data = static_cast<uint8_t*>(y.data()) + static_cast<size_t>(c0) * dtype_size(out_q_->type);
       dest.ld = cout_;
       dest.type = out_q_->type;
       dest.grid = out_q_->grid;
-      if (border_fits(y.shape(), out_q_->type, out_q_->border)) {
-        dest.border = out_q_->border;
-        dest.out_h = g.oh;
-        dest.out_w = g.ow;
-        if (c0 == 0 && !dest.border.none())
-          conv::fill_border(ctx.ex, static_cast<uint8_t*>(y.data()), g.n, g.oh, g.ow, cout_, dest.border, es,
-                            zero_integer(out_q_->grid));
-      }
     } else if (out_layout_ == Layout::kChannelsLast) {
       dest = MatmulDest::rows(y.f32() + c0, cout_);
-      if (twin_q_) {  // and the integer twin for the readers that take integers
-        const size_t es = dtype_size(twin_q_->type);
-        dest.twin = twin_data(y) + static_cast<size_t>(c0) * es;
+      if (twin_q_) {
+        dest.twin = twin_data(y) + static_cast<size_t>(c0) * dtype_size(twin_q_->type);
         dest.type = twin_q_->type;
         dest.grid = twin_q_->grid;
-        dest.border = twin_q_->border;
-        dest.out_h = g.oh;
-        dest.out_w = g.ow;
-        if (c0 == 0 && !dest.border.none())
-          conv::fill_border(ctx.ex, twin_data(y), g.n, g.oh, g.ow, cout_, dest.border, es, zero_integer(twin_q_->grid));
       }
     } else {
       dest.kind = MatmulDest::Kind::kF32Planes;
@@ -348,7 +317,7 @@ class Conv2d : public Op {
     gather.run = static_cast<size_t>(gp.kw * cp);
     gather.segment_stride = static_cast<size_t>(g.dh * gp.w * cp);
     gather.row_offset = conv::gather_row_offsets(g, gp, cp);
-    qm_[0].run_gather(gather, destination(ctx, g, y, 0, residual), activation_, ctx);
+    qm_[0].run_gather(gather, destination(g, y, 0, residual), activation_, ctx);
   }
 
   // Image n of a float input (NCHW, or channels-last already) as
@@ -370,19 +339,12 @@ class Conv2d : public Op {
     }
   }
 
-  // The integer that stands for 0 on a grid, as raw bytes.
-  static int32_t zero_integer(const quant::Affine& grid) {
+  // The integer that stands for 0 on the layer's grid, as raw bytes.
+  static int32_t pad_value(const QuantizedMatmul& q) {
     const float zero = 0.f;
     int16_t pad;
-    quant::quantize(&zero, 1, grid, &pad);
+    quant::quantize(&zero, 1, q.activation(), &pad);
     return pad;
-  }
-  static int32_t pad_value(const QuantizedMatmul& q) { return zero_integer(q.activation()); }
-
-  // Reads its integer input where it lies (implicit im2col over whole
-  // channels, no per-call transform): then it can take it inside a border.
-  bool reads_in_place() const {
-    return !qm_.empty() && gather_cp_ == w_->dim(1) && !fold_kw_ && !qm_[0].has_transform();
   }
 
   bool quantizable() const override { return true; }
@@ -393,7 +355,6 @@ class Conv2d : public Op {
     em_.clear();
     out_q_.reset();
     twin_q_.reset();
-    in_border_ = {};
     in_twin_ = false;
     if (!plan.quantized()) return;
     const int64_t cg = w_->dim(1), cog = cout_ / groups_, k = cg * w_->dim(2) * w_->dim(3);
@@ -469,25 +430,16 @@ class Conv2d : public Op {
   DType output_dtype(const std::vector<DType>&) const override { return out_q_ ? out_q_->type : DType::kF32; }
   std::optional<QuantizedHandover> quantized_input(int input) const override {
     if (qm_.empty() || input != 0) return std::nullopt;  // the residual stays float
-    QuantizedHandover h{qm_[0].activation(), qm_[0].storage_type(), Layout::kChannelsLast, {}, false};
-    if (reads_in_place()) {
-      h.reads_border = true;
-      h.border = {padding_[0], padding_[1], padding_[2], padding_[3]};
-    }
-    return h;
-  }
-  void set_integer_input(int input, const Border& b, bool twin) override {
-    if (input == 0) in_border_ = b, in_twin_ = twin;
-  }
-  bool can_emit_twin(int) const override { return !qm_.empty() && !out_q_ && out_layout_ == Layout::kChannelsLast; }
-  void emit_twin(int, const QuantizedHandover& h) override { twin_q_ = h; }
-  int64_t output_extra(int, const Shape& s) const override {
-    return twin_q_ ? twin_elements(s, twin_q_->type, twin_q_->border) : 0;
+    return QuantizedHandover{qm_[0].activation(), qm_[0].storage_type(), Layout::kChannelsLast};
   }
   bool can_emit_quantized(int) const override { return !qm_.empty(); }
   ChannelsLast channels_last() const override { return ChannelsLast::kChooses; }
   void set_output_layout(int, Layout l) override { out_layout_ = l; }
   void emit_quantized(int, const QuantizedHandover& h) override { out_q_ = h; }
+  bool can_emit_twin(int) const override { return !qm_.empty() && !out_q_ && out_layout_ == Layout::kChannelsLast; }
+  void emit_twin(int, const QuantizedHandover& h) override { twin_q_ = h; }
+  int64_t output_extra(int, const Shape& s) const override { return twin_q_ ? twin_elements(s, twin_q_->type) : 0; }
+  void read_twin(int input) override { in_twin_ = in_twin_ || input == 0; }
 
  private:
   std::string where_;
@@ -501,10 +453,9 @@ class Conv2d : public Op {
   std::vector<QuantizedMatmul> qm_;
   std::vector<ExpMatmul> em_;
   quant::LayerPlan plan_;
-  std::optional<QuantizedHandover> out_q_;  // integer output for the next layer
+  std::optional<QuantizedHandover> out_q_;   // integer output for the next layer
   std::optional<QuantizedHandover> twin_q_;  // float output with an integer twin for some readers
-  Border in_border_;                         // integer input handed over inside this border,
-  bool in_twin_ = false;                     // as the twin of a float tensor
+  bool in_twin_ = false;                     // integer input: the twin of the float tensor
   Layout out_layout_ = Layout::kAsShape;     // float output: NCHW or channels-last
   // > 0: implicit im2col over pixels of this many channels (a multiple of
   // 4), which hold the kernel row's kw pixels when fold_kw_.

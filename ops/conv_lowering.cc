@@ -59,7 +59,7 @@ PaddedInput padded_input(const Geometry& g, int64_t bottom, int64_t right, int64
 namespace {
 
 // `count` elements of the padding value (es bytes each). Runs of a few
-// pixels (a border's sides: 16-64 bytes) in 8-byte words, the last one
+// pixels (a padded row's sides: 16-64 bytes) in 8-byte words, the last one
 // overlapping: a memset call per run cost more than the bytes.
 void fill_pad(uint8_t* d, int64_t count, size_t es, int32_t pad) {
   const size_t bytes = static_cast<size_t>(count) * es;
@@ -187,30 +187,6 @@ void pad_images(const Executor& ex, const Geometry& g, const PaddedInput& p,
   // Small tensors stay on the calling thread: a task costs more than the copy.
   const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / std::max<size_t>(1, bytes));
   ex.parallel_for(static_cast<size_t>(g.n), grain, images);
-}
-
-void fill_border(const Executor& ex, uint8_t* images, int64_t n, int64_t h, int64_t w, int64_t c, const Border& b,
-                 size_t es, int32_t pad) {
-  const int64_t hb = h + b.top + b.bottom, wb = w + b.left + b.right;
-  const size_t px = static_cast<size_t>(c) * es, row = static_cast<size_t>(wb) * px;
-  const size_t image = static_cast<size_t>(hb) * row;
-  // Per image h + 1 runs: the top rows with the first row's left side, then
-  // each row's right side with the next row's left side, then the last
-  // row's right side with the bottom rows.
-  const int64_t sides = (b.right + b.left) * c;
-  auto fill = [&](size_t i0, size_t i1) {
-    for (size_t i = i0; i < i1; ++i) {
-      uint8_t* d = images + i * image;
-      fill_pad(d, (b.top * wb + b.left) * c, es, pad);
-      uint8_t* run = d + static_cast<size_t>(b.top) * row + static_cast<size_t>(b.left + w) * px;
-      for (int64_t y = 1; y < h; ++y, run += row) fill_pad(run, sides, es, pad);
-      fill_pad(run, (b.right + b.bottom * wb) * c, es, pad);
-    }
-  };
-  // Small tensors stay on the calling thread: a task costs more than the fill.
-  const size_t border_bytes = image - static_cast<size_t>(h * w) * px;
-  const size_t grain = std::max<size_t>(1, (size_t{1} << 15) / std::max<size_t>(1, border_bytes));
-  ex.parallel_for(static_cast<size_t>(n), grain, fill);
 }
 
 namespace {

@@ -12,7 +12,6 @@
 
 #include "core/executor.h"
 #include "ops/fused_activation.h"
-#include "ops/op.h"
 
 namespace bitlane::ops::conv {
 
@@ -72,11 +71,6 @@ PaddedInput padded_input(const Geometry& g, int64_t bottom, int64_t right, int64
 // the thread that pads it, so it may quantize into thread-local scratch.
 void pad_images(const Executor& ex, const Geometry& g, const PaddedInput& p,
                 const std::function<const uint8_t*(int64_t)>& image, uint8_t* dst);
-
-// The border of n channels-last h x w images of c integers (es bytes each)
-// placed inside it (ops/op.h, Border): every border pixel set to `pad`.
-void fill_border(const Executor& ex, uint8_t* images, int64_t n, int64_t h, int64_t w, int64_t c, const Border& b,
-                 size_t es, int32_t pad);
 
 // im2col rows of the padded input for the GEMM's tasks (swar::ActivationRows):
 // row r is (n, oy, ox), its elements (i, j, c) for the group's channels

@@ -67,7 +67,7 @@ class Dense : public Op {
   DType output_dtype(const std::vector<DType>&) const override { return out_q_ ? out_q_->type : DType::kF32; }
   std::optional<QuantizedHandover> quantized_input(int input) const override {
     if (!qm_.ready() || input != 0) return std::nullopt;
-    return QuantizedHandover{qm_.activation(), qm_.storage_type(), Layout::kAsShape, {}, false};
+    return QuantizedHandover{qm_.activation(), qm_.storage_type(), Layout::kAsShape};
   }
   bool can_emit_quantized(int) const override { return qm_.ready(); }
   void emit_quantized(int, const QuantizedHandover& h) override { out_q_ = h; }

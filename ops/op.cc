@@ -13,21 +13,9 @@ OpBuilder::OpBuilder(const std::string& where, const std::string& name, const js
                      const Weights& weights)
     : where_(where), name_(name), attrs_(attributes), weights_(weights) {}
 
-bool border_fits(const Shape& s, DType type, const Border& b) {
-  if (b.none()) return true;
-  if (s.size() != 4) return false;
-  using L = long double;  // no overflow for absurd paddings
-  const L n = static_cast<L>(s[0]), c = static_cast<L>(s[1]), h = static_cast<L>(s[2]), w = static_cast<L>(s[3]);
-  const L bordered = n * (h + static_cast<L>(b.top + b.bottom)) * (w + static_cast<L>(b.left + b.right)) * c *
-                     static_cast<L>(dtype_size(type));
-  return bordered + kBorderSlack <= 4 * n * c * h * w;
-}
-
-int64_t twin_elements(const Shape& s, DType type, const Border& b) {
-  if (s.size() != 4) return 0;
-  const int64_t bytes = s[0] * (s[2] + b.top + b.bottom) * (s[3] + b.left + b.right) * s[1] *
-                        static_cast<int64_t>(dtype_size(type));
-  return (bytes + kBorderSlack + 63) / 64 * 16 + 16;  // the twin starts up to 60 bytes after the floats' end
+int64_t twin_elements(const Shape& s, DType type) {
+  const int64_t bytes = numel(s) * static_cast<int64_t>(dtype_size(type));
+  return (bytes + 64 + 63) / 64 * 16 + 16;  // the twin starts up to 60 bytes after the floats' end
 }
 
 void OpBuilder::error(const char* key, const std::string& reason) const {

@@ -132,62 +132,33 @@ struct GemmShape {
   }
 };
 
-// Spatial padding of a channels-last integer image: pixels of the padding
-// integer (the grid's 0) around it, top / left / bottom / right.
-struct Border {
-  int64_t top = 0, left = 0, bottom = 0, right = 0;
-  bool none() const { return top == 0 && left == 0 && bottom == 0 && right == 0; }
-  bool covers(const Border& o) const {
-    return top >= o.top && left >= o.left && bottom >= o.bottom && right >= o.right;
-  }
-  bool operator==(const Border&) const = default;
-};
-
 // A tensor handed from one op to the next as integers instead of floats:
 // the values on the reading layer's grid, in its storage type and layout.
 // The engine (runtime/engine.cc) sets these up after calibration when every
-// reader of a tensor wants the same integers and its writer can produce them.
-//
-// A channels-last image may also be handed over with a border: the writer
-// puts its pixels inside a frame of the padding integer, so a convolution
-// reads its padded input where it lies instead of copying it into one
-// (ResNet's 3x3 convolutions). Readers that can (reads_border) say how much
-// padding they need; the tensor gets the widest, and a reader that needs
-// less starts reading further in.
+// reader of a tensor wants the same handover and its writer can produce it.
 struct QuantizedHandover {
   quant::Affine grid;
   DType type = DType::kU8;
   Layout layout = Layout::kAsShape;
-  Border border;              // the border the reader needs (or the tensor has)
-  bool reads_border = false;  // the reader reads from any border that covers its own
-  // The same integers in the same order (borders aside).
-  bool same_integers(const QuantizedHandover& o) const {
+  bool operator==(const QuantizedHandover& o) const {
     return grid.scale == o.grid.scale && grid.mul == o.grid.mul && grid.offset == o.grid.offset &&
            grid.format == o.grid.format && grid.lowest() == o.grid.lowest() && grid.highest() == o.grid.highest() &&
            type == o.type && layout == o.layout;
   }
 };
 
-// Bytes past a bordered image's data that readers may load (whole blocks
-// past their runs), inside the tensor's storage.
-constexpr int64_t kBorderSlack = 64;
-// Whether images of a [N, C, H, W] tensor of `type` integers fit inside
-// their border in the storage a tensor of that shape has (4 bytes per
-// element, core/tensor.h) with kBorderSlack to spare. Writer and readers
-// both ask, on the shape at hand: a border that does not fit is none.
-bool border_fits(const Shape& shape, DType type, const Border& border);
-
 // The integer twin of a float tensor: when a float tensor also has readers
 // that take integers (ResNet's stem output is the next convolution's input
-// and a residual), its writer puts their integers, inside their border,
-// after the floats in the same tensor's storage (64-byte aligned), and the
-// float readers read the floats as before.
+// and a residual), its writer puts their integers after the floats in the
+// same tensor's storage (64-byte aligned), and the float readers read the
+// floats as before.
 inline size_t twin_offset(const Tensor& t) { return (static_cast<size_t>(t.size()) + 15) / 16 * 64; }
 inline const uint8_t* twin_data(const Tensor& t) { return static_cast<const uint8_t*>(t.data()) + twin_offset(t); }
 inline uint8_t* twin_data(Tensor& t) { return static_cast<uint8_t*>(t.data()) + twin_offset(t); }
-// The 4-byte elements a [N, C, H, W] tensor needs beyond its own for a twin
-// of `type` integers inside `border` (kBorderSlack included).
-int64_t twin_elements(const Shape& shape, DType type, const Border& border);
+// The 4-byte elements a tensor of `shape` needs beyond its own for a twin of
+// `type` integers, with 64 bytes to spare for readers that load whole blocks
+// past their runs.
+int64_t twin_elements(const Shape& shape, DType type);
 
 class Op {
  public:
@@ -261,10 +232,8 @@ class Op {
   virtual bool can_emit_twin(int output) const { return false; }
   virtual void emit_twin(int output, const QuantizedHandover& h) {}
   virtual int64_t output_extra(int output, const Shape& shape) const { return 0; }
-  // - how input i's integers arrive, once the engine has settled it: inside
-  //   `border` (only ever non-empty for readers that asked with
-  //   reads_border), and in the tensor itself or as its twin.
-  virtual void set_integer_input(int input, const Border& border, bool twin) {}
+  // - for readers of a twin: input i's integers are its twin.
+  virtual void read_twin(int input) {}
 };
 
 using OpFactory = std::unique_ptr<Op> (*)(OpBuilder& b);

@@ -171,77 +171,73 @@ void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0
     for (size_t r = m0; r < m1; ++r) {
       const float ra = call.ra ? call.ra[r] : 0.f;
       const float* res = d.residual ? d.residual + static_cast<int64_t>(r) * d.residual_ld : nullptr;
-      const size_t px = static_cast<size_t>(d.pixel(static_cast<int64_t>(r)) * d.ld);
       for (size_t c = c0; c < c1; ++c) {
         const float y = epilogue_value64(call.acc64[r * call.ldc + c], c, ra, call.params, res);
         switch (d.kind) {
           case MatmulDest::Kind::kF32Rows:
             d.f32[static_cast<int64_t>(r) * d.ld + static_cast<int64_t>(c)] = y;
-            if (d.twin) store_int(y, d.twin, px + c);
+            if (d.twin) store_int(y, d.twin, r * static_cast<size_t>(d.ld) + c);
             break;
           case MatmulDest::Kind::kF32Planes: {
-            const int64_t n = static_cast<int64_t>(r) / d.plane, p = static_cast<int64_t>(r) % d.plane;
-            d.f32[(n * d.channels + static_cast<int64_t>(c)) * d.plane + p] = y;
+            const int64_t n = static_cast<int64_t>(r) / d.plane, px = static_cast<int64_t>(r) % d.plane;
+            d.f32[(n * d.channels + static_cast<int64_t>(c)) * d.plane + px] = y;
             break;
           }
-          case MatmulDest::Kind::kInt: store_int(y, d.data, px + c); break;
+          case MatmulDest::Kind::kInt: store_int(y, d.data, r * static_cast<size_t>(d.ld) + c); break;
         }
       }
     }
     return;
   }
-  // Rows [r0, r1) as an epilogue tile.
-  auto tile = [&](size_t r0, size_t r1) {
-    detail::EpilogueTile t{call.acc32 + r0 * call.ldc + c0, call.ldc, r1 - r0, c0, c1,
-                           call.ra ? call.ra + r0 : nullptr};
-    if (d.residual) {
-      t.res = d.residual + static_cast<int64_t>(r0) * d.residual_ld;
-      t.ldr = static_cast<size_t>(d.residual_ld);
-    }
-    return t;
-  };
-  if (d.kind == MatmulDest::Kind::kF32Planes) {
-    // Tile rows may span images: one call per image.
-    const size_t plane = static_cast<size_t>(d.plane);
-    for (size_t r = m0; r < m1;) {
-      const size_t n = r / plane, end = std::min(m1, (n + 1) * plane);
-      detail::epilogue_to_f32_planes(tile(r, end), call.params,
-                                     d.f32 + static_cast<int64_t>(n) * d.channels * d.plane +
-                                         static_cast<int64_t>(r - n * plane),
-                                     plane);
-      r = end;
-    }
-    return;
+  detail::EpilogueTile t{call.acc32 + m0 * call.ldc + c0, call.ldc, m1 - m0, c0, c1,
+                         call.ra ? call.ra + m0 : nullptr};
+  if (d.residual) {
+    t.res = d.residual + static_cast<int64_t>(m0) * d.residual_ld;
+    t.ldr = static_cast<size_t>(d.residual_ld);
   }
-  // Rows and integers: rows [r0, r1) lie along one output row of bordered
-  // integers (or any rows, without a border).
-  const size_t ld = static_cast<size_t>(d.ld);
-  const detail::IntType it = d.type == DType::kU8   ? detail::IntType::kU8
-                             : d.type == DType::kI8 ? detail::IntType::kI8
-                                                    : detail::IntType::kI16;
-  auto run = [&](size_t r0, size_t r1) {
-    const detail::EpilogueTile t = tile(r0, r1);
-    const size_t at = static_cast<size_t>(d.pixel(static_cast<int64_t>(r0))) * ld * dtype_size(d.type);
-    if (d.kind == MatmulDest::Kind::kF32Rows) {
-      float* f = d.f32 + static_cast<int64_t>(r0) * d.ld;
-      if (d.twin) detail::epilogue_to_f32_and_int(t, call.params, call.rq, f, ld, it, static_cast<uint8_t*>(d.twin) + at, ld);
-      else detail::epilogue_to_f32(t, call.params, f, ld);
+  switch (d.kind) {
+    case MatmulDest::Kind::kF32Rows: {
+      float* f = d.f32 + static_cast<int64_t>(m0) * d.ld;
+      const size_t ld = static_cast<size_t>(d.ld);
+      if (!d.twin) {
+        detail::epilogue_to_f32(t, call.params, f, ld);
+        return;
+      }
+      const detail::IntType it = d.type == DType::kU8   ? detail::IntType::kU8
+                                 : d.type == DType::kI8 ? detail::IntType::kI8
+                                                        : detail::IntType::kI16;
+      detail::epilogue_to_f32_and_int(t, call.params, call.rq, f, ld, it,
+                                      static_cast<uint8_t*>(d.twin) + m0 * ld * dtype_size(d.type), ld);
       return;
     }
-    void* out = static_cast<uint8_t*>(d.data) + at;
-    if (it == detail::IntType::kU8) detail::epilogue_to_u8(t, call.params, call.rq, static_cast<uint8_t*>(out), ld);
-    else if (it == detail::IntType::kI8) detail::epilogue_to_i8(t, call.params, call.rq, static_cast<int8_t*>(out), ld);
-    else detail::epilogue_to_i16(t, call.params, call.rq, static_cast<int16_t*>(out), ld);
-  };
-  if (d.border.none() || (d.kind == MatmulDest::Kind::kF32Rows && !d.twin)) {
-    run(m0, m1);
-    return;
-  }
-  const size_t ow = static_cast<size_t>(d.out_w);  // bordered: one call per run along an output row
-  for (size_t r = m0; r < m1;) {
-    const size_t end = std::min(m1, r + ow - r % ow);
-    run(r, end);
-    r = end;
+    case MatmulDest::Kind::kF32Planes: {
+      // Tile rows may span images: one call per image.
+      const size_t plane = static_cast<size_t>(d.plane);
+      for (size_t r = m0; r < m1;) {
+        const size_t n = r / plane, end = std::min(m1, (n + 1) * plane);
+        detail::EpilogueTile ti{call.acc32 + r * call.ldc + c0, call.ldc, end - r, c0, c1,
+                                call.ra ? call.ra + r : nullptr};
+        if (d.residual) {
+          ti.res = d.residual + static_cast<int64_t>(r) * d.residual_ld;
+          ti.ldr = static_cast<size_t>(d.residual_ld);
+        }
+        detail::epilogue_to_f32_planes(ti, call.params, d.f32 + static_cast<int64_t>(n) * d.channels * d.plane +
+                                                            static_cast<int64_t>(r - n * plane),
+                                       plane);
+        r = end;
+      }
+      return;
+    }
+    case MatmulDest::Kind::kInt: {
+      const size_t ld = static_cast<size_t>(d.ld);
+      if (d.type == DType::kU8)
+        detail::epilogue_to_u8(t, call.params, call.rq, static_cast<uint8_t*>(d.data) + m0 * ld, ld);
+      else if (d.type == DType::kI8)
+        detail::epilogue_to_i8(t, call.params, call.rq, static_cast<int8_t*>(d.data) + m0 * ld, ld);
+      else
+        detail::epilogue_to_i16(t, call.params, call.rq, static_cast<int16_t*>(d.data) + m0 * ld, ld);
+      return;
+    }
   }
 }
 

@@ -28,9 +28,9 @@ namespace bitlane::ops {
 //   kF32Planes  rows are pixels of images of `plane` pixels; image n, pixel p:
 //               f32[(n * channels + c) * plane + p]   (NCHW, c counts from the
 //               start of `f32`, which points at the group's first channel)
-//   kInt        data[r * ld + c] of `type` on `grid` (the next layer's input);
-//               with a border (ops/op.h), data[pixel(r) * ld + c]: rows are
-//               pixels of out_h x out_w images placed inside the border
+//   kInt        data[r * ld + c] of `type` on `grid` (the next layer's input)
+// and with kF32Rows and a twin, also twin[r * ld + c] as kInt would (the
+// float tensor's integer twin, ops/op.h).
 struct MatmulDest {
   enum class Kind { kF32Rows, kF32Planes, kInt };
   Kind kind = Kind::kF32Rows;
@@ -44,20 +44,7 @@ struct MatmulDest {
   // residual[r * residual_ld + c], or none.
   const float* residual = nullptr;
   int64_t residual_ld = 0;
-  // kF32Rows: also the same values as integers (type, grid) at
-  // twin[pixel(r) * ld + c] -- the tensor's integer twin (ops/op.h).
-  void* twin = nullptr;
-  // kInt and twins into bordered images: out_h x out_w pixels each, inside `border`.
-  Border border;
-  int64_t out_h = 0, out_w = 0;
-
-  // The pixel that GEMM row r goes to (kInt, twin).
-  int64_t pixel(int64_t r) const {
-    if (border.none()) return r;
-    const int64_t image = out_h * out_w, n = r / image, p = r % image, oy = p / out_w, ox = p % out_w;
-    return (n * (out_h + border.top + border.bottom) + oy + border.top) * (out_w + border.left + border.right) +
-           ox + border.left;
-  }
+  void* twin = nullptr;  // kF32Rows: the same values on `grid` as `type`, or none
 
   static MatmulDest rows(float* y, int64_t ld) {
     MatmulDest d;

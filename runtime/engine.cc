@@ -66,10 +66,9 @@ void plan_layouts(const Model& model, std::vector<std::unique_ptr<ops::Op>>& ops
 // outputs back, then forward to drop pass-through chains whose start cannot
 // be integers. Model outputs stay float. Bit-exact with the float path: the
 // writer quantizes the same float values the reader would have quantized,
-// and max and reordering commute with a monotone quantizer. When every
-// reader of a channels-last tensor reads it in place, the writer puts its
-// images inside a border of the padding integer as wide as the widest
-// reader's padding (ops/op.h, Border), and no reader copies a padded image.
+// and max and reordering commute with a monotone quantizer. A float tensor
+// with integer readers beside float ones may carry an integer twin for them
+// (ops/op.h, twin_data).
 void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& ops) {
   const int tensors = model.tensor_count();
   std::vector<std::vector<std::pair<int, int>>> readers(static_cast<size_t>(tensors));
@@ -91,20 +90,6 @@ void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& o
     for (int t : nodes[static_cast<size_t>(node)].inputs) shapes.push_back(model.tensor_shape(t));
     return shapes;
   };
-  // Readers' wants agree on the same integers; their borders merge into the
-  // widest when every reader reads in place, else into none. False when
-  // they differ.
-  auto merge = [](std::optional<ops::QuantizedHandover>& h, ops::QuantizedHandover r) {
-    if (h && !h->same_integers(r)) return false;
-    if (!r.reads_border || (h && !h->reads_border)) {
-      r.border = {}, r.reads_border = false;
-    } else if (h) {
-      r.border = {std::max(h->border.top, r.border.top), std::max(h->border.left, r.border.left),
-                  std::max(h->border.bottom, r.border.bottom), std::max(h->border.right, r.border.right)};
-    }
-    h = r;
-    return true;
-  };
   // Backward: what the readers of each tensor want.
   for (auto level = model.levels().rbegin(); level != model.levels().rend(); ++level)
     for (int node : *level)
@@ -116,16 +101,14 @@ void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& o
           const ops::Op& op = *ops[static_cast<size_t>(reader)];
           std::optional<ops::QuantizedHandover> r = op.quantized_input(slot);
           const auto& outs = nodes[static_cast<size_t>(reader)].outputs;
-          if (!r && outs.size() == 1 && want[static_cast<size_t>(outs[0])]) {
+          if (!r && outs.size() == 1 && want[static_cast<size_t>(outs[0])])
             r = op.passes_through(*want[static_cast<size_t>(outs[0])], input_shapes(reader));
-            if (r) r->border = {}, r->reads_border = false;  // pass-throughs read plain images
-          }
-          if (!r || !merge(h, *r)) {
+          if (!r || (h && !(*h == *r))) {
             ok = false;
             break;
           }
+          h = r;
         }
-        if (ok && !ops::border_fits(model.tensor_shape(t), h->type, h->border)) h->border = {};
         if (ok) want[static_cast<size_t>(t)] = h;
       }
   // Forward: a tensor is integers only if its writer makes it so (a quantized
@@ -141,36 +124,29 @@ void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& o
           op.emit_quantized(static_cast<int>(k), *want[static_cast<size_t>(t)]);
         } else if (n.inputs.size() != 1 || !want[static_cast<size_t>(n.inputs[0])]) {
           want[static_cast<size_t>(t)].reset();
-        } else {
-          want[static_cast<size_t>(t)]->border = {};  // passed on as it came: no border
         }
       }
     }
-  // Each reader learns how its integers come.
-  for (int t = 0; t < tensors; ++t)
-    if (want[static_cast<size_t>(t)])
-      for (const auto& [reader, slot] : readers[static_cast<size_t>(t)])
-        ops[static_cast<size_t>(reader)]->set_integer_input(slot, want[static_cast<size_t>(t)]->border, false);
   // Float tensors that some readers would take as integers (a block's output
-  // that is also the next block's residual): the writer adds an integer twin
-  // for those readers when they agree, and the others read the floats.
+  // that is also the next block's residual): when those readers agree, the
+  // writer adds an integer twin for them, and the others read the floats.
   for (int t = 0; t < tensors; ++t) {
     const int w = writer[static_cast<size_t>(t)];
     if (want[static_cast<size_t>(t)] || w < 0 || !ops[static_cast<size_t>(w)]->can_emit_twin(writer_slot[static_cast<size_t>(t)]))
       continue;
     std::optional<ops::QuantizedHandover> h;
     std::vector<std::pair<int, int>> takers;
-    bool ok = true;
+    bool agree = true;
     for (const auto& [reader, slot] : readers[static_cast<size_t>(t)]) {
       const std::optional<ops::QuantizedHandover> r = ops[static_cast<size_t>(reader)]->quantized_input(slot);
       if (!r) continue;
+      agree = agree && (!h || *h == *r);
+      h = r;
       takers.push_back({reader, slot});
-      ok = ok && merge(h, *r);
     }
-    if (!ok || takers.empty()) continue;
-    if (!ops::border_fits(model.tensor_shape(t), h->type, h->border)) h->border = {};  // no absurd twins
+    if (!agree || takers.empty()) continue;
     ops[static_cast<size_t>(w)]->emit_twin(writer_slot[static_cast<size_t>(t)], *h);
-    for (const auto& [reader, slot] : takers) ops[static_cast<size_t>(reader)]->set_integer_input(slot, h->border, true);
+    for (const auto& [reader, slot] : takers) ops[static_cast<size_t>(reader)]->read_twin(slot);
   }
 }
 

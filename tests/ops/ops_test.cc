@@ -283,21 +283,17 @@ TEST_CASE("gather_row_offsets: every row's offset, whatever batch sizes and geom
     for (int64_t h = 4; h < 24; ++h) check(n, h, 1 + h % 2, h % 3 == 0 ? 8 : 4);
 }
 
-TEST_CASE("convolutions read handed-over integers inside the writer's border, as they would their padded copy") {
-  // c1 writes its integers inside a border as wide as its readers' padding
-  // (ops/op.h, Border); readers gather from it in place, starting as far in
-  // as the border is wider than their own padding. With float hand-over each
-  // reader quantizes and pads its own copy. Every bit must agree:
+TEST_CASE("integer hand-over between convolutions equals float hand-over: paddings, fan-out, pools") {
+  // c1 hands its output to convolutions as integers on their grid; with
+  // float hand-over each reader quantizes and pads its own copy. Every bit
+  // must agree:
   // - one reader, symmetric and lopsided paddings, strides 1 and 2;
   // - two readers with different paddings (a 3x3 and a 1x1 projection whose
-  //   output is added in as a residual: a ResNet block), so one starts
-  //   inside the border;
-  // - a reader that cannot read in place beside one that can (grouped:
-  //   no border at all), a max pool in between (pools pass plain images on);
-  // - c1 without an activation, so 0 is not integer 0 on its readers' grid
-  //   (a border left unfilled would show), 5 channels (padded to 8: no
-  //   in-place reads), int16 activations, DRQ (a run-time transform), 1
-  //   and 3 images (little slack).
+  //   output is added in as a residual: a ResNet block);
+  // - a grouped reader beside an implicit-im2col one, a max pool in between;
+  // - c1 without an activation (0 not integer 0 on the readers' grid),
+  //   5 channels (padded to 8), int16 activations, DRQ (a run-time
+  //   transform), 1 and 3 images (little slack).
   using Pad = std::vector<int64_t>;
   unsigned seed = 1500;
   for (int64_t ch : {4, 5, 16})
@@ -359,15 +355,15 @@ TEST_CASE("convolutions read handed-over integers inside the writer's border, as
 TEST_CASE("a float tensor that is also a convolution's input carries that convolution's integers as its twin") {
   // c1's output h is read as integers by convolutions and as floats by
   // others (a residual add, a pool): c1 writes the floats and, after them in
-  // the same tensor, the integer readers' integers (inside their border)
-  // -- ResNet's stem, whose output is the first block's input and its
-  // residual. Against float hand-over, every bit must agree:
+  // the same tensor, the integer readers' integers -- ResNet's stem, whose
+  // output is the first block's input and its residual. Against float
+  // hand-over, every bit must agree:
   // - the block: h -> c2 (3x3), c2 + h (the add fuses into c2, which then
   //   reads h twice: integers and the float residual);
-  // - two integer readers with different paddings (3x3 and a strided 1x1)
-  //   beside a float reader (a global average pool);
-  // - c1 without an activation (0 not integer 0: an unfilled border would
-  //   show), 5 channels (no in-place reads: a twin without a border), int16
+  // - two integer readers with different paddings (3x3 and a strided 1x1,
+  //   which gathers from the twin in place) beside a float reader (a global
+  //   average pool);
+  // - c1 with and without an activation, 5 channels (padded to 8), int16
   //   activations, DRQ (the transform runs on a copy of the twin), 1 and 3
   //   images.
   unsigned seed = 1700;
