@@ -229,38 +229,52 @@ HWY_INLINE hn::Vec<DI> RoundClamped(DI di, V g, V lo, V hi) {
   return hn::ConvertTo(di, hn::Min(hn::Max(hn::Round(g), lo), hi));
 }
 
-// y on the next layer's grid as T (quant::quantize's operations).
-template <typename T, class V>
+// y on the next layer's grid as T (quant::quantize's operations). kHalf:
+// the grid's step is halved (binary grids); otherwise q.half is 1, and the
+// multiply by it, which changes no bit, is left out.
+template <typename T, bool kHalf, class V>
 HWY_INLINE auto Requantize(V y, const RequantParams& q) {
   const hn::DFromV<V> d;
   const hn::RebindToSigned<decltype(d)> di;
   const hn::Rebind<T, decltype(d)> dt;
-  const auto g = hn::Mul(hn::Add(hn::Mul(y, hn::Set(d, q.inv_scale)), hn::Set(d, q.offset)), hn::Set(d, q.half));
+  auto g = hn::Add(hn::Mul(y, hn::Set(d, q.inv_scale)), hn::Set(d, q.offset));
+  if constexpr (kHalf) g = hn::Mul(g, hn::Set(d, q.half));
   return NarrowInRange(dt, RoundClamped(di, g, hn::Set(d, q.lo), hn::Set(d, q.hi)));
 }
 
-template <typename T>
-void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, T* out, size_t ldo) {
+template <typename T, bool kHalf>
+void ToIntWith(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, T* out, size_t ldo) {
   ForEachVector(
       hn::ScalableTag<float>(), t, p,
       // Scalars by value (byte stores may alias anything a reference would
       // reread; SVE vectors cannot be captured by copy): the constants are
       // loop invariants the compiler keeps in registers.
-      [=](auto y) { return Requantize<T>(y, q); },
+      [=](auto y) { return Requantize<T, kHalf>(y, q); },
       [=](size_t r, size_t c, auto v, size_t n) { StoreUpTo(v, hn::DFromV<decltype(v)>(), out + r * ldo + c, n); });
+}
+template <typename T>
+void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, T* out, size_t ldo) {
+  if (q.half == 1.f) ToIntWith<T, false>(t, p, q, out, ldo);
+  else ToIntWith<T, true>(t, p, q, out, ldo);
 }
 
 // Floats and the same values on the next layer's grid (an integer twin).
-template <typename T>
-void ToF32AndInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out, size_t ldo,
-                 T* iout, size_t ildo) {
+template <typename T, bool kHalf>
+void ToF32AndIntWith(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out, size_t ldo,
+                     T* iout, size_t ildo) {
   ForEachVector(
       hn::ScalableTag<float>(), t, p, [](auto y) { return y; },
       [=](size_t r, size_t c, auto y, size_t n) {
         StoreUpTo(y, hn::DFromV<decltype(y)>(), out + r * ldo + c, n);
-        const auto v = Requantize<T>(y, q);
+        const auto v = Requantize<T, kHalf>(y, q);
         StoreUpTo(v, hn::DFromV<decltype(v)>(), iout + r * ildo + c, n);
       });
+}
+template <typename T>
+void ToF32AndInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out, size_t ldo,
+                 T* iout, size_t ildo) {
+  if (q.half == 1.f) ToF32AndIntWith<T, false>(t, p, q, out, ldo, iout, ildo);
+  else ToF32AndIntWith<T, true>(t, p, q, out, ldo, iout, ildo);
 }
 
 void ToU8(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, uint8_t* out, size_t ldo) {
