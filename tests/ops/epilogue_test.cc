@@ -64,6 +64,18 @@ bool check_case(const Case& k, std::mt19937& rng) {
   epilogue_to_u8(t, p, q, got_u8.data(), ldo);
   epilogue_to_i8(t, p, qs, got_i8.data(), ldo);
   epilogue_to_i16(t, p, q16, got_i16.data(), ldo);
+  // Floats and an integer twin in one pass: each output as both kernels
+  // above write it (u8 here, i16 with half steps below).
+  std::vector<float> twin_f(k.rows * ldo, -99.f), twin_f16(k.rows * ldo, -99.f);
+  std::vector<uint8_t> twin_u8(k.rows * ldo, 0xEE);
+  std::vector<int16_t> twin_i16(k.rows * ldo, 0x5A5A);
+  epilogue_to_f32_and_int(t, p, q, twin_f.data(), ldo, IntType::kU8, twin_u8.data(), ldo);
+  epilogue_to_f32_and_int(t, p, q16, twin_f16.data(), ldo, IntType::kI16, twin_i16.data(), ldo);
+  if (twin_f != got_f || twin_f16 != got_f || twin_u8 != got_u8 || twin_i16 != got_i16) {
+    FAIL_CHECK("rows=" << k.rows << " cols [" << k.c0 << ", " << k.c1 << ") act=" << int(k.act) << " row_scale="
+                       << k.row_scale << " residual=" << k.residual << ": floats + twin differ from the single kernels");
+    return false;
+  }
   for (size_t r = 0; r < k.rows; ++r)
     for (size_t c = 0; c < ldo; ++c) {
       const size_t i = r * ldo + c;
