@@ -51,17 +51,22 @@ struct FileBatchReader::Ring {
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
 
-  // Opens and reads files b0 + slots[k] into bytes[slots[k]] (size + 1
-  // bytes asked for); sets got[] for reads that returned exactly the size.
-  // False if the ring itself failed (then nothing is marked got).
+  // Opens and reads files b0 + slots[k] into bytes[slots[k]] (ask[k]
+  // bytes asked for: size + 1, or a guess); sets got[] for reads that
+  // reached the end (returned the size, or less than asked for a file of
+  // unknown size) and sizes those buffers to what was read; sets filled
+  // when a guess was too small. False if the ring itself failed (then
+  // nothing is marked got).
   bool run(const std::vector<InputFile>& files, size_t b0, const std::vector<size_t>& slots,
-           std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got) {
+           const std::vector<uint64_t>& ask, std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got,
+           bool& filled) {
     const unsigned n = static_cast<unsigned>(slots.size());
+    std::vector<int> read(n, -1);
     for (unsigned k = 0; k < n; ++k) {
       const InputFile& f = files[b0 + slots[k]];
       std::vector<uint8_t>& b = bytes[slots[k]];
-      if (b.capacity() > 2 * (f.size + 1)) std::vector<uint8_t>().swap(b);  // a large file's buffer, earlier
-      b.resize(static_cast<size_t>(f.size) + 1);
+      if (b.capacity() > 2 * ask[k]) std::vector<uint8_t>().swap(b);  // a large file's buffer, earlier
+      b.resize(static_cast<size_t>(ask[k]));
       io_uring_sqe* s = io_uring_get_sqe(&ring);
       io_uring_prep_openat_direct(s, AT_FDCWD, f.path.c_str(), O_RDONLY | O_NONBLOCK, 0, k);
       s->flags |= IOSQE_IO_LINK;
@@ -91,14 +96,17 @@ struct FileBatchReader::Ring {
         return false;
       }
       const uint64_t tag = io_uring_cqe_get_data64(c);
-      if (tag % 4 == kRead) {
-        const size_t i = slots[tag / 4];
-        got[i] = c->res >= 0 && static_cast<uint64_t>(c->res) == files[b0 + i].size;
-      }
+      if (tag % 4 == kRead) read[tag / 4] = c->res;
       io_uring_cqe_seen(&ring, c);
     }
-    for (size_t i : slots)
-      if (got[i]) bytes[i].pop_back();
+    for (unsigned k = 0; k < n; ++k) {
+      const size_t i = slots[k];
+      const uint64_t size = files[b0 + i].size;
+      got[i] = read[k] > 0 && (size == kUnknownSize ? static_cast<uint64_t>(read[k]) < ask[k]
+                                                    : static_cast<uint64_t>(read[k]) == size);
+      filled = filled || (size == kUnknownSize && read[k] >= 0 && static_cast<uint64_t>(read[k]) == ask[k]);
+      if (got[i]) bytes[i].resize(static_cast<size_t>(read[k]));
+    }
     return true;
   }
 
@@ -120,8 +128,8 @@ struct FileBatchReader::Ring {
 
 struct FileBatchReader::Ring {
   bool ok = false;
-  bool run(const std::vector<InputFile>&, size_t, const std::vector<size_t>&, std::vector<std::vector<uint8_t>>&,
-           std::vector<char>&) {
+  bool run(const std::vector<InputFile>&, size_t, const std::vector<size_t>&, const std::vector<uint64_t>&,
+           std::vector<std::vector<uint8_t>>&, std::vector<char>&, bool&) {
     return false;
   }
 };
@@ -146,22 +154,28 @@ void FileBatchReader::read(const std::vector<InputFile>& files, size_t b0, size_
   got.assign(n, 0);
   const uint64_t cap = std::min<uint64_t>(kMaxBatchedBytes, limits().max_file_bytes);
   uint64_t held = 0;
+  bool filled = false;  // a guess was too small
   std::vector<size_t> slots;
+  std::vector<uint64_t> ask;
   for (size_t i = 0; i <= n; ++i) {
     if (slots.size() == kChunk || (i == n && !slots.empty())) {
-      if (!ring_->run(files, b0, slots, bytes, got)) return;
+      if (!ring_->run(files, b0, slots, ask, bytes, got, filled)) return;
       slots.clear();
+      ask.clear();
     }
     if (i == n) break;
-    const uint64_t size = files[b0 + i].size;
-    if (size == kUnknownSize || size == 0 || size > cap || held + size + 1 > kMaxHeldBytes) {
+    const InputFile& f = files[b0 + i];
+    const uint64_t want = f.size == kUnknownSize ? std::min(guess_, cap + 1) : f.size + 1;
+    if (!f.regular || f.size == 0 || (f.size != kUnknownSize && f.size > cap) || held + want > kMaxHeldBytes) {
       std::vector<uint8_t>().swap(bytes[i]);  // read_file's, with its errors; nothing kept here
       continue;
     }
     if (slots.empty() && !batched()) return;
-    held += size + 1;
+    held += want;
     slots.push_back(i);
+    ask.push_back(want);
   }
+  if (filled) guess_ = std::min(4 * guess_, kMaxBatchedBytes + 1);
 }
 
 }  // namespace bitlane::cli

@@ -7,9 +7,12 @@
 // and closes 64 files (~2 us per file; bench/README.md, "folder").
 //
 // The batch path is only an accelerator. It takes a file only when the
-// folder walk saw a regular file of a known, small size, and keeps what it
-// read only when the read returned exactly that many bytes (it asks for one
-// more, so a file that grew is noticed); everything else -- errors, files
+// listing saw a regular file, and keeps what it read only when the read
+// reached the file's end: it returned exactly the size stat() found (one
+// more byte is asked for, so a file that grew is noticed), or, for files
+// whose size was not looked up (the folder walk knows regular files from
+// their directory entries, and a stat() per file cost ~3 us), fewer bytes
+// than it asked for. Everything else -- empty or large files, errors, files
 // that changed, kernels or sandboxes without io_uring (seccomp, qemu-user),
 // builds without liburing -- is left for the caller to read with read_file,
 // which names the file and the problem as before.
@@ -23,11 +26,12 @@
 
 namespace bitlane::cli {
 
-// A file to read and the size stat() found when it was listed.
+// A file to read and what its listing saw.
 inline constexpr uint64_t kUnknownSize = UINT64_MAX;
 struct InputFile {
   std::string path;
-  uint64_t size = kUnknownSize;  // kUnknownSize: not seen as a regular file
+  uint64_t size = kUnknownSize;  // the size stat() found, or kUnknownSize
+  bool regular = false;          // a regular file (with a size or not)
 };
 
 class FileBatchReader {
@@ -58,6 +62,9 @@ class FileBatchReader {
   struct Ring;
   std::unique_ptr<Ring> ring_;
   bool tried_ = false, wanted_;
+  // Bytes asked for a file of unknown size: grows (to kMaxBatchedBytes + 1)
+  // when a read fills it, so a folder of larger images soon fits.
+  uint64_t guess_ = 4096;
 };
 
 }  // namespace bitlane::cli

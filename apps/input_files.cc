@@ -12,7 +12,8 @@ namespace bitlane::cli {
 namespace {
 
 InputFile listed(const std::string& path, const struct stat& s) {
-  return {path, S_ISREG(s.st_mode) && s.st_size >= 0 ? static_cast<uint64_t>(s.st_size) : kUnknownSize};
+  const bool regular = S_ISREG(s.st_mode) && s.st_size >= 0;
+  return {path, regular ? static_cast<uint64_t>(s.st_size) : kUnknownSize, regular};
 }
 
 struct Walker {
@@ -30,16 +31,24 @@ struct Walker {
       out.problems.push_back(dir + ": cannot read folder (" + std::strerror(errno) + ")");
       return;
     }
-    std::vector<std::string> names;
+    std::vector<std::pair<std::string, unsigned char>> names;  // and d_type
     while (dirent* e = readdir(d)) {
       const std::string n = e->d_name;
-      if (n != "." && n != "..") names.push_back(n);
+      if (n != "." && n != "..") names.emplace_back(n, e->d_type);
     }
     closedir(d);
     std::sort(names.begin(), names.end());
     stack.push_back(id);
-    for (const std::string& n : names) {
+    for (const auto& [n, type] : names) {
       const std::string path = dir + (dir.back() == '/' ? "" : "/") + n;
+      // A regular file by its directory entry needs no stat(): its size is
+      // found when it is read (FileBatchReader). Folders, symlinks and
+      // entries of unknown type are looked up.
+      if (type == DT_REG) {
+        if (has_image_extension(path)) out.files.push_back({path, kUnknownSize, true});
+        else ++out.skipped;
+        continue;
+      }
       struct stat s {};
       if (stat(path.c_str(), &s) != 0) {
         out.problems.push_back(path + ": " + (errno == ELOOP ? "symlink loop" : std::strerror(errno)));

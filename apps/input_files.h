@@ -12,7 +12,7 @@
 namespace bitlane::cli {
 
 struct InputWalk {
-  std::vector<InputFile> files;       // in processing order, with the sizes stat() found
+  std::vector<InputFile> files;       // in processing order (regular files' sizes mostly not looked up)
   std::vector<std::string> problems;  // "path: reason" for what could not be listed
   size_t skipped = 0;                 // non-image files inside folders
 };

@@ -1,8 +1,9 @@
 // apps/file_batch: the io_uring batch reader takes exactly the files it
-// should (regular, of the size the walk saw, small enough), returns their
-// bytes as read_file does, and leaves everything else -- missing files,
-// files that grew or shrank since the walk, FIFOs, directories, files over
-// the limits -- to read_file, without ever waiting on a FIFO.
+// should (regular, of the size the listing saw or read to their end, small
+// enough), returns their bytes as read_file does, and leaves everything
+// else -- missing files, files that grew or shrank since the listing, FIFOs,
+// directories, files over the limits -- to read_file, without ever waiting
+// on a FIFO.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -56,13 +57,13 @@ std::vector<char> read_and_check(FileBatchReader& r, const std::vector<InputFile
 
 }  // namespace
 
-TEST_CASE("batch reads: the honest small regular files, byte for byte; the rest left to read_file") {
+TEST_CASE("batch reads: the honest small regular files, byte for byte, the rest left to read_file") {
   TempDir t;
   std::mt19937 rng(7);
   std::vector<InputFile> files;
   std::vector<char> want;  // whether the batch path should take it
   auto add = [&](std::string path, uint64_t size, bool take) {
-    files.push_back({std::move(path), size});
+    files.push_back({std::move(path), size, size != kUnknownSize});
     want.push_back(take);
   };
   // 150 files: more than two submissions of 64, sizes 1 byte .. ~6 KB.
@@ -81,7 +82,7 @@ TEST_CASE("batch reads: the honest small regular files, byte for byte; the rest 
   add((t.dir / "folder.png").string(), 4096, false);  // a folder claimed to be a file
   REQUIRE(mkfifo((t.dir / "pipe.png").c_str(), 0600) == 0);
   add((t.dir / "pipe.png").string(), 10, false);  // a FIFO claimed to be a file: no writer
-  add(write(t.dir / "unknown.png", 10, rng), kUnknownSize, false);
+  add(write(t.dir / "unknown.png", 10, rng), kUnknownSize, false);  // not seen as a regular file
   add(write(t.dir / "last.png", 33, rng), 33, true);
 
   FileBatchReader plain(false);
@@ -108,12 +109,13 @@ TEST_CASE("batch reads: the honest small regular files, byte for byte; the rest 
   }
 }
 
-TEST_CASE("batch reads: one call holds at most kMaxHeldBytes; the files past it are left to read_file") {
+TEST_CASE("batch reads: one call holds at most kMaxHeldBytes, the files past it are left to read_file") {
   TempDir t;
   std::mt19937 rng(5);
   std::vector<InputFile> files;
   const size_t each = 250000;  // 70 files: 17.5 MB, more than the 16 MiB held
-  for (int i = 0; i < 70; ++i) files.push_back({write(t.dir / ("big" + std::to_string(i) + ".jpg"), each, rng), each});
+  for (int i = 0; i < 70; ++i)
+    files.push_back({write(t.dir / ("big" + std::to_string(i) + ".jpg"), each, rng), each, true});
   FileBatchReader ring;
   if (!ring.batched()) {
     MESSAGE("io_uring is not available here: nothing to check");
@@ -138,7 +140,7 @@ TEST_CASE("batch reads: a FIFO with a silent writer is given up after the read t
   const int writer = open(fifo.c_str(), O_RDWR | O_NONBLOCK);
   REQUIRE(writer >= 0);
   std::mt19937 rng(1);
-  const std::vector<InputFile> files = {{fifo.string(), 10}, {write(t.dir / "a.png", 10, rng), 10}};
+  const std::vector<InputFile> files = {{fifo.string(), 10, true}, {write(t.dir / "a.png", 10, rng), 10, true}};
   FileBatchReader ring;
   if (!ring.batched()) {
     MESSAGE("io_uring is not available here: nothing to check");
@@ -153,23 +155,76 @@ TEST_CASE("batch reads: a FIFO with a silent writer is given up after the read t
   close(writer);
 }
 
-TEST_CASE("the folder walk records the sizes the batch reader relies on") {
+TEST_CASE("batch reads of regular files whose size was not looked up: read to their end, the guess grows") {
+  // The folder walk knows regular files from their directory entries and
+  // does not stat() them; the reader asks for a guess (4 KiB at first) and
+  // keeps a file when the read returned less than that: the whole file.
+  TempDir t;
+  std::mt19937 rng(11);
+  std::vector<InputFile> files;
+  std::vector<char> first, second;  // taken by the first call, and by the next one
+  auto add = [&](std::string path, bool regular, bool take_first, bool take_second) {
+    files.push_back({std::move(path), kUnknownSize, regular});
+    first.push_back(take_first);
+    second.push_back(take_second);
+  };
+  for (int i = 0; i < 100; ++i) {
+    const size_t n = 1 + rng() % 3000;
+    add(write(t.dir / ("f" + std::to_string(i) + ".png"), n, rng), true, true, true);
+  }
+  add(write(t.dir / "below-guess.png", 4095, rng), true, true, true);
+  add(write(t.dir / "at-guess.png", 4096, rng), true, false, true);  // fills the guess: not known to be whole
+  for (int i = 0; i < 3; ++i) add(write(t.dir / ("large" + std::to_string(i) + ".png"), 10000, rng), true, false, true);
+  add(write(t.dir / "empty.png", 0, rng), true, false, false);
+  add((t.dir / "missing.png").string(), true, false, false);
+  fs::create_directory(t.dir / "folder.png");
+  add((t.dir / "folder.png").string(), true, false, false);  // a folder claimed to be a file
+  REQUIRE(mkfifo((t.dir / "pipe.png").c_str(), 0600) == 0);
+  add((t.dir / "pipe.png").string(), true, false, false);  // a FIFO claimed to be a file: no writer, reads 0
+  add(write(t.dir / "not-regular.png", 10, rng), false, false, false);
+
+  FileBatchReader ring;
+  if (!ring.batched()) {
+    MESSAGE("io_uring is not available here: nothing to check");
+    return;
+  }
+  std::vector<std::vector<uint8_t>> bytes;
+  CHECK(read_and_check(ring, files, 0, files.size(), bytes) == first);
+  CHECK(read_and_check(ring, files, 0, files.size(), bytes) == second);  // the guess is 16 KiB now
+
+  SUBCASE("files above limits().max_file_bytes are left to read_file") {
+    const uint64_t old = bitlane::limits().max_file_bytes;
+    bitlane::limits().max_file_bytes = 3000;
+    const std::vector<char> got = read_and_check(ring, files, 0, 100, bytes);
+    for (size_t i = 0; i < 100; ++i) CHECK(got[i] == (fs::file_size(files[i].path) <= 3000));
+    bitlane::limits().max_file_bytes = old;
+  }
+}
+
+TEST_CASE("the folder walk marks regular files without a stat(), a list names sizes") {
   TempDir t;
   std::mt19937 rng(3);
   write(t.dir / "b.png", 321, rng);
   fs::create_directory(t.dir / "sub");
   write(t.dir / "sub" / "a.jpg", 5, rng);
+  write(t.dir / "sub" / "notes.txt", 5, rng);
   REQUIRE(mkfifo((t.dir / "c.png").c_str(), 0600) == 0);
+  fs::create_symlink(t.dir / "b.png", t.dir / "d.png");
   const auto walk = bitlane::cli::collect_inputs({t.dir.string()});
-  REQUIRE(walk.files.size() == 3);
+  REQUIRE(walk.files.size() == 4);
+  CHECK(walk.skipped == 1);
   CHECK(walk.files[0].path == (t.dir / "b.png").string());
-  CHECK(walk.files[0].size == 321);
+  CHECK((walk.files[0].regular && walk.files[0].size == kUnknownSize));  // by its directory entry
   CHECK(walk.files[1].path == (t.dir / "c.png").string());
-  CHECK(walk.files[1].size == kUnknownSize);  // not a regular file
-  CHECK(walk.files[2].path == (t.dir / "sub" / "a.jpg").string());
-  CHECK(walk.files[2].size == 5);
-  // A file named in a list (eval's CSV): the same, and unknown when missing.
-  CHECK(bitlane::cli::listed_file((t.dir / "b.png").string()).size == 321);
-  CHECK(bitlane::cli::listed_file((t.dir / "c.png").string()).size == kUnknownSize);
-  CHECK(bitlane::cli::listed_file((t.dir / "gone.png").string()).size == kUnknownSize);
+  CHECK((!walk.files[1].regular && walk.files[1].size == kUnknownSize));  // a FIFO
+  CHECK(walk.files[2].path == (t.dir / "d.png").string());
+  CHECK((walk.files[2].regular && walk.files[2].size == 321));  // a symlink: looked up
+  CHECK(walk.files[3].path == (t.dir / "sub" / "a.jpg").string());
+  CHECK((walk.files[3].regular && walk.files[3].size == kUnknownSize));
+  // A file named in a list (eval's CSV) or on the command line: stat()ed.
+  const InputFile b = bitlane::cli::listed_file((t.dir / "b.png").string());
+  CHECK((b.regular && b.size == 321));
+  CHECK(!bitlane::cli::listed_file((t.dir / "c.png").string()).regular);
+  CHECK(!bitlane::cli::listed_file((t.dir / "gone.png").string()).regular);
+  CHECK(bitlane::cli::collect_inputs({(t.dir / "b.png").string()}).files.at(0).size == 321);
 }
