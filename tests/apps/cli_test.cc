@@ -93,7 +93,7 @@ TEST_CASE("run: usage errors exit 2, missing inputs exit 1 with the path") {
   }
 }
 
-TEST_CASE("run: shard outputs concatenate to the full output; threads do not change it") {
+TEST_CASE("run: shard outputs concatenate to the full output, threads do not change it") {
   const Result full = cli("run " + kModel + " " + kImages + " --threads 1 --batch 7");
   REQUIRE(full.status == 0);
   std::string joined;
@@ -123,7 +123,7 @@ TEST_CASE("run: JSON lines and -o writes only a complete file") {
   CHECK(bad.err.find("/nonexistent/dir/out.csv: cannot create the output file") != std::string::npos);
 }
 
-TEST_CASE("eval: folder per class and CSV give the same accuracy; info and bench run") {
+TEST_CASE("eval: folder per class and CSV give the same accuracy, info and bench run") {
   const Result folders = cli("eval " + kModel + " " + kImages + " --json");
   REQUIRE(folders.status == 0);
   // The same labels as a CSV.

@@ -53,7 +53,7 @@ TEST_CASE("executor: one thread runs inline on the caller") {
   CHECK(ids == std::set<std::thread::id>{std::this_thread::get_id()});
 }
 
-TEST_CASE("executor: a worker's exception reaches the caller; the executor still works") {
+TEST_CASE("executor: a worker's exception reaches the caller, the executor still works") {
   const Executor ex(2);
   for (int round = 0; round < 20; ++round) {
     CHECK_THROWS_WITH_AS(ex.parallel_for(64, 1,

@@ -224,7 +224,7 @@ TEST_CASE("estimate: the bundled MLP and LSTM map layer by layer") {
   CHECK(el.layers[2].cycles == 3 * 255 - 1);
 }
 
-TEST_CASE("estimate: batches share folds; bad settings are errors") {
+TEST_CASE("estimate: batches share folds, bad settings are errors") {
   // WS, m grows with the batch: one fold of 10 + 3*8 = 34 cycles, 33 counted,
   // for 8 items.
   const GemmTiming t = time_gemm(array4x4(kWs), {24, 2, 4, 1}, unit());

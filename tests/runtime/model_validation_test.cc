@@ -56,7 +56,7 @@ std::vector<uint8_t> raw_file(const std::string& header, size_t data_bytes) {
 
 }  // namespace
 
-TEST_CASE("the valid model loads; the relu is fused into fc1") {
+TEST_CASE("the valid model loads, the relu is fused into fc1") {
   const auto m = good().build();
   REQUIRE(m->nodes().size() == 2);
   CHECK(m->nodes()[0].attributes["activation"] == "relu");
