@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 
 #include "core/limits.h"
@@ -55,11 +56,12 @@ struct FileBatchReader::Ring {
   // bytes asked for: size + 1, or a guess); sets got[] for reads that
   // reached the end (returned the size, or less than asked for a file of
   // unknown size) and sizes those buffers to what was read; sets filled
-  // when a guess was too small. False if the ring itself failed (then
-  // nothing is marked got).
+  // when a guess was too small, and raises longest to the longest file of
+  // unknown size read whole. False if the ring itself failed (then nothing
+  // is marked got).
   bool run(const std::vector<InputFile>& files, size_t b0, const std::vector<size_t>& slots,
            const std::vector<uint64_t>& ask, std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got,
-           bool& filled) {
+           bool& filled, uint64_t& longest) {
     const unsigned n = static_cast<unsigned>(slots.size());
     std::vector<int> read(n, -1);
     for (unsigned k = 0; k < n; ++k) {
@@ -106,6 +108,7 @@ struct FileBatchReader::Ring {
                                                     : static_cast<uint64_t>(read[k]) == size);
       filled = filled || (size == kUnknownSize && read[k] >= 0 && static_cast<uint64_t>(read[k]) == ask[k]);
       if (got[i]) bytes[i].resize(static_cast<size_t>(read[k]));
+      if (got[i] && size == kUnknownSize) longest = std::max(longest, static_cast<uint64_t>(read[k]));
     }
     return true;
   }
@@ -129,7 +132,7 @@ struct FileBatchReader::Ring {
 struct FileBatchReader::Ring {
   bool ok = false;
   bool run(const std::vector<InputFile>&, size_t, const std::vector<size_t>&, const std::vector<uint64_t>&,
-           std::vector<std::vector<uint8_t>>&, std::vector<char>&, bool&) {
+           std::vector<std::vector<uint8_t>>&, std::vector<char>&, bool&, uint64_t&) {
     return false;
   }
 };
@@ -154,12 +157,13 @@ void FileBatchReader::read(const std::vector<InputFile>& files, size_t b0, size_
   got.assign(n, 0);
   const uint64_t cap = std::min<uint64_t>(kMaxBatchedBytes, limits().max_file_bytes);
   uint64_t held = 0;
-  bool filled = false;  // a guess was too small
+  bool filled = false;   // a guess was too small
+  uint64_t longest = 0;  // the longest file of unknown size read whole
   std::vector<size_t> slots;
   std::vector<uint64_t> ask;
   for (size_t i = 0; i <= n; ++i) {
     if (slots.size() == kChunk || (i == n && !slots.empty())) {
-      if (!ring_->run(files, b0, slots, ask, bytes, got, filled)) return;
+      if (!ring_->run(files, b0, slots, ask, bytes, got, filled, longest)) return;
       slots.clear();
       ask.clear();
     }
@@ -175,7 +179,11 @@ void FileBatchReader::read(const std::vector<InputFile>& files, size_t b0, size_
     slots.push_back(i);
     ask.push_back(want);
   }
+  // Grown when a file did not fit; otherwise shrunk back towards twice the
+  // longest file read (at least 4 KiB): each buffer is zero-filled up to
+  // the guess, so one large image must not make every later small one pay.
   if (filled) guess_ = std::min(4 * guess_, kMaxBatchedBytes + 1);
+  else if (longest > 0) guess_ = std::min(guess_, std::max<uint64_t>(kFirstGuess, std::bit_ceil(2 * longest)));
 }
 
 }  // namespace bitlane::cli

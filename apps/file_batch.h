@@ -63,8 +63,10 @@ class FileBatchReader {
   std::unique_ptr<Ring> ring_;
   bool tried_ = false, wanted_;
   // Bytes asked for a file of unknown size: grows (to kMaxBatchedBytes + 1)
-  // when a read fills it, so a folder of larger images soon fits.
-  uint64_t guess_ = 4096;
+  // when a read fills it, so a folder of larger images soon fits, and
+  // shrinks back after batches of smaller files.
+  static constexpr uint64_t kFirstGuess = 4096;
+  uint64_t guess_ = kFirstGuess;
 };
 
 }  // namespace bitlane::cli

@@ -191,6 +191,13 @@ TEST_CASE("batch reads of regular files whose size was not looked up: read to th
   std::vector<std::vector<uint8_t>> bytes;
   CHECK(read_and_check(ring, files, 0, files.size(), bytes) == first);
   CHECK(read_and_check(ring, files, 0, files.size(), bytes) == second);  // the guess is 16 KiB now
+  // A batch of small files only (at most 3000 bytes) brings the guess back
+  // to 8 KiB: the 4096-byte file fits, the 10000-byte ones are left to
+  // read_file again.
+  CHECK(read_and_check(ring, files, 0, 100, bytes) == std::vector<char>(first.begin(), first.begin() + 100));
+  std::vector<char> third = second;
+  for (size_t i = 102; i < 105; ++i) third[i] = 0;  // large0..2
+  CHECK(read_and_check(ring, files, 0, files.size(), bytes) == third);
 
   SUBCASE("files above limits().max_file_bytes are left to read_file") {
     const uint64_t old = bitlane::limits().max_file_bytes;
