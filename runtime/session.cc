@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "core/error.h"
 #include "core/executor.h"
@@ -12,6 +13,7 @@ struct Session::Worker {
   Worker(const Engine& e) : runner(e.model(), e.ops()) {}
   GraphRunner runner;
   std::vector<double> seconds;  // this worker's node times, when profiling
+  std::thread::id last_thread;  // the thread that ran it last
 };
 
 Session::Session(std::shared_ptr<const Engine> engine)
@@ -49,17 +51,27 @@ const std::vector<const Tensor*>& Session::run(const std::vector<Tensor>& inputs
   return outputs_;
 }
 
+// A thread takes back the worker it ran last when that one is idle: its
+// tensors are still in this core's caches. Handed to the other thread, the
+// first micro-batch of a call on each side fetched them from the other core
+// -- ResNet at 2 threads took 1.29 instead of 1.15 ms per call in about half
+// of the calls (whenever the order in which the threads finished flipped).
 std::unique_ptr<Session::Worker> Session::take_worker() {
+  const std::thread::id me = std::this_thread::get_id();
   {
     std::lock_guard<std::mutex> lock(workers_mutex_);
     if (!idle_.empty()) {
-      auto w = std::move(idle_.back());
-      idle_.pop_back();
+      auto it = std::find_if(idle_.begin(), idle_.end(), [&](const auto& w) { return w->last_thread == me; });
+      if (it == idle_.end()) it = idle_.end() - 1;
+      auto w = std::move(*it);
+      idle_.erase(it);
+      w->last_thread = me;
       return w;
     }
   }
   auto w = std::make_unique<Worker>(*engine_);
   if (counting_) w->runner.set_stats(&stats_);
+  w->last_thread = me;
   return w;
 }
 
