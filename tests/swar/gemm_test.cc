@@ -176,11 +176,25 @@ TEST_CASE("gemm: long K split into cache panels that start at odd K units") {
       }
 }
 
+TEST_CASE("gemm: row tasks of one thread, their edges and a short last one, match the reference") {
+  // One thread runs tasks of up to 240 rows (several threads: 80): 481 rows
+  // are two whole tasks and one of a single row; 250 is one and 10.
+  Executor ex(1);
+  std::mt19937 rng(13);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    for (IntFormat af : {IntFormat{4, false}, IntFormat{8, false}, IntFormat{1, false}})
+      for (GemmMethod method : methods_here(af, IntFormat{4, true})) {
+        CAPTURE(method_name(method));
+        for (size_t m : {481, 250}) CHECK(check_case(method, af, IntFormat{4, true}, m, 67, 33, Fill::kRandom, rng, ex));
+      }
+  });
+}
+
 TEST_CASE("gemm: results are identical for 1 and 2 threads") {
   Executor one(1), two(2);
   std::mt19937 rng(4);
   const IntFormat af{4, false}, wf{3, true};
-  const size_t m = 150, k = 300, n = 200;
+  const size_t m = 530, k = 300, n = 200;  // one thread: tasks of 240, 240, 50 rows; two: of 80
   const auto a = make_values(m * k, af, Fill::kRandom, rng);
   const auto w = make_values(n * k, wf, Fill::kRandom, rng);
   for (GemmMethod method : methods_here(af, wf)) {
