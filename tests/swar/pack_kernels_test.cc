@@ -111,10 +111,46 @@ TEST_CASE("pack kernels: bit planes equal the bits of the values") {
               REQUIRE(dst[r * row_words + static_cast<size_t>(p) * kw + w] == want);
             }
         if (planes < 8) {
-          src[rng() % k] = static_cast<uint8_t>(1u << planes);
+          const size_t at = rng() % k;
+          const uint8_t keep = src[at];
+          src[at] = static_cast<uint8_t>(1u << planes);
+          CHECK_FALSE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
+          src[at] = keep;
+          src[stride + k - 1] = static_cast<uint8_t>(1u << planes);  // the last value: in the tail vector
           CHECK_FALSE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
         }
       }
+    }
+  });
+}
+
+TEST_CASE("pack kernels: bit planes of signed bytes, tails zero-padded inside the range") {
+  // Signed 3-bit values (-4..3): the zeros that pad a last partial vector are
+  // in range and set no bit, so plane words past K stay 0 and the check only
+  // sees the real values.
+  bitlane::test::for_each_simd_target([](const std::string&) {
+    std::mt19937 rng(6);
+    for (size_t k : kLengths) {
+      CAPTURE(k);
+      const int planes = 3;
+      const size_t rows = 3, stride = k + 5, kw = (k + 63) / 64, row_words = planes * kw;
+      ByteRowSpec spec;
+      spec.check_lo = static_cast<uint8_t>(-4);
+      spec.check_span = 7;
+      std::vector<uint8_t> src(rows * stride);
+      for (auto& x : src) x = static_cast<uint8_t>(static_cast<int>(rng() % 8) - 4);
+      std::vector<uint64_t> dst(rows * row_words, ~uint64_t{0});
+      REQUIRE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
+      for (size_t r = 0; r < rows; ++r)
+        for (int p = 0; p < planes; ++p)
+          for (size_t w = 0; w < kw; ++w) {
+            uint64_t want = 0;
+            for (size_t t = 0; t < 64 && 64 * w + t < k; ++t)
+              want |= static_cast<uint64_t>((src[r * stride + 64 * w + t] >> p) & 1u) << t;
+            REQUIRE(dst[r * row_words + static_cast<size_t>(p) * kw + w] == want);
+          }
+      src[2 * stride + k - 1] = 4;  // one past the largest
+      CHECK_FALSE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
     }
   });
 }
