@@ -204,6 +204,7 @@ void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& L) {
   const size_t rows = job.m1 - job.m0, cols = job.c1 - job.c0;
   const size_t ldo = ceil_div(cols, kDotBlock) * kDotBlock;
   DotArgs g{pa.rows, pa.row_stride, w.data.data(), dot_block_bytes(w.k_units, L)};
+  g.n = w.n;
   if (pa.row_offset) {
     g.row_offset = pa.row_offset;
     g.unit_offset = pa.unit_offset.data();

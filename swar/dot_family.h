@@ -68,6 +68,9 @@ struct DotArgs {
   // (instead of a + m * a_row_bytes + 4 k); null for packed rows.
   const int64_t* row_offset = nullptr;
   const uint32_t* unit_offset = nullptr;
+  // The real output columns (0: not known). Columns from n on are padding of
+  // the last block: kernels may leave their sums at anything.
+  size_t n = 0;
 };
 using DotKernel = void (*)(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
                            size_t ku1, int32_t* out, size_t ldo);

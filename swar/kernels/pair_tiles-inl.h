@@ -14,6 +14,10 @@
 //
 // Needs unit k + 1's bytes right after unit k's in each row: always true of
 // packed rows; gathered rows are checked once per call (UnitsPairUp).
+//
+// A vector whose real columns end by column 8 (LeNet's first convolution has
+// 6) runs the half tile: the high accumulators would multiply padding only,
+// so they are left out -- half the VPDPBUSD -- and columns 8-15 store 0.
 // BL_HAVE_PAIR_TILES says whether the current target has them.
 
 #if defined(BITLANE_SWAR_PAIR_TILES_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -54,7 +58,7 @@ struct PairTiles {
   // rows measured slower: GCC 12 spilled accumulators).
   static constexpr int kRows = 10;
 
-  template <int MR>
+  template <int MR, bool kHalf>
   struct Tile {
     static void Run(size_t m, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first, size_t m_base,
                     size_t v_base, int32_t* out, size_t ldo) {
@@ -84,7 +88,7 @@ struct PairTiles {
     const V start = !first ? hn::LoadU(d32, orow + R * ldo)                                      \
                            : hn::Add(col_init, g.row_init ? hn::Set(d32, g.row_init[m + R]) : zero); \
     c##R##_lo = V{_mm512_maskz_permutexvar_epi32(0x5555, spread_lo, start.raw)};               \
-    c##R##_hi = V{_mm512_maskz_permutexvar_epi32(0x5555, spread_hi, start.raw)};               \
+    if constexpr (!kHalf) c##R##_hi = V{_mm512_maskz_permutexvar_epi32(0x5555, spread_hi, start.raw)}; \
   }
       BL_PAIR_ROWS(BL_DECL)
 #undef BL_DECL
@@ -93,14 +97,14 @@ struct PairTiles {
   if constexpr (R < MR) {                                           \
     const V a = Broadcast<two>(d32, d64, arow[R] + a_off);          \
     c##R##_lo = Product::Step(d32, a, wlo, c##R##_lo);              \
-    c##R##_hi = Product::Step(d32, a, whi, c##R##_hi);              \
+    if constexpr (!kHalf) c##R##_hi = Product::Step(d32, a, whi, c##R##_hi); \
   }
 #define BL_PAIR_STEP(K, WA, WB, TWO)                                          \
   {                                                                           \
     constexpr bool two = (TWO);                                               \
     const V w_a = (WA), w_b = (WB);                                           \
     const V wlo{_mm512_permutex2var_epi32(w_a.raw, lo_index, w_b.raw)};       \
-    const V whi{_mm512_permutex2var_epi32(w_a.raw, hi_index, w_b.raw)};       \
+    const V whi = kHalf ? zero : V{_mm512_permutex2var_epi32(w_a.raw, hi_index, w_b.raw)}; \
     const size_t a_off = kGathered ? g.unit_offset[K] : (K) * 4;              \
     BL_PAIR_ROWS(BL_ROW)                                                      \
   }
@@ -151,14 +155,14 @@ struct PairTiles {
     }
   };
 
-  template <int MR, class... Args>
+  template <int MR, bool kHalf, class... Args>
   static HWY_INLINE void RunRows(size_t mr, Args&&... args) {
     if constexpr (MR >= 1) {
       if (mr == MR) {
-        Tile<MR>::Run(args...);
+        Tile<MR, kHalf>::Run(args...);
         return;
       }
-      RunRows<MR - 1>(mr, args...);
+      RunRows<MR - 1, kHalf>(mr, args...);
     }
   }
 };
