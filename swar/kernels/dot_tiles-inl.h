@@ -29,6 +29,7 @@
   "avx512vnni"
 #endif
 #include "swar/kernels/pair_tiles-inl.h"  // after the target string: the same features
+#include "swar/kernels/small_k_rows-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace bitlane::swar::detail {
@@ -393,6 +394,18 @@ struct DotTiles {
 #endif
     for (size_t v = v0; v < v1; v += kDotMaxVecs) {
       const size_t nv = HWY_MIN(size_t{kDotMaxVecs}, v1 - v);
+#if BL_HAVE_SMALL_K_ROWS
+      using SmallK = SmallKRows<Product, kGathered, Weights>;
+      if (L == 16 && nv <= 2 && ku1 - ku0 <= SmallK::kMaxUnits) {  // a short K: rows one at a time
+        const size_t per_block = kBlock / L;
+        const uint8_t* wcol[2] = {};
+        for (size_t c = 0; c < nv; ++c)
+          wcol[c] = static_cast<const uint8_t*>(g.w) + ((v + c) / per_block) * g.w_block_bytes +
+                    ((v + c) % per_block) * L * kUnitBytes;
+        SmallK::Dispatch(ku1 - ku0, nv, g, wcol, m0, m1, v, ku0, out, ldo, v0);
+        continue;
+      }
+#endif
 #if BL_HAVE_PAIR_TILES
       if (pairs && nv == 1) {  // one vector of columns: two K units per activation load
         using Pairs = PairTiles<Product, kGathered, Weights>;

@@ -303,6 +303,9 @@ TEST_CASE("gemm: activations gathered in place equal the same rows copied") {
   // An implicit im2col: each row is `segments` runs of `run` bytes. Runs of
   // one unit never hold a pair of units; runs of 3 units hold pairs that
   // straddle runs; with the stride equal to the run the units are contiguous.
+  // K of 1..8 units with one or two vectors of columns takes the short-K
+  // rows on AVX-512 (8 units: runs of 16 in 2 segments), 6 columns the half
+  // pair tile.
   Executor ex(1);
   std::mt19937 rng(17);
   const IntFormat af{8, false};
@@ -312,8 +315,8 @@ TEST_CASE("gemm: activations gathered in place equal the same rows copied") {
         CAPTURE(method_name(method));
         for (size_t run : {4, 8, 12, 16})
           for (size_t stride_runs : {1, 2})
-            for (size_t segments : {1, 3, 9})
-              for (size_t n : {16, 80}) {
+            for (size_t segments : {1, 2, 3, 9})
+              for (size_t n : {6, 16, 32, 80}) {
                 const size_t m = 25, k = segments * run, stride = run * stride_runs + (stride_runs - 1) * 4;
                 const size_t row_pitch = (segments - 1) * stride + run + 4;
                 std::vector<uint8_t> base(m * row_pitch);
