@@ -122,7 +122,7 @@ void write_corrected(const Raw* raw, size_t ldr, const TileJob& job) {
   const int64_t ab = job.a.bias, wb = job.w.w_bias;
   const int64_t kk = static_cast<int64_t>(job.w.k);
   for (size_t m = job.m0; m < job.m1; ++m) {
-    const int64_t row_term = wb * job.a.row_sum[m] + kk * ab * wb;
+    const int64_t row_term = (wb != 0 ? wb * job.a.row_sum[m] : 0) + kk * ab * wb;  // row sums only when wb != 0
     const Raw* src = raw + (m - job.m0) * ldr;
     for (size_t n = job.c0; n < job.c1; ++n) {
       int64_t v = static_cast<int64_t>(src[n - job.c0]) + row_term;
