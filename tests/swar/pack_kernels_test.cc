@@ -22,6 +22,19 @@ std::vector<uint8_t> random_bytes(size_t n, uint8_t lo, uint8_t span, std::mt199
   return v;
 }
 
+// Plane p, word w, bit t of each row is bit p of value 64 w + t (0 past K).
+void check_planes(const std::vector<uint8_t>& src, size_t stride, const std::vector<uint64_t>& dst,
+                  size_t row_words, size_t rows, size_t k, int planes, size_t kw) {
+  for (size_t r = 0; r < rows; ++r)
+    for (int p = 0; p < planes; ++p)
+      for (size_t w = 0; w < kw; ++w) {
+        uint64_t want = 0;
+        for (size_t t = 0; t < 64 && 64 * w + t < k; ++t)
+          want |= static_cast<uint64_t>((src[r * stride + 64 * w + t] >> p) & 1u) << t;
+        REQUIRE(dst[r * row_words + static_cast<size_t>(p) * kw + w] == want);
+      }
+}
+
 }  // namespace
 
 TEST_CASE("pack kernels: biased bytes, zero tails, sums and range checks equal plain loops") {
@@ -102,14 +115,7 @@ TEST_CASE("pack kernels: bit planes equal the bits of the values") {
         const size_t row_words = static_cast<size_t>(planes) * kw;
         std::vector<uint64_t> dst(rows * row_words, ~uint64_t{0});
         REQUIRE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
-        for (size_t r = 0; r < rows; ++r)
-          for (int p = 0; p < planes; ++p)
-            for (size_t w = 0; w < kw; ++w) {
-              uint64_t want = 0;
-              for (size_t t = 0; t < 64 && 64 * w + t < k; ++t)
-                want |= static_cast<uint64_t>((src[r * stride + 64 * w + t] >> p) & 1u) << t;
-              REQUIRE(dst[r * row_words + static_cast<size_t>(p) * kw + w] == want);
-            }
+        check_planes(src, stride, dst, row_words, rows, k, planes, kw);
         if (planes < 8) {
           const size_t at = rng() % k;
           const uint8_t keep = src[at];
@@ -137,18 +143,10 @@ TEST_CASE("pack kernels: bit planes of signed bytes, tails zero-padded inside th
       ByteRowSpec spec;
       spec.check_lo = static_cast<uint8_t>(-4);
       spec.check_span = 7;
-      std::vector<uint8_t> src(rows * stride);
-      for (auto& x : src) x = static_cast<uint8_t>(static_cast<int>(rng() % 8) - 4);
+      auto src = random_bytes(rows * stride, spec.check_lo, spec.check_span, rng);
       std::vector<uint64_t> dst(rows * row_words, ~uint64_t{0});
       REQUIRE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
-      for (size_t r = 0; r < rows; ++r)
-        for (int p = 0; p < planes; ++p)
-          for (size_t w = 0; w < kw; ++w) {
-            uint64_t want = 0;
-            for (size_t t = 0; t < 64 && 64 * w + t < k; ++t)
-              want |= static_cast<uint64_t>((src[r * stride + 64 * w + t] >> p) & 1u) << t;
-            REQUIRE(dst[r * row_words + static_cast<size_t>(p) * kw + w] == want);
-          }
+      check_planes(src, stride, dst, row_words, rows, k, planes, kw);
       src[2 * stride + k - 1] = 4;  // one past the largest
       CHECK_FALSE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
     }
