@@ -189,12 +189,17 @@ void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0
     }
     return;
   }
-  detail::EpilogueTile t{call.acc32 + m0 * call.ldc + c0, call.ldc, m1 - m0, c0, c1,
-                         call.ra ? call.ra + m0 : nullptr};
-  if (d.residual) {
-    t.res = d.residual + static_cast<int64_t>(m0) * d.residual_ld;
-    t.ldr = static_cast<size_t>(d.residual_ld);
-  }
+  // Rows [r0, r1) of the sums as an epilogue tile.
+  auto tile = [&](size_t r0, size_t r1) {
+    detail::EpilogueTile t{call.acc32 + r0 * call.ldc + c0, call.ldc, r1 - r0, c0, c1,
+                           call.ra ? call.ra + r0 : nullptr};
+    if (d.residual) {
+      t.res = d.residual + static_cast<int64_t>(r0) * d.residual_ld;
+      t.ldr = static_cast<size_t>(d.residual_ld);
+    }
+    return t;
+  };
+  const detail::EpilogueTile t = tile(m0, m1);
   switch (d.kind) {
     case MatmulDest::Kind::kF32Rows: {
       float* f = d.f32 + static_cast<int64_t>(m0) * d.ld;
@@ -215,13 +220,7 @@ void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0
       const size_t plane = static_cast<size_t>(d.plane);
       for (size_t r = m0; r < m1;) {
         const size_t n = r / plane, end = std::min(m1, (n + 1) * plane);
-        detail::EpilogueTile ti{call.acc32 + r * call.ldc + c0, call.ldc, end - r, c0, c1,
-                                call.ra ? call.ra + r : nullptr};
-        if (d.residual) {
-          ti.res = d.residual + static_cast<int64_t>(r) * d.residual_ld;
-          ti.ldr = static_cast<size_t>(d.residual_ld);
-        }
-        detail::epilogue_to_f32_planes(ti, call.params, d.f32 + static_cast<int64_t>(n) * d.channels * d.plane +
+        detail::epilogue_to_f32_planes(tile(r, end), call.params, d.f32 + static_cast<int64_t>(n) * d.channels * d.plane +
                                                             static_cast<int64_t>(r - n * plane),
                                        plane);
         r = end;
