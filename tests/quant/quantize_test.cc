@@ -227,3 +227,36 @@ TEST_CASE("calibration: statistics added in chunks of any size equal adding valu
     CHECK(ref.stride >= 8);  // the sample was halved on the way
   }
 }
+
+TEST_CASE("calibration: min and max are the same on every SIMD target, NaNs skipped in every lane") {
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    std::mt19937 rng(12);
+    std::normal_distribution<float> value(0.f, 3.f);
+    std::uniform_int_distribution<int> coin(0, 9);
+    RangeStats s(false);
+    SequentialStats ref;
+    // Chunks around the 16 lanes and the 4-lane vectors inside them.
+    for (int64_t n : {1, 4, 15, 16, 17, 20, 47, 48, 49, 1000, 4099}) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (float& v : x) {
+        const int c = coin(rng);
+        v = c == 0 ? std::numeric_limits<float>::quiet_NaN() : c == 1 ? 0.f : value(rng);
+      }
+      if (ref.count == 0) x[0] = 1.f;  // (a NaN first would stay: below)
+      if (n > 20) x[static_cast<size_t>(n / 2)] = -1000.f - static_cast<float>(n);  // a new minimum mid-chunk
+      if (n > 20) x[static_cast<size_t>(n / 3)] = 1000.f + static_cast<float>(n);   // and maximum
+      s.add(x.data(), n);
+      ref.add(x.data(), n);
+      CAPTURE(n);
+      REQUIRE(s.min() == ref.min);
+      REQUIRE(s.max() == ref.max);
+    }
+    // The first value NaN: it stays, in every lane.
+    RangeStats t(false);
+    std::vector<float> y(100, 1.f);
+    y[0] = std::numeric_limits<float>::quiet_NaN();
+    t.add(y.data(), 100);
+    CHECK(std::isnan(t.min()));
+    CHECK(std::isnan(t.max()));
+  });
+}
