@@ -1,12 +1,14 @@
 #include "runtime/safetensors.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <set>
+#include <type_traits>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -215,33 +217,53 @@ const SafeTensor* SafeTensorsFile::find(std::string_view name) const {
   return it != tensors_.end() && it->name == name ? &*it : nullptr;
 }
 
+namespace {
+
+// out[i] = convert(load_le<S>(p + i * sizeof(S))) for every element: the
+// dtype is decided once per tensor, not per element (comparing dtype strings
+// per element was a fifth of loading the MLP).
+template <typename S, typename D, class Convert>
+void convert_elements(const uint8_t* p, int64_t n, D* out, Convert&& convert) {
+  for (int64_t i = 0; i < n; ++i) out[i] = convert(load_le<S>(p + i * static_cast<int64_t>(sizeof(S))));
+}
+
+}  // namespace
+
 Tensor SafeTensorsFile::read_f32(const SafeTensor& t) const {
   Tensor out(t.shape, DType::kF32);
   const uint8_t* p = raw(t);
   float* dst = out.f32();
   const int64_t n = out.size();
   const std::string& d = t.dtype;
-  for (int64_t i = 0; i < n; ++i) {
-    float v;
-    if (d == "F32") v = load_le<float>(p + 4 * i);
-    else if (d == "F64") v = static_cast<float>(load_le<double>(p + 8 * i));
-    else if (d == "F16") v = half_to_float(load_le<uint16_t>(p + 2 * i));
-    else if (d == "BF16") {
-      const uint32_t bits = static_cast<uint32_t>(load_le<uint16_t>(p + 2 * i)) << 16;
+  auto as_float = [](auto v) { return static_cast<float>(v); };
+  if (d == "F32") convert_elements<float>(p, n, dst, as_float);
+  else if (d == "F64") convert_elements<double>(p, n, dst, as_float);
+  else if (d == "F16") convert_elements<uint16_t>(p, n, dst, half_to_float);
+  else if (d == "BF16")
+    convert_elements<uint16_t>(p, n, dst, [](uint16_t h) {
+      const uint32_t bits = static_cast<uint32_t>(h) << 16;
+      float v;
       std::memcpy(&v, &bits, 4);
-    } else if (d == "I8") v = static_cast<int8_t>(p[i]);
-    else if (d == "U8" || d == "BOOL") v = p[i];
-    else if (d == "I16") v = load_le<int16_t>(p + 2 * i);
-    else if (d == "U16") v = load_le<uint16_t>(p + 2 * i);
-    else if (d == "I32") v = static_cast<float>(load_le<int32_t>(p + 4 * i));
-    else if (d == "U32") v = static_cast<float>(load_le<uint32_t>(p + 4 * i));
-    else if (d == "I64") v = static_cast<float>(load_le<int64_t>(p + 8 * i));
-    else v = static_cast<float>(load_le<uint64_t>(p + 8 * i));
-    if (!std::isfinite(v))
-      fail(origin_ + ": tensor '" + t.name + "'",
-           std::string(std::isnan(v) ? "NaN" : "infinite") + " value at element " + std::to_string(i));
-    dst[i] = v;
-  }
+      return v;
+    });
+  else if (d == "I8") convert_elements<int8_t>(p, n, dst, as_float);
+  else if (d == "U8" || d == "BOOL") convert_elements<uint8_t>(p, n, dst, as_float);
+  else if (d == "I16") convert_elements<int16_t>(p, n, dst, as_float);
+  else if (d == "U16") convert_elements<uint16_t>(p, n, dst, as_float);
+  else if (d == "I32") convert_elements<int32_t>(p, n, dst, as_float);
+  else if (d == "U32") convert_elements<uint32_t>(p, n, dst, as_float);
+  else if (d == "I64") convert_elements<int64_t>(p, n, dst, as_float);
+  else convert_elements<uint64_t>(p, n, dst, as_float);
+  // NaN and infinity: every exponent bit set. One branch-free pass, then
+  // the first such element named.
+  uint32_t any = 0;
+  for (int64_t i = 0; i < n; ++i)
+    any |= static_cast<uint32_t>((std::bit_cast<uint32_t>(dst[i]) & 0x7F800000u) == 0x7F800000u);
+  if (any)
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(dst[i]))
+        fail(origin_ + ": tensor '" + t.name + "'",
+             std::string(std::isnan(dst[i]) ? "NaN" : "infinite") + " value at element " + std::to_string(i));
   return out;
 }
 
@@ -251,24 +273,32 @@ Tensor SafeTensorsFile::read_i32(const SafeTensor& t) const {
   if (d[0] == 'F' || d == "BF16") fail(at, "expected an integer dtype, got " + d);
   Tensor out(t.shape, DType::kI32);
   const uint8_t* p = raw(t);
-  for (int64_t i = 0; i < out.size(); ++i) {
-    int64_t v;
-    if (d == "I8") v = static_cast<int8_t>(p[i]);
-    else if (d == "U8" || d == "BOOL") v = p[i];
-    else if (d == "I16") v = load_le<int16_t>(p + 2 * i);
-    else if (d == "U16") v = load_le<uint16_t>(p + 2 * i);
-    else if (d == "I32") v = load_le<int32_t>(p + 4 * i);
-    else if (d == "U32") v = load_le<uint32_t>(p + 4 * i);
-    else if (d == "I64") v = load_le<int64_t>(p + 8 * i);
-    else {
-      const uint64_t u = load_le<uint64_t>(p + 8 * i);
-      v = u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ? -1 : static_cast<int64_t>(u);
-      if (v < 0) fail(at, "value out of int32 range at element " + std::to_string(i));
+  const int64_t n = out.size();
+  int32_t* dst = out.i32();
+  auto as_int = [](auto v) { return static_cast<int32_t>(v); };
+  // Wider integers: each value checked against int32's range, the first
+  // outside it named.
+  auto checked = [&](auto tag) {
+    using S = decltype(tag);
+    for (int64_t i = 0; i < n; ++i) {
+      const S v = load_le<S>(p + i * static_cast<int64_t>(sizeof(S)));
+      bool in_range;
+      if constexpr (std::is_signed_v<S>)
+        in_range = v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
+      else
+        in_range = v <= static_cast<S>(std::numeric_limits<int32_t>::max());
+      if (!in_range) fail(at, "value out of int32 range at element " + std::to_string(i));
+      dst[i] = static_cast<int32_t>(v);
     }
-    if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
-      fail(at, "value out of int32 range at element " + std::to_string(i));
-    out.i32()[i] = static_cast<int32_t>(v);
-  }
+  };
+  if (d == "I8") convert_elements<int8_t>(p, n, dst, as_int);
+  else if (d == "U8" || d == "BOOL") convert_elements<uint8_t>(p, n, dst, as_int);
+  else if (d == "I16") convert_elements<int16_t>(p, n, dst, as_int);
+  else if (d == "U16") convert_elements<uint16_t>(p, n, dst, as_int);
+  else if (d == "I32") convert_elements<int32_t>(p, n, dst, as_int);
+  else if (d == "U32") checked(uint32_t{});
+  else if (d == "I64") checked(int64_t{});
+  else checked(uint64_t{});
   return out;
 }
 

@@ -199,6 +199,79 @@ TEST_CASE("safetensors: truncated, lying or overlapping headers") {
             .find("exceeds the limit") != std::string::npos);
 }
 
+namespace {
+
+// A file with one tensor "t" of `dtype` holding `values` (little-endian).
+template <typename S>
+SafeTensorsFile one_tensor(const std::string& dtype, const std::vector<S>& values) {
+  const size_t bytes = values.size() * sizeof(S);
+  std::vector<uint8_t> f = raw_file(R"({"t": {"dtype": ")" + dtype + R"(", "shape": [)" +
+                                        std::to_string(values.size()) + R"(], "data_offsets": [0, )" +
+                                        std::to_string(bytes) + "]}}",
+                                    bytes);
+  std::memcpy(f.data() + f.size() - bytes, values.data(), bytes);
+  return SafeTensorsFile::parse(f, "x");
+}
+
+template <typename S>
+void check_both(const std::string& dtype, const std::vector<S>& values) {
+  CAPTURE(dtype);
+  const SafeTensorsFile st = one_tensor(dtype, values);
+  const Tensor f = st.read_f32(*st.find("t"));
+  const Tensor i = st.read_i32(*st.find("t"));
+  for (size_t k = 0; k < values.size(); ++k) {
+    CHECK(f.f32()[k] == static_cast<float>(values[k]));
+    CHECK(i.i32()[k] == static_cast<int32_t>(values[k]));
+  }
+}
+
+std::string read_error(const SafeTensorsFile& st, bool as_int) {
+  try {
+    if (as_int) st.read_i32(*st.find("t"));
+    else st.read_f32(*st.find("t"));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: every integer dtype reads as float and int32, out-of-range values named") {
+  check_both<int8_t>("I8", {-128, -1, 0, 127});
+  check_both<uint8_t>("U8", {0, 1, 200, 255});
+  check_both<int16_t>("I16", {-32768, -3, 0, 32767});
+  check_both<uint16_t>("U16", {0, 7, 40000, 65535});
+  check_both<int32_t>("I32", {-2147483647 - 1, -5, 0, 16777216});
+  check_both<uint32_t>("U32", {0, 9, 2147483647u});
+  check_both<int64_t>("I64", {-2147483647 - 1, -6, 0, 2147483647});
+  check_both<uint64_t>("U64", {0, 11, 2147483647u});
+  // Past int32: the element named; as floats they are fine.
+  CHECK(read_error(one_tensor<uint32_t>("U32", {1, 2147483648u}), true).find("out of int32 range at element 1") !=
+        std::string::npos);
+  CHECK(read_error(one_tensor<int64_t>("I64", {0, 0, -2147483649LL}), true).find("out of int32 range at element 2") !=
+        std::string::npos);
+  CHECK(read_error(one_tensor<uint64_t>("U64", {~uint64_t{0}}), true).find("out of int32 range at element 0") !=
+        std::string::npos);
+  CHECK(read_error(one_tensor<uint64_t>("U64", {~uint64_t{0}}), false) == "(no error)");
+}
+
+TEST_CASE("safetensors: floats of every width, NaN and infinity named at their element") {
+  const SafeTensorsFile d = one_tensor<double>("F64", {0.5, -3.25, 1e30});
+  const Tensor t = d.read_f32(*d.find("t"));
+  CHECK(t.f32()[0] == 0.5f);
+  CHECK(t.f32()[1] == -3.25f);
+  CHECK(t.f32()[2] == 1e30f);
+  CHECK(read_error(one_tensor<double>("F64", {1.0, 2.0, 1e300}), false).find("infinite value at element 2") !=
+        std::string::npos);  // finite as a double, not as a float
+  CHECK(read_error(one_tensor<uint16_t>("F16", {0x3C00, 0x7C00}), false).find("infinite value at element 1") !=
+        std::string::npos);
+  CHECK(read_error(one_tensor<uint16_t>("BF16", {0x4040, 0x4040, 0x7FC1}), false).find("NaN value at element 2") !=
+        std::string::npos);
+  CHECK(read_error(one_tensor<float>("F32", {1.f, -std::numeric_limits<float>::infinity()}), false)
+            .find("infinite value at element 1") != std::string::npos);
+}
+
 TEST_CASE("safetensors: dtypes convert to float (F16, BF16, integers)") {
   // F16 1.0 = 0x3C00, -2.5 = 0xC100, 2^-24 (subnormal) = 0x0001; BF16 3.0 = 0x4040.
   std::vector<uint8_t> f = raw_file(R"({"h": {"dtype": "F16", "shape": [3], "data_offsets": [0, 6]},
