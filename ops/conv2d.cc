@@ -131,6 +131,13 @@ class Conv2d : public Op {
       body(0, 1);
   }
 
+  // dst[r * cout_ + c] = act(src[r * cols + c]): a group's columns into channels-last rows.
+  template <Activation act>
+  void copy_columns(const float* src, int64_t rows, int64_t cols, float* dst) const {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) dst[r * cout_ + c] = apply_activation(act, src[r * cols + c]);
+  }
+
   void run_chunk(const RunContext& ctx, const Geometry& geo, const float* x, bool in_nhwc, int64_t n0,
                  int64_t n1, float* y, const float* residual) const {
     Geometry g = geo;
@@ -162,10 +169,10 @@ class Conv2d : public Op {
             res[static_cast<size_t>(r * cog + c)] = res[static_cast<size_t>(r * cog + c)] +
                                                     residual[(n0 * plane + r) * cout_ + grp * cog + c];
       if (out_layout_ == Layout::kChannelsLast) {  // rows are pixels already: copy the group's columns
-        for (int64_t r = 0; r < rows; ++r) {
-          float* dst = y + (n0 * plane + r) * cout_ + grp * cog;
-          const float* src = res.data() + r * cog;
-          for (int64_t c = 0; c < cog; ++c) dst[c] = apply_activation(activation_, src[c]);
+        switch (activation_) {  // (one loop per activation, so each vectorizes)
+          case Activation::kRelu: copy_columns<Activation::kRelu>(res.data(), rows, cog, y + n0 * plane * cout_ + grp * cog); break;
+          case Activation::kRelu6: copy_columns<Activation::kRelu6>(res.data(), rows, cog, y + n0 * plane * cout_ + grp * cog); break;
+          default: copy_columns<Activation::kNone>(res.data(), rows, cog, y + n0 * plane * cout_ + grp * cog);
         }
         continue;
       }
