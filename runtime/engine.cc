@@ -257,13 +257,23 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   // statistics only the LSTM's exponent search reads anything.
   std::vector<quant::RangeStats> stats(e->ops_.size(), quant::RangeStats(false)),
       out_stats(e->ops_.size(), quant::RangeStats(false));
+  bool any_sample = false;
   for (size_t k = 0; k < layers.size(); ++k) {
     const quant::LayerPlan& p = plans[k];
     if (!p.quantized()) continue;
     const bool exponent = p.scheme().execution() == quant::Execution::kExponent;
-    stats[static_cast<size_t>(layers[k])] = quant::RangeStats(exponent || p.calibration != quant::Calibration::kMinMax);
+    const bool sample = exponent || p.calibration != quant::Calibration::kMinMax;
+    stats[static_cast<size_t>(layers[k])] = quant::RangeStats(sample);
     out_stats[static_cast<size_t>(layers[k])] = quant::RangeStats(exponent);
+    any_sample |= sample;
   }
+  // Without value samples, calibration runs the float graph as a float
+  // engine does, with channels-last hand-overs between its convolutions
+  // (each conv otherwise transposes its input to channels-last and its
+  // output back: a sixth of ResNet's calibration). Min and max do not depend
+  // on the order the values come in (the first value, which starts them, is
+  // element 0 in either layout); a strided sample would.
+  if (!any_sample && !options.reference_kernels) plan_layouts(*model, e->ops_);
   GraphRunner runner(*model, e->ops_);
   const int64_t total = samples.empty() ? 0 : runner.check_inputs(samples);
   // Samples 16 at a time: the float activations of a chunk stay in cache and
