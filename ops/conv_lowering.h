@@ -21,10 +21,11 @@ struct Geometry {
   int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl;
 };
 
-// Patch matrix of images [n0, n1) and channel group [c0, c0 + cg) of an NHWC
-// float tensor: row (n, y, x), column (i, j, c), padding with 0. Rows are
-// `ld` >= K elements apart; the elements after K are zero.
-void im2col(const float* x, const Geometry& g, int64_t n0, int64_t n1, int64_t c0, int64_t cg, float* cols,
+// Patch matrix rows [r0, r1) (row (n, y, x) = (n * oh + y) * ow + x of the
+// output pixels of x's g.n images) for channel group [c0, c0 + cg) of an
+// NHWC float tensor: column (i, j, c), padding with 0. Row r is written at
+// cols + (r - r0) * ld (ld >= K); the elements after K are zero.
+void im2col(const float* x, const Geometry& g, int64_t r0, int64_t r1, int64_t c0, int64_t cg, float* cols,
             int64_t ld);
 
 // dst[j * ld_dst + i] = act(src[i * ld_src + j]) for a rows x cols matrix, in
