@@ -53,7 +53,7 @@ TEST_CASE("gemm_f32: every target equals the fused or the unfused chain, bit for
   const Executor one(1);
   bitlane::test::for_each_simd_target([&](const std::string&) {
     std::mt19937 rng(21);
-    for (int64_t m : {1, 3, 7, 33})
+    for (int64_t m : {1, 3, 7, 16, 33})  // 16, 33: eight-row blocks of one vector (n <= lanes), then a tail
       for (int64_t k : {1, 17, 100})
         for (int64_t n : {1, 15, 16, 17, 70})
           for (bool with_bias : {false, true}) {
