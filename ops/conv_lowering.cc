@@ -17,8 +17,14 @@ void im2col(const float* x, const Geometry& geo, int64_t r0, int64_t r1, int64_t
   const int64_t dh = geo.dh, dw = geo.dw, pt = geo.pt, pl = geo.pl, oh = geo.oh, ow = geo.ow;
   const int64_t k = cg * kh * kw;
   const bool whole_rows = dw == 1 && cg == c;  // a kernel row's pixels are adjacent, all channels taken
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t n = r / (oh * ow), oy = r / ow % oh, ox = r % ow;
+  // (n, oy, ox) of row r0, then stepped: three divisions per row cost more
+  // than copying a row.
+  int64_t n = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
+  for (int64_t r = r0; r < r1; ++r, ++ox) {
+    if (ox == ow) {
+      ox = 0;
+      if (++oy == oh) oy = 0, ++n;
+    }
     float* row = cols + (r - r0) * ld;
     for (int64_t i = k; i < ld; ++i) row[i] = 0.f;
     for (int64_t i = 0; i < kh; ++i) {
