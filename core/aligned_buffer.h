@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -26,32 +25,24 @@ class AlignedBuffer {
     if (size_) std::memcpy(data_, o.data_, size_ * sizeof(T));
   }
   AlignedBuffer(AlignedBuffer&& o) noexcept
-      : raw_(std::exchange(o.raw_, nullptr)), data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   AlignedBuffer& operator=(AlignedBuffer o) noexcept {
-    std::swap(raw_, o.raw_);
     std::swap(data_, o.data_);
     std::swap(size_, o.size_);
     return *this;
   }
-  ~AlignedBuffer() { std::free(raw_); }
+  ~AlignedBuffer() { std::free(data_); }
 
-  // Discards the contents; the new elements are all zero. calloc, not
-  // aligned_alloc + memset: the C library hands out fresh pages (large
-  // blocks come straight from the kernel) already zero without writing
-  // them, where a memset wrote every byte twice (page fault + memset: a
-  // fifth of loading the MLP's weights).
+  // Discards the contents; the new elements are all zero.
   void resize(size_t n) {
-    std::free(raw_);
-    raw_ = nullptr;
+    std::free(data_);
     data_ = nullptr;
     size_ = 0;
     if (n == 0) return;
-    if (n > (SIZE_MAX - 2 * kAlignment) / sizeof(T)) throw std::bad_alloc();
-    const size_t bytes = (n * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
-    raw_ = std::calloc(bytes + kAlignment, 1);
-    if (!raw_) throw std::bad_alloc();
-    const uintptr_t at = reinterpret_cast<uintptr_t>(raw_);
-    data_ = reinterpret_cast<T*>((at + kAlignment - 1) / kAlignment * kAlignment);
+    size_t bytes = (n * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
+    data_ = static_cast<T*>(std::aligned_alloc(kAlignment, bytes));
+    if (!data_) throw std::bad_alloc();
+    std::memset(static_cast<void*>(data_), 0, bytes);
     size_ = n;
   }
   // Grows (never shrinks) a scratch buffer; contents are unspecified.
@@ -67,7 +58,6 @@ class AlignedBuffer {
   const T& operator[](size_t i) const { return data_[i]; }
 
  private:
-  void* raw_ = nullptr;  // what calloc returned (data_ rounded up to 64 bytes)
   T* data_ = nullptr;
   size_t size_ = 0;
 };
