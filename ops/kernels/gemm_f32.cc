@@ -21,19 +21,20 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 using detail::F32Args;
 
+// Vector v of packed weight columns (L lanes each): its K rows, kBlock apart.
+inline const float* WeightColumn(const F32Args& g, size_t v, size_t L) {
+  const size_t per_block = PackedF32::kBlock / L;
+  return g.w->data.data() + static_cast<int64_t>(v / per_block) * g.w->k * PackedF32::kBlock + (v % per_block) * L;
+}
+
 template <int MR, int NV>
 struct F32Tile {
   static void Run(size_t m, size_t v, const F32Args& g) {
     const hn::CappedTag<float, PackedF32::kBlock> d;
     const size_t L = hn::Lanes(d);
-    const size_t per_block = PackedF32::kBlock / L;
     const int64_t k = g.w->k;
     const float* wcol[tiles::kTileVecs] = {};
-    for (int c = 0; c < NV; ++c) {
-      const size_t gv = v + c;
-      wcol[c] = g.w->data.data() + static_cast<int64_t>(gv / per_block) * k * PackedF32::kBlock +
-                (gv % per_block) * L;
-    }
+    for (int c = 0; c < NV; ++c) wcol[c] = WeightColumn(g, v + c, L);
     const float* arow[tiles::kTileRows] = {};
     for (int r = 0; r < MR; ++r) arow[r] = g.a + static_cast<int64_t>(m + r) * g.lda;
 #define BL_DECL(R, V) auto c##R##V = hn::Zero(d);
@@ -80,10 +81,8 @@ struct F32Rows8 {
   static void Run(size_t m, size_t v, const F32Args& g) {
     const hn::CappedTag<float, PackedF32::kBlock> d;
     const size_t L = hn::Lanes(d);
-    const size_t per_block = PackedF32::kBlock / L;
     const int64_t k = g.w->k;
-    const float* wcol = g.w->data.data() + static_cast<int64_t>(v / per_block) * k * PackedF32::kBlock +
-                        (v % per_block) * L;
+    const float* wcol = WeightColumn(g, v, L);
     const float* a = g.a + static_cast<int64_t>(m) * g.lda;
     const int64_t lda = g.lda;
     auto c0 = hn::Zero(d), c1 = hn::Zero(d), c2 = hn::Zero(d), c3 = hn::Zero(d);
