@@ -17,6 +17,7 @@ void im2col(const float* x, const Geometry& geo, int64_t r0, int64_t r1, int64_t
   const int64_t dh = geo.dh, dw = geo.dw, pt = geo.pt, pl = geo.pl, oh = geo.oh, ow = geo.ow;
   const int64_t k = cg * kh * kw;
   const bool whole_rows = dw == 1 && cg == c;  // a kernel row's pixels are adjacent, all channels taken
+  const int64_t run = kw * c;                  // then floats per kernel row
   // (n, oy, ox) of row r0, then stepped: three divisions per row cost more
   // than copying a row.
   int64_t n = r0 / (oh * ow), oy = r0 / ow % oh, ox = r0 % ow;
@@ -32,9 +33,12 @@ void im2col(const float* x, const Geometry& geo, int64_t r0, int64_t r1, int64_t
       if (whole_rows && y >= 0 && y < h && x0 >= 0 && x0 + kw <= w) {
         // The kernel row inside the image: its kw pixels' channels are one
         // run of the NHWC input (a third of the float call went to copying
-        // them channel run by channel run).
-        std::memcpy(row, x + ((n * h + y) * w + x0) * c, static_cast<size_t>(kw * c) * sizeof(float));
-        row += kw * cg;
+        // them channel run by channel run). Short runs (LeNet's first layer:
+        // 5 floats) by a loop, which costs less than a memcpy call.
+        const float* src = x + ((n * h + y) * w + x0) * c;
+        if (run >= 32) std::memcpy(row, src, static_cast<size_t>(run) * sizeof(float));
+        else for (int64_t t = 0; t < run; ++t) row[t] = src[t];
+        row += run;
         continue;
       }
       for (int64_t j = 0; j < kw; ++j, row += cg) {
