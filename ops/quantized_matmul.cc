@@ -26,23 +26,22 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   // Term accounting: per input column, the terms of all its weights (the
   // scheme's integers, before any re-expression below).
   cost_encoding_ = scheme.cost_encoding(plan);
-  // Terms per magnitude from a table (term_count per weight was 8% of
-  // building the MLP's 4-bit engine).
-  int max_magnitude = 0;
-  for (const int v : qw_.q) max_magnitude = std::max(max_magnitude, v < 0 ? -v : v);
-  std::vector<uint8_t> terms_of(static_cast<size_t>(max_magnitude) + 1);
-  for (int m = 0; m <= max_magnitude; ++m)
-    terms_of[static_cast<size_t>(m)] = static_cast<uint8_t>(quant::term_count(static_cast<uint32_t>(m), cost_encoding_));
+  // One table of terms per magnitude serves both sides: the activations'
+  // (every magnitude of their storage) and the weights' (up to the largest;
+  // term_count per weight was 8% of building the MLP's 4-bit engine).
+  int max_weight = 0;
+  for (const int v : qw_.q) max_weight = std::max(max_weight, v < 0 ? -v : v);
+  const int64_t magnitudes = int64_t{1} << std::min(storage_.bits, 16);
+  std::vector<uint8_t> terms(static_cast<size_t>(std::max<int64_t>(magnitudes, int64_t{max_weight} + 1)));
+  for (size_t m = 0; m < terms.size(); ++m)
+    terms[m] = static_cast<uint8_t>(quant::term_count(static_cast<uint32_t>(m), cost_encoding_));
   weight_terms_.assign(static_cast<size_t>(in), 0);
   for (int64_t c = 0; c < out; ++c)
     for (int64_t k = 0; k < in; ++k) {
       const int v = qw_.q[static_cast<size_t>(c * in + k)];
-      weight_terms_[static_cast<size_t>(k)] += terms_of[static_cast<size_t>(v < 0 ? -v : v)];
+      weight_terms_[static_cast<size_t>(k)] += terms[static_cast<size_t>(v < 0 ? -v : v)];
     }
-  const int64_t magnitudes = int64_t{1} << std::min(storage_.bits, 16);
-  act_terms_.resize(static_cast<size_t>(magnitudes));
-  for (int64_t m = 0; m < magnitudes; ++m)
-    act_terms_[static_cast<size_t>(m)] = static_cast<uint8_t>(quant::term_count(static_cast<uint32_t>(m), cost_encoding_));
+  act_terms_.assign(terms.begin(), terms.begin() + magnitudes);
   swar::GemmMethod method;
   if (gather_padding) {
     method = swar::choose_method_in_place(storage_, qw_.format);
