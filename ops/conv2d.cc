@@ -169,7 +169,8 @@ class Conv2d : public Op {
         for (int64_t r0 = 0; r0 < rows; r0 += block) {
           const int64_t r1 = std::min(rows, r0 + block);
           conv::im2col(src_hwc, g, r0, r1, grp * cg, cg, cols.data(), k);
-          gemm_f32(cols.data(), r1 - r0, k, packed_[static_cast<size_t>(grp)], b, res.data() + r0 * cog, cog, ctx.ex);
+          gemm_f32(cols.data(), r1 - r0, k, packed_[static_cast<size_t>(grp)], b, res.data() + r0 * cog, cog,
+                   ctx.ex);
         }
       }
       if (residual)  // added before the activation, as the unfused add was
@@ -178,10 +179,11 @@ class Conv2d : public Op {
             res[static_cast<size_t>(r * cog + c)] = res[static_cast<size_t>(r * cog + c)] +
                                                     residual[(n0 * plane + r) * cout_ + grp * cog + c];
       if (out_layout_ == Layout::kChannelsLast) {  // rows are pixels already: copy the group's columns
+        float* dst = y + n0 * plane * cout_ + grp * cog;
         switch (activation_) {  // (one loop per activation, so each vectorizes)
-          case Activation::kRelu: copy_columns<Activation::kRelu>(res.data(), rows, cog, y + n0 * plane * cout_ + grp * cog); break;
-          case Activation::kRelu6: copy_columns<Activation::kRelu6>(res.data(), rows, cog, y + n0 * plane * cout_ + grp * cog); break;
-          default: copy_columns<Activation::kNone>(res.data(), rows, cog, y + n0 * plane * cout_ + grp * cog);
+          case Activation::kRelu: copy_columns<Activation::kRelu>(res.data(), rows, cog, dst); break;
+          case Activation::kRelu6: copy_columns<Activation::kRelu6>(res.data(), rows, cog, dst); break;
+          default: copy_columns<Activation::kNone>(res.data(), rows, cog, dst);
         }
         continue;
       }

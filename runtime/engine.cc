@@ -254,7 +254,8 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   // A value sample is what percentile and MSE calibration and the exponent
   // search read; layers calibrated by min/max keep none (for ResNet at 4
   // bits, keeping them was most of building the engine). Of the outputs'
-  // statistics only the LSTM's exponent search reads anything, so only theirs are taken.
+  // statistics only the LSTM's exponent search reads anything, so only
+  // those layers' are taken.
   std::vector<quant::RangeStats> stats(e->ops_.size(), quant::RangeStats(false)),
       out_stats(e->ops_.size(), quant::RangeStats(false));
   bool any_sample = false;
@@ -288,7 +289,8 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
     runner.run_samples(samples, b, std::min(kChunk, total - b), ex, false, [&](int node, const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) {
       if (!e->ops_[static_cast<size_t>(node)]->quantizable()) return;
       if (in[0]->dtype() == DType::kF32) stats[static_cast<size_t>(node)].add(in[0]->f32(), in[0]->size());
-      if (wants_output[static_cast<size_t>(node)]) out_stats[static_cast<size_t>(node)].add(out[0]->f32(), out[0]->size());
+      if (wants_output[static_cast<size_t>(node)])
+        out_stats[static_cast<size_t>(node)].add(out[0]->f32(), out[0]->size());
     });
   }
   for (size_t k = 0; k < layers.size(); ++k)
