@@ -13,6 +13,7 @@
 #include "core/scratch.h"
 #include "core/aligned_buffer.h"
 #include "core/executor.h"
+#include "core/lazy.h"
 #include "ops/conv_lowering.h"
 #include "ops/exp_matmul.h"
 #include "ops/factories.h"
@@ -48,15 +49,6 @@ class Conv2d : public Op {
     if (groups_ < 1 || cout_ % groups_) b.error("groups", "must divide the output channels " + std::to_string(cout_));
     if (bias_ && bias_->shape() != Shape{cout_})
       b.error("bias", "must be [" + std::to_string(cout_) + "], got " + shape_str(bias_->shape()));
-    // Weights as [Cout, kh, kw, Cin/g], the column order of the NHWC im2col.
-    const int64_t cg = w_->dim(1), kh = w_->dim(2), kw = w_->dim(3), k = cg * kh * kw;
-    w_hwc_.resize(static_cast<size_t>(cout_ * k));
-    for (int64_t o = 0; o < cout_; ++o)
-      for (int64_t c = 0; c < cg; ++c)
-        for (int64_t ij = 0; ij < kh * kw; ++ij)
-          w_hwc_[static_cast<size_t>(o * k + ij * cg + c)] = w_->f32()[(o * cg + c) * kh * kw + ij];
-    const int64_t cog = cout_ / groups_;
-    for (int64_t g = 0; g < groups_; ++g) packed_.push_back(PackedF32::pack(w_hwc_.data() + g * cog * k, cog, k));
   }
   const char* type() const override { return "conv2d"; }
 
@@ -169,8 +161,8 @@ class Conv2d : public Op {
         for (int64_t r0 = 0; r0 < rows; r0 += block) {
           const int64_t r1 = std::min(rows, r0 + block);
           conv::im2col(src_hwc, g, r0, r1, grp * cg, cg, cols.data(), k);
-          gemm_f32(cols.data(), r1 - r0, k, packed_[static_cast<size_t>(grp)], b, res.data() + r0 * cog, cog,
-                   ctx.ex);
+          gemm_f32(cols.data(), r1 - r0, k, float_weights()[static_cast<size_t>(grp)], b, res.data() + r0 * cog,
+                   cog, ctx.ex);
         }
       }
       if (residual)  // added before the activation, as the unfused add was
@@ -376,10 +368,11 @@ class Conv2d : public Op {
     in_twin_ = false;
     if (!plan.quantized()) return;
     const int64_t cg = w_->dim(1), cog = cout_ / groups_, k = cg * w_->dim(2) * w_->dim(3);
+    const float* w_hwc = hwc().data();
     if (plan.scheme().execution() == quant::Execution::kExponent) {
       em_.resize(static_cast<size_t>(groups_));
       for (int64_t g = 0; g < groups_; ++g)
-        em_[static_cast<size_t>(g)].prepare(w_hwc_.data() + g * cog * k, cog, k,
+        em_[static_cast<size_t>(g)].prepare(w_hwc + g * cog * k, cog, k,
                                             bias_ ? bias_->f32() + g * cog : nullptr, plan, input.samples());
       return;
     }
@@ -404,7 +397,7 @@ class Conv2d : public Op {
       std::vector<float> wp(static_cast<size_t>(cout_ * units * cp), 0.f);
       for (int64_t o = 0; o < cout_; ++o)
         for (int64_t u = 0; u < units; ++u)
-          std::copy_n(w_hwc_.data() + (o * units + u) * real, real, wp.data() + (o * units + u) * cp);
+          std::copy_n(w_hwc + (o * units + u) * real, real, wp.data() + (o * units + u) * cp);
       std::vector<uint8_t> padding(static_cast<size_t>(units * cp), 0);
       for (int64_t u = 0; u < units; ++u)
         std::fill(padding.begin() + u * cp + real, padding.begin() + (u + 1) * cp, uint8_t{1});
@@ -419,7 +412,7 @@ class Conv2d : public Op {
       }
     }
     for (int64_t g = 0; g < groups_; ++g)  // term groups: channels of one kernel position
-      qm_[static_cast<size_t>(g)].prepare(w_hwc_.data() + g * cog * k, cog, k,
+      qm_[static_cast<size_t>(g)].prepare(w_hwc + g * cog * k, cog, k,
                                           bias_ ? bias_->f32() + g * cog : nullptr, plan, a, cg);
   }
   double weight_bits() const override {
@@ -441,6 +434,10 @@ class Conv2d : public Op {
     return static_cast<int64_t>(std::ceil(static_cast<double>(w_->size()) * weight_bits() / 8));
   }
 
+  void prepare_to_run() const override {
+    if (qm_.empty() && em_.empty()) float_weights();
+  }
+
   std::string kernel() const override {
     if (!qm_.empty()) return qm_[0].kernel();
     return em_.empty() ? "" : "exponent";
@@ -460,14 +457,35 @@ class Conv2d : public Op {
   void read_twin(int input) override { in_twin_ = in_twin_ || input == 0; }
 
  private:
+  const std::vector<float>& hwc() const {
+    return w_hwc_.get([&] {
+      // Weights as [Cout, kh, kw, Cin/g], the column order of the NHWC im2col.
+      const int64_t cg = w_->dim(1), khw = w_->dim(2) * w_->dim(3), k = cg * khw;
+      std::vector<float> w(static_cast<size_t>(cout_ * k));
+      for (int64_t o = 0; o < cout_; ++o)
+        for (int64_t c = 0; c < cg; ++c)
+          for (int64_t ij = 0; ij < khw; ++ij)
+            w[static_cast<size_t>(o * k + ij * cg + c)] = w_->f32()[(o * cg + c) * khw + ij];
+      return w;
+    });
+  }
+  const std::vector<PackedF32>& float_weights() const {
+    return packed_.get([&] {
+      const int64_t cog = cout_ / groups_, k = w_->size() / cout_;
+      std::vector<PackedF32> packed;
+      for (int64_t g = 0; g < groups_; ++g) packed.push_back(PackedF32::pack(hwc().data() + g * cog * k, cog, k));
+      return packed;
+    });
+  }
+
   std::string where_;
   std::shared_ptr<const Tensor> w_, bias_;
-  std::vector<float> w_hwc_;
+  Lazy<std::vector<float>> w_hwc_;  // the weights as [Cout, kh, kw, Cin/g] (hwc)
   Activation activation_ = Activation::kNone;
   int64_t groups_ = 1, cout_ = 0;
   bool residual_ = false;  // a second input added before the activation (a fused residual add)
   std::vector<int64_t> stride_, dilation_, padding_;
-  std::vector<PackedF32> packed_;
+  Lazy<std::vector<PackedF32>> packed_;  // the float path's weights, per group (float_weights)
   std::vector<QuantizedMatmul> qm_;
   std::vector<ExpMatmul> em_;
   quant::LayerPlan plan_;

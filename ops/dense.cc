@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/executor.h"
+#include "core/lazy.h"
 
 #include "ops/exp_matmul.h"
 #include "ops/factories.h"
@@ -25,7 +26,6 @@ class Dense : public Op {
     in_ = w_->dim(1);
     if (bias_ && bias_->shape() != Shape{out_})
       b.error("bias", "must be [" + std::to_string(out_) + "], got " + shape_str(bias_->shape()));
-    packed_ = PackedF32::pack(w_->f32(), out_, in_);
     activation_ = parse_activation(b);
   }
   const char* type() const override { return "dense"; }
@@ -56,8 +56,12 @@ class Dense : public Op {
     if (em_.ready())
       em_.run(in[0]->f32(), rows, in_, out[0]->f32(), out_, ctx);
     else
-      gemm_f32(in[0]->f32(), rows, in_, packed_, b, out[0]->f32(), out_, ctx.ex);
+      gemm_f32(in[0]->f32(), rows, in_, float_weights(), b, out[0]->f32(), out_, ctx.ex);
     apply_activation(activation_, out[0]->f32(), out[0]->size());
+  }
+
+  void prepare_to_run() const override {
+    if (!qm_.ready() && !em_.ready()) float_weights();
   }
 
   std::string kernel() const override {
@@ -108,12 +112,16 @@ class Dense : public Op {
   std::string where_;
   std::shared_ptr<const Tensor> w_, bias_;
   int64_t in_ = 0, out_ = 0;
-  PackedF32 packed_;
+  Lazy<PackedF32> packed_;  // the float path's weights (float_weights)
   QuantizedMatmul qm_;
   ExpMatmul em_;
   quant::LayerPlan plan_;
   Activation activation_ = Activation::kNone;
   std::optional<QuantizedHandover> out_q_;  // integer output for the next layer
+
+  const PackedF32& float_weights() const {
+    return packed_.get([&] { return PackedF32::pack(w_->f32(), out_, in_); });
+  }
 
   MatmulDest int_dest(Tensor& y) const {
     MatmulDest d;

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/executor.h"
+#include "core/lazy.h"
 #include "core/scratch.h"
 #include "ops/exp_matmul.h"
 #include "ops/factories.h"
@@ -66,8 +67,6 @@ class Lstm : public Op {
         for (int64_t i = 0; i < 4 * hidden_; ++i) L.bias[static_cast<size_t>(i)] += t->f32()[i];
       }
       L.in = in;
-      L.p_ih = PackedF32::pack(L.w_ih->f32(), 4 * hidden_, in);
-      L.p_hh = PackedF32::pack(L.w_hh->f32(), 4 * hidden_, hidden_);
       layer_.push_back(std::move(L));
     }
   }
@@ -154,14 +153,15 @@ class Lstm : public Op {
         else if (L.q_ih.ready())
           L.q_ih.run(xb, rows, width, xw.data(), 4 * H, ctx);
         else
-          gemm_f32(xb, rows, width, L.p_ih, L.bias.data(), xw.data(), 4 * H, ctx.ex);
+          gemm_f32(xb, rows, width, float_weights()[static_cast<size_t>(l)].ih, L.bias.data(), xw.data(), 4 * H,
+                   ctx.ex);
         for (int64_t t = t0; t < t1; ++t) {
           if (L.e_hh.ready())
             L.e_hh.run(h, n, H, gates.data(), 4 * H, ctx);
           else if (L.q_hh.ready())
             L.q_hh.run(h, n, H, gates.data(), 4 * H, ctx);
           else
-            gemm_f32(h, n, H, L.p_hh, nullptr, gates.data(), 4 * H, ctx.ex);
+            gemm_f32(h, n, H, float_weights()[static_cast<size_t>(l)].hh, nullptr, gates.data(), 4 * H, ctx.ex);
           // Rows are independent: split them over the threads when there is
           // enough to share (each row's arithmetic is the same either way).
           // (Pointers, not the thread_local vectors: named inside the
@@ -258,6 +258,10 @@ class Lstm : public Op {
     return static_cast<int64_t>(std::ceil(static_cast<double>(params) * weight_bits() / 8));
   }
 
+  void prepare_to_run() const override {
+    if (!layer_[0].q_ih.ready() && !layer_[0].e_ih.ready()) float_weights();
+  }
+
   std::string kernel() const override {
     if (layer_.empty()) return {};
     if (layer_[0].q_ih.ready()) return layer_[0].q_ih.kernel();
@@ -269,14 +273,27 @@ class Lstm : public Op {
     std::shared_ptr<const Tensor> w_ih, w_hh;
     std::vector<float> bias;  // bias_ih + bias_hh
     int64_t in = 0;
-    PackedF32 p_ih, p_hh;
     QuantizedMatmul q_ih, q_hh;
     ExpMatmul e_ih, e_hh;
   };
+  struct FloatWeights {
+    PackedF32 ih, hh;
+  };
+  // The float path's weights per layer, packed when first needed.
+  const std::vector<FloatWeights>& float_weights() const {
+    return packed_.get([&] {
+      std::vector<FloatWeights> p;
+      for (const Layer& L : layer_)
+        p.push_back({PackedF32::pack(L.w_ih->f32(), 4 * hidden_, L.in), PackedF32::pack(L.w_hh->f32(), 4 * hidden_, hidden_)});
+      return p;
+    });
+  }
+
   std::string where_;
   int64_t hidden_ = 0, layers_ = 1;
   bool stateful_ = false;
   std::vector<Layer> layer_;
+  Lazy<std::vector<FloatWeights>> packed_;
   quant::LayerPlan plan_;
 };
 

@@ -194,6 +194,12 @@ class Op {
   // The integer kernel its products run on under the current plan
   // (swar's method name, "exponent" for DNA-TEQ), empty when none.
   virtual std::string kernel() const { return {}; }
+  // Builds what running under the current plan needs but construction
+  // leaves out (packed float weights: an op is constructed several times
+  // while a model loads and runs only in an engine). The engine calls it
+  // once the plan is applied, so the first run does not pay for it; run()
+  // builds the same itself when nobody did.
+  virtual void prepare_to_run() const {}
   // Per-session state of stateful ops (null for the others).
   virtual std::unique_ptr<OpState> make_state() const { return nullptr; }
 

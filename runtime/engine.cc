@@ -238,6 +238,7 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
     for (int i : layers)
       e->ops_[static_cast<size_t>(i)]->quantize(quant::LayerPlan{}, quant::RangeStats{}, quant::RangeStats{});
     if (!options.reference_kernels) plan_layouts(*model, e->ops_);
+    for (const auto& op : e->ops_) op->prepare_to_run();
     return e;
   }
 
@@ -300,6 +301,7 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
     plan_layouts(*model, e->ops_);
     if (!options.float_handover) plan_handovers(*model, e->ops_);
   }
+  for (const auto& op : e->ops_) op->prepare_to_run();
   return e;
 }
 
