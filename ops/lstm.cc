@@ -284,7 +284,8 @@ class Lstm : public Op {
     return packed_.get([&] {
       std::vector<FloatWeights> p;
       for (const Layer& L : layer_)
-        p.push_back({PackedF32::pack(L.w_ih->f32(), 4 * hidden_, L.in), PackedF32::pack(L.w_hh->f32(), 4 * hidden_, hidden_)});
+        p.push_back({PackedF32::pack(L.w_ih->f32(), 4 * hidden_, L.in),
+                     PackedF32::pack(L.w_hh->f32(), 4 * hidden_, hidden_)});
       return p;
     });
   }
