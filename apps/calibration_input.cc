@@ -60,7 +60,7 @@ std::vector<Tensor> from_folder(const Model& model, const std::string& dir, int6
   decode_batch(picked, 0, picked.size(), spec, ex, d);
   for (size_t i = 0; i < d.errors.size(); ++i)
     if (!d.errors[i].empty()) fail(picked[i].path, "cannot be used for calibration: " + d.errors[i]);
-  return {std::move(d.inputs[0])};
+  return one_tensor(std::move(d.inputs[0]));
 }
 
 std::vector<Tensor> from_safetensors(const Model& model, const std::string& path, int64_t count) {

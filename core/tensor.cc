@@ -40,6 +40,12 @@ int64_t numel(const Shape& s, const char* what) {
   return static_cast<int64_t>(n);
 }
 
+std::vector<Tensor> one_tensor(Tensor t) {
+  std::vector<Tensor> v;
+  v.push_back(std::move(t));
+  return v;
+}
+
 Tensor::Tensor(Shape shape, DType dtype)
     : shape_(std::move(shape)), dtype_(dtype), size_(numel(shape_)), data_(static_cast<size_t>(size_)) {}
 

@@ -202,7 +202,7 @@ std::vector<Tensor> calibration_tensor(const Model& model, Tensor x, bool u8_pix
                        " do not fit the model's input " + shape_str(spec.shape));
     x.reshape(want);
   }
-  return {std::move(x)};
+  return one_tensor(std::move(x));
 }
 
 std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,

@@ -225,7 +225,7 @@ bitlane_status bitlane_model_set_calibration_f32(bitlane_model* h, const float* 
     Tensor t(read_shape(shape, rank));
     std::memcpy(t.f32(), data, static_cast<size_t>(t.size()) * sizeof(float));
     h->invalidate();
-    h->calibration = {std::move(t)};
+    h->calibration = one_tensor(std::move(t));
   });
 }
 
