@@ -144,12 +144,45 @@ class Conv2d : public Op {
       src_hwc = xhwc.data();
     }
     grow_scratch(res, static_cast<size_t>(rows * cog));
+    // The float GEMM reads the input in place (gemm_f32_gathered) when each
+    // kernel position has a few channels: shorter runs (a one-channel stem)
+    // cost more in offsets than their copy into a patch matrix.
+    const bool gathered = em_.empty() && cg >= 4;
+    const float* padded_x = src_hwc;
+    conv::Geometry gp = g;
+    const int64_t* row_offset = nullptr;
+    const int64_t taps = g.kh * g.kw;
+    thread_local std::vector<int64_t> run_offset;
+    if (gathered) {
+      thread_local AlignedBuffer<float> padded;
+      if (std::any_of(padding_.begin(), padding_.end(), [](int64_t p) { return p != 0; })) {
+        const conv::PaddedInput p = conv::padded_input(g, padding_[2], padding_[3], g.c, sizeof(float), 0);
+        padded.reserve_scratch(static_cast<size_t>(g.n) * p.image_bytes() / sizeof(float));
+        const auto* src_bytes = reinterpret_cast<const uint8_t*>(src_hwc);
+        conv::pad_images(
+            ctx.ex, g, p, [&](int64_t n) { return src_bytes + static_cast<size_t>(n * g.h * g.w * g.c) * 4; },
+            reinterpret_cast<uint8_t*>(padded.data()));
+        padded_x = padded.data();
+        gp = p.gp;
+      }
+      row_offset = conv::gather_row_offsets(g, gp, g.c);
+      grow_scratch(run_offset, static_cast<size_t>(taps));
+    }
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const float* b = bias_ ? bias_->f32() + grp * cog : nullptr;
       if (!em_.empty()) {
         grow_scratch(cols, static_cast<size_t>(rows * k));
         conv::im2col(src_hwc, g, 0, rows, grp * cg, cg, cols.data(), k);
         em_[static_cast<size_t>(grp)].run(cols.data(), rows, k, res.data(), cog, ctx);
+      } else if (gathered) {
+        // The GEMM reads each kernel position's channels where they lie in
+        // the padded input: no patch matrix is written and read back (a
+        // quarter of float ResNet went to im2col). The sums are the same
+        // chains as over the patch matrix.
+        for (int64_t t = 0; t < taps; ++t)
+          run_offset[static_cast<size_t>(t)] = ((t / g.kw) * g.dh * gp.w + (t % g.kw) * g.dw) * g.c + grp * cg;
+        gemm_f32_gathered(padded_x, row_offset, run_offset.data(), rows, taps,
+                          float_weights()[static_cast<size_t>(grp)], b, res.data(), cog, ctx.ex);
       } else {
         // The patch matrix in blocks of ~256 KB, each multiplied while in
         // L2: whole, it was 9x the input (ResNet's first stage: 9 MB per 16

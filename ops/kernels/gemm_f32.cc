@@ -27,32 +27,41 @@ inline const float* WeightColumn(const F32Args& g, size_t v, size_t L) {
   return g.w->data.data() + static_cast<int64_t>(v / per_block) * g.w->k * PackedF32::kBlock + (v % per_block) * L;
 }
 
+// Where run s of A's row `row` starts (F32Args).
+inline const float* RowRun(const F32Args& g, size_t row, int64_t s) {
+  return g.row_offset ? g.a + g.row_offset[row] + g.run_offset[s]
+                      : g.a + static_cast<int64_t>(row) * g.lda + s * g.seg;
+}
+
 template <int MR, int NV>
 struct F32Tile {
   static void Run(size_t m, size_t v, const F32Args& g) {
     const hn::CappedTag<float, PackedF32::kBlock> d;
     const size_t L = hn::Lanes(d);
-    const int64_t k = g.w->k;
+    const int64_t seg = g.seg;
     const float* wcol[tiles::kTileVecs] = {};
     for (int c = 0; c < NV; ++c) wcol[c] = WeightColumn(g, v + c, L);
-    const float* arow[tiles::kTileRows] = {};
-    for (int r = 0; r < MR; ++r) arow[r] = g.a + static_cast<int64_t>(m + r) * g.lda;
 #define BL_DECL(R, V) auto c##R##V = hn::Zero(d);
     BL_FOR_TILE(BL_DECL)
 #undef BL_DECL
-    for (int64_t kk = 0; kk < k; ++kk) {
+    for (int64_t s = 0; s < g.segments; ++s) {
+      const float* arow[tiles::kTileRows] = {};
+      for (int r = 0; r < MR; ++r) arow[r] = RowRun(g, m + r, s);
+      for (int64_t kk = 0; kk < seg; ++kk) {
 #define BL_LOAD_A(R) const auto a##R = hn::Set(d, (R < MR) ? arow[R < MR ? R : 0][kk] : 0.f);
-      BL_FOR_ROWS(BL_LOAD_A)
+        BL_FOR_ROWS(BL_LOAD_A)
 #undef BL_LOAD_A
 #define BL_LOAD_W(V)                                                                        \
   const auto w##V = (V < NV) ? hn::LoadU(d, wcol[V < NV ? V : 0] + kk * PackedF32::kBlock) \
                              : hn::Zero(d);
-      BL_FOR_VECS(BL_LOAD_W)
+        BL_FOR_VECS(BL_LOAD_W)
 #undef BL_LOAD_W
 #define BL_STEP(R, V) \
   if constexpr (R < MR && V < NV) c##R##V = hn::MulAdd(a##R, w##V, c##R##V);
-      BL_FOR_TILE(BL_STEP)
+        BL_FOR_TILE(BL_STEP)
 #undef BL_STEP
+      }
+      for (int c = 0; c < NV; ++c) wcol[c] += seg * PackedF32::kBlock;
     }
     const int64_t n = g.w->n;
 #define BL_STORE(R, V)                                                       \
@@ -81,22 +90,25 @@ struct F32Rows8 {
   static void Run(size_t m, size_t v, const F32Args& g) {
     const hn::CappedTag<float, PackedF32::kBlock> d;
     const size_t L = hn::Lanes(d);
-    const int64_t k = g.w->k;
+    const int64_t seg = g.seg;
     const float* wcol = WeightColumn(g, v, L);
-    const float* a = g.a + static_cast<int64_t>(m) * g.lda;
-    const int64_t lda = g.lda;
     auto c0 = hn::Zero(d), c1 = hn::Zero(d), c2 = hn::Zero(d), c3 = hn::Zero(d);
     auto c4 = hn::Zero(d), c5 = hn::Zero(d), c6 = hn::Zero(d), c7 = hn::Zero(d);
-    for (int64_t kk = 0; kk < k; ++kk) {
-      const auto w = hn::LoadU(d, wcol + kk * PackedF32::kBlock);
-      c0 = hn::MulAdd(hn::Set(d, a[kk]), w, c0);
-      c1 = hn::MulAdd(hn::Set(d, a[lda + kk]), w, c1);
-      c2 = hn::MulAdd(hn::Set(d, a[2 * lda + kk]), w, c2);
-      c3 = hn::MulAdd(hn::Set(d, a[3 * lda + kk]), w, c3);
-      c4 = hn::MulAdd(hn::Set(d, a[4 * lda + kk]), w, c4);
-      c5 = hn::MulAdd(hn::Set(d, a[5 * lda + kk]), w, c5);
-      c6 = hn::MulAdd(hn::Set(d, a[6 * lda + kk]), w, c6);
-      c7 = hn::MulAdd(hn::Set(d, a[7 * lda + kk]), w, c7);
+    for (int64_t s = 0; s < g.segments; ++s, wcol += seg * PackedF32::kBlock) {
+      const float *a0 = RowRun(g, m, s), *a1 = RowRun(g, m + 1, s), *a2 = RowRun(g, m + 2, s);
+      const float *a3 = RowRun(g, m + 3, s), *a4 = RowRun(g, m + 4, s), *a5 = RowRun(g, m + 5, s);
+      const float *a6 = RowRun(g, m + 6, s), *a7 = RowRun(g, m + 7, s);
+      for (int64_t kk = 0; kk < seg; ++kk) {
+        const auto w = hn::LoadU(d, wcol + kk * PackedF32::kBlock);
+        c0 = hn::MulAdd(hn::Set(d, a0[kk]), w, c0);
+        c1 = hn::MulAdd(hn::Set(d, a1[kk]), w, c1);
+        c2 = hn::MulAdd(hn::Set(d, a2[kk]), w, c2);
+        c3 = hn::MulAdd(hn::Set(d, a3[kk]), w, c3);
+        c4 = hn::MulAdd(hn::Set(d, a4[kk]), w, c4);
+        c5 = hn::MulAdd(hn::Set(d, a5[kk]), w, c5);
+        c6 = hn::MulAdd(hn::Set(d, a6[kk]), w, c6);
+        c7 = hn::MulAdd(hn::Set(d, a7[kk]), w, c7);
+      }
     }
     const int64_t n = g.w->n;
     using Tile = F32Tile<1, 1>;
@@ -129,7 +141,10 @@ HWY_AFTER_NAMESPACE();
 #endif
 
 #if HWY_ONCE
+#include "core/error.h"
 #include "core/executor.h"
+
+#include <string>
 
 namespace bitlane::ops {
 
@@ -148,10 +163,11 @@ PackedF32 PackedF32::pack(const float* w, int64_t n, int64_t k) {
   return p;
 }
 
-void gemm_f32(const float* a, int64_t m, int64_t lda, const PackedF32& w, const float* bias,
-              float* c, int64_t ldc, const Executor& ex) {
+namespace {
+
+void run_f32(const detail::F32Args& g, int64_t m, const Executor& ex) {
+  const PackedF32& w = *g.w;
   if (m <= 0 || w.n <= 0) return;
-  const detail::F32Args g{a, lda, &w, bias, c, ldc};
   // Tasks of up to 32 rows x 64 columns; small products stay on this thread.
   constexpr int64_t kRows = 32, kCols = 64;
   const int64_t row_tasks = (m + kRows - 1) / kRows, col_tasks = (w.n + kCols - 1) / kCols;
@@ -171,6 +187,21 @@ void gemm_f32(const float* a, int64_t m, int64_t lda, const PackedF32& w, const 
     body(0, tasks);
   else
     ex.parallel_for(tasks, 1, body);
+}
+
+}  // namespace
+
+void gemm_f32(const float* a, int64_t m, int64_t lda, const PackedF32& w, const float* bias,
+              float* c, int64_t ldc, const Executor& ex) {
+  run_f32({a, lda, &w, bias, c, ldc, nullptr, nullptr, 1, w.k}, m, ex);
+}
+
+void gemm_f32_gathered(const float* x, const int64_t* row_offset, const int64_t* run_offset, int64_t m,
+                       int64_t segments, const PackedF32& w, const float* bias, float* c, int64_t ldc,
+                       const Executor& ex) {
+  if (segments < 1 || w.k % segments)
+    fail("gemm_f32_gathered", std::to_string(segments) + " runs do not divide K = " + std::to_string(w.k));
+  run_f32({x, 0, &w, bias, c, ldc, row_offset, run_offset, segments, w.k / segments}, m, ex);
 }
 
 }  // namespace bitlane::ops

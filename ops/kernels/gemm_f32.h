@@ -22,6 +22,9 @@ struct PackedF32 {
 };
 
 namespace detail {
+// Row r of A is `segments` runs of `seg` floats (segments * seg = K): at
+// a + r * lda + s * seg, or, when row_offset is set, at
+// a + row_offset[r] + run_offset[s].
 struct F32Args {
   const float* a;
   int64_t lda;
@@ -29,11 +32,24 @@ struct F32Args {
   const float* bias;
   float* c;
   int64_t ldc;
+  const int64_t* row_offset = nullptr;
+  const int64_t* run_offset = nullptr;
+  int64_t segments = 1, seg = 0;
 };
 }  // namespace detail
 
 // C[m][n] = sum_k A[m][k] W[n][k] + bias[n] (bias may be null).
 void gemm_f32(const float* a, int64_t m, int64_t lda, const PackedF32& w, const float* bias,
               float* c, int64_t ldc, const Executor& ex);
+
+// The same with each row of A gathered from `segments` runs of w.k /
+// segments floats: row r's run s is at x + row_offset[r] + run_offset[s].
+// A convolution over its spatially padded input passes each output pixel's
+// offset and each kernel position's instead of copying the patches into a
+// matrix; the sums are the same chains as gemm_f32 on that matrix, bit for
+// bit.
+void gemm_f32_gathered(const float* x, const int64_t* row_offset, const int64_t* run_offset, int64_t m,
+                       int64_t segments, const PackedF32& w, const float* bias, float* c, int64_t ldc,
+                       const Executor& ex);
 
 }  // namespace bitlane::ops

@@ -84,3 +84,51 @@ TEST_CASE("gemm_f32: results are identical for 1 and 2 threads") {
   ops::gemm_f32(a.data(), m, k, p, nullptr, c2.data(), n, Executor(2));
   CHECK(c1 == c2);
 }
+
+TEST_CASE("gemm_f32_gathered: every target equals gemm_f32 over the gathered matrix, bit for bit") {
+  const Executor one(1);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    std::mt19937 rng(23);
+    for (int64_t m : {1, 7, 8, 16, 33})  // 8, 16, 33: eight-row blocks when n fits one vector
+      for (int64_t segments : {1, 3, 9})
+        for (int64_t seg : {1, 4, 16})
+          for (int64_t n : {5, 16, 40}) {
+            CAPTURE(m);
+            CAPTURE(segments);
+            CAPTURE(seg);
+            CAPTURE(n);
+            const int64_t k = segments * seg;
+            // Runs anywhere in a source buffer, overlapping and repeating,
+            // as a convolution's patches do.
+            const auto x = random_floats(static_cast<size_t>(64 + seg), rng);
+            std::uniform_int_distribution<int64_t> at(0, 63);
+            std::vector<int64_t> row_offset(static_cast<size_t>(m)), run_offset(static_cast<size_t>(segments));
+            for (auto& o : row_offset) o = at(rng) / 2;
+            for (auto& o : run_offset) o = at(rng) / 2;
+            std::vector<float> a(static_cast<size_t>(m * k));
+            for (int64_t r = 0; r < m; ++r)
+              for (int64_t s = 0; s < segments; ++s)
+                for (int64_t i = 0; i < seg; ++i)
+                  a[static_cast<size_t>(r * k + s * seg + i)] =
+                      x[static_cast<size_t>(row_offset[static_cast<size_t>(r)] + run_offset[static_cast<size_t>(s)] + i)];
+            const auto w = random_floats(static_cast<size_t>(n * k), rng);
+            const auto bias = random_floats(static_cast<size_t>(n), rng);
+            const ops::PackedF32 p = ops::PackedF32::pack(w.data(), n, k);
+            std::vector<float> want(static_cast<size_t>(m * n), NAN), got(want.size(), NAN);
+            ops::gemm_f32(a.data(), m, k, p, bias.data(), want.data(), n, one);
+            ops::gemm_f32_gathered(x.data(), row_offset.data(), run_offset.data(), m, segments, p, bias.data(),
+                                   got.data(), n, one);
+            CHECK(got == want);
+          }
+  });
+}
+
+TEST_CASE("gemm_f32_gathered: runs must divide K") {
+  const std::vector<float> w(12, 1.f), x(16, 1.f);
+  const ops::PackedF32 p = ops::PackedF32::pack(w.data(), 2, 6);
+  const std::vector<int64_t> offsets(4, 0);
+  std::vector<float> c(2);
+  CHECK_THROWS_WITH(ops::gemm_f32_gathered(x.data(), offsets.data(), offsets.data(), 1, 4, p, nullptr, c.data(), 2,
+                                           Executor(1)),
+                    doctest::Contains("4 runs do not divide K = 6"));
+}

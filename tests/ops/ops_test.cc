@@ -116,8 +116,10 @@ TEST_CASE("conv2d matches a naive convolution (stride, padding, dilation, groups
       {3, 5, 6, 6, 5, 3, 3, 1, 1, 1, 1, 5, {1, 1, 1, 1}},  // depthwise
       {1, 1, 5, 5, 3, 5, 5, 1, 1, 1, 1, 1, {0, 0, 0, 0}},  // kernel = input
       {1, 3, 8, 9, 4, 3, 3, 1, 1, 1, 2, 1, {1, 2, 1, 0}},  // dilated width: taps copied one by one
-      // K = 576: the patch matrix goes in blocks of 96 rows, 162 rows here (a partial last block).
-      {2, 64, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}},
+      // From 4 channels per group the GEMM reads the padded input in place:
+      {2, 64, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}},  // K = 576
+      {2, 8, 10, 9, 6, 3, 3, 2, 2, 1, 1, 2, {1, 0, 2, 1}},  // two groups of 4, stride 2, uneven padding
+      {1, 4, 11, 12, 5, 3, 3, 2, 1, 2, 2, 1, {0, 0, 0, 0}},  // dilated, unpadded (the input itself), last row unread
   };
   unsigned seed = 1;
   for (const ConvCase& k : cases) {
