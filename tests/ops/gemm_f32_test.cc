@@ -107,10 +107,11 @@ TEST_CASE("gemm_f32_gathered: every target equals gemm_f32 over the gathered mat
             for (auto& o : run_offset) o = at(rng) / 2;
             std::vector<float> a(static_cast<size_t>(m * k));
             for (int64_t r = 0; r < m; ++r)
-              for (int64_t s = 0; s < segments; ++s)
+              for (int64_t s = 0; s < segments; ++s) {
+                const int64_t at_run = row_offset[static_cast<size_t>(r)] + run_offset[static_cast<size_t>(s)];
                 for (int64_t i = 0; i < seg; ++i)
-                  a[static_cast<size_t>(r * k + s * seg + i)] =
-                      x[static_cast<size_t>(row_offset[static_cast<size_t>(r)] + run_offset[static_cast<size_t>(s)] + i)];
+                  a[static_cast<size_t>(r * k + s * seg + i)] = x[static_cast<size_t>(at_run + i)];
+              }
             const auto w = random_floats(static_cast<size_t>(n * k), rng);
             const auto bias = random_floats(static_cast<size_t>(n), rng);
             const ops::PackedF32 p = ops::PackedF32::pack(w.data(), n, k);
