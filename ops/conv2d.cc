@@ -144,14 +144,17 @@ class Conv2d : public Op {
       src_hwc = xhwc.data();
     }
     grow_scratch(res, static_cast<size_t>(rows * cog));
-    // The float GEMM reads the input in place (gemm_f32_gathered) when each
-    // kernel position has a few channels: shorter runs (a one-channel stem)
-    // cost more in offsets than their copy into a patch matrix.
-    const bool gathered = em_.empty() && cg >= 4;
+    // The float GEMM reads the input in place (gemm_f32_gathered) in runs
+    // of K: a kernel row's kw pixels of all channels where they are adjacent
+    // (one group, undilated width), else each kernel position's channels
+    // when there are a few of them (shorter runs cost more in offsets than
+    // their copy into a patch matrix).
+    const bool row_runs = groups_ == 1 && g.dw == 1;
+    const bool gathered = em_.empty() && (row_runs || cg >= 4);
     const float* padded_x = src_hwc;
     conv::Geometry gp = g;
     const int64_t* row_offset = nullptr;
-    const int64_t taps = g.kh * g.kw;
+    const int64_t taps = row_runs ? g.kh : g.kh * g.kw;  // runs per row of the patch matrix
     thread_local std::vector<int64_t> run_offset;
     if (gathered) {
       thread_local AlignedBuffer<float> padded;
@@ -180,7 +183,8 @@ class Conv2d : public Op {
         // quarter of float ResNet went to im2col). The sums are the same
         // chains as over the patch matrix.
         for (int64_t t = 0; t < taps; ++t)
-          run_offset[static_cast<size_t>(t)] = ((t / g.kw) * g.dh * gp.w + (t % g.kw) * g.dw) * g.c + grp * cg;
+          run_offset[static_cast<size_t>(t)] =
+              row_runs ? t * g.dh * gp.w * g.c : ((t / g.kw) * g.dh * gp.w + (t % g.kw) * g.dw) * g.c + grp * cg;
         gemm_f32_gathered(padded_x, row_offset, run_offset.data(), rows, taps,
                           float_weights()[static_cast<size_t>(grp)], b, res.data(), cog, ctx.ex);
       } else {

@@ -75,9 +75,13 @@ struct F32Tile {
     const size_t L = hn::Lanes(d);
     if (static_cast<int64_t>(col) >= n) return;
     float* dst = g.c + static_cast<int64_t>(row) * g.ldc + static_cast<int64_t>(col);
+    const size_t valid = std::min<size_t>(L, static_cast<size_t>(n) - col);
+    if (valid == L) {  // the same sum as below (+0 without a bias), a vector at a time
+      hn::StoreU(hn::Add(acc, g.bias ? hn::LoadU(d, g.bias + col) : hn::Zero(d)), d, dst);
+      return;
+    }
     HWY_ALIGN float lanes[hn::MaxLanes(d)];
     hn::Store(acc, d, lanes);
-    const size_t valid = std::min<size_t>(L, static_cast<size_t>(n) - col);
     for (size_t i = 0; i < valid; ++i) dst[i] = lanes[i] + (g.bias ? g.bias[col + i] : 0.f);
   }
 };

@@ -109,17 +109,19 @@ std::vector<double> naive_conv(const Tensor& x, const Tensor& wt, const Tensor& 
 }  // namespace
 
 TEST_CASE("conv2d matches a naive convolution (stride, padding, dilation, groups)") {
+  // The float GEMM reads the padded input in place, in kernel rows (one
+  // group, undilated width) or kernel positions (4+ channels per group);
+  // the other cases go through the patch matrix (im2col).
   const ConvCase cases[] = {
-      {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}},
-      {1, 4, 9, 9, 6, 3, 2, 2, 1, 1, 1, 2, {0, 1, 2, 0}},
-      {1, 2, 10, 8, 2, 3, 3, 1, 2, 2, 1, 1, {2, 0, 1, 1}},
-      {3, 5, 6, 6, 5, 3, 3, 1, 1, 1, 1, 5, {1, 1, 1, 1}},  // depthwise
-      {1, 1, 5, 5, 3, 5, 5, 1, 1, 1, 1, 1, {0, 0, 0, 0}},  // kernel = input
-      {1, 3, 8, 9, 4, 3, 3, 1, 1, 1, 2, 1, {1, 2, 1, 0}},  // dilated width: taps copied one by one
-      // From 4 channels per group the GEMM reads the padded input in place:
-      {2, 64, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}},  // K = 576
-      {2, 8, 10, 9, 6, 3, 3, 2, 2, 1, 1, 2, {1, 0, 2, 1}},  // two groups of 4, stride 2, uneven padding
-      {1, 4, 11, 12, 5, 3, 3, 2, 1, 2, 2, 1, {0, 0, 0, 0}},  // dilated, unpadded (the input itself), last row unread
+      {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}},       // kernel rows
+      {1, 4, 9, 9, 6, 3, 2, 2, 1, 1, 1, 2, {0, 1, 2, 0}},       // patch matrix (2 channels per group)
+      {1, 2, 10, 8, 2, 3, 3, 1, 2, 2, 1, 1, {2, 0, 1, 1}},      // kernel rows, dilated height
+      {3, 5, 6, 6, 5, 3, 3, 1, 1, 1, 1, 5, {1, 1, 1, 1}},       // depthwise: patch matrix
+      {1, 1, 5, 5, 3, 5, 5, 1, 1, 1, 1, 1, {0, 0, 0, 0}},       // kernel = input, one channel
+      {1, 3, 8, 9, 4, 3, 3, 1, 1, 1, 2, 1, {1, 2, 1, 0}},       // dilated width: taps copied one by one
+      {2, 64, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}},      // K = 576
+      {2, 8, 10, 9, 6, 3, 3, 2, 2, 1, 1, 2, {1, 0, 2, 1}},      // kernel positions: 2 groups of 4, uneven padding
+      {1, 4, 11, 12, 5, 3, 3, 2, 1, 2, 2, 1, {0, 0, 0, 0}},     // kernel positions, dilated, unpadded, last row unread
   };
   unsigned seed = 1;
   for (const ConvCase& k : cases) {
