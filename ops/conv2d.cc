@@ -123,13 +123,6 @@ class Conv2d : public Op {
       body(0, 1);
   }
 
-  // dst[r * cout_ + c] = act(src[r * cols + c]): a group's columns into channels-last rows.
-  template <Activation act>
-  void copy_columns(const float* src, int64_t rows, int64_t cols, float* dst) const {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) dst[r * cout_ + c] = apply_activation(act, src[r * cols + c]);
-  }
-
   void run_chunk(const RunContext& ctx, const Geometry& geo, const float* x, bool in_nhwc, int64_t n0,
                  int64_t n1, float* y, const float* residual) const {
     Geometry g = geo;
@@ -171,12 +164,21 @@ class Conv2d : public Op {
       row_offset = conv::gather_row_offsets(g, gp, g.c);
       grow_scratch(run_offset, static_cast<size_t>(taps));
     }
+    const bool nhwc_out = out_layout_ == Layout::kChannelsLast;
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const float* b = bias_ ? bias_->f32() + grp * cog : nullptr;
+      // The float GEMM adds the residual and applies the activation as it
+      // stores, straight into a channels-last output (or into res, for
+      // the transpose to NCHW below).
+      float* out = nhwc_out ? y + n0 * plane * cout_ + grp * cog : res.data();
+      const int64_t ldo = nhwc_out ? cout_ : cog;
+      const F32Epilogue epilogue{residual ? residual + n0 * plane * cout_ + grp * cog : nullptr, cout_,
+                                 activation_};
       if (!em_.empty()) {
         grow_scratch(cols, static_cast<size_t>(rows * k));
         conv::im2col(src_hwc, g, 0, rows, grp * cg, cg, cols.data(), k);
         em_[static_cast<size_t>(grp)].run(cols.data(), rows, k, res.data(), cog, ctx);
+        finish_exponent(res.data(), rows, cog, epilogue, out, ldo);
       } else if (gathered) {
         // The GEMM reads each kernel position's channels where they lie in
         // the padded input: no patch matrix is written and read back (a
@@ -186,7 +188,7 @@ class Conv2d : public Op {
           run_offset[static_cast<size_t>(t)] =
               row_runs ? t * g.dh * gp.w * g.c : ((t / g.kw) * g.dh * gp.w + (t % g.kw) * g.dw) * g.c + grp * cg;
         gemm_f32_gathered(padded_x, row_offset, run_offset.data(), rows, taps,
-                          float_weights()[static_cast<size_t>(grp)], b, res.data(), cog, ctx.ex);
+                          float_weights()[static_cast<size_t>(grp)], b, out, ldo, ctx.ex, epilogue);
       } else {
         // The patch matrix in blocks of ~256 KB, each multiplied while in
         // L2: whole, it was 9x the input (ResNet's first stage: 9 MB per 16
@@ -198,35 +200,30 @@ class Conv2d : public Op {
         for (int64_t r0 = 0; r0 < rows; r0 += block) {
           const int64_t r1 = std::min(rows, r0 + block);
           conv::im2col(src_hwc, g, r0, r1, grp * cg, cg, cols.data(), k);
-          gemm_f32(cols.data(), r1 - r0, k, float_weights()[static_cast<size_t>(grp)], b, res.data() + r0 * cog,
-                   cog, ctx.ex);
+          F32Epilogue block_epilogue = epilogue;
+          if (block_epilogue.residual) block_epilogue.residual += r0 * cout_;
+          gemm_f32(cols.data(), r1 - r0, k, float_weights()[static_cast<size_t>(grp)], b, out + r0 * ldo, ldo,
+                   ctx.ex, block_epilogue);
         }
       }
-      if (residual)  // added before the activation, as the unfused add was
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t c = 0; c < cog; ++c)
-            res[static_cast<size_t>(r * cog + c)] = res[static_cast<size_t>(r * cog + c)] +
-                                                    residual[(n0 * plane + r) * cout_ + grp * cog + c];
-      if (out_layout_ == Layout::kChannelsLast) {  // rows are pixels already: copy the group's columns
-        float* dst = y + n0 * plane * cout_ + grp * cog;
-        switch (activation_) {  // (one loop per activation, so each vectorizes)
-          case Activation::kRelu: copy_columns<Activation::kRelu>(res.data(), rows, cog, dst); break;
-          case Activation::kRelu6: copy_columns<Activation::kRelu6>(res.data(), rows, cog, dst); break;
-          default: copy_columns<Activation::kNone>(res.data(), rows, cog, dst);
-        }
-        continue;
-      }
-      // [n, oh, ow, c] -> [n, grp * cog + c, oh, ow], with the fused activation.
-      for (int64_t n = 0; n < g.n; ++n) {
-        const float* src = res.data() + n * plane * cog;
-        float* dst = y + ((n0 + n) * cout_ + grp * cog) * plane;
-        switch (activation_) {
-          case Activation::kRelu: conv::transpose<Activation::kRelu>(src, plane, cog, cog, dst, plane); break;
-          case Activation::kRelu6: conv::transpose<Activation::kRelu6>(src, plane, cog, cog, dst, plane); break;
-          default: conv::transpose<Activation::kNone>(src, plane, cog, cog, dst, plane);
-        }
-      }
+      if (nhwc_out) continue;
+      // [n, oh, ow, c] -> [n, grp * cog + c, oh, ow]
+      for (int64_t n = 0; n < g.n; ++n)
+        conv::transpose<Activation::kNone>(res.data() + n * plane * cog, plane, cog, cog,
+                                           y + ((n0 + n) * cout_ + grp * cog) * plane, plane);
     }
+  }
+
+  // The exponent path's sums (rows x cols, bias included) through the same
+  // epilogue as the float GEMM's, into out (row stride ldo).
+  static void finish_exponent(const float* sums, int64_t rows, int64_t cols, const F32Epilogue& e, float* out,
+                              int64_t ldo) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        float v = sums[r * cols + c];
+        if (e.residual) v = v + e.residual[r * e.ld_residual + c];  // before the activation, as the unfused add
+        out[r * ldo + c] = apply_activation(e.act, v);
+      }
   }
 
   // The integer path: the input as channels-last integers on this layer's

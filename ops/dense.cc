@@ -53,11 +53,12 @@ class Dense : public Op {
         run_from_integers(*in[0], rows, dest, ctx);
       return;
     }
-    if (em_.ready())
+    if (em_.ready()) {
       em_.run(in[0]->f32(), rows, in_, out[0]->f32(), out_, ctx);
-    else
-      gemm_f32(in[0]->f32(), rows, in_, float_weights(), b, out[0]->f32(), out_, ctx.ex);
-    apply_activation(activation_, out[0]->f32(), out[0]->size());
+      apply_activation(activation_, out[0]->f32(), out[0]->size());
+      return;
+    }
+    gemm_f32(in[0]->f32(), rows, in_, float_weights(), b, out[0]->f32(), out_, ctx.ex, {nullptr, 0, activation_});
   }
 
   void prepare_to_run() const override {

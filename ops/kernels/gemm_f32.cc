@@ -75,14 +75,30 @@ struct F32Tile {
     const size_t L = hn::Lanes(d);
     if (static_cast<int64_t>(col) >= n) return;
     float* dst = g.c + static_cast<int64_t>(row) * g.ldc + static_cast<int64_t>(col);
+    const F32Epilogue& e = g.epilogue;
+    const float* res = e.residual ? e.residual + static_cast<int64_t>(row) * e.ld_residual + col : nullptr;
     const size_t valid = std::min<size_t>(L, static_cast<size_t>(n) - col);
-    if (valid == L) {  // the same sum as below (+0 without a bias), a vector at a time
-      hn::StoreU(hn::Add(acc, g.bias ? hn::LoadU(d, g.bias + col) : hn::Zero(d)), d, dst);
+    if (valid == L) {  // the same operations as below (+0 without a bias), a vector at a time
+      auto y = hn::Add(acc, g.bias ? hn::LoadU(d, g.bias + col) : hn::Zero(d));
+      if (res) y = hn::Add(y, hn::LoadU(d, res));
+      const auto zero = hn::Zero(d);
+      if (e.act == Activation::kRelu) {
+        y = hn::IfThenElse(hn::Gt(y, zero), y, zero);  // x > 0 ? x : 0 (NaN and -0 give +0)
+      } else if (e.act == Activation::kRelu6) {       // std::clamp: NaN and -0 stay
+        y = hn::IfThenElse(hn::Lt(y, zero), zero, y);
+        const auto six = hn::Set(d, 6.f);
+        y = hn::IfThenElse(hn::Lt(six, y), six, y);
+      }
+      hn::StoreU(y, d, dst);
       return;
     }
     HWY_ALIGN float lanes[hn::MaxLanes(d)];
     hn::Store(acc, d, lanes);
-    for (size_t i = 0; i < valid; ++i) dst[i] = lanes[i] + (g.bias ? g.bias[col + i] : 0.f);
+    for (size_t i = 0; i < valid; ++i) {
+      float y = lanes[i] + (g.bias ? g.bias[col + i] : 0.f);
+      if (res) y = y + res[i];
+      dst[i] = apply_activation(e.act, y);
+    }
   }
 };
 
@@ -196,16 +212,16 @@ void run_f32(const detail::F32Args& g, int64_t m, const Executor& ex) {
 }  // namespace
 
 void gemm_f32(const float* a, int64_t m, int64_t lda, const PackedF32& w, const float* bias,
-              float* c, int64_t ldc, const Executor& ex) {
-  run_f32({a, lda, &w, bias, c, ldc, nullptr, nullptr, 1, w.k}, m, ex);
+              float* c, int64_t ldc, const Executor& ex, const F32Epilogue& epilogue) {
+  run_f32({a, lda, &w, bias, c, ldc, nullptr, nullptr, 1, w.k, epilogue}, m, ex);
 }
 
 void gemm_f32_gathered(const float* x, const int64_t* row_offset, const int64_t* run_offset, int64_t m,
                        int64_t segments, const PackedF32& w, const float* bias, float* c, int64_t ldc,
-                       const Executor& ex) {
+                       const Executor& ex, const F32Epilogue& epilogue) {
   if (segments < 1 || w.k % segments)
     fail("gemm_f32_gathered", std::to_string(segments) + " runs do not divide K = " + std::to_string(w.k));
-  run_f32({x, 0, &w, bias, c, ldc, row_offset, run_offset, segments, w.k / segments}, m, ex);
+  run_f32({x, 0, &w, bias, c, ldc, row_offset, run_offset, segments, w.k / segments, epilogue}, m, ex);
 }
 
 }  // namespace bitlane::ops

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -132,4 +133,42 @@ TEST_CASE("gemm_f32_gathered: runs must divide K") {
   CHECK_THROWS_WITH(ops::gemm_f32_gathered(x.data(), offsets.data(), offsets.data(), 1, 4, p, nullptr, c.data(), 2,
                                            Executor(1)),
                     doctest::Contains("4 runs do not divide K = 6"));
+}
+
+TEST_CASE("gemm_f32 epilogue: residual, then activation, as the scalar path on every target (NaN included)") {
+  const Executor one(1);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    std::mt19937 rng(24);
+    for (ops::Activation act : {ops::Activation::kNone, ops::Activation::kRelu, ops::Activation::kRelu6})
+      for (int64_t n : {16, 21}) {  // a whole vector of columns, and a partial one
+        CAPTURE(static_cast<int>(act));
+        CAPTURE(n);
+        const int64_t m = 9, k = 20, ld_res = n + 3;
+        const auto a = random_floats(static_cast<size_t>(m * k), rng);
+        const auto w = random_floats(static_cast<size_t>(n * k), rng);
+        const auto bias = random_floats(static_cast<size_t>(n), rng);
+        auto residual = random_floats(static_cast<size_t>(m * ld_res), rng);
+        for (auto& r : residual) r *= 8.f;  // sums below 0 and above 6
+        residual[5] = NAN;
+        residual[static_cast<size_t>(2 * ld_res + 7)] = NAN;
+        const ops::PackedF32 p = ops::PackedF32::pack(w.data(), n, k);
+        std::vector<float> c(static_cast<size_t>(m * n), 0.f);
+        ops::gemm_f32(a.data(), m, k, p, bias.data(), c.data(), n, one, {residual.data(), ld_res, act});
+        const Chains sums = reference(a, w, bias, m, k, n);
+        auto finish = [&](std::vector<float> y) {
+          for (int64_t r = 0; r < m; ++r)
+            for (int64_t col = 0; col < n; ++col) {
+              float& v = y[static_cast<size_t>(r * n + col)];
+              v = ops::apply_activation(act, v + residual[static_cast<size_t>(r * ld_res + col)]);
+            }
+          return y;
+        };
+        const auto same_bits = [](const std::vector<float>& x, const std::vector<float>& y) {
+          return std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+        };
+        CHECK((same_bits(c, finish(sums.fused)) || same_bits(c, finish(sums.unfused))));
+        if (act == ops::Activation::kRelu) CHECK(c[5] == 0.f);  // NaN -> 0
+        if (act != ops::Activation::kRelu) CHECK(std::isnan(c[5]));
+      }
+  });
 }
