@@ -147,7 +147,7 @@ EvalResult evaluate(const std::shared_ptr<const Engine>& engine, const std::stri
     const int64_t n = limit ? std::min(limit, im->shape[0]) : im->shape[0];
     if (labels.size() < n) fail(data, "fewer labels than images");
     const int64_t c = im->shape[1], h = im->shape[2], w = im->shape[3];
-    const uint8_t* raw = st.raw(*im);
+    const std::vector<uint8_t> raw = st.read_bytes(*im);
     for (int64_t b0 = 0; b0 < n; b0 += batch) {
       const int64_t b1 = std::min(n, b0 + batch);
       Shape shape{b1 - b0};  // [C, H, W] or flat [C*H*W], as the input says

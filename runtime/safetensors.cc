@@ -71,54 +71,106 @@ int dtype_bytes(std::string_view d) {
   return 0;
 }
 
+namespace {
+
+// A regular file opened for reading, its size checked against the limit.
 // POSIX calls rather than an ifstream: a folder of small images is read
 // file by file, and the stream's buffer and seeks cost a fifth of the read.
-std::vector<uint8_t> read_file(const std::string& path) {
-  // O_NONBLOCK: opening a FIFO (say one named like an image in a folder)
-  // would otherwise wait for a writer forever; fstat then refuses it. On a
-  // regular file the flag changes nothing.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) fail(path, std::string("cannot open file (") + std::strerror(errno) + ")");
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) fail(path, std::string("cannot read the file size (") + std::strerror(errno) + ")");
-  if (S_ISDIR(st.st_mode)) fail(path, "is a directory, not a file");
-  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file (a device, pipe or socket)");
-  if (static_cast<uint64_t>(st.st_size) > limits().max_file_bytes)
-    fail(path, "file of " + std::to_string(st.st_size) + " bytes exceeds the limit of " +
-                   std::to_string(limits().max_file_bytes));
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  for (size_t done = 0; done < bytes.size();) {
-    const ssize_t got = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) fail(path, std::string("read error (") + std::strerror(errno) + ")");
-    if (got == 0) fail(path, "file shrank while being read (" + std::to_string(done) + " of " +
-                                 std::to_string(bytes.size()) + " bytes)");
-    done += static_cast<size_t>(got);
+struct RegularFile {
+  int fd = -1;
+  uint64_t size = 0;
+  explicit RegularFile(const std::string& path) {
+    // O_NONBLOCK: opening a FIFO (say one named like an image in a folder)
+    // would otherwise wait for a writer forever; fstat then refuses it. On
+    // a regular file the flag changes nothing.
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) fail(path, std::string("cannot open file (") + std::strerror(errno) + ")");
+    struct stat st {};
+    std::string problem;
+    if (::fstat(fd, &st) != 0) problem = std::string("cannot read the file size (") + std::strerror(errno) + ")";
+    else if (S_ISDIR(st.st_mode)) problem = "is a directory, not a file";
+    else if (!S_ISREG(st.st_mode)) problem = "not a regular file (a device, pipe or socket)";
+    else if (static_cast<uint64_t>(st.st_size) > limits().max_file_bytes)
+      problem = "file of " + std::to_string(st.st_size) + " bytes exceeds the limit of " +
+                std::to_string(limits().max_file_bytes);
+    if (!problem.empty()) {
+      ::close(fd);
+      fail(path, problem);
+    }
+    size = static_cast<uint64_t>(st.st_size);
   }
+  RegularFile(const RegularFile&) = delete;
+  RegularFile& operator=(const RegularFile&) = delete;
+  ~RegularFile() { ::close(fd); }
+
+  // n bytes from offset into dst; a file that ends early is an error.
+  void read_at(const std::string& path, uint64_t offset, void* dst, size_t n) const {
+    auto* d = static_cast<uint8_t*>(dst);
+    for (size_t done = 0; done < n;) {
+      const ssize_t got = ::pread(fd, d + done, n - done, static_cast<off_t>(offset + done));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) fail(path, std::string("read error (") + std::strerror(errno) + ")");
+      if (got == 0)
+        fail(path, "file shrank while being read (" + std::to_string(offset + done) + " of " +
+                       std::to_string(size) + " bytes)");
+      done += static_cast<size_t>(got);
+    }
+  }
+};
+
+// The header length of a file of `size` bytes whose first 8 bytes are len8.
+uint64_t header_length(const uint8_t* len8, uint64_t size, const std::string& where) {
+  if (size < 8)
+    fail(where, "truncated safetensors file: " + std::to_string(size) +
+                    " bytes, the 8-byte header length is missing");
+  const uint64_t header_len = read_le64(len8);
+  if (header_len > size - 8)
+    fail(where, "header length " + std::to_string(header_len) + " exceeds the file (" +
+                    std::to_string(size) + " bytes): truncated or not a safetensors file");
+  if (header_len > limits().max_json_bytes)
+    fail(where, "header of " + std::to_string(header_len) + " bytes exceeds the limit");
+  return header_len;
+}
+
+}  // namespace
+
+std::vector<uint8_t> read_file(const std::string& path) {
+  const RegularFile file(path);
+  std::vector<uint8_t> bytes(static_cast<size_t>(file.size));
+  file.read_at(path, 0, bytes.data(), bytes.size());
   return bytes;
 }
 
+struct SafeTensorsFile::OpenFile : RegularFile {
+  using RegularFile::RegularFile;
+};
+
 SafeTensorsFile SafeTensorsFile::load(const std::string& path) {
-  return parse(read_file(path), path);
+  auto file = std::make_shared<const OpenFile>(path);
+  uint8_t len8[8] = {};
+  if (file->size >= 8) file->read_at(path, 0, len8, 8);
+  const uint64_t header_len = header_length(len8, file->size, path);
+  std::vector<uint8_t> header(static_cast<size_t>(header_len));
+  file->read_at(path, 8, header.data(), header.size());
+  SafeTensorsFile f = parse_header(header.data(), header_len, file->size, path);
+  f.file_ = std::move(file);
+  f.data_offset_ = 8 + header_len;
+  return f;
 }
 
 SafeTensorsFile SafeTensorsFile::parse(std::vector<uint8_t> bytes, std::string origin) {
+  const uint64_t header_len = header_length(bytes.data(), bytes.size(), origin);
+  SafeTensorsFile f = parse_header(bytes.data() + 8, header_len, bytes.size(), std::move(origin));
+  f.bytes_ = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
+  f.data_offset_ = 8 + header_len;
+  return f;
+}
+
+SafeTensorsFile SafeTensorsFile::parse_header(const uint8_t* header_bytes, uint64_t header_len, uint64_t file_size,
+                                              std::string origin) {
   SafeTensorsFile f;
   f.origin_ = std::move(origin);
   const std::string& where = f.origin_;
-  if (bytes.size() < 8)
-    fail(where, "truncated safetensors file: " + std::to_string(bytes.size()) +
-                    " bytes, the 8-byte header length is missing");
-  const uint64_t header_len = read_le64(bytes.data());
-  if (header_len > bytes.size() - 8)
-    fail(where, "header length " + std::to_string(header_len) + " exceeds the file (" +
-                    std::to_string(bytes.size()) + " bytes): truncated or not a safetensors file");
-  if (header_len > limits().max_json_bytes)
-    fail(where, "header of " + std::to_string(header_len) + " bytes exceeds the limit");
 
   // Parse the header, refusing duplicate tensor names (JSON would keep the last).
   std::set<std::string> seen;
@@ -130,7 +182,7 @@ SafeTensorsFile SafeTensorsFile::parse(std::vector<uint8_t> bytes, std::string o
     }
     return true;
   };
-  const char* hb = reinterpret_cast<const char*>(bytes.data() + 8);
+  const char* hb = reinterpret_cast<const char*>(header_bytes);
   json header;
   try {
     header = json::parse(hb, hb + header_len, on_event);
@@ -140,7 +192,7 @@ SafeTensorsFile SafeTensorsFile::parse(std::vector<uint8_t> bytes, std::string o
   if (!duplicate.empty()) fail(where, "tensor '" + duplicate + "' appears twice in the header");
   if (!header.is_object()) fail(where, "header is not a JSON object");
 
-  const uint64_t data_size = bytes.size() - 8 - header_len;
+  const uint64_t data_size = file_size - 8 - header_len;
   uint64_t total = 0;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
@@ -206,9 +258,25 @@ SafeTensorsFile SafeTensorsFile::parse(std::vector<uint8_t> bytes, std::string o
                       "' overlap in the data section");
   std::sort(f.tensors_.begin(), f.tensors_.end(),
             [](const SafeTensor& a, const SafeTensor& b) { return a.name < b.name; });
-  f.bytes_ = std::make_shared<std::vector<uint8_t>>(std::move(bytes));
-  f.data_ = f.bytes_->data() + 8 + header_len;
   return f;
+}
+
+void SafeTensorsFile::read_from_file(const SafeTensor& t, void* dst) const {
+  file_->read_at(origin_, data_offset_ + t.begin, dst, static_cast<size_t>(t.end - t.begin));
+}
+
+std::vector<uint8_t> SafeTensorsFile::read_bytes(const SafeTensor& t) const {
+  std::vector<uint8_t> bytes;
+  const uint8_t* p = bytes_of(t, bytes);
+  if (p != bytes.data()) bytes.assign(p, p + (t.end - t.begin));
+  return bytes;
+}
+
+const uint8_t* SafeTensorsFile::bytes_of(const SafeTensor& t, std::vector<uint8_t>& scratch) const {
+  if (bytes_) return bytes_->data() + data_offset_ + t.begin;
+  scratch.resize(static_cast<size_t>(t.end - t.begin));
+  read_from_file(t, scratch.data());
+  return scratch.data();
 }
 
 const SafeTensor* SafeTensorsFile::find(std::string_view name) const {
@@ -231,29 +299,34 @@ void convert_elements(const uint8_t* p, int64_t n, D* out, Convert&& convert) {
 
 Tensor SafeTensorsFile::read_f32(const SafeTensor& t) const {
   Tensor out(t.shape, DType::kF32);
-  const uint8_t* p = raw(t);
   float* dst = out.f32();
   const int64_t n = out.size();
   const std::string& d = t.dtype;
   auto as_float = [](auto v) { return static_cast<float>(v); };
-  if (d == "F32") convert_elements<float>(p, n, dst, as_float);
-  else if (d == "F64") convert_elements<double>(p, n, dst, as_float);
-  else if (d == "F16") convert_elements<uint16_t>(p, n, dst, half_to_float);
-  else if (d == "BF16")
-    convert_elements<uint16_t>(p, n, dst, [](uint16_t h) {
-      const uint32_t bits = static_cast<uint32_t>(h) << 16;
-      float v;
-      std::memcpy(&v, &bits, 4);
-      return v;
-    });
-  else if (d == "I8") convert_elements<int8_t>(p, n, dst, as_float);
-  else if (d == "U8" || d == "BOOL") convert_elements<uint8_t>(p, n, dst, as_float);
-  else if (d == "I16") convert_elements<int16_t>(p, n, dst, as_float);
-  else if (d == "U16") convert_elements<uint16_t>(p, n, dst, as_float);
-  else if (d == "I32") convert_elements<int32_t>(p, n, dst, as_float);
-  else if (d == "U32") convert_elements<uint32_t>(p, n, dst, as_float);
-  else if (d == "I64") convert_elements<int64_t>(p, n, dst, as_float);
-  else convert_elements<uint64_t>(p, n, dst, as_float);
+  std::vector<uint8_t> scratch;
+  if (d == "F32" && file_) {
+    read_from_file(t, dst);  // little-endian hosts: the file's bytes are the floats
+  } else {
+    const uint8_t* p = bytes_of(t, scratch);
+    if (d == "F32") convert_elements<float>(p, n, dst, as_float);
+    else if (d == "F64") convert_elements<double>(p, n, dst, as_float);
+    else if (d == "F16") convert_elements<uint16_t>(p, n, dst, half_to_float);
+    else if (d == "BF16")
+      convert_elements<uint16_t>(p, n, dst, [](uint16_t h) {
+        const uint32_t bits = static_cast<uint32_t>(h) << 16;
+        float v;
+        std::memcpy(&v, &bits, 4);
+        return v;
+      });
+    else if (d == "I8") convert_elements<int8_t>(p, n, dst, as_float);
+    else if (d == "U8" || d == "BOOL") convert_elements<uint8_t>(p, n, dst, as_float);
+    else if (d == "I16") convert_elements<int16_t>(p, n, dst, as_float);
+    else if (d == "U16") convert_elements<uint16_t>(p, n, dst, as_float);
+    else if (d == "I32") convert_elements<int32_t>(p, n, dst, as_float);
+    else if (d == "U32") convert_elements<uint32_t>(p, n, dst, as_float);
+    else if (d == "I64") convert_elements<int64_t>(p, n, dst, as_float);
+    else convert_elements<uint64_t>(p, n, dst, as_float);
+  }
   // NaN and infinity: every exponent bit set. One branch-free pass, then
   // the first such element named.
   uint32_t any = 0;
@@ -272,7 +345,8 @@ Tensor SafeTensorsFile::read_i32(const SafeTensor& t) const {
   const std::string& d = t.dtype;
   if (d[0] == 'F' || d == "BF16") fail(at, "expected an integer dtype, got " + d);
   Tensor out(t.shape, DType::kI32);
-  const uint8_t* p = raw(t);
+  std::vector<uint8_t> scratch;
+  const uint8_t* p = bytes_of(t, scratch);
   const int64_t n = out.size();
   int32_t* dst = out.i32();
   auto as_int = [](auto v) { return static_cast<int32_t>(v); };

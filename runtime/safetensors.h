@@ -31,7 +31,10 @@ struct SafeTensor {
 
 class SafeTensorsFile {
  public:
-  // Reads and validates a file (read once, then parsed in memory).
+  // Reads and validates a file's header; each tensor's bytes are read from
+  // the file when read_f32 / read_i32 asks for them (float32 data straight
+  // into its tensor), so loading never holds the file and the tensors at
+  // once. The file stays open while this object (or a copy) lives.
   static SafeTensorsFile load(const std::string& path);
   // Parses bytes already in memory (firmware images, the C API); `origin`
   // names them in errors.
@@ -47,12 +50,23 @@ class SafeTensorsFile {
   Tensor read_f32(const SafeTensor& t) const;
   // Integer dtypes as int32 (values outside int32 are an error).
   Tensor read_i32(const SafeTensor& t) const;
-  const uint8_t* raw(const SafeTensor& t) const { return data_ + t.begin; }
+  // The tensor's bytes as stored (little-endian), e.g. U8 images.
+  std::vector<uint8_t> read_bytes(const SafeTensor& t) const;
 
  private:
+  struct OpenFile;
+  // The header (the bytes after the length) against a file of file_size bytes.
+  static SafeTensorsFile parse_header(const uint8_t* header, uint64_t header_len, uint64_t file_size,
+                                      std::string origin);
+  // t's bytes: in place when the file is in memory, else read into scratch.
+  const uint8_t* bytes_of(const SafeTensor& t, std::vector<uint8_t>& scratch) const;
+  // Reads t's bytes from the file into dst.
+  void read_from_file(const SafeTensor& t, void* dst) const;
+
   std::string origin_;
-  std::shared_ptr<std::vector<uint8_t>> bytes_;
-  const uint8_t* data_ = nullptr;  // start of the data section
+  std::shared_ptr<std::vector<uint8_t>> bytes_;  // parse(): the whole file
+  std::shared_ptr<const OpenFile> file_;        // load(): read tensor by tensor
+  uint64_t data_offset_ = 0;                    // where the data section starts
   std::vector<SafeTensor> tensors_;
   std::map<std::string, std::string> metadata_;
 };

@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 #include <limits>
 
 #include "core/error.h"
@@ -290,4 +293,102 @@ TEST_CASE("safetensors: dtypes convert to float (F16, BF16, integers)") {
   CHECK(i.i32()[0] == -2);
   CHECK(i.i32()[1] == 127);
   CHECK_THROWS_AS(st.read_i32(*st.find("h")), Error);
+}
+
+namespace {
+
+// bytes written to a file of this test's own (removed on destruction).
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::vector<uint8_t>& bytes)
+      : path((std::filesystem::temp_directory_path() /
+              ("bitlane_st_" + std::to_string(::getpid()) + ".safetensors")).string()) {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                                 static_cast<std::streamsize>(bytes.size()));
+  }
+  ~TempFile() { std::filesystem::remove(path); }
+};
+
+template <class F>
+std::string error_from(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("safetensors: a file read tensor by tensor gives what its bytes parsed in memory give") {
+  // F32 (read straight into its tensor), F64, F16, U8, I64 (through scratch).
+  std::vector<uint8_t> f = raw_file(R"({"f": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]},
+                                        "d": {"dtype": "F64", "shape": [2], "data_offsets": [12, 28]},
+                                        "h": {"dtype": "F16", "shape": [2], "data_offsets": [28, 32]},
+                                        "u": {"dtype": "U8", "shape": [3], "data_offsets": [32, 35]},
+                                        "l": {"dtype": "I64", "shape": [1], "data_offsets": [35, 43]},
+                                        "__metadata__": {"k": "v"}})",
+                                    43);
+  const size_t base = f.size() - 43;
+  const float fv[3] = {1.5f, -0.f, 3e-39f};  // a subnormal and a negative zero: bits, not values
+  const double dv[2] = {0.25, -7.0};
+  const uint16_t hv[2] = {0x3C00, 0xC100};
+  const uint8_t uv[3] = {0, 128, 255};
+  const int64_t lv = -12345;
+  std::memcpy(f.data() + base, fv, 12);
+  std::memcpy(f.data() + base + 12, dv, 16);
+  std::memcpy(f.data() + base + 28, hv, 4);
+  std::memcpy(f.data() + base + 32, uv, 3);
+  std::memcpy(f.data() + base + 35, &lv, 8);
+  const TempFile file(f);
+  const SafeTensorsFile from_file = SafeTensorsFile::load(file.path);
+  const SafeTensorsFile in_memory = SafeTensorsFile::parse(f, file.path);
+  CHECK(from_file.metadata() == in_memory.metadata());
+  REQUIRE(from_file.tensors().size() == 5);
+  for (const SafeTensor& t : in_memory.tensors()) {
+    CAPTURE(t.name);
+    const SafeTensor* ft = from_file.find(t.name);
+    REQUIRE(ft);
+    const Tensor a = from_file.read_f32(*ft), b = in_memory.read_f32(t);
+    REQUIRE(a.size() == b.size());
+    CHECK(std::memcmp(a.data(), b.data(), static_cast<size_t>(a.size()) * 4) == 0);
+    CHECK(from_file.read_bytes(*ft) == in_memory.read_bytes(t));
+    if (t.dtype == "U8" || t.dtype == "I64") {
+      const Tensor ai = from_file.read_i32(*ft), bi = in_memory.read_i32(t);
+      CHECK(std::memcmp(ai.data(), bi.data(), static_cast<size_t>(ai.size()) * 4) == 0);
+    }
+  }
+  CHECK(from_file.read_i32(*from_file.find("l")).i32()[0] == -12345);
+  CHECK(std::memcmp(from_file.read_f32(*from_file.find("f")).data(), fv, 12) == 0);
+}
+
+TEST_CASE("safetensors: a file's bad header, NaN or shrinking gives the error its bytes in memory give") {
+  const std::vector<std::vector<uint8_t>> bad = {
+      {1, 2, 3},
+      raw_file("{\"a\": ", 0),
+      raw_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 4),
+      raw_file(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                   "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]}})", 12),
+  };
+  for (const auto& bytes : bad) {
+    const TempFile file(bytes);
+    const std::string from_file = error_from([&] { SafeTensorsFile::load(file.path); });
+    CHECK(from_file != "(no error)");
+    CHECK(from_file == error_from([&] { SafeTensorsFile::parse(bytes, file.path); }));
+  }
+  std::vector<uint8_t> nan = raw_file(R"({"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 8);
+  const float values[2] = {1.f, std::numeric_limits<float>::quiet_NaN()};
+  std::memcpy(nan.data() + nan.size() - 8, values, 8);
+  {
+    const TempFile file(nan);
+    const SafeTensorsFile st = SafeTensorsFile::load(file.path);
+    CHECK(error_from([&] { st.read_f32(*st.find("t")); }).find("tensor 't': NaN value at element 1") !=
+          std::string::npos);
+    // The file cut short after its header was read: named, not a crash.
+    std::filesystem::resize_file(file.path, nan.size() - 4);
+    CHECK(error_from([&] { st.read_f32(*st.find("t")); }).find("file shrank while being read") != std::string::npos);
+  }
+  CHECK(error_from([] { SafeTensorsFile::load("/nonexistent/w.safetensors"); })
+            .find("/nonexistent/w.safetensors: cannot open file") != std::string::npos);
 }
