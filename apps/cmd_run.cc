@@ -14,6 +14,7 @@
 #include "apps/commands.h"
 #include "apps/image_batch.h"
 #include "apps/input_files.h"
+#include "apps/number_format.h"
 #include "core/error.h"
 #include "runtime/session.h"
 
@@ -41,21 +42,23 @@ std::string result_line(const std::string& path, const std::vector<Scored>& best
   auto label = [&](int64_t c) {
     return c < static_cast<int64_t>(labels.size()) ? labels[static_cast<size_t>(c)] : std::to_string(c);
   };
-  char buf[64];
   std::string line;
   if (format == "csv") {
     line = csv_field(path);
     for (const Scored& s : best) {
-      std::snprintf(buf, sizeof(buf), ",%.6f", s.score);
-      line += "," + csv_field(label(s.index)) + buf;
+      line += ',';
+      line += csv_field(label(s.index));
+      line += ',';
+      append_fixed6(line, s.score);
     }
     return line + "\n";
   }
   line = "{\"path\": " + json_string(path) + ", \"top\": [";
   for (size_t k = 0; k < best.size(); ++k) {
-    std::snprintf(buf, sizeof(buf), ", \"index\": %lld, \"score\": %.6f}", static_cast<long long>(best[k].index),
-                  best[k].score);
-    line += (k ? ", {\"label\": " : "{\"label\": ") + json_string(label(best[k].index)) + buf;
+    line += (k ? ", {\"label\": " : "{\"label\": ") + json_string(label(best[k].index));
+    line += ", \"index\": " + std::to_string(best[k].index) + ", \"score\": ";
+    append_fixed6(line, best[k].score);
+    line += '}';
   }
   return line + "]}\n";
 }
