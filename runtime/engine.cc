@@ -181,9 +181,13 @@ std::vector<Tensor> calibration_tensor(const Model& model, Tensor x, bool u8_pix
     const Preprocessing& p = *spec.preprocessing;
     const int64_t channels = static_cast<int64_t>(p.mean.size());
     const int64_t plane = x.size() / std::max<int64_t>(1, x.dim(0) * channels);
-    for (int64_t i = 0; i < x.size(); ++i) {
-      const int64_t ch = (i / plane) % channels;
-      x.f32()[i] = (x.f32()[i] * p.scale - p.mean[static_cast<size_t>(ch)]) / p.std[static_cast<size_t>(ch)];
+    // Plane by plane (a division and a modulo per value were 3% of the
+    // MLP's start-up); the same operations on every value. Fewer values
+    // than samples x channels (plane 0) fail the shape check below.
+    float* v = x.f32();
+    for (int64_t at = 0, s = 0; plane > 0 && at < x.size(); at += plane, ++s) {
+      const float mean = p.mean[static_cast<size_t>(s % channels)], sd = p.std[static_cast<size_t>(s % channels)];
+      for (int64_t i = at; i < std::min(x.size(), at + plane); ++i) v[i] = (v[i] * p.scale - mean) / sd;
     }
   }
   // Images [N, C, H, W] for a flat input [C*H*W] (or the reverse): the same

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/limits.h"
+#include "runtime/engine.h"
 #include "runtime/model.h"
 #include "runtime/safetensors.h"
 #include "tests/runtime/test_models.h"
@@ -391,4 +392,30 @@ TEST_CASE("safetensors: a file's bad header, NaN or shrinking gives the error it
   }
   CHECK(error_from([] { SafeTensorsFile::load("/nonexistent/w.safetensors"); })
             .find("/nonexistent/w.safetensors: cannot open file") != std::string::npos);
+}
+
+TEST_CASE("calibration samples of an RGB model are normalised per channel, too few values named (not a crash)") {
+  ModelBuilder mb;
+  mb.input("image", {3, 2, 2})
+      .output("y")
+      .weight("w", {2, 12}, 1)
+      .node("flatten", "flat", {"image"}, {"f"})
+      .node("dense", "fc", {"f"}, {"y"}, {{"weight", "w"}});
+  mb.doc["inputs"][0]["preprocessing"] = {
+      {"color", "rgb"}, {"size", {2, 2}}, {"scale", 0.5}, {"mean", {1, 2, 3}}, {"std", {2, 4, 8}}};
+  const auto model = mb.build();
+  // Two samples of 3 x 2 x 2 pixels: value v of channel c becomes (v * 0.5 - mean[c]) / std[c].
+  Tensor x({2, 3, 2, 2});
+  for (int64_t i = 0; i < x.size(); ++i) x.f32()[i] = static_cast<float>(i);
+  const std::vector<Tensor> got = calibration_tensor(*model, x, true, "calib");
+  REQUIRE(got.size() == 1);
+  const float mean[3] = {1, 2, 3}, sd[3] = {2, 4, 8};
+  for (int64_t i = 0; i < x.size(); ++i) {
+    const int64_t c = (i / 4) % 3;
+    CHECK(got[0].f32()[i] == (static_cast<float>(i) * 0.5f - mean[c]) / sd[c]);
+  }
+  // Four values for four samples: fewer than one per channel (this divided by zero once).
+  Tensor few({4});
+  CHECK_THROWS_WITH_AS(calibration_tensor(*model, few, true, "calib"), doctest::Contains("calib: samples of shape"),
+                       Error);
 }
