@@ -136,7 +136,8 @@ class Conv2d : public Op {
       conv::to_channels_last(src_hwc, g.n, g.c, g.h * g.w, xhwc.data());
       src_hwc = xhwc.data();
     }
-    grow_scratch(res, static_cast<size_t>(rows * cog));
+    const bool nhwc_out = out_layout_ == Layout::kChannelsLast;
+    if (!nhwc_out || !em_.empty()) grow_scratch(res, static_cast<size_t>(rows * cog));
     // The float GEMM reads the input in place (gemm_f32_gathered) in runs
     // of K: a kernel row's kw pixels of all channels where they are adjacent
     // (one group, undilated width), else each kernel position's channels
@@ -164,7 +165,6 @@ class Conv2d : public Op {
       row_offset = conv::gather_row_offsets(g, gp, g.c);
       grow_scratch(run_offset, static_cast<size_t>(taps));
     }
-    const bool nhwc_out = out_layout_ == Layout::kChannelsLast;
     for (int64_t grp = 0; grp < groups_; ++grp) {
       const float* b = bias_ ? bias_->f32() + grp * cog : nullptr;
       // The float GEMM adds the residual and applies the activation as it
@@ -180,10 +180,8 @@ class Conv2d : public Op {
         em_[static_cast<size_t>(grp)].run(cols.data(), rows, k, res.data(), cog, ctx);
         finish_exponent(res.data(), rows, cog, epilogue, out, ldo);
       } else if (gathered) {
-        // The GEMM reads each kernel position's channels where they lie in
-        // the padded input: no patch matrix is written and read back (a
-        // quarter of float ResNet went to im2col). The sums are the same
-        // chains as over the patch matrix.
+        // No patch matrix written and read back (a quarter of float ResNet
+        // went to im2col); the sums are the same chains as over it.
         for (int64_t t = 0; t < taps; ++t)
           run_offset[static_cast<size_t>(t)] =
               row_runs ? t * g.dh * gp.w * g.c : ((t / g.kw) * g.dh * gp.w + (t % g.kw) * g.dw) * g.c + grp * cg;
