@@ -466,8 +466,13 @@ class Conv2d : public Op {
     return static_cast<int64_t>(std::ceil(static_cast<double>(w_->size()) * weight_bits() / 8));
   }
 
-  void prepare_to_run() const override {
-    if (qm_.empty() && em_.empty()) float_weights();
+  void prepare_to_run() override {
+    if (qm_.empty() && em_.empty()) {
+      float_weights();
+    } else {
+      packed_.reset();
+      w_hwc_.reset();
+    }
   }
 
   std::string kernel() const override {

@@ -61,8 +61,9 @@ class Dense : public Op {
     gemm_f32(in[0]->f32(), rows, in_, float_weights(), b, out[0]->f32(), out_, ctx.ex, {nullptr, 0, activation_});
   }
 
-  void prepare_to_run() const override {
+  void prepare_to_run() override {
     if (!qm_.ready() && !em_.ready()) float_weights();
+    else packed_.reset();
   }
 
   std::string kernel() const override {

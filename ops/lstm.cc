@@ -258,8 +258,9 @@ class Lstm : public Op {
     return static_cast<int64_t>(std::ceil(static_cast<double>(params) * weight_bits() / 8));
   }
 
-  void prepare_to_run() const override {
+  void prepare_to_run() override {
     if (!layer_[0].q_ih.ready() && !layer_[0].e_ih.ready()) float_weights();
+    else packed_.reset();
   }
 
   std::string kernel() const override {

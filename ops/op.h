@@ -196,10 +196,11 @@ class Op {
   virtual std::string kernel() const { return {}; }
   // Builds what running under the current plan needs but construction
   // leaves out (packed float weights: an op is constructed several times
-  // while a model loads and runs only in an engine). The engine calls it
-  // once the plan is applied, so the first run does not pay for it; run()
-  // builds the same itself when nobody did.
-  virtual void prepare_to_run() const {}
+  // while a model loads and runs only in an engine), and frees what the
+  // plan no longer needs (a quantized layer's float weights, packed for
+  // calibration). The engine calls it once the plan is applied, so the
+  // first run does not pay; run() builds the same itself when nobody did.
+  virtual void prepare_to_run() {}
   // Per-session state of stateful ops (null for the others).
   virtual std::unique_ptr<OpState> make_state() const { return nullptr; }
 

@@ -58,3 +58,18 @@ TEST_CASE("Lazy: a make() that throws leaves the value for the next caller to ma
   CHECK(lazy.get([] { return 7; }) == 7);
   CHECK(lazy.get([] { return 8; }) == 7);
 }
+
+TEST_CASE("Lazy: reset frees the value, and the next get makes it again") {
+  Lazy<std::vector<int>> lazy;
+  int made = 0;
+  auto make = [&] {
+    ++made;
+    return std::vector<int>(100, made);
+  };
+  CHECK(lazy.get(make) == std::vector<int>(100, 1));
+  lazy.reset();
+  CHECK(made == 1);
+  CHECK(lazy.get(make) == std::vector<int>(100, 2));
+  CHECK(lazy.get(make) == std::vector<int>(100, 2));
+  CHECK(made == 2);
+}
