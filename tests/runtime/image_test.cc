@@ -178,7 +178,8 @@ TEST_CASE("preprocessing is bit-identical to the per-value reference for every c
     for (const char* color : {"gray", "rgb", "bgr"})
       for (const char* resize : {"bilinear", "nearest"})
         for (auto [w, h, ow, oh] : {std::array<int64_t, 4>{28, 28, 28, 28}, {5, 3, 11, 7}, {31, 17, 8, 8},
-                                    {1, 1, 3, 2}, {9, 4, 9, 5}, {40, 30, 28, 28}}) {
+                                    {1, 1, 3, 2}, {9, 4, 9, 5}, {40, 30, 28, 28},
+                                    {1, 1, 1, 1}, {17, 3, 17, 3}}) {
           Image img;
           img.width = w;
           img.height = h;
@@ -203,5 +204,5 @@ TEST_CASE("preprocessing is bit-identical to the per-value reference for every c
           CHECK(std::memcmp(got.data(), want.data(), n * sizeof(float)) == 0);
           ++cases;
         }
-  CHECK(cases == 4 * 3 * 2 * 6);
+  CHECK(cases == 4 * 3 * 2 * 8);
 }
