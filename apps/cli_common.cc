@@ -205,15 +205,21 @@ std::vector<Scored> top_k(const float* row, int64_t classes, int k, const std::s
   return all;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? "\"\"" : std::string(1, c);
-  return out + "\"";
+void append_csv_field(std::string& out, std::string_view s) {
+  if (s.find_first_of(",\"\n\r") == std::string_view::npos) {
+    out += s;
+    return;
+  }
+  out += '"';
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
   for (unsigned char c : s) {
     if (c == '"' || c == '\\') {
       out += '\\';
@@ -226,7 +232,19 @@ std::string json_string(const std::string& s) {
       out += static_cast<char>(c);
     }
   }
-  return out + "\"";
+  out += '"';
+}
+
+std::string csv_field(std::string_view s) {
+  std::string out;
+  append_csv_field(out, s);
+  return out;
+}
+
+std::string json_string(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
 }
 
 }  // namespace bitlane::cli

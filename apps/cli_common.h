@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <cxxopts.hpp>
@@ -89,8 +90,11 @@ std::vector<Scored> top_k(const float* row, int64_t classes, int k, const std::s
 // The op that produces the model's first output ("softmax", "dense", ...).
 std::string output_op(const Model& model);
 
-// CSV field quoting.
-std::string csv_field(const std::string& s);
-std::string json_string(const std::string& s);
+// s as one CSV field (quoted when it holds a comma, quote or line break)
+// and as a JSON string literal: appended to out, or returned.
+void append_csv_field(std::string& out, std::string_view s);
+void append_json_string(std::string& out, std::string_view s);
+std::string csv_field(std::string_view s);
+std::string json_string(std::string_view s);
 
 }  // namespace bitlane::cli

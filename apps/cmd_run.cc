@@ -5,10 +5,12 @@
 // stderr with its reason and processing continues; the exit status is 1 if
 // any input failed (0 with --allow-failures).
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <string_view>
 
 #include "apps/cli_common.h"
 #include "apps/commands.h"
@@ -36,31 +38,44 @@ Shard parse_shard(const std::string& s) {
   return sh;
 }
 
-// One image's output line: path, then the top classes with their scores.
+// One image's output line: path, then the top classes with their scores,
+// appended in place into one buffer (it runs once per image; the path, each
+// label and the finished line used to be copied through temporaries).
 std::string result_line(const std::string& path, const std::vector<Scored>& best,
                         const std::vector<std::string>& labels, const std::string& format) {
-  auto label = [&](int64_t c) {
-    return c < static_cast<int64_t>(labels.size()) ? labels[static_cast<size_t>(c)] : std::to_string(c);
+  char number[24];
+  auto label = [&](int64_t c) -> std::string_view {
+    if (c < static_cast<int64_t>(labels.size())) return labels[static_cast<size_t>(c)];
+    return {number, static_cast<size_t>(std::to_chars(number, number + sizeof(number), c).ptr - number)};
   };
   std::string line;
+  line.reserve(path.size() + 32 * best.size() + 16);
   if (format == "csv") {
-    line = csv_field(path);
+    append_csv_field(line, path);
     for (const Scored& s : best) {
       line += ',';
-      line += csv_field(label(s.index));
+      append_csv_field(line, label(s.index));
       line += ',';
       append_fixed6(line, s.score);
     }
-    return line + "\n";
+    line += '\n';
+    return line;
   }
-  line = "{\"path\": " + json_string(path) + ", \"top\": [";
+  line += "{\"path\": ";
+  append_json_string(line, path);
+  line += ", \"top\": [";
   for (size_t k = 0; k < best.size(); ++k) {
-    line += (k ? ", {\"label\": " : "{\"label\": ") + json_string(label(best[k].index));
-    line += ", \"index\": " + std::to_string(best[k].index) + ", \"score\": ";
+    line += k ? ", {\"label\": " : "{\"label\": ";
+    append_json_string(line, label(best[k].index));
+    line += ", \"index\": ";
+    char index[24];
+    line.append(index, std::to_chars(index, index + sizeof(index), best[k].index).ptr);
+    line += ", \"score\": ";
     append_fixed6(line, best[k].score);
     line += '}';
   }
-  return line + "]}\n";
+  line += "]}\n";
+  return line;
 }
 
 }  // namespace
