@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -121,6 +122,27 @@ TEST_CASE("run: JSON lines and -o writes only a complete file") {
   const Result bad = cli("run " + kModel + " " + kImages + "/bag -o /nonexistent/dir/out.csv");
   CHECK(bad.status == 1);
   CHECK(bad.err.find("/nonexistent/dir/out.csv: cannot create the output file") != std::string::npos);
+}
+
+TEST_CASE("run: a path with a comma, quotes and a control character is one CSV field and a JSON string") {
+  // A folder named  a,b "q"<0x01>  holding one bundled image; the expected
+  // fields are written out by hand (RFC 4180 quoting; JSON \" and \u0001).
+  const std::string dir = "/tmp/bitlane_cli_test_" + std::to_string(getpid()) + "_odd";
+  const std::string odd = dir + "/a,b \"q\"\x01";
+  std::filesystem::create_directories(odd);
+  std::filesystem::copy_file(kImages + "/bag/1014.png", odd + "/1014.png");
+  const Result csv = cli("run " + kModel + " '" + odd + "' -k 2");
+  const Result jsonl = cli("run " + kModel + " '" + odd + "' -k 2 --format jsonl");
+  std::filesystem::remove_all(dir);
+  REQUIRE(csv.status == 0);
+  REQUIRE(jsonl.status == 0);
+  const std::string csv_path = "\"" + dir + "/a,b \"\"q\"\"\x01/1014.png\",";
+  CHECK(csv.out.find("\n" + csv_path + "Bag,") != std::string::npos);
+  const std::string json_path = "{\"path\": \"" + dir + "/a,b \\\"q\\\"\\u0001/1014.png\", \"top\": [{\"label\": \"Bag\", \"index\": 8, ";
+  CHECK(jsonl.out.rfind(json_path, 0) == 0);
+  const auto parsed = nlohmann::json::parse(jsonl.out);
+  CHECK(parsed["path"] == odd + "/1014.png");
+  CHECK(parsed["top"].size() == 2);
 }
 
 TEST_CASE("eval: folder per class and CSV give the same accuracy, info and bench run") {
