@@ -6,7 +6,7 @@
 // batches) are 2 MiB aligned, rounded up to 2 MiB and advised to use
 // transparent huge pages where the kernel offers them (core/aligned_
 // buffer.cc): faulting their 4 KiB pages in one by one (~8 us each on this
-// project's VMs) was 40% of loading the bundled MLP at 4 bits.
+// project's VMs) was over a third of loading the bundled MLP at 4 bits.
 #pragma once
 
 #include <cstddef>
