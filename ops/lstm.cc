@@ -39,7 +39,9 @@ class Lstm : public Op {
     if (layers_ < 1) b.error("layers", "must be positive");
     auto names = [&](const char* key, bool required) {
       std::vector<std::string> n = required || b.has(key) ? b.get_strings(key) : std::vector<std::string>{};
-      if (!n.empty() && static_cast<int64_t>(n.size()) != layers_)
+      // A required list must not be empty either (the fuzzer's `"weight_ih": []`
+      // was indexed past its end); an optional one is empty or complete.
+      if ((required || !n.empty()) && static_cast<int64_t>(n.size()) != layers_)
         b.error(key, "must name one weight per layer (" + std::to_string(layers_) + ")");
       return n;
     };

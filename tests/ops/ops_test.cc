@@ -586,6 +586,17 @@ TEST_CASE("lstm matches the PyTorch equations, and streams state across calls") 
       }
 }
 
+TEST_CASE("lstm: a weight list with no name per layer is refused, an empty one too") {
+  for (const nlohmann::json& ih : {nlohmann::json::array(), nlohmann::json::array({"a", "a"})}) {
+    ModelBuilder mb;
+    mb.weight("a", {4, 3}, 1).weight("b", {4, 1}, 2);
+    mb.input("x", {-1, 3}).output("y").node("lstm", "lstm", {"x"}, {"y"},
+        {{"hidden_size", 1}, {"layers", 1}, {"weight_ih", ih}, {"weight_hh", {"b"}}});
+    CAPTURE(ih.dump());
+    CHECK_THROWS_WITH_AS(mb.build(), doctest::Contains("must name one weight per layer (1)"), Error);
+  }
+}
+
 TEST_CASE("embedding looks up rows and rejects ids outside the vocabulary") {
   ModelBuilder mb;
   mb.input("ids", {-1}, "int32").output("e").weight_values("t", {3, 2}, {0, 1, 10, 11, 20, 21})
