@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/limits.h"
 #include "runtime/safetensors.h"
 
@@ -375,6 +376,26 @@ void Model::order_graph() {
 }
 
 const ops::Weights& Model::weights() const { return *weights_; }
+
+uint64_t Model::content_hash() const {
+  Hash64 h;
+  h.word(nodes_.size());
+  for (const Node& n : nodes_) {
+    h.text(n.op).text(n.name).text(n.attributes.dump());
+    h.word(n.inputs.size()).word(n.outputs.size());
+    for (int t : n.inputs) h.word(static_cast<uint64_t>(t));
+    for (int t : n.outputs) h.word(static_cast<uint64_t>(t));
+  }
+  h.word(tensor_names_.size());
+  for (const std::string& name : tensor_names_) h.text(name);
+  h.word(weights_->tensors.size());
+  for (const auto& [name, t] : weights_->tensors) {  // a std::map: in name order
+    h.text(name).word(static_cast<uint64_t>(t->dtype())).word(t->shape().size());
+    for (int64_t d : t->shape()) h.word(static_cast<uint64_t>(d));
+    h.bytes(t->data(), static_cast<size_t>(t->size()) * dtype_size(t->dtype()));
+  }
+  return h.digest();
+}
 
 std::unique_ptr<ops::Op> Model::build_op(const Node& n) const {
   ops::OpBuilder b(node_where(n), n.name, n.attributes, *weights_);

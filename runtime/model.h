@@ -90,6 +90,10 @@ class Model {
   const Shape& tensor_shape(int id) const { return tensor_shapes_[static_cast<size_t>(id)]; }
   DType tensor_dtype(int id) const { return tensor_dtypes_[static_cast<size_t>(id)]; }
   const ops::Weights& weights() const;
+  // A hash of everything that decides what the graph computes: its nodes
+  // (ops, names, edges, attributes after folding) and its weights (names,
+  // types, shapes, values). Reads every weight: for cache keys, not hot paths.
+  uint64_t content_hash() const;
   std::string node_where(const Node& n) const { return origin_ + ": node '" + n.name + "'"; }
 
   // Builds the operator of a node (engines build their own copies).
