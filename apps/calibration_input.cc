@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -232,13 +233,32 @@ void add_calibration_options(cxxopts::Options& opts) {
       ("calibration", "calibration samples for quantized plans: an image folder, a .safetensors or a .npy file "
                       "(default: the samples the model names)", cxxopts::value<std::string>())
       ("calibration-samples", "how many samples to take, spread evenly over the source",
-       cxxopts::value<int64_t>()->default_value(std::to_string(kDefaultCalibrationSamples)));
+       cxxopts::value<int64_t>()->default_value(std::to_string(kDefaultCalibrationSamples)))
+      ("calibration-cache", "folder keeping min/max calibration results between runs, so a model is "
+                            "calibrated once per plan and samples; 'off': calibrate every time (default: "
+                            "$BITLANE_CACHE_DIR, else $XDG_CACHE_HOME/bitlane, else ~/.cache/bitlane)",
+       cxxopts::value<std::string>());
+}
+
+std::string calibration_cache_dir(const cxxopts::ParseResult& args) {
+  std::string dir;
+  if (args.count("calibration-cache")) {
+    dir = args["calibration-cache"].as<std::string>();
+  } else if (const char* env = std::getenv("BITLANE_CACHE_DIR"); env && *env) {
+    dir = env;
+  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') {  // the spec: absolute only
+    dir = std::string(xdg) + "/bitlane";
+  } else if (const char* home = std::getenv("HOME"); home && *home == '/') {
+    dir = std::string(home) + "/.cache/bitlane";
+  }
+  return dir == "off" ? std::string() : dir;
 }
 
 EngineOptions engine_options(const cxxopts::ParseResult& args, const Model& model,
                              const std::optional<quant::QuantPlan>& plan, const Executor& ex) {
   EngineOptions o;
   o.plan = plan;
+  o.calibration_cache = calibration_cache_dir(args);
   if (args.count("calibration")) {
     o.calibration = calibration_samples(model, args["calibration"].as<std::string>(),
                                         args["calibration-samples"].as<int64_t>(), ex);

@@ -29,8 +29,12 @@ std::vector<Tensor> calibration_samples(const Model& model, const std::string& s
 // which a model's "calibration" field can name.
 void write_samples(const Tensor& samples, const std::string& path);
 
-// --calibration / --calibration-samples, for the commands that build engines.
+// --calibration / --calibration-samples / --calibration-cache, for the
+// commands that build engines.
 void add_calibration_options(cxxopts::Options& opts);
+// The calibration cache folder of --calibration-cache and its defaults;
+// empty when off (runtime/calibration_cache.h).
+std::string calibration_cache_dir(const cxxopts::ParseResult& args);
 
 // The usage error for a model without samples: "<what> calibration samples
 // and MODEL names none: add --calibration ...".

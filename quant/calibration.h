@@ -17,6 +17,14 @@ class RangeStats {
   // calibration reads), without the cost of keeping the sample.
   explicit RangeStats(bool keep_sample) : keep_sample_(keep_sample) {}
 
+  // Statistics stored by an earlier calibration without a sample (what
+  // min, max and count() returned; runtime/calibration_cache.h).
+  static RangeStats restored(float min, float max, int64_t count) {
+    RangeStats s(false);
+    s.min_ = min, s.max_ = max, s.count_ = count;
+    return s;
+  }
+
   // Adds values; keeps the exact min/max and an evenly strided sample of at
   // most kMaxSamples values for the percentile and MSE methods and the
   // exponent search.

@@ -31,6 +31,9 @@ struct EngineOptions {
   // Samples per micro-batch in Session::run (runtime/micro_batch.h): 0
   // chooses from the cache size and the threads, < 0 runs every batch whole.
   int64_t micro_batch = 0;
+  // A directory that keeps min/max calibration results between builds
+  // (runtime/calibration_cache.h); empty: calibrate every time.
+  std::string calibration_cache;
 };
 
 class Engine {

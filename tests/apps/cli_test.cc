@@ -208,3 +208,41 @@ TEST_CASE("eval: char_lstm bits per character on the bundled text agree with the
     CHECK(std::abs(bpc - full) < 0.1);
   }
 }
+
+TEST_CASE("run: a quantized model calibrates once into the calibration cache, with the same answers") {
+  namespace fs = std::filesystem;
+  const std::string dir = "/tmp/bitlane_cli_test_" + std::to_string(getpid()) + "_cache";
+  fs::remove_all(dir);
+  auto entries = [](const std::string& d) {
+    std::vector<std::string> out;
+    if (fs::is_directory(d))
+      for (const auto& e : fs::directory_iterator(d)) out.push_back(e.path().filename().string());
+    return out;
+  };
+  const std::string args = "run " + kModel + " " + kImages + "/bag --bits 4";
+  const Result off = cli(args + " --calibration-cache off");
+  REQUIRE(off.status == 0);
+  const Result first = cli(args + " --calibration-cache " + dir + "/flag");
+  const Result second = cli(args + " --calibration-cache " + dir + "/flag");
+  CHECK(first.out == off.out);
+  CHECK(second.out == off.out);
+  const std::vector<std::string> made = entries(dir + "/flag");
+  REQUIRE(made.size() == 1);
+  CHECK(made[0].rfind("calibration-", 0) == 0);
+  CHECK(entries(dir + "/flag") == made);  // the second run wrote nothing new
+
+  // Where it goes without the flag: $BITLANE_CACHE_DIR, else
+  // $XDG_CACHE_HOME/bitlane, else ~/.cache/bitlane; "off" keeps nothing.
+  CHECK(cli(args, "BITLANE_CACHE_DIR=" + dir + "/env ").out == off.out);
+  CHECK(entries(dir + "/env") == made);  // the same key: the same samples, model and build
+  CHECK(cli(args, "env -u BITLANE_CACHE_DIR XDG_CACHE_HOME=" + dir + "/xdg ").out == off.out);
+  CHECK(entries(dir + "/xdg/bitlane") == made);
+  CHECK(cli(args, "env -u BITLANE_CACHE_DIR -u XDG_CACHE_HOME HOME=" + dir + "/home ").out == off.out);
+  CHECK(entries(dir + "/home/.cache/bitlane") == made);
+  CHECK(cli(args, "BITLANE_CACHE_DIR=off HOME=" + dir + "/none ").status == 0);
+  CHECK(!fs::exists(dir + "/none"));
+  // fp32 has nothing to calibrate.
+  CHECK(cli("run " + kModel + " " + kImages + "/bag --quant fp32 --calibration-cache " + dir + "/fp32").status == 0);
+  CHECK(entries(dir + "/fp32").empty());
+  fs::remove_all(dir);
+}

@@ -29,7 +29,10 @@ namespace {
 Tensor run1(const ModelBuilder& mb, const Tensor& x, const quant::QuantPlan& plan = {},
             std::vector<Tensor> calibration = {}) {
   Executor ex(1);
-  auto engine = Engine::build(mb.build(), EngineOptions{plan, std::move(calibration), false}, ex);
+  EngineOptions o;
+  o.plan = plan;
+  o.calibration = std::move(calibration);
+  auto engine = Engine::build(mb.build(), o, ex);
   Session s(engine);
   const Tensor& y = *s.run({x}, ex)[0];
   Tensor copy(y.shape());

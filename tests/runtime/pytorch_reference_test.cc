@@ -15,6 +15,12 @@ using namespace bitlane;
 
 namespace {
 
+EngineOptions fp32_options() {
+  EngineOptions o;
+  o.plan = quant::QuantPlan{};
+  return o;
+}
+
 // Largest |got - want| relative to the largest |want| of the same sample.
 double max_relative_error(const Tensor& got, const Tensor& want) {
   REQUIRE(got.shape() == want.shape());
@@ -32,7 +38,7 @@ double max_relative_error(const Tensor& got, const Tensor& want) {
 void check_model(const std::string& name) {
   const auto model = Model::load(test::model_path(name));
   Executor ex(1);
-  const auto engine = Engine::build(model, EngineOptions{quant::QuantPlan{}, {}, false}, ex);
+  const auto engine = Engine::build(model, fp32_options(), ex);
   Session session(engine);
   const SafeTensorsFile ref = SafeTensorsFile::load(test::model_file(name, "reference.safetensors"));
   const SafeTensor* in = ref.find("input");
@@ -56,7 +62,7 @@ TEST_CASE("fp32 outputs match PyTorch: char_lstm") { check_model("char_lstm"); }
 TEST_CASE("char_lstm: streaming in chunks equals one call") {
   const auto model = Model::load(test::model_path("char_lstm"));
   Executor ex(1);
-  const auto engine = Engine::build(model, EngineOptions{quant::QuantPlan{}, {}, false}, ex);
+  const auto engine = Engine::build(model, fp32_options(), ex);
   const SafeTensorsFile ref = SafeTensorsFile::load(test::model_file("char_lstm", "reference.safetensors"));
   const Tensor ids = ref.read_i32(*ref.find("input"));  // [1, 64]
   const Tensor want = ref.read_f32(*ref.find("output"));

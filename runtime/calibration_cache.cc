@@ -1,0 +1,149 @@
+#include "runtime/calibration_cache.h"
+
+#include <unistd.h>
+
+#include <bit>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "bitlane_version.h"  // generated from core/version.h.in
+#include "core/hash.h"
+#include "core/tensor.h"
+#include "quant/calibration.h"
+#include "runtime/model.h"
+#include "swar/targets.h"
+
+namespace bitlane {
+
+namespace {
+
+constexpr int kFormat = 1;
+// Entries are a few hundred bytes per layer; anything much larger is not one.
+constexpr std::uintmax_t kMaxEntryBytes = 16u << 20;
+
+// How this build computes floats: the same source built another way (another
+// compiler, other flags) may contract or order float operations differently.
+std::string build_identity() {
+  std::string s = std::string("bitlane ") + BITLANE_VERSION_STRING + "; " + __VERSION__;
+#ifdef NDEBUG
+  s += "; NDEBUG";
+#endif
+#ifdef __OPTIMIZE__
+  s += "; optimized";
+#endif
+#ifdef __FMA__
+  s += "; fma";
+#endif
+#ifdef __FAST_MATH__
+  s += "; fast-math";
+#endif
+  return s;
+}
+
+std::string hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+uint64_t calibration_key(const Model& model, const std::vector<Tensor>& samples, const std::vector<int>& nodes,
+                         bool reference_kernels) {
+  Hash64 h;
+  h.word(kFormat).text(build_identity()).text(swar::current_target());
+  h.word(reference_kernels ? 1 : 0).word(model.content_hash());
+  h.word(samples.size());
+  for (const Tensor& t : samples) {
+    h.word(static_cast<uint64_t>(t.dtype())).word(t.shape().size());
+    for (int64_t d : t.shape()) h.word(static_cast<uint64_t>(d));
+    h.bytes(t.data(), static_cast<size_t>(t.size()) * dtype_size(t.dtype()));
+  }
+  h.word(nodes.size());
+  for (int n : nodes) h.word(static_cast<uint64_t>(n));
+  return h.digest();
+}
+
+std::string calibration_cache_file(const std::string& dir, uint64_t key) {
+  return (std::filesystem::path(dir) / ("calibration-" + hex16(key) + ".json")).string();
+}
+
+bool read_calibration_cache(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
+                            std::vector<quant::RangeStats>& stats) {
+  const std::string path = calibration_cache_file(dir, key);
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxEntryBytes) return false;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  // Every field checked before anything is taken: a partial entry is a miss.
+  if (!j.is_object() || j.value("bitlane_calibration_cache", 0) != kFormat || j.value("key", "") != hex16(key))
+    return false;
+  const auto layers = j.find("layers");
+  if (layers == j.end() || !layers->is_array() || layers->size() != nodes.size()) return false;
+  std::vector<quant::RangeStats> read;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const nlohmann::json& l = (*layers)[i];
+    const size_t node = static_cast<size_t>(nodes[i]);
+    if (!l.is_object() || node >= model.nodes().size() || l.value("node", "") != model.nodes()[node].name)
+      return false;
+    const auto min_bits = l.find("min_bits"), max_bits = l.find("max_bits"), count = l.find("count");
+    if (min_bits == l.end() || max_bits == l.end() || count == l.end() || !min_bits->is_number_unsigned() ||
+        !max_bits->is_number_unsigned() || !count->is_number_unsigned() ||
+        min_bits->get<uint64_t>() > UINT32_MAX || max_bits->get<uint64_t>() > UINT32_MAX ||
+        count->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      return false;
+    read.push_back(quant::RangeStats::restored(std::bit_cast<float>(min_bits->get<uint32_t>()),
+                                              std::bit_cast<float>(max_bits->get<uint32_t>()),
+                                              static_cast<int64_t>(count->get<uint64_t>())));
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) stats[static_cast<size_t>(nodes[i])] = read[i];
+  return true;
+}
+
+void write_calibration_cache(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
+                             const std::vector<quant::RangeStats>& stats) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (int n : nodes) {
+    const quant::RangeStats& s = stats[static_cast<size_t>(n)];
+    layers.push_back({{"node", model.nodes()[static_cast<size_t>(n)].name},
+                      {"min", s.min()},  // for people; the bits are what is read back
+                      {"max", s.max()},
+                      {"min_bits", std::bit_cast<uint32_t>(s.min())},
+                      {"max_bits", std::bit_cast<uint32_t>(s.max())},
+                      {"count", static_cast<uint64_t>(s.count())}});
+  }
+  const nlohmann::json j = {{"bitlane_calibration_cache", kFormat},
+                            {"key", hex16(key)},
+                            {"model", model.origin()},
+                            {"built_by", build_identity()},
+                            {"layers", std::move(layers)}};
+  // Written under a name of its own, then renamed over the entry: readers
+  // see a whole file or none, also with several processes at once.
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string path = calibration_cache_file(dir, key);
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid()) + "-" + hex16(std::random_device{}());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return;
+    out << j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    if (!out.flush()) {
+      out.close();
+      std::filesystem::remove(tmp, ec);
+      return;
+    }
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::filesystem::remove(tmp, ec);
+}
+
+}  // namespace bitlane

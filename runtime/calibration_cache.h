@@ -1,0 +1,45 @@
+// Calibration results kept between runs. Building a quantized engine runs
+// the float graph over every calibration sample to find each layer's input
+// range: for ResNet at 4 bits, 84 of the 104 ms a one-image `bitlane run`
+// takes. When every quantized layer is calibrated by min/max, those ranges
+// are all the run yields, and they depend only on
+//   - the graph and its weights (Model::content_hash),
+//   - the samples (their shapes and bytes) and the layers measured,
+//   - how the float operators compute: bitlane's version, the compiler and
+//     build, the SIMD target the kernels run on, reference kernels or not,
+// so a directory keeps them in one small file per key, and a later build
+// with the same key reads them instead of running the samples (the engine
+// is the same, bit for bit). A file that is missing, unreadable, malformed
+// or about other layers is a miss: calibration runs and writes it again.
+// Writing is best effort: a directory that cannot be written costs only the
+// time. Nothing here is used unless EngineOptions::calibration_cache names
+// a directory (the CLI does, by default; apps/cli_common.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bitlane {
+
+namespace quant {
+class RangeStats;
+}
+class Model;
+class Tensor;
+
+uint64_t calibration_key(const Model& model, const std::vector<Tensor>& samples, const std::vector<int>& nodes,
+                         bool reference_kernels);
+
+// Where a key's entry lives: dir/calibration-<16 hex digits>.json.
+std::string calibration_cache_file(const std::string& dir, uint64_t key);
+
+// stats[node] for every node of `nodes` (node indices of the model) from the
+// entry of `key`; false, with stats untouched, when there is no valid entry.
+bool read_calibration_cache(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
+                            std::vector<quant::RangeStats>& stats);
+// Stores stats[node] for `nodes` (min/max statistics, no samples) under key.
+void write_calibration_cache(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
+                             const std::vector<quant::RangeStats>& stats);
+
+}  // namespace bitlane

@@ -1,0 +1,201 @@
+// The calibration cache (runtime/calibration_cache.h): an engine built from a
+// cache entry is bit for bit the engine built by calibrating; the entry is
+// really what the second build reads (an edited entry changes its outputs);
+// damaged, foreign or unwritable entries fall back to calibrating; the key
+// follows everything the ranges depend on.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/executor.h"
+#include "runtime/calibration_cache.h"
+#include "runtime/engine.h"
+#include "runtime/session.h"
+#include "tests/test_paths.h"
+
+using namespace bitlane;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path dir = fs::temp_directory_path() / ("bitlane_calibration_cache_" + std::to_string(getpid()));
+  TempDir() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~TempDir() { fs::remove_all(dir); }
+  std::vector<fs::path> entries() const {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path());
+    return out;
+  }
+};
+
+// The first n samples of the model's own calibration set (enough to set every range).
+std::vector<Tensor> samples(const Model& model, int64_t n) {
+  const Tensor all = load_calibration(model)[0];
+  Shape s = all.shape();
+  s[0] = n;
+  Tensor out(s);
+  std::memcpy(out.f32(), all.f32(), static_cast<size_t>(out.size()) * 4);
+  return {out};
+}
+
+EngineOptions options(const char* plan, std::vector<Tensor> calibration, const std::string& cache) {
+  EngineOptions o;
+  o.plan = quant::QuantPlan::from_text(plan, {});
+  o.calibration = std::move(calibration);
+  o.calibration_cache = cache;
+  return o;
+}
+
+// Logits of the first 16 calibration samples, as raw bytes.
+std::string outputs(const std::shared_ptr<const Model>& model, const EngineOptions& o) {
+  Executor ex(1);
+  Session s(Engine::build(model, o, ex));
+  const std::vector<const Tensor*>& y = s.run(samples(*model, 16), ex);
+  return std::string(static_cast<const char*>(y[0]->data()), static_cast<size_t>(y[0]->size()) * 4);
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+void write(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
+}
+
+}  // namespace
+
+TEST_CASE("an engine built from the calibration cache is the engine calibration builds") {
+  for (const char* name : {"lenet", "resnet"}) {
+    CAPTURE(name);
+    const auto model = Model::load(test::model_path(name));
+    const std::vector<Tensor> cal = samples(*model, 32);
+    const std::string want = outputs(model, options("4", cal, ""));
+    TempDir t;
+    CHECK(outputs(model, options("4", cal, t.dir.string())) == want);  // calibrates, writes the entry
+    const std::vector<fs::path> files = t.entries();
+    REQUIRE(files.size() == 1);
+    const std::string entry = read(files[0]);
+    CHECK(outputs(model, options("4", cal, t.dir.string())) == want);  // from the entry
+    CHECK(read(files[0]) == entry);  // a hit leaves it as it was
+
+    // The second build really reads the entry: narrow the first layer's range
+    // there, and the outputs change; put it back, and they are the same again.
+    nlohmann::json j = nlohmann::json::parse(entry);
+    const float max = j["layers"][0]["max"].get<float>();
+    uint32_t bits;
+    const float half = max / 2;
+    std::memcpy(&bits, &half, 4);
+    j["layers"][0]["max_bits"] = bits;
+    write(files[0], j.dump());
+    CHECK(outputs(model, options("4", cal, t.dir.string())) != want);
+    write(files[0], entry);
+    CHECK(outputs(model, options("4", cal, t.dir.string())) == want);
+  }
+}
+
+TEST_CASE("a damaged or foreign cache entry is a miss: calibration runs and rewrites it") {
+  const auto model = Model::load(test::model_path("lenet"));
+  const std::vector<Tensor> cal = samples(*model, 16);
+  const std::string want = outputs(model, options("4", cal, ""));
+  TempDir t;
+  CHECK(outputs(model, options("4", cal, t.dir.string())) == want);
+  REQUIRE(t.entries().size() == 1);
+  const fs::path file = t.entries()[0];
+  const std::string good = read(file);
+  const nlohmann::json j = nlohmann::json::parse(good);
+  auto edited = [&](auto&& edit) {
+    nlohmann::json e = j;
+    edit(e);
+    return e.dump();
+  };
+  const std::vector<std::pair<const char*, std::string>> damaged = {
+      {"empty", ""},
+      {"truncated", good.substr(0, good.size() / 2)},
+      {"not JSON", "\x89PNG\r\n\x1a\n"},
+      {"another format", edited([](nlohmann::json& e) { e["bitlane_calibration_cache"] = 2; })},
+      {"another key", edited([](nlohmann::json& e) { e["key"] = "0000000000000000"; })},
+      {"a layer short", edited([](nlohmann::json& e) { e["layers"].erase(e["layers"].size() - 1); })},
+      {"another layer's name", edited([](nlohmann::json& e) { e["layers"][0]["node"] = "/fc3/Gemm"; })},
+      {"bits out of range", edited([](nlohmann::json& e) { e["layers"][0]["min_bits"] = uint64_t{1} << 32; })},
+      {"negative count", edited([](nlohmann::json& e) { e["layers"][0]["count"] = -1; })},
+      {"bits as text", edited([](nlohmann::json& e) { e["layers"][1]["max_bits"] = "1"; })},
+      {"layers not a list", edited([](nlohmann::json& e) { e["layers"] = 7; })},
+  };
+  for (const auto& [what, text] : damaged) {
+    CAPTURE(what);
+    write(file, text);
+    CHECK(outputs(model, options("4", cal, t.dir.string())) == want);
+    CHECK(read(file) == good);  // calibrated again, and the entry rewritten whole
+  }
+}
+
+TEST_CASE("the calibration cache stays out of the way where it cannot help") {
+  const auto model = Model::load(test::model_path("lenet"));
+  const std::vector<Tensor> cal = samples(*model, 16);
+  TempDir t;
+  // Percentile and MSE calibration read every value: nothing is kept.
+  for (const char* plan : {"w4a4,calib=mse", "w4a4,calib=percentile"}) {
+    CAPTURE(plan);
+    CHECK(outputs(model, options(plan, cal, t.dir.string())) == outputs(model, options(plan, cal, "")));
+    CHECK(t.entries().empty());
+  }
+  // fp32 calibrates nothing.
+  outputs(model, options("fp32", cal, t.dir.string()));
+  CHECK(t.entries().empty());
+  // A folder that cannot be made (under a regular file) costs only the time.
+  const fs::path blocked = t.dir / "file";
+  write(blocked, "x");
+  CHECK(outputs(model, options("4", cal, (blocked / "cache").string())) == outputs(model, options("4", cal, "")));
+}
+
+TEST_CASE("the calibration key follows the samples, the layers measured, the weights and the kernels") {
+  const auto model = Model::load(test::model_path("lenet"));
+  const auto again = Model::load(test::model_path("lenet"));
+  const std::vector<Tensor> cal = samples(*model, 8);
+  const std::vector<int> nodes = {0, 3};
+  const uint64_t key = calibration_key(*model, cal, nodes, false);
+  CHECK(calibration_key(*again, cal, nodes, false) == key);  // a model loaded again: the same key
+  std::vector<Tensor> other = cal;
+  other[0].f32()[100] = std::nextafter(other[0].f32()[100], 1e9f);  // one sample value, one ulp
+  CHECK(calibration_key(*model, other, nodes, false) != key);
+  CHECK(calibration_key(*model, samples(*model, 7), nodes, false) != key);  // one sample fewer
+  CHECK(calibration_key(*model, cal, {0}, false) != key);
+  CHECK(calibration_key(*model, cal, nodes, true) != key);
+  CHECK(calibration_key(*Model::load(test::model_path("mlp")), samples(*model, 8), nodes, false) != key);
+  CHECK(calibration_cache_file("/x", key).find("/x/calibration-") == 0);
+}
+
+TEST_CASE("a model's content hash changes with any weight and with the graph, not with where it was loaded") {
+  const std::string text = read(test::model_path("lenet"));
+  const std::string weights = read(test::model_file("lenet", "model.safetensors"));
+  std::vector<uint8_t> bytes(weights.begin(), weights.end());
+  const uint64_t h = Model::parse(text, bytes, "a")->content_hash();
+  CHECK(Model::parse(text, bytes, "b")->content_hash() == h);
+  CHECK(Model::load(test::model_path("lenet"))->content_hash() == h);
+  for (size_t at : {bytes.size() - 1, bytes.size() / 2}) {  // the last weight, one in the middle: one bit
+    CAPTURE(at);
+    std::vector<uint8_t> flipped = bytes;
+    flipped[at] ^= 1;
+    CHECK(Model::parse(text, flipped, "a")->content_hash() != h);
+  }
+  nlohmann::json graph = nlohmann::json::parse(text);
+  for (auto& node : graph["nodes"])
+    if (node["op"] == "max_pool2d") {
+      node["name"] = node["name"].get<std::string>() + "_renamed";
+      break;
+    }
+  CHECK(Model::parse(graph.dump(), bytes, "a")->content_hash() != h);
+}
