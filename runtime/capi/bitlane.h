@@ -73,6 +73,13 @@ bitlane_status bitlane_model_set_calibration_f32(bitlane_model* model, const flo
  * and normalized like the model's input, as for files the model names). */
 bitlane_status bitlane_model_set_calibration_safetensors(bitlane_model* model, const void* bytes, size_t size,
                                                          const char* tensor);
+/* A folder that keeps calibration results between processes (created if
+ * missing): a plan calibrated by min/max then runs the samples through the
+ * float model once per model, samples and build, and later prepares read
+ * the ranges back -- the same engine, bit for bit. A folder that cannot be
+ * written costs only the time. NULL or "" (the default): calibrate on every
+ * prepare. The string is copied. */
+bitlane_status bitlane_model_set_calibration_cache(bitlane_model* model, const char* dir);
 /* Builds the engine for the current plan (quantizes and packs weights,
  * calibrates). Runs call it when needed; call it to pay the cost up front. */
 bitlane_status bitlane_model_prepare(bitlane_model* model);

@@ -24,6 +24,7 @@ struct bitlane_model {
   std::shared_ptr<const bitlane::Model> model;
   std::optional<bitlane::quant::QuantPlan> plan;
   std::vector<bitlane::Tensor> calibration;
+  std::string calibration_cache;  // empty: off
   int threads = 1;
   std::unique_ptr<bitlane::Executor> executor;
   std::shared_ptr<const bitlane::Engine> engine;  // null until prepared for the current settings
@@ -104,6 +105,7 @@ void prepare(bitlane_model* h) {
   bitlane::EngineOptions o;
   o.plan = h->plan;
   o.calibration = h->calibration;
+  o.calibration_cache = h->calibration_cache;
   try {
     h->engine = bitlane::Engine::build(h->model, o, *h->executor);
   } catch (const bitlane::Error& e) {
@@ -240,6 +242,13 @@ bitlane_status bitlane_model_set_calibration_safetensors(bitlane_model* h, const
     auto samples = bitlane::calibration_from(*h->model, file, tensor);
     h->invalidate();
     h->calibration = std::move(samples);
+  });
+}
+
+bitlane_status bitlane_model_set_calibration_cache(bitlane_model* h, const char* dir) {
+  return guard(h, BITLANE_ERROR_ARGUMENT, [&] {
+    h->invalidate();
+    h->calibration_cache = dir ? dir : "";
   });
 }
 

@@ -3,7 +3,10 @@
 // crash; separate handles in parallel threads.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -93,6 +96,29 @@ TEST_CASE("C API: file and memory loads give the library's outputs") {
   REQUIRE(bitlane_run_image_u8(mem.h, pixels.data(), static_cast<int>(img.width), static_cast<int>(img.height), 1,
                                0) == BITLANE_OK);
   CHECK(output0(mem.h) == want);
+}
+
+TEST_CASE("C API: a calibration cache folder gives the same answers and keeps one entry") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("bitlane_capi_cache_" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  const std::vector<float> want = library_answer("resnet", "4", kImage);
+  for (int round = 0; round < 2; ++round) {  // calibrates and writes, then reads
+    CAPTURE(round);
+    Handle h;
+    REQUIRE(bitlane_model_load_file(h.h, test::model_path("resnet").c_str()) == BITLANE_OK);
+    REQUIRE(bitlane_model_set_plan(h.h, "4") == BITLANE_OK);
+    REQUIRE(bitlane_model_set_calibration_cache(h.h, dir.c_str()) == BITLANE_OK);
+    REQUIRE(bitlane_run_image_file(h.h, kImage.c_str()) == BITLANE_OK);
+    CHECK(output0(h.h) == want);
+    CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
+    // NULL turns it off again; the answer stays.
+    REQUIRE(bitlane_model_set_calibration_cache(h.h, nullptr) == BITLANE_OK);
+    REQUIRE(bitlane_run_image_file(h.h, kImage.c_str()) == BITLANE_OK);
+    CHECK(output0(h.h) == want);
+  }
+  CHECK(bitlane_model_set_calibration_cache(nullptr, "x") == BITLANE_ERROR_ARGUMENT);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("C API: float and token inputs, shapes, state") {
