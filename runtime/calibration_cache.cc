@@ -73,9 +73,12 @@ std::string calibration_cache_file(const std::string& dir, uint64_t key) {
   return (std::filesystem::path(dir) / ("calibration-" + hex16(key) + ".json")).string();
 }
 
-bool read_calibration_cache(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
-                            std::vector<quant::RangeStats>& stats) {
-  const std::string path = calibration_cache_file(dir, key);
+namespace {
+
+// The entry's statistics of `nodes`, or false; throws nlohmann's type errors
+// on fields of the wrong type (read_calibration_cache takes them as misses).
+bool parse_entry(const std::string& path, uint64_t key, const Model& model, const std::vector<int>& nodes,
+                 std::vector<quant::RangeStats>& read) {
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec || size > kMaxEntryBytes) return false;
@@ -89,7 +92,6 @@ bool read_calibration_cache(const std::string& dir, uint64_t key, const Model& m
     return false;
   const auto layers = j.find("layers");
   if (layers == j.end() || !layers->is_array() || layers->size() != nodes.size()) return false;
-  std::vector<quant::RangeStats> read;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const nlohmann::json& l = (*layers)[i];
     const size_t node = static_cast<size_t>(nodes[i]);
@@ -104,6 +106,19 @@ bool read_calibration_cache(const std::string& dir, uint64_t key, const Model& m
     read.push_back(quant::RangeStats::restored(std::bit_cast<float>(min_bits->get<uint32_t>()),
                                               std::bit_cast<float>(max_bits->get<uint32_t>()),
                                               static_cast<int64_t>(count->get<uint64_t>())));
+  }
+  return true;
+}
+
+}  // namespace
+
+bool read_calibration_cache(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
+                            std::vector<quant::RangeStats>& stats) {
+  std::vector<quant::RangeStats> read;
+  try {
+    if (!parse_entry(calibration_cache_file(dir, key), key, model, nodes, read)) return false;
+  } catch (const nlohmann::json::exception&) {  // a field of another type: {"key": 5}
+    return false;
   }
   for (size_t i = 0; i < nodes.size(); ++i) stats[static_cast<size_t>(nodes[i])] = read[i];
   return true;

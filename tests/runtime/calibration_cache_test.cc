@@ -1,8 +1,8 @@
 // The calibration cache (runtime/calibration_cache.h): an engine built from a
 // cache entry is bit for bit the engine built by calibrating; the entry is
 // really what the second build reads (an edited entry changes its outputs);
-// damaged, foreign or unwritable entries fall back to calibrating; the key
-// follows everything the ranges depend on.
+// damaged, foreign, mistyped or unwritable entries fall back to
+// calibrating; the key follows everything the ranges depend on.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -133,6 +133,11 @@ TEST_CASE("a damaged or foreign cache entry is a miss: calibration runs and rewr
       {"negative count", edited([](nlohmann::json& e) { e["layers"][0]["count"] = -1; })},
       {"bits as text", edited([](nlohmann::json& e) { e["layers"][1]["max_bits"] = "1"; })},
       {"layers not a list", edited([](nlohmann::json& e) { e["layers"] = 7; })},
+      {"key a number", edited([](nlohmann::json& e) { e["key"] = 5; })},
+      {"format a string", edited([](nlohmann::json& e) { e["bitlane_calibration_cache"] = "1"; })},
+      {"node a list", edited([](nlohmann::json& e) { e["layers"][0]["node"] = nlohmann::json::array(); })},
+      {"a layer not an object", edited([](nlohmann::json& e) { e["layers"][0] = 1; })},
+      {"a list, not an object", "[1, 2]"},
   };
   for (const auto& [what, text] : damaged) {
     CAPTURE(what);
