@@ -231,6 +231,9 @@ int cmd_sweep(int argc, char** argv) {
   else if (needs_calibration || !args.count("no-timing"))
     missing_calibration(*model, needs_calibration ? "the quantization plans need" : "timing (leave it out with --no-timing) needs");
   if (needs_calibration) base.calibration = samples;
+  // Plans that measure the same layers by min/max share one entry: the
+  // samples run through the float model once per sweep, or not at all.
+  base.calibration_cache = calibration_cache_dir(args);
   std::vector<Tensor> timing_inputs;
   if (!args.count("no-timing")) {
     timing_inputs = samples;

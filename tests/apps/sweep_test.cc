@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -126,4 +129,29 @@ TEST_CASE("sweep: text models report bits per character as bitlane eval does") {
   CHECK(std::stod(rows[1][3]) ==
         doctest::Approx(nlohmann::json::parse(e.out)["bits_per_character"].get<double>()).epsilon(1e-4));
   std::remove(csv.c_str());
+}
+
+TEST_CASE("sweep: min/max plans over the same layers share one calibration cache entry, same table") {
+  const std::string dir = "/tmp/bitlane_sweep_test_" + std::to_string(getpid()) + "_cache";
+  std::filesystem::remove_all(dir);
+  const std::string args = "sweep " + kMlp + " " + kFashion + " --limit 100 --no-timing --grid '{8,4,2}' --csv ";
+  const Result off = cli(args + dir + ".off.csv --calibration-cache off");
+  const Result cold = cli(args + dir + ".cold.csv --calibration-cache " + dir);
+  const Result warm = cli(args + dir + ".warm.csv --calibration-cache " + dir);
+  REQUIRE(off.status == 0);
+  REQUIRE(cold.status == 0);
+  REQUIRE(warm.status == 0);
+  // Every column but the last (eval_seconds: wall time).
+  auto table = [](const std::string& path) {
+    std::string out, line;
+    std::stringstream in(slurp(path));
+    while (std::getline(in, line)) out += line.substr(0, line.rfind(',')) + "\n";
+    return out;
+  };
+  CHECK(table(dir + ".off.csv").find("\n2,uniform w2a2") != std::string::npos);
+  CHECK(table(dir + ".cold.csv") == table(dir + ".off.csv"));
+  CHECK(table(dir + ".warm.csv") == table(dir + ".off.csv"));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
+  std::filesystem::remove_all(dir);
+  for (const char* f : {".off.csv", ".cold.csv", ".warm.csv"}) std::remove((dir + f).c_str());
 }
