@@ -12,10 +12,12 @@
 #include <nlohmann/json.hpp>
 
 #include "bitlane_version.h"  // generated from core/version.h.in
+#include "core/error.h"
 #include "core/hash.h"
 #include "core/tensor.h"
 #include "quant/calibration.h"
 #include "runtime/model.h"
+#include "runtime/safetensors.h"
 #include "swar/targets.h"
 
 namespace bitlane {
@@ -53,17 +55,44 @@ std::string hex16(uint64_t v) {
 
 }  // namespace
 
-uint64_t calibration_key(const Model& model, const std::vector<Tensor>& samples, const std::vector<int>& nodes,
-                         bool reference_kernels) {
+uint64_t samples_digest(const std::vector<Tensor>& samples) {
   Hash64 h;
-  h.word(kFormat).text(build_identity()).text(swar::current_target());
-  h.word(reference_kernels ? 1 : 0).word(model.content_hash());
-  h.word(samples.size());
+  h.text("samples").word(samples.size());
   for (const Tensor& t : samples) {
     h.word(static_cast<uint64_t>(t.dtype())).word(t.shape().size());
     for (int64_t d : t.shape()) h.word(static_cast<uint64_t>(d));
     h.bytes(t.data(), static_cast<size_t>(t.size()) * dtype_size(t.dtype()));
   }
+  return h.digest();
+}
+
+std::optional<uint64_t> named_samples_digest(const Model& model, const std::string& file) {
+  if (file.empty() || model.calibration().is_null() || model.inputs().size() != 1) return std::nullopt;
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = read_file(file);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  Hash64 h;
+  h.text("file").bytes(bytes.data(), bytes.size()).text(model.calibration()["tensor"].get<std::string>());
+  const InputSpec& in = model.inputs()[0];
+  h.word(static_cast<uint64_t>(in.dtype)).word(in.shape.size());
+  for (int64_t d : in.shape) h.word(static_cast<uint64_t>(d));
+  h.word(in.preprocessing ? 1 : 0);
+  if (in.preprocessing) {
+    const Preprocessing& p = *in.preprocessing;
+    h.bytes(&p.scale, sizeof p.scale).word(p.mean.size()).word(p.std.size());
+    h.bytes(p.mean.data(), p.mean.size() * sizeof(float)).bytes(p.std.data(), p.std.size() * sizeof(float));
+  }
+  return h.digest();
+}
+
+uint64_t calibration_key(const Model& model, uint64_t samples_digest, const std::vector<int>& nodes,
+                         bool reference_kernels) {
+  Hash64 h;
+  h.word(kFormat).text(build_identity()).text(swar::current_target());
+  h.word(reference_kernels ? 1 : 0).word(model.content_hash()).word(samples_digest);
   h.word(nodes.size());
   for (int n : nodes) h.word(static_cast<uint64_t>(n));
   return h.digest();

@@ -4,7 +4,7 @@
 // takes. When every quantized layer is calibrated by min/max, those ranges
 // are all the run yields, and they depend only on
 //   - the graph and its weights (Model::content_hash),
-//   - the samples (their shapes and bytes) and the layers measured,
+//   - the samples (their values, or their file's bytes) and the layers measured,
 //   - how the float operators compute: bitlane's version, the compiler and
 //     build, the SIMD target the kernels run on, reference kernels or not,
 // so a directory keeps them in one small file per key, and a later build
@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,14 @@ class RangeStats;
 class Model;
 class Tensor;
 
-uint64_t calibration_key(const Model& model, const std::vector<Tensor>& samples, const std::vector<int>& nodes,
+// The samples' identity: their shapes, types and values ...
+uint64_t samples_digest(const std::vector<Tensor>& samples);
+// ... or, for the samples a model names (load_calibration), the bytes of
+// `file` with the tensor's name and the input's shape and preprocessing --
+// all that decides them -- without decoding them. Empty when the file
+// cannot be read (loading the samples then reports why).
+std::optional<uint64_t> named_samples_digest(const Model& model, const std::string& file);
+uint64_t calibration_key(const Model& model, uint64_t samples_digest, const std::vector<int>& nodes,
                          bool reference_kernels);
 
 // Where a key's entry lives: dir/calibration-<16 hex digits>.json.

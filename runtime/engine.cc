@@ -174,9 +174,14 @@ std::vector<Tensor> load_calibration(const Model& model) {
                          "(add \"calibration\" to the model or pass samples)");
   if (model.inputs().size() != 1)
     fail(model.origin(), "calibration files serve single-input models only");
+  return calibration_from(model, SafeTensorsFile::load(calibration_file(model)), c["tensor"].get<std::string>());
+}
+
+std::string calibration_file(const Model& model) {
+  const auto& c = model.calibration();
+  if (c.is_null()) return "";
   const std::string file = c["file"].get<std::string>();
-  const std::string path = file[0] == '/' ? file : model.directory() + "/" + file;
-  return calibration_from(model, SafeTensorsFile::load(path), c["tensor"].get<std::string>());
+  return file[0] == '/' ? file : model.directory() + "/" + file;
 }
 
 std::vector<Tensor> calibration_from(const Model& model, const SafeTensorsFile& st, const std::string& tensor) {
@@ -266,11 +271,6 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   // on grids fixed by training).
   const bool need_samples =
       std::any_of(plans.begin(), plans.end(), [](const quant::LayerPlan& p) { return p.needs_samples(); });
-  std::vector<Tensor> samples = !options.calibration.empty() ? options.calibration
-                                : need_samples             ? load_calibration(*model)
-                                                           : std::vector<Tensor>{};
-  if (!samples.empty() && samples.size() != model->inputs().size())
-    fail(model->origin(), "calibration needs one tensor per model input");
   // A value sample is what percentile and MSE calibration and the exponent
   // search read; layers calibrated by min/max keep none (for ResNet at 4
   // bits, keeping them was most of building the engine). Of the outputs'
@@ -290,6 +290,29 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
     wants_output[static_cast<size_t>(layers[k])] = exponent;
     any_sample |= sample;
   }
+  // Min and max of every measured layer are all such a run yields: an entry
+  // of the calibration cache stands in for it (runtime/calibration_cache.h).
+  // Samples the model names are known by their file's bytes, so a hit does
+  // not even load them (a tenth of the MLP's start-up).
+  std::vector<int> measured;
+  for (size_t k = 0; k < layers.size(); ++k)
+    if (plans[k].quantized()) measured.push_back(layers[k]);
+  std::optional<uint64_t> key;
+  if (!options.calibration_cache.empty() && !any_sample) {
+    std::optional<uint64_t> samples_id;
+    if (!options.calibration.empty()) samples_id = samples_digest(options.calibration);
+    else if (need_samples) samples_id = named_samples_digest(*model, calibration_file(*model));
+    if (samples_id) key = calibration_key(*model, *samples_id, measured, options.reference_kernels);
+  }
+  if (key && read_calibration_cache(options.calibration_cache, *key, *model, measured, stats)) {
+    finish_build(e->ops_, *model, options, layers, plans, stats, out_stats);
+    return e;
+  }
+  std::vector<Tensor> samples = !options.calibration.empty() ? options.calibration
+                                : need_samples             ? load_calibration(*model)
+                                                           : std::vector<Tensor>{};
+  if (!samples.empty() && samples.size() != model->inputs().size())
+    fail(model->origin(), "calibration needs one tensor per model input");
   // Without value samples, calibration runs the float graph as a float
   // engine does, with channels-last hand-overs between its convolutions
   // (each conv otherwise transposes its input to channels-last and its
@@ -299,17 +322,6 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   if (!any_sample && !options.reference_kernels) plan_layouts(*model, e->ops_);
   GraphRunner runner(*model, e->ops_);
   const int64_t total = samples.empty() ? 0 : runner.check_inputs(samples);
-  // Min and max of every measured layer are all such a run yields: an entry
-  // of the calibration cache stands in for it (runtime/calibration_cache.h).
-  std::vector<int> measured;
-  for (size_t k = 0; k < layers.size(); ++k)
-    if (plans[k].quantized()) measured.push_back(layers[k]);
-  const bool cacheable = !options.calibration_cache.empty() && !any_sample && total > 0;
-  const uint64_t key = cacheable ? calibration_key(*model, samples, measured, options.reference_kernels) : 0;
-  if (cacheable && read_calibration_cache(options.calibration_cache, key, *model, measured, stats)) {
-    finish_build(e->ops_, *model, options, layers, plans, stats, out_stats);
-    return e;
-  }
   // Samples 16 at a time: the float activations of a chunk stay in cache and
   // fewer fresh pages are touched (ResNet: 64 at a time took 25% longer).
   // Every tensor is batch-major here, so the statistics see the same values
@@ -324,7 +336,7 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
         out_stats[static_cast<size_t>(node)].add(out[0]->f32(), out[0]->size());
     });
   }
-  if (cacheable) write_calibration_cache(options.calibration_cache, key, *model, measured, stats);
+  if (key && total > 0) write_calibration_cache(options.calibration_cache, *key, *model, measured, stats);
   finish_build(e->ops_, *model, options, layers, plans, stats, out_stats);
   return e;
 }

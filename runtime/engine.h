@@ -61,6 +61,9 @@ class Engine {
 // The calibration samples a model names, preprocessed like its inputs
 // (bytes of images are scaled and normalised), one tensor per input.
 std::vector<Tensor> load_calibration(const Model& model);
+// The file whose samples those are: "calibration"."file" resolved against
+// the model's folder; empty when the model names none.
+std::string calibration_file(const Model& model);
 // The same from a tensor of a .safetensors file already loaded or parsed.
 class SafeTensorsFile;
 std::vector<Tensor> calibration_from(const Model& model, const SafeTensorsFile& file, const std::string& tensor);

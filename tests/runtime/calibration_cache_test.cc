@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <sstream>
 
@@ -171,15 +172,15 @@ TEST_CASE("the calibration key follows the samples, the layers measured, the wei
   const auto again = Model::load(test::model_path("lenet"));
   const std::vector<Tensor> cal = samples(*model, 8);
   const std::vector<int> nodes = {0, 3};
-  const uint64_t key = calibration_key(*model, cal, nodes, false);
-  CHECK(calibration_key(*again, cal, nodes, false) == key);  // a model loaded again: the same key
+  const uint64_t key = calibration_key(*model, samples_digest(cal), nodes, false);
+  CHECK(calibration_key(*again, samples_digest(cal), nodes, false) == key);  // a model loaded again: the same key
   std::vector<Tensor> other = cal;
   other[0].f32()[100] = std::nextafter(other[0].f32()[100], 1e9f);  // one sample value, one ulp
-  CHECK(calibration_key(*model, other, nodes, false) != key);
-  CHECK(calibration_key(*model, samples(*model, 7), nodes, false) != key);  // one sample fewer
-  CHECK(calibration_key(*model, cal, {0}, false) != key);
-  CHECK(calibration_key(*model, cal, nodes, true) != key);
-  CHECK(calibration_key(*Model::load(test::model_path("mlp")), samples(*model, 8), nodes, false) != key);
+  CHECK(calibration_key(*model, samples_digest(other), nodes, false) != key);
+  CHECK(calibration_key(*model, samples_digest(samples(*model, 7)), nodes, false) != key);  // one sample fewer
+  CHECK(calibration_key(*model, samples_digest(cal), {0}, false) != key);
+  CHECK(calibration_key(*model, samples_digest(cal), nodes, true) != key);
+  CHECK(calibration_key(*Model::load(test::model_path("mlp")), samples_digest(cal), nodes, false) != key);
   CHECK(calibration_cache_file("/x", key).find("/x/calibration-") == 0);
 }
 
@@ -203,4 +204,42 @@ TEST_CASE("a model's content hash changes with any weight and with the graph, no
       break;
     }
   CHECK(Model::parse(graph.dump(), bytes, "a")->content_hash() != h);
+}
+
+TEST_CASE("samples the model names are keyed by their file: same engine, a changed file is a new entry") {
+  // A copy of LeNet whose "calibration" names a file beside it.
+  TempDir t;
+  fs::create_directories(t.dir / "model");
+  fs::copy_file(test::model_file("lenet", "model.safetensors"), t.dir / "model" / "model.safetensors");
+  nlohmann::json j = nlohmann::json::parse(read(test::model_path("lenet")));
+  j["calibration"]["file"] = "samples.safetensors";
+  write(t.dir / "model" / "model.json", j.dump());
+  const fs::path file = t.dir / "model" / "samples.safetensors";
+  fs::copy_file(test::source_path("models/data/fashion-calibration.safetensors"), file);
+  const std::string cache = (t.dir / "cache").string();
+  const auto model = Model::load((t.dir / "model" / "model.json").string());
+  auto count = [&] { return std::distance(fs::directory_iterator(cache), fs::directory_iterator()); };
+
+  const std::string want = outputs(model, options("4", {}, ""));
+  CHECK(outputs(model, options("4", {}, cache)) == want);
+  CHECK(outputs(model, options("4", {}, cache)) == want);
+  CHECK(count() == 1);
+  const std::optional<uint64_t> id = named_samples_digest(*model, file.string());
+  REQUIRE(id);
+  CHECK(named_samples_digest(*model, (t.dir / "missing").string()) == std::nullopt);
+
+  // One pixel of the last sample brighter: another key, and the engine of those samples.
+  std::string bytes = read(file);
+  bytes.back() = static_cast<char>(static_cast<uint8_t>(bytes.back()) ^ 0x40);
+  write(file, bytes);
+  CHECK(named_samples_digest(*model, file.string()) != id);
+  const std::string changed = outputs(model, options("4", {}, ""));
+  CHECK(outputs(model, options("4", {}, cache)) == changed);
+  CHECK(count() == 2);
+
+  // The input's preprocessing decides the samples too.
+  j["inputs"][0]["preprocessing"]["mean"] = {0.3};
+  write(t.dir / "model" / "model.json", j.dump());
+  CHECK(named_samples_digest(*Model::load((t.dir / "model" / "model.json").string()), file.string()) !=
+        named_samples_digest(*model, file.string()));
 }
