@@ -234,9 +234,9 @@ void add_calibration_options(cxxopts::Options& opts) {
                       "(default: the samples the model names)", cxxopts::value<std::string>())
       ("calibration-samples", "how many samples to take, spread evenly over the source",
        cxxopts::value<int64_t>()->default_value(std::to_string(kDefaultCalibrationSamples)))
-      ("calibration-cache", "folder keeping min/max calibration results between runs, so a model is "
-                            "calibrated once per plan and samples; 'off': calibrate every time (default: "
-                            "$BITLANE_CACHE_DIR, else $XDG_CACHE_HOME/bitlane, else ~/.cache/bitlane)",
+      ("calibration-cache", "folder keeping min/max calibration results between runs: the samples run "
+                            "through the float model once per model and samples; 'off': every time "
+                            "(default: $BITLANE_CACHE_DIR, else $XDG_CACHE_HOME/bitlane, else ~/.cache/bitlane)",
        cxxopts::value<std::string>());
 }
 

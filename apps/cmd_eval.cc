@@ -68,7 +68,7 @@ int cmd_eval(int argc, char** argv) {
   opts.parse_positional({"model", "data"});
   const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
-    std::cout << opts.help({"", "model"})
+    std::cout << opts.help({"", "model", "calibration"})
               << "\nExamples:\n"
                  "  bitlane eval build/release/models/lenet models/data/images\n"
                  "  bitlane eval models/lenet labels.csv --bits 4 --json\n"

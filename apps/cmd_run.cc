@@ -98,7 +98,7 @@ int cmd_run(int argc, char** argv) {
   opts.parse_positional({"model", "inputs"});
   const auto args = parse_strict(opts, argc, argv);
   if (args.count("help")) {
-    std::cout << opts.help({"", "model"})
+    std::cout << opts.help({"", "model", "calibration"})
               << "\nExamples:\n"
                  "  bitlane run build/release/models/lenet models/data/images\n"
                  "  bitlane run model.json photos/ --bits 4 --top-k 3 --format jsonl -o out.jsonl\n"
