@@ -69,14 +69,13 @@ uint64_t samples_digest(const std::vector<Tensor>& samples) {
 
 std::optional<uint64_t> named_samples_digest(const Model& model, const std::string& file) {
   if (file.empty() || model.calibration().is_null() || model.inputs().size() != 1) return std::nullopt;
-  std::vector<uint8_t> bytes;
+  Hash64 h;
   try {
-    bytes = read_file(file);
+    const std::vector<uint8_t> bytes = read_file(file);
+    h.text("file").bytes(bytes.data(), bytes.size()).text(model.calibration().at("tensor").get<std::string>());
   } catch (const std::exception&) {  // bitlane::Error, or no memory for it: loading will say
     return std::nullopt;
   }
-  Hash64 h;
-  h.text("file").bytes(bytes.data(), bytes.size()).text(model.calibration()["tensor"].get<std::string>());
   const InputSpec& in = model.inputs()[0];
   h.word(static_cast<uint64_t>(in.dtype)).word(in.shape.size());
   for (int64_t d : in.shape) h.word(static_cast<uint64_t>(d));
@@ -154,8 +153,10 @@ bool read_calibration_cache(const std::string& dir, uint64_t key, const Model& m
   return true;
 }
 
-void write_calibration_cache(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
-                             const std::vector<quant::RangeStats>& stats) {
+namespace {
+
+void write_entry(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
+                 const std::vector<quant::RangeStats>& stats) {
   nlohmann::json layers = nlohmann::json::array();
   for (int n : nodes) {
     const quant::RangeStats& s = stats[static_cast<size_t>(n)];
@@ -189,6 +190,16 @@ void write_calibration_cache(const std::string& dir, uint64_t key, const Model& 
   }
   std::filesystem::rename(tmp, path, ec);
   if (ec) std::filesystem::remove(tmp, ec);
+}
+
+}  // namespace
+
+void write_calibration_cache(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
+                             const std::vector<quant::RangeStats>& stats) {
+  try {
+    write_entry(dir, key, model, nodes, stats);
+  } catch (const std::exception&) {  // best effort (no entropy for the name, no memory): the engine stands
+  }
 }
 
 }  // namespace bitlane

@@ -13,7 +13,7 @@
 // or about other layers is a miss: calibration runs and writes it again.
 // Writing is best effort: a directory that cannot be written costs only the
 // time. Nothing here is used unless EngineOptions::calibration_cache names
-// a directory (the CLI does, by default; apps/cli_common.h).
+// a directory (the CLI does, by default: apps/calibration_input.h).
 #pragma once
 
 #include <cstdint>
