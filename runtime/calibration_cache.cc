@@ -9,11 +9,11 @@
 #include <fstream>
 #include <optional>
 #include <random>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "bitlane_version.h"  // generated from core/version.h.in
+#include "core/error.h"
 #include "core/hash.h"
 #include "core/tensor.h"
 #include "quant/calibration.h"
@@ -105,17 +105,15 @@ std::string calibration_cache_file(const std::string& dir, uint64_t key) {
 namespace {
 
 // The entry's statistics of `nodes`, or false; throws nlohmann's type errors
-// on fields of the wrong type (read_calibration_cache takes them as misses).
+// on fields of the wrong type, bitlane::Error when the file cannot be read
+// (read_calibration_cache takes both as misses).
 bool parse_entry(const std::string& path, uint64_t key, const Model& model, const std::vector<int>& nodes,
                  std::vector<quant::RangeStats>& read) {
   std::error_code ec;
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec || size > kMaxEntryBytes) return false;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream text;
-  text << in.rdbuf();
-  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  const std::vector<uint8_t> text = read_file(path);  // regular files only
+  const nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   // Every field checked before anything is taken: a partial entry is a miss.
   if (!j.is_object() || j.value("bitlane_calibration_cache", 0) != kFormat || j.value("key", "") != hex16(key))
     return false;
@@ -147,6 +145,8 @@ bool read_calibration_cache(const std::string& dir, uint64_t key, const Model& m
   try {
     if (!parse_entry(calibration_cache_file(dir, key), key, model, nodes, read)) return false;
   } catch (const nlohmann::json::exception&) {  // a field of another type: {"key": 5}
+    return false;
+  } catch (const Error&) {  // gone or unreadable since its size was taken
     return false;
   }
   for (size_t i = 0; i < nodes.size(); ++i) stats[static_cast<size_t>(nodes[i])] = read[i];

@@ -146,6 +146,12 @@ TEST_CASE("a damaged or foreign cache entry is a miss: calibration runs and rewr
     CHECK(outputs(model, options("4", cal, t.dir.string())) == want);
     CHECK(read(file) == good);  // calibrated again, and the entry rewritten whole
   }
+  // Not a regular file: a folder in the entry's place is a miss (and stays).
+  fs::remove(file);
+  fs::create_directory(file);
+  CHECK(outputs(model, options("4", cal, t.dir.string())) == want);
+  CHECK(fs::is_directory(file));
+  CHECK(t.entries().size() == 1);  // the write that could not replace it left no temporary file
 }
 
 TEST_CASE("the calibration cache stays out of the way where it cannot help") {
