@@ -34,8 +34,8 @@ function(bitlane_add_test name)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   bitlane_warnings(${name})
   # The CLI's calibration cache (apps/calibration_input.h) off: tests leave
-  # the user's ~/.cache alone, and each run calibrates afresh (an entry of an
-  # earlier build of changed kernels would otherwise stand in). The cache's
-  # own tests name their folders.
+  # the user's ~/.cache alone, and each run calibrates afresh, so what a test
+  # measures never depends on what ran before it. The cache's own tests name
+  # their folders.
   doctest_discover_tests(${name} PROPERTIES ENVIRONMENT "BITLANE_CACHE_DIR=off")
 endfunction()

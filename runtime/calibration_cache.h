@@ -5,8 +5,10 @@
 // are all the run yields, and they depend only on
 //   - the graph and its weights (Model::content_hash),
 //   - the samples (their values, or their file's bytes) and the layers measured,
-//   - how the float operators compute: bitlane's version, the compiler and
-//     build, the SIMD target the kernels run on, reference kernels or not,
+//   - how the float operators compute: bitlane's version and the digest of
+//     the library's sources (cmake/BitlaneSourceDigest.cmake: an edited
+//     kernel under the same version is a miss), the compiler, Highway and
+//     build flags, the SIMD target the kernels run on, reference kernels or not,
 // so a directory keeps them in one small file per key, and a later build
 // with the same key reads them instead of running the samples (the engine
 // is the same, bit for bit). A file that is missing, unreadable, malformed

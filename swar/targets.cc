@@ -57,6 +57,10 @@ std::vector<SimdTarget> available_targets() {
   return out;
 }
 
+std::string highway_version() {
+  return std::to_string(HWY_MAJOR) + "." + std::to_string(HWY_MINOR) + "." + std::to_string(HWY_PATCH);
+}
+
 std::string current_target() {
   apply_target_from_environment();
   return detail::kernel_target_name();

@@ -23,6 +23,10 @@ std::vector<SimdTarget> available_targets();
 // Name of the target the kernels currently dispatch to.
 std::string current_target();
 
+// The Highway version the kernels were compiled with ("1.0.3"): its
+// headers are inlined into them.
+std::string highway_version();
+
 // Restricts dispatch to the named target (case-insensitive). Throws
 // bitlane::Error naming the available ones if it is unknown or unsupported.
 // An empty name restores automatic choice.

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -248,4 +249,65 @@ TEST_CASE("samples the model names are keyed by their file: same engine, a chang
   write(t.dir / "model" / "model.json", j.dump());
   CHECK(named_samples_digest(*Model::load((t.dir / "model" / "model.json").string()), file.string()) !=
         named_samples_digest(*model, file.string()));
+}
+
+namespace {
+
+// The digest cmake/BitlaneSourceDigest.cmake computes for the tree at
+// `root`, by running it (as the build does).
+std::string source_digest(const fs::path& root, const fs::path& scratch) {
+  const fs::path header = scratch / "digest.h";
+  const std::string cmd = std::string("'") + BITLANE_CMAKE_COMMAND + "' -DROOT='" + root.string() + "' -DOUT='" +
+                          header.string() + "' -P '" + BITLANE_SOURCE_DIR + "/cmake/BitlaneSourceDigest.cmake'";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  const std::string text = read(header);
+  const size_t at = text.find("BITLANE_SOURCE_DIGEST \"");
+  REQUIRE(at != std::string::npos);
+  return text.substr(at + 23, 16);
+}
+
+}  // namespace
+
+TEST_CASE("the calibration key names the sources: any edit to the library is a miss") {
+  TempDir t;
+  const fs::path tree = t.dir / "tree", scratch = t.dir;
+  fs::create_directories(tree / "core");
+  fs::create_directories(tree / "ops" / "kernels");
+  fs::create_directories(tree / "apps");
+  write(tree / "core" / "a.h", "int a();\n");
+  write(tree / "ops" / "kernels" / "b.cc", "int b() { return 1; }\n");
+  const std::string base = source_digest(tree, scratch);
+  CHECK(base.size() == 16);
+  CHECK(base.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(source_digest(tree, scratch) == base);  // the same tree: the same digest
+
+  write(tree / "ops" / "kernels" / "b.cc", "int b() { return 2; }\n");  // one byte of a source
+  const std::string edited = source_digest(tree, scratch);
+  CHECK(edited != base);
+  write(tree / "ops" / "kernels" / "b.cc", "int b() { return 1; }\n");
+  CHECK(source_digest(tree, scratch) == base);
+
+  fs::rename(tree / "ops" / "kernels" / "b.cc", tree / "ops" / "kernels" / "c.cc");  // a rename
+  CHECK(source_digest(tree, scratch) != base);
+  fs::rename(tree / "ops" / "kernels" / "c.cc", tree / "ops" / "kernels" / "b.cc");
+  write(tree / "core" / "new.h", "");  // an added file, even an empty one
+  CHECK(source_digest(tree, scratch) != base);
+  fs::remove(tree / "core" / "new.h");
+  CHECK(source_digest(tree, scratch) == base);
+
+  // Outside the library's sources: documentation and the CLI do not compute its floats.
+  write(tree / "core" / "README.md", "notes\n");
+  write(tree / "apps" / "main.cc", "int main() {}\n");
+  CHECK(source_digest(tree, scratch) == base);
+
+  // This build's entries carry the digest of the tree it was built from.
+  const auto model = Model::load(test::model_path("lenet"));
+  fs::create_directories(t.dir / "cache");
+  outputs(model, options("4", samples(*model, 8), (t.dir / "cache").string()));
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(t.dir / "cache")) files.push_back(e.path());
+  REQUIRE(files.size() == 1);
+  const std::string built_by = nlohmann::json::parse(read(files[0])).at("built_by").get<std::string>();
+  CAPTURE(built_by);
+  CHECK(built_by.find("sources " + source_digest(BITLANE_SOURCE_DIR, scratch) + ";") != std::string::npos);
 }
