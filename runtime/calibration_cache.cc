@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -154,6 +156,9 @@ bool read_calibration_cache(const std::string& dir, uint64_t key, const Model& m
     return false;
   }
   for (size_t i = 0; i < nodes.size(); ++i) stats[static_cast<size_t>(nodes[i])] = read[i];
+  // Used now: pruning keeps the entries in use (best effort).
+  std::error_code ec;
+  std::filesystem::last_write_time(calibration_cache_file(dir, key), std::filesystem::file_time_type::clock::now(), ec);
   return true;
 }
 
@@ -196,12 +201,50 @@ void write_entry(const std::string& dir, uint64_t key, const Model& model, const
   if (ec) std::filesystem::remove(tmp, ec);
 }
 
+// "calibration-<16 hex>.json" (an entry), or that followed by ".tmp..." (a
+// writer's temporary file); nothing else in the directory is touched.
+bool is_hex(const std::string& s, size_t from, size_t n) {
+  return s.size() >= from + n && s.find_first_not_of("0123456789abcdef", from) >= from + n;
+}
+bool is_entry_name(const std::string& name) {
+  return name.size() == 33 && name.starts_with("calibration-") && is_hex(name, 12, 16) && name.ends_with(".json");
+}
+bool is_temp_name(const std::string& name) {
+  return name.size() > 37 && is_entry_name(name.substr(0, 33)) && name.compare(33, 4, ".tmp") == 0;
+}
+
+// Removes entries beyond kCalibrationCacheEntries, least recently used
+// first, and temporary files older than an hour. Best effort: a file another
+// process removed or replaced meanwhile is skipped.
+void prune(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const fs::file_time_type now = fs::file_time_type::clock::now();
+  std::vector<std::pair<fs::file_time_type, fs::path>> entries;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const bool entry = is_entry_name(name);
+    std::error_code e;
+    if ((!entry && !is_temp_name(name)) || !it->is_regular_file(e)) continue;
+    const fs::file_time_type t = it->last_write_time(e);
+    if (e) continue;
+    if (entry)
+      entries.emplace_back(t, it->path());
+    else if (now - t > std::chrono::hours(1))
+      fs::remove(it->path(), e);
+  }
+  if (entries.size() <= kCalibrationCacheEntries) return;
+  std::sort(entries.begin(), entries.end());  // oldest first
+  for (size_t i = 0; i < entries.size() - kCalibrationCacheEntries; ++i) fs::remove(entries[i].second, ec);
+}
+
 }  // namespace
 
 void write_calibration_cache(const std::string& dir, uint64_t key, const Model& model, const std::vector<int>& nodes,
                              const std::vector<quant::RangeStats>& stats) {
   try {
     write_entry(dir, key, model, nodes, stats);
+    prune(dir);
   } catch (const std::exception&) {  // best effort (no entropy for the name, no memory): the engine stands
   }
 }

@@ -18,6 +18,7 @@
 // a directory (the CLI does, by default: apps/calibration_input.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -43,6 +44,13 @@ uint64_t calibration_key(const Model& model, uint64_t samples_digest, const std:
 
 // Where a key's entry lives: dir/calibration-<16 hex digits>.json.
 std::string calibration_cache_file(const std::string& dir, uint64_t key);
+
+// A directory keeps at most this many entries (a few KB each): writing one
+// removes the least recently used beyond it, a hit marks its entry used.
+// Every edit of the library is a new key (cmake/BitlaneSourceDigest.cmake),
+// so without a bound a developer's cache would only grow. Temporary files a
+// writer left behind (killed between writing and renaming) go after an hour.
+inline constexpr size_t kCalibrationCacheEntries = 256;
 
 // stats[node] for every node of `nodes` (node indices of the model) from the
 // entry of `key`; false, with stats untouched, when there is no valid entry.

@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -310,4 +311,59 @@ TEST_CASE("the calibration key names the sources: any edit to the library is a m
   const std::string built_by = nlohmann::json::parse(read(files[0])).at("built_by").get<std::string>();
   CAPTURE(built_by);
   CHECK(built_by.find("sources " + source_digest(BITLANE_SOURCE_DIR, scratch) + ";") != std::string::npos);
+}
+
+TEST_CASE("the cache keeps the most recently used entries: a write past the limit removes the least recently used") {
+  using std::chrono::minutes;
+  TempDir t;
+  const fs::file_time_type now = fs::file_time_type::clock::now();
+  // Entries of other keys, entry i last used i + 1 minutes ago, and files
+  // that are not entries.
+  const size_t extra = 10, fakes = kCalibrationCacheEntries + extra;
+  auto fake = [&](size_t i) { return fs::path(calibration_cache_file(t.dir.string(), 0x1000 + i)); };
+  for (size_t i = 0; i < fakes; ++i) {
+    write(fake(i), "{}");
+    fs::last_write_time(fake(i), now - minutes(i + 1));
+  }
+  const fs::path notes = t.dir / "notes.txt", odd = t.dir / "calibration-12.json";
+  const fs::path stale = fake(0).string() + ".tmp123-00ff", fresh = fake(1).string() + ".tmp456-00ff";
+  for (const fs::path& p : {notes, odd, stale, fresh}) {
+    write(p, "x");
+    fs::last_write_time(p, now - minutes(600));
+  }
+  fs::last_write_time(fresh, now - minutes(5));  // a writer still at work
+
+  const auto model = Model::load(test::model_path("lenet"));
+  const std::vector<Tensor> cal = samples(*model, 8);
+  const std::string want = outputs(model, options("4", cal, ""));
+  CHECK(outputs(model, options("4", cal, t.dir.string())) == want);  // a miss: writes its entry, then prunes
+  size_t entries = 0;
+  fs::path mine;
+  for (const fs::path& p : t.entries()) {
+    const std::string name = p.filename().string();
+    if (name.size() == 33 && name.starts_with("calibration-") && name.ends_with(".json")) {
+      ++entries;
+      if (name.find("calibration-00000000000") != 0) mine = p;
+    }
+  }
+  CHECK(entries == kCalibrationCacheEntries);
+  REQUIRE(!mine.empty());
+  for (size_t i = 0; i < fakes; ++i) {
+    CAPTURE(i);
+    CHECK(fs::exists(fake(i)) == (i < kCalibrationCacheEntries - 1));  // the oldest extra + 1 are gone
+  }
+  CHECK(fs::exists(notes));
+  CHECK(fs::exists(odd));
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(fresh));
+
+  // A hit marks its entry used: put it back in time, build again, and it is
+  // the newest; the next write then removes the oldest fake instead.
+  fs::last_write_time(mine, now - minutes(10000));
+  CHECK(outputs(model, options("4", cal, t.dir.string())) == want);
+  CHECK(fs::last_write_time(mine) > now - minutes(1));
+  CHECK(outputs(model, options("4", samples(*model, 7), t.dir.string())) != std::string());  // another key
+  CHECK(fs::exists(mine));
+  CHECK_FALSE(fs::exists(fake(kCalibrationCacheEntries - 2)));
+  CHECK(fs::exists(fake(kCalibrationCacheEntries - 3)));
 }
