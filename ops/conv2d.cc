@@ -474,6 +474,9 @@ class Conv2d : public Op {
       w_hwc_.reset();
     }
   }
+  void release_reference_weights() override {
+    for (QuantizedMatmul& q : qm_) q.release_reference_weights();
+  }
 
   std::string kernel() const override {
     if (!qm_.empty()) return qm_[0].kernel();

@@ -65,6 +65,7 @@ class Dense : public Op {
     if (!qm_.ready() && !em_.ready()) float_weights();
     else packed_.reset();
   }
+  void release_reference_weights() override { qm_.release_reference_weights(); }
 
   std::string kernel() const override {
     if (qm_.ready()) return qm_.kernel();

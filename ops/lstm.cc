@@ -264,6 +264,12 @@ class Lstm : public Op {
     if (!layer_[0].q_ih.ready() && !layer_[0].e_ih.ready()) float_weights();
     else packed_.reset();
   }
+  void release_reference_weights() override {
+    for (auto& L : layer_) {
+      L.q_ih.release_reference_weights();
+      L.q_hh.release_reference_weights();
+    }
+  }
 
   std::string kernel() const override {
     if (layer_.empty()) return {};

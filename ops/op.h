@@ -201,6 +201,10 @@ class Op {
   // calibration). The engine calls it once the plan is applied, so the
   // first run does not pay; run() builds the same itself when nobody did.
   virtual void prepare_to_run() {}
+  // Frees what only the scalar reference kernels read (the unpacked integer
+  // weights: QuantizedMatmul::release_reference_weights); the engine calls
+  // it right after quantize() unless it was asked for reference kernels.
+  virtual void release_reference_weights() {}
   // Per-session state of stateful ops (null for the others).
   virtual std::unique_ptr<OpState> make_state() const { return nullptr; }
 

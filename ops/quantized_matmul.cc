@@ -278,6 +278,8 @@ void QuantizedMatmul::count_pairs(const swar::MatrixView& q, LayerStats& stats) 
   stats.macs += static_cast<int64_t>(q.rows) * counted_in_ * out_;
 }
 
+void QuantizedMatmul::release_reference_weights() { std::vector<int16_t>().swap(qw_.q); }
+
 bool QuantizedMatmul::zero_weight_is_zero() const {
   for (const quant::Affine& a : qw_.affine)
     if (a.offset != 0 || a.mul != 1) return false;
@@ -368,6 +370,7 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
       });
   }
   if (ctx.reference) {  // the definition: scalar GEMM, scalar epilogue
+    if (qw_.q.empty()) fail("quantized layer", "the reference kernels need the integer weights this engine released");
     grow_scratch(acc64, m * ldc);
     swar::gemm_reference(*view, swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out_), static_cast<size_t>(in_)),
                          acc64.data(), ldc);

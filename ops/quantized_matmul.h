@@ -114,6 +114,12 @@ class QuantizedMatmul {
   bool zero_weight_is_zero() const;
   // K as counted in statistics, when K is padded with zero columns.
   void set_counted_in(int64_t k) { counted_in_ = k; }
+  // Frees the unpacked integer weights (2 bytes per weight: four times what
+  // a 4-bit layer's packed weights take), which only the scalar reference
+  // GEMM (RunContext::reference) reads. Engines built without reference
+  // kernels call it once the layer is prepared; running the reference
+  // afterwards is an error.
+  void release_reference_weights();
 
   // The unfused float path of the old interface: y (m x out, ldy) from float rows.
   void run(const float* x, int64_t m, int64_t ldx, float* y, int64_t ldy, const RunContext& ctx) const {

@@ -155,9 +155,12 @@ void plan_handovers(const Model& model, std::vector<std::unique_ptr<ops::Op>>& o
 void finish_build(std::vector<std::unique_ptr<ops::Op>>& ops, const Model& model, const EngineOptions& options,
                   const std::vector<int>& layers, const std::vector<quant::LayerPlan>& plans,
                   const std::vector<quant::RangeStats>& stats, const std::vector<quant::RangeStats>& out_stats) {
-  for (size_t k = 0; k < layers.size(); ++k)
-    ops[static_cast<size_t>(layers[k])]->quantize(plans[k], stats[static_cast<size_t>(layers[k])],
-                                                  out_stats[static_cast<size_t>(layers[k])]);
+  for (size_t k = 0; k < layers.size(); ++k) {
+    ops::Op& op = *ops[static_cast<size_t>(layers[k])];
+    op.quantize(plans[k], stats[static_cast<size_t>(layers[k])], out_stats[static_cast<size_t>(layers[k])]);
+    // Layer by layer, so the build's peak holds one layer's unpacked weights.
+    if (!options.reference_kernels) op.release_reference_weights();
+  }
   if (!options.reference_kernels) {
     plan_layouts(model, ops);
     if (!options.float_handover) plan_handovers(model, ops);

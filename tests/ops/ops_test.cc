@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/executor.h"
 #include "ops/conv_lowering.h"
+#include "ops/quantized_matmul.h"
 #include "quant/calibration.h"
 #include "quant/scheme.h"
 #include "quant/terms.h"
@@ -802,4 +803,31 @@ TEST_CASE("plans: CLI items apply in any order and widths keep the scheme's sett
   const QuantPlan f = QuantPlan::from_text("w4a8,fp32,last=fp32", QuantPlan::from_text("w4a8,first=fp32", {}));
   CHECK(f.defaults == quant::LayerPlan{});
   CHECK(QuantPlan::from_json(f.to_json(), "round trip").defaults == f.defaults);
+}
+
+TEST_CASE("a quantized layer computes the same without its unpacked weights, which only the reference reads") {
+  const int64_t in = 37, out = 13, batch = 6;
+  const Tensor w = test::random_tensor({out, in}, 21, -1.f, 1.f);
+  const Tensor b = test::random_tensor({out}, 22, -0.5f, 0.5f);
+  const Tensor x = test::random_tensor({batch, in}, 23, 0.f, 3.f);
+  for (int bits : {2, 4, 8}) {
+    CAPTURE(bits);
+    quant::QuantPlan plan;
+    plan.defaults = quant::parse_layer_plan({{"bits", bits}}, plan.defaults, "test");
+    const quant::Affine a = quant::activation_affine(0.f, 3.f, bits, false);
+    ops::QuantizedMatmul kept, released;
+    kept.prepare(w.f32(), out, in, b.f32(), plan.defaults, a);
+    released.prepare(w.f32(), out, in, b.f32(), plan.defaults, a);
+    released.release_reference_weights();
+    Executor ex(1);
+    auto run = [&](const ops::QuantizedMatmul& q, bool reference) {
+      std::vector<float> y(static_cast<size_t>(batch * out));
+      q.run(x.f32(), batch, in, y.data(), out, ops::RunContext{ex, nullptr, reference});
+      return y;
+    };
+    const std::vector<float> want = run(kept, true);  // the scalar reference, weights kept
+    CHECK(run(kept, false) == want);
+    CHECK(run(released, false) == want);
+    CHECK_THROWS_WITH_AS(run(released, true), doctest::Contains("released"), Error);
+  }
 }
