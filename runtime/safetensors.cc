@@ -141,6 +141,16 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return bytes;
 }
 
+void read_file_pieces(const std::string& path, size_t piece, const std::function<void(const uint8_t*, size_t)>& fn) {
+  const RegularFile file(path);
+  std::vector<uint8_t> buffer(static_cast<size_t>(std::min<uint64_t>(file.size, std::max<size_t>(piece, 1))));
+  for (uint64_t at = 0; at < file.size; at += buffer.size()) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), file.size - at));
+    file.read_at(path, at, buffer.data(), n);
+    fn(buffer.data(), n);
+  }
+}
+
 struct SafeTensorsFile::OpenFile : RegularFile {
   using RegularFile::RegularFile;
 };

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,5 +86,9 @@ void write_safetensors(const std::string& path,
 
 // Reads a whole file, refusing files above limits().max_file_bytes.
 std::vector<uint8_t> read_file(const std::string& path);
+// The same file, checked the same way, handed to fn(bytes, n) in pieces of
+// up to `piece` bytes through one buffer: for readers that only pass over it
+// (a hash), which then touch a piece's worth of fresh memory, not the file's.
+void read_file_pieces(const std::string& path, size_t piece, const std::function<void(const uint8_t*, size_t)>& fn);
 
 }  // namespace bitlane

@@ -419,3 +419,31 @@ TEST_CASE("calibration samples of an RGB model are normalised per channel, too f
   CHECK_THROWS_WITH_AS(calibration_tensor(*model, few, true, "calib"), doctest::Contains("calib: samples of shape"),
                        Error);
 }
+
+TEST_CASE("a file read in pieces is the file read whole, with the same errors") {
+  const size_t piece = 7;
+  for (size_t size : {size_t{0}, size_t{1}, piece - 1, piece, piece + 1, 3 * piece, 3 * piece + 2}) {
+    CAPTURE(size);
+    std::vector<uint8_t> bytes(size);
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(i * 37 + 11);
+    const TempFile file(bytes);
+    std::vector<uint8_t> joined;
+    size_t calls = 0;
+    read_file_pieces(file.path, piece, [&](const uint8_t* p, size_t n) {
+      CHECK(n >= 1);
+      CHECK(n <= piece);
+      joined.insert(joined.end(), p, p + n);
+      ++calls;
+    });
+    CHECK(joined == read_file(file.path));
+    CHECK(calls == (size + piece - 1) / piece);
+  }
+  const auto ignore = [](const uint8_t*, size_t) {};
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  for (const std::string& path : {dir, dir + "/bitlane_no_such_file_" + std::to_string(::getpid())}) {
+    CAPTURE(path);
+    const std::string whole = error_from([&] { read_file(path); });
+    CHECK(!whole.empty());
+    CHECK(error_from([&] { read_file_pieces(path, piece, ignore); }) == whole);
+  }
+}
