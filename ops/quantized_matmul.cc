@@ -44,7 +44,8 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   act_terms_.assign(terms.begin(), terms.begin() + magnitudes);
   swar::GemmMethod method;
   if (gather_padding) {
-    method = swar::choose_method_in_place(storage_, qw_.format);
+    method = swar::choose_method_in_place(storage_, qw_.format,
+                                          {static_cast<size_t>(in), static_cast<size_t>(out)});
     if (swar::method_reads_gathered(method)) express_for_gather(*gather_padding);
   }
   packed_ = swar::PackedWeights::pack(swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out),
@@ -104,7 +105,8 @@ void QuantizedMatmul::express_for_gather(const std::vector<uint8_t>& padding) {
 
 std::string QuantizedMatmul::kernel() const {
   const swar::GemmMethod m = packed_.method();
-  return swar::method_name(swar::method_runs_here(m) ? m : swar::choose_method(storage_, qw_.format));
+  return swar::method_name(swar::method_runs_here(m) ? m : swar::choose_method(storage_, qw_.format,
+                                                                                     {packed_.k(), packed_.n()}));
 }
 
 int64_t QuantizedMatmul::weight_bytes() const {

@@ -87,7 +87,7 @@ void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& layout)
 template <const DotLayout& L>
 constexpr MethodSpec dot_method(const char* name, const char* summary, FeatureSet needs, const MethodSpec* fallback,
                                 bool (*supports)(IntFormat, IntFormat),
-                                double (*macs_per_us)(IntFormat, IntFormat, FeatureSet),
+                                double (*macs_per_us)(IntFormat, IntFormat, FeatureSet, GemmShape),
                                 void (*run_tile)(const TileJob&), bool reads_gathered) {
   return MethodSpec{
       name,

@@ -90,8 +90,9 @@ void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c
   const FeatureSet have = kernel_features();
   const MethodSpec& method = detail::runnable(*packed.method, have);
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(packed.k);
-  const Executor& ex = macs / method.macs_per_us(af, packed.w_format, have) < kParallelMinUs ? Executor::inline_executor()
-                                                                                            : executor;
+  const Executor& ex = macs / method.macs_per_us(af, packed.w_format, have, {packed.k, n}) < kParallelMinUs
+                           ? Executor::inline_executor()
+                           : executor;
   // Reused across calls: packing buffers are only allocated when they grow.
   // (A reference, because lambdas name thread_locals instead of capturing
   // them: worker threads would see their own, empty, instance.)
@@ -251,7 +252,7 @@ PackedWeights PackedWeights::pack(const MatrixView& w, IntFormat w_format, IntFo
   if (w.rows && w.cols && !w.data) fail("swar::PackedWeights", "null weight data");
   if (w.stride < w.cols) fail("swar::PackedWeights", "weight row stride is smaller than K");
   check_range(w, w_format, "weights");
-  if (method.automatic()) method = choose_method(a_format, w_format);
+  if (method.automatic()) method = choose_method(a_format, w_format, {w.cols, w.rows});
   if (!method.spec()->supports(a_format, w_format))
     fail("swar::PackedWeights", std::string("the ") + method.spec()->name + " method does not take " +
                                     a_format.to_string() + " x " + w_format.to_string() + " operands" +

@@ -58,19 +58,29 @@ const std::vector<GemmMethod>& all_methods();
 // weights run on its fallback), and whether it handles the widths.
 bool method_runs_here(GemmMethod m);
 bool method_supports(GemmMethod m, IntFormat a, IntFormat w);
+// What a method's estimate may know of a product beyond the widths: the
+// weights' K and N (0: unknown, taken as weights too large for L1). The rows
+// are left out: a layer's weights are packed before its batch size is known,
+// and at the sizes measured the weights' bytes, not the rows, decide between
+// methods that differ in how many bytes they read (dot_u8s8.cc, int4).
+struct GemmShape {
+  size_t k = 0, n = 0;
+};
+
 // The method's speed estimate for these widths on the current target, in
 // multiply-accumulates per microsecond on one core (only ratios mean much).
-double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w);
+double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w, GemmShape shape = {});
 
-// The method gemm uses for these formats on the current SIMD target.
-GemmMethod choose_method(IntFormat a, IntFormat w);
+// The method gemm uses for these formats (and weights of this shape) on the
+// current SIMD target; PackedWeights::pack passes the shape it packs.
+GemmMethod choose_method(IntFormat a, IntFormat w, GemmShape shape = {});
 // The method for activations that can be gathered in place (an implicit
 // im2col, gemm(ActivationGather)): one that reads them in place unless a
 // method that needs them copied into rows first is more than
 // kInPlaceAdvantage times faster by its estimate (measured on convolutions:
 // bench/README.md).
 inline constexpr double kInPlaceAdvantage = 3.0;
-GemmMethod choose_method_in_place(IntFormat a, IntFormat w);
+GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape = {});
 // Whether the method (as it runs on this target) can read gathered
 // activations in place at all (reads_gathered below adds the conditions
 // on the packed weights).

@@ -79,7 +79,7 @@ struct MethodSpec {
   // Multiply-accumulates per microsecond on one core with these features,
   // from bench/bitlane_kernels --methods all (bench/README.md). It chooses
   // the method and decides whether threads pay; only ratios matter.
-  double (*macs_per_us)(IntFormat a, IntFormat w, FeatureSet have);
+  double (*macs_per_us)(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape);
   void (*pack_weights)(const MatrixView& w, PackedData& p);
   // Chooses the layout of activations a (M x K) holding values of format
   // af (w's activation format, or narrower) and sizes the buffers;

@@ -68,38 +68,38 @@ bool method_supports(GemmMethod m, IntFormat a, IntFormat w) {
   return !m.spec() || m.spec()->supports(a, w);
 }
 
-double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w) {
-  const detail::MethodSpec& s = m.spec() ? *m.spec() : *choose_method(a, w).spec();
+double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w, GemmShape shape) {
+  const detail::MethodSpec& s = m.spec() ? *m.spec() : *choose_method(a, w, shape).spec();
   const FeatureSet have = kernel_features();
-  return detail::runnable(s, have).macs_per_us(a, w, have);
+  return detail::runnable(s, have).macs_per_us(a, w, have, shape);
 }
 
 bool method_reads_gathered(GemmMethod m) {
   return m.spec() && detail::runnable(*m.spec(), kernel_features()).reads_gathered;
 }
 
-GemmMethod choose_method_in_place(IntFormat a, IntFormat w) {
-  const GemmMethod best = choose_method(a, w);
+GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape) {
+  const GemmMethod best = choose_method(a, w, shape);
   if (best.spec()->reads_gathered) return best;
   const FeatureSet have = kernel_features();
   const detail::MethodSpec* alt = nullptr;
   double alt_rate = 0;
   for (const detail::MethodSpec* s : detail::method_table()) {
     if ((s->needs & have) != s->needs || !s->supports(a, w) || !s->reads_gathered) continue;
-    const double rate = s->macs_per_us(a, w, have);
+    const double rate = s->macs_per_us(a, w, have, shape);
     if (!alt || rate > alt_rate) alt = s, alt_rate = rate;
   }
-  const double best_rate = best.spec()->macs_per_us(a, w, have);
+  const double best_rate = best.spec()->macs_per_us(a, w, have, shape);
   return alt && alt_rate * kInPlaceAdvantage >= best_rate ? GemmMethod(alt) : best;
 }
 
-GemmMethod choose_method(IntFormat a, IntFormat w) {
+GemmMethod choose_method(IntFormat a, IntFormat w, GemmShape shape) {
   const FeatureSet have = kernel_features();
   const detail::MethodSpec* best = nullptr;
   double best_rate = 0;
   for (const detail::MethodSpec* s : detail::method_table()) {
     if ((s->needs & have) != s->needs || !s->supports(a, w)) continue;
-    const double rate = s->macs_per_us(a, w, have);
+    const double rate = s->macs_per_us(a, w, have, shape);
     if (!best || rate > best_rate) best = s, best_rate = rate;
   }
   if (!best) fail("GEMM method", "no method handles " + a.to_string() + " x " + w.to_string());

@@ -296,7 +296,7 @@ void run_tile(const TileJob& job) {
 
 // bench/README.md, 64x784x512: 1291 GOPS at 1 x 1 with VPOPCNTQ (AVX3_DL),
 // 244 on AVX2, 44 on the scalar fallback; cost grows with a_bits * w_bits.
-double macs_per_us(IntFormat a, IntFormat w, FeatureSet have) {
+double macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape) {
   const double one_by_one = (have & kVectorPopcount) ? 6.4e5
                             : (have & kVectors512)   ? 2.0e5
                             : (have & kVectors256)   ? 1.2e5

@@ -81,25 +81,31 @@ void int7_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col
 
 // bench/README.md, 64x784x512: ~600 GOPS with VNNI (AVX3_DL), ~100 on AVX2
 // through the emulation, 7 on the scalar fallback; flat in the widths.
-double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have) {
+double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape) {
   if (have & kByteDot) return 3.0e5;
   return (have & kVectors512) ? 8.0e4 : (have & kVectors256) ? 5.0e4 : (have & kVectors) ? 2.5e4 : 3.0e3;
 }
 // bench/README.md, 64x784x512, 1 thread on a Zen 5: 253 GOPS on AVX2 (int8's
 // emulation 155, int16 180), 495 on AVX3 without VNNI (int8 355, int16 343);
 // below VPDPBUSD (int8, ~950) where VNNI is present.
-double int7_macs_per_us(IntFormat, IntFormat, FeatureSet have) {
+double int7_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape) {
   if (have & kByteDot) return 2.0e5;
   return (have & kVectors512) ? 1.6e5 : 9.0e4;
 }
 
-// bench/README.md, Zen 5, 1 thread, 4 x 4 bits: GEMVs 1.31-1.44x int8's rate
-// (1x384x512 .. 1x784x512: half the weight bytes from L2), GEMMs 1.00-1.09x
-// (the unpacking hides behind the dot products). With VNNI it is chosen for
-// weights of <= 4 bits; without VNNI (the emulated dot product) and on ARM
-// it is unmeasured and ranked below int8 / int7.
-double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have) {
-  return int8_macs_per_us(a, w, have) * ((have & kByteDot) ? 1.05 : 0.95);
+// What nibbles buy is bytes: half int8's weight bytes to stream, paid for by
+// unpacking them in registers. bench/README.md (fourteenth session), Zen 5,
+// 1 thread, 4 x 4 bits, int4 / int8: weights beyond L1 (48 KB here) 1.04-1.35x
+// on GEMVs (1x400x120 .. 1x784x512) and 0.95-1.04x on GEMMs; weights that fit
+// L1 as bytes 0.83-0.97x, GEMV or GEMM (1x576x64, 1x288x64; ResNet's
+// 16- and 32-channel convolutions: 0.84-0.96x), where int8 reads them from L1
+// anyway. With VNNI it is chosen for weights of <= 4 bits beyond L1 (or of
+// unknown shape); without VNNI (the emulated dot product) and on ARM it is
+// unmeasured and ranked below int8 / int7.
+double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
+  const bool known = shape.k != 0 && shape.n != 0;
+  const bool fits_l1 = known && shape.k * shape.n <= l1_data_cache_bytes();
+  return int8_macs_per_us(a, w, have, shape) * ((have & kByteDot) && !fits_l1 ? 1.05 : 0.9);
 }
 
 // Not measured: no AMX CPU has run this kernel yet. oneDNN's AMX kernels
@@ -107,7 +113,7 @@ double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have) {
 // its VNNI ones; this assumes ~60% of that, just below bit-serial's 1 x 1
 // rate, so that 1-bit GEMMs stay on popcount until a measurement says
 // otherwise. Only GEMMs of 16 rows or more use tiles (the rest is int8).
-double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have) { return (have & kAmxInt8) ? 6.0e5 : 0.0; }
+double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape) { return (have & kAmxInt8) ? 6.0e5 : 0.0; }
 
 }  // namespace
 

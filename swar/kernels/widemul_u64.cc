@@ -137,7 +137,7 @@ void run_tile(const TileJob& job) {
 // bench/README.md, scalar fallback: 24 GOPS at 1 x 1 down to 7 at 12 x 12,
 // roughly in step with the products per multiply. No vector code: on SIMD
 // targets the other methods are faster at every width.
-double macs_per_us(IntFormat a, IntFormat w, FeatureSet have) {
+double macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape) {
   if (have & kVectors) return 1e3;
   return 0.9e3 * geometry(a, w).lanes + 2.6e3;
 }
