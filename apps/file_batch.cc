@@ -38,6 +38,7 @@ constexpr __kernel_timespec kReadTimeout{1, 0};
 }  // namespace
 
 struct FileBatchReader::Ring {
+  static constexpr uint64_t kKeptBytes = uint64_t{64} << 10;
   io_uring ring{};
   bool set_up = false, ok = false;
 
@@ -53,28 +54,31 @@ struct FileBatchReader::Ring {
   Ring& operator=(const Ring&) = delete;
 
   // Opens and reads files b0 + slots[k] into bytes[slots[k]] (ask[k]
-  // bytes asked for: size + 1, or a guess); sets got[] for reads that
-  // reached the end (returned the size, or less than asked for a file of
-  // unknown size) and sizes those buffers to what was read; sets filled
+  // bytes asked for: size + 1, or a guess); sets got[] to the bytes read
+  // where the read reached the end (returned the size, or less than asked
+  // for a file of unknown size); sets filled
   // when a guess was too small, and raises longest to the longest file of
   // unknown size read whole. False if the ring itself failed (then nothing
   // is marked got).
   bool run(const std::vector<InputFile>& files, size_t b0, const std::vector<size_t>& slots,
-           const std::vector<uint64_t>& ask, std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got,
+           const std::vector<uint64_t>& ask, std::vector<std::vector<uint8_t>>& bytes, std::vector<size_t>& got,
            bool& filled, uint64_t& longest) {
     const unsigned n = static_cast<unsigned>(slots.size());
     std::vector<int> read(n, -1);
     for (unsigned k = 0; k < n; ++k) {
       const InputFile& f = files[b0 + slots[k]];
       std::vector<uint8_t>& b = bytes[slots[k]];
-      if (b.capacity() > 2 * ask[k]) std::vector<uint8_t>().swap(b);  // a large file's buffer, earlier
-      b.resize(static_cast<size_t>(ask[k]));
+      // A large file's buffer, earlier, is freed; buffers up to kKeptBytes
+      // stay whatever is asked (the guess moves between 4 and 16 KiB from
+      // batch to batch in a folder with a few larger images).
+      if (b.size() > std::max<uint64_t>(2 * ask[k], kKeptBytes)) std::vector<uint8_t>().swap(b);
+      if (b.size() < ask[k]) b.resize(static_cast<size_t>(ask[k]));  // grows only: no zero-fill per file
       io_uring_sqe* s = io_uring_get_sqe(&ring);
       io_uring_prep_openat_direct(s, AT_FDCWD, f.path.c_str(), O_RDONLY | O_NONBLOCK, 0, k);
       s->flags |= IOSQE_IO_LINK;
       io_uring_sqe_set_data64(s, 4 * k + kOpen);
       s = io_uring_get_sqe(&ring);
-      io_uring_prep_read(s, static_cast<int>(k), b.data(), static_cast<unsigned>(b.size()), 0);
+      io_uring_prep_read(s, static_cast<int>(k), b.data(), static_cast<unsigned>(ask[k]), 0);
       s->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
       io_uring_sqe_set_data64(s, 4 * k + kRead);
       s = io_uring_get_sqe(&ring);
@@ -104,11 +108,11 @@ struct FileBatchReader::Ring {
     for (unsigned k = 0; k < n; ++k) {
       const size_t i = slots[k];
       const uint64_t size = files[b0 + i].size;
-      got[i] = read[k] > 0 && (size == kUnknownSize ? static_cast<uint64_t>(read[k]) < ask[k]
-                                                    : static_cast<uint64_t>(read[k]) == size);
+      const bool whole = read[k] > 0 && (size == kUnknownSize ? static_cast<uint64_t>(read[k]) < ask[k]
+                                                              : static_cast<uint64_t>(read[k]) == size);
       filled = filled || (size == kUnknownSize && read[k] >= 0 && static_cast<uint64_t>(read[k]) == ask[k]);
-      if (got[i]) bytes[i].resize(static_cast<size_t>(read[k]));
-      if (got[i] && size == kUnknownSize) longest = std::max(longest, static_cast<uint64_t>(read[k]));
+      got[i] = whole ? static_cast<size_t>(read[k]) : 0;
+      if (whole && size == kUnknownSize) longest = std::max(longest, static_cast<uint64_t>(read[k]));
     }
     return true;
   }
@@ -117,7 +121,7 @@ struct FileBatchReader::Ring {
   // The ring is given up. Requests still in flight may write into their
   // buffers, so those are never freed (not seen to happen: the queues are
   // sized so completions cannot overflow).
-  void abandon(std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got, const std::vector<size_t>& slots,
+  void abandon(std::vector<std::vector<uint8_t>>& bytes, std::vector<size_t>& got, const std::vector<size_t>& slots,
                bool in_flight) {
     ok = false;
     for (size_t i : slots) got[i] = 0;
@@ -132,7 +136,7 @@ struct FileBatchReader::Ring {
 struct FileBatchReader::Ring {
   bool ok = false;
   bool run(const std::vector<InputFile>&, size_t, const std::vector<size_t>&, const std::vector<uint64_t>&,
-           std::vector<std::vector<uint8_t>>&, std::vector<char>&, bool&, uint64_t&) {
+           std::vector<std::vector<uint8_t>>&, std::vector<size_t>&, bool&, uint64_t&) {
     return false;
   }
 };
@@ -151,7 +155,7 @@ bool FileBatchReader::batched() {
 }
 
 void FileBatchReader::read(const std::vector<InputFile>& files, size_t b0, size_t b1,
-                           std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got) {
+                           std::vector<std::vector<uint8_t>>& bytes, std::vector<size_t>& got) {
   const size_t n = b1 - b0;
   bytes.resize(n);
   got.assign(n, 0);
@@ -180,8 +184,9 @@ void FileBatchReader::read(const std::vector<InputFile>& files, size_t b0, size_
     ask.push_back(want);
   }
   // Grown when a file did not fit; otherwise shrunk back towards twice the
-  // longest file read (at least 4 KiB): each buffer is zero-filled up to
-  // the guess, so one large image must not make every later small one pay.
+  // longest file read (at least 4 KiB), so that one large image does not
+  // keep every buffer large (run() frees a buffer of more than twice the
+  // bytes it asks for, beyond 64 KiB).
   if (filled) guess_ = std::min(4 * guess_, kMaxBatchedBytes + 1);
   else if (longest > 0) guess_ = std::min(guess_, std::max<uint64_t>(kFirstGuess, std::bit_ceil(2 * longest)));
 }

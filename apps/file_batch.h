@@ -42,11 +42,15 @@ class FileBatchReader {
   FileBatchReader(FileBatchReader&&) noexcept;
   FileBatchReader& operator=(FileBatchReader&&) noexcept;
 
-  // Reads what it can of files[b0, b1): got[i] says whether bytes[i] holds
-  // the whole of file b0 + i; the caller reads the others with read_file.
-  // The vectors are resized to b1 - b0 and keep their capacity between calls.
+  // Reads what it can of files[b0, b1): got[i] > 0 says that the first
+  // got[i] bytes of bytes[i] are the whole of file b0 + i (files read this
+  // way are never empty); the caller reads the others (got[i] == 0) with
+  // read_file. The vectors are resized to b1 - b0; each buffer keeps its
+  // size between calls and may be longer than its file, so that reading
+  // the next batch into it zero-fills nothing (a buffer of the guess below,
+  // 4-16 KiB, zero-filled per file, was half the reader's instructions).
   void read(const std::vector<InputFile>& files, size_t b0, size_t b1,
-            std::vector<std::vector<uint8_t>>& bytes, std::vector<char>& got);
+            std::vector<std::vector<uint8_t>>& bytes, std::vector<size_t>& got);
 
   // Whether io_uring is in use (set up on the first read that needs it).
   bool batched();

@@ -1,6 +1,7 @@
 #include "apps/image_batch.h"
 
 #include <cstring>
+#include <span>
 
 #include "runtime/image/image.h"
 
@@ -26,7 +27,8 @@ void decode_batch(const std::vector<InputFile>& files, size_t b0, size_t b1,
     for (size_t i = i0; i < i1; ++i) {
       const std::string& path = files[b0 + i].path;
       try {
-        preprocess(out.got[i] ? decode_image(out.bytes[i], path) : load_image(path), pre, rows + i * per_image);
+        preprocess(out.got[i] ? decode_image(std::span(out.bytes[i].data(), out.got[i]), path) : load_image(path), pre,
+                   rows + i * per_image);
       } catch (const std::exception& e) {
         out.errors[i] = e.what();
       }

@@ -22,7 +22,7 @@ struct DecodedBatch {
   // Reading the files: io_uring state and buffers kept between batches.
   FileBatchReader reader;
   std::vector<std::vector<uint8_t>> bytes;
-  std::vector<char> got;
+  std::vector<size_t> got;  // per file: its length in bytes[i], or 0 (read it with read_file)
 };
 
 // Decodes files[b0, b1) in parallel, preprocessed for the model's input

@@ -85,13 +85,13 @@ int main(int argc, char** argv) {
   bitlane::cli::FileBatchReader reader;
   const bool batched = reader.batched();
   std::vector<std::vector<uint8_t>> bytes;
-  std::vector<char> got;
+  std::vector<size_t> got;
   const double batch_read = time_calls([&] {
     for (size_t b0 = 0; b0 < listed.size(); b0 += 32) {
       const size_t b1 = std::min(listed.size(), b0 + 32);
       reader.read(listed, b0, b1, bytes, got);
       for (size_t i = 0; i < got.size(); ++i)
-        sink += static_cast<double>(got[i] ? bytes[i].size() : bitlane::read_file(listed[b0 + i].path).size());
+        sink += static_cast<double>(got[i] ? got[i] : bitlane::read_file(listed[b0 + i].path).size());
     }
   }, min_time).median_s / static_cast<double>(paths.size()) * 1e6;
 #endif

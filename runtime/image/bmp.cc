@@ -2,6 +2,7 @@
 // 1/4/8-bit palettes, 16/24/32-bit pixels, uncompressed or BI_BITFIELDS.
 // Written here (no Debian library decodes BMP alone); every offset and size
 // is checked against the file before it is used.
+#include <span>
 #include <cstring>
 
 #include "core/error.h"
@@ -10,10 +11,10 @@
 namespace bitlane {
 namespace {
 
-uint32_t u32(const std::vector<uint8_t>& b, size_t at) {
+uint32_t u32(std::span<const uint8_t> b, size_t at) {
   return uint32_t{b[at]} | uint32_t{b[at + 1]} << 8 | uint32_t{b[at + 2]} << 16 | uint32_t{b[at + 3]} << 24;
 }
-uint16_t u16(const std::vector<uint8_t>& b, size_t at) {
+uint16_t u16(std::span<const uint8_t> b, size_t at) {
   return static_cast<uint16_t>(b[at] | b[at + 1] << 8);
 }
 
@@ -28,7 +29,7 @@ float channel(uint32_t px, uint32_t mask) {
 
 }  // namespace
 
-Image decode_bmp(const std::vector<uint8_t>& b, const std::string& name) {
+Image decode_bmp(std::span<const uint8_t> b, const std::string& name) {
   if (b.size() < 54) fail(name, "truncated BMP: " + std::to_string(b.size()) + " bytes, headers need 54");
   const uint32_t data_offset = u32(b, 10), header_size = u32(b, 14);
   if (header_size < 40 || 14 + static_cast<uint64_t>(header_size) > b.size())

@@ -1,3 +1,4 @@
+#include <span>
 #include <cstring>
 
 #include "core/error.h"
@@ -17,7 +18,7 @@ void check_image_size(int64_t width, int64_t height, const std::string& name) {
                    " pixels exceeds the limit of " + std::to_string(limits().max_image_pixels) + " pixels");
 }
 
-Image decode_image(const std::vector<uint8_t>& b, const std::string& name) {
+Image decode_image(std::span<const uint8_t> b, const std::string& name) {
   if (b.empty()) fail(name, "empty file");
   auto starts = [&](const char* magic, size_t n) { return b.size() >= n && std::memcmp(b.data(), magic, n) == 0; };
   if (starts("\x89PNG\r\n\x1a\n", 8)) return decode_png(b, name);

@@ -1,6 +1,7 @@
 // Per-format decoders behind decode_image (image.h). Internal.
 #pragma once
 
+#include <span>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,14 +13,14 @@ namespace bitlane {
 
 // decode_png takes the common case to decode_png_direct (png_direct.cc) and
 // everything else, errors included, to libpng (decode_png_libpng).
-Image decode_png(const std::vector<uint8_t>& bytes, const std::string& name);
-Image decode_png_libpng(const std::vector<uint8_t>& bytes, const std::string& name);
+Image decode_png(std::span<const uint8_t> bytes, const std::string& name);
+Image decode_png_libpng(std::span<const uint8_t> bytes, const std::string& name);
 // 8-bit gray / gray+alpha / RGB / RGBA, not interlaced, no PLTE or tRNS, every
 // chunk and the zlib stream intact; std::nullopt for anything else.
 std::optional<Image> decode_png_direct(const uint8_t* data, size_t size);
-Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name);
-Image decode_bmp(const std::vector<uint8_t>& bytes, const std::string& name);
-Image decode_pnm(const std::vector<uint8_t>& bytes, const std::string& name);
+Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name);
+Image decode_bmp(std::span<const uint8_t> bytes, const std::string& name);
+Image decode_pnm(std::span<const uint8_t> bytes, const std::string& name);
 
 // The big-endian 32-bit integer at p (PNG's lengths and sizes).
 inline uint32_t read_be32(const uint8_t* p) {

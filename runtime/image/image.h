@@ -9,6 +9,7 @@
 // Errors name the file and the reason.
 #pragma once
 
+#include <span>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,7 +25,7 @@ struct Image {
   std::string format;          // "png", "jpeg", "bmp", "pnm"
 };
 
-Image decode_image(const std::vector<uint8_t>& bytes, const std::string& name);
+Image decode_image(std::span<const uint8_t> bytes, const std::string& name);
 Image load_image(const std::string& path);
 
 // Colour conversion (alpha dropped, RGB->gray by BT.601 luma), resize

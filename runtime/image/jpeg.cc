@@ -1,6 +1,7 @@
 // JPEG through libjpeg-turbo, from memory. Errors longjmp out of the
 // library; as for PNG, the decoding function owns no C++ objects.
 #include <cstdio>
+#include <span>
 #include <cstring>
 #include <csetjmp>
 
@@ -81,7 +82,7 @@ unsigned char* decode(const uint8_t* data, size_t size, uint64_t max_pixels, Out
 
 }  // namespace
 
-Image decode_jpeg(const std::vector<uint8_t>& bytes, const std::string& name) {
+Image decode_jpeg(std::span<const uint8_t> bytes, const std::string& name) {
   Outcome o{};
   unsigned char* pixels = decode(bytes.data(), bytes.size(), limits().max_image_pixels, &o);
   if (o.too_large) check_image_size(o.width, o.height, name);

@@ -5,6 +5,7 @@
 #include <png.h>
 
 #include <csetjmp>
+#include <span>
 #include <cstring>
 
 #include "core/error.h"
@@ -87,7 +88,7 @@ unsigned char* decode(const uint8_t* data, size_t size, uint64_t max_pixels, Out
 
 }  // namespace
 
-Image decode_png(const std::vector<uint8_t>& bytes, const std::string& name) {
+Image decode_png(std::span<const uint8_t> bytes, const std::string& name) {
   // IHDR is the first chunk: check the dimensions before anything reads on.
   if (bytes.size() >= 24 && std::memcmp(bytes.data() + 12, "IHDR", 4) == 0) {
     auto be32 = [&](size_t at) { return read_be32(bytes.data() + at); };
@@ -118,7 +119,7 @@ Image decode_png(const std::vector<uint8_t>& bytes, const std::string& name) {
   return decode_png_libpng(bytes, name);
 }
 
-Image decode_png_libpng(const std::vector<uint8_t>& bytes, const std::string& name) {
+Image decode_png_libpng(std::span<const uint8_t> bytes, const std::string& name) {
   Outcome o{};
   unsigned char* pixels = decode(bytes.data(), bytes.size(), limits().max_image_pixels, &o);
   if (o.too_large) check_image_size(o.width, o.height, name);

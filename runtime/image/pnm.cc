@@ -9,7 +9,7 @@ namespace bitlane {
 namespace {
 
 struct Cursor {
-  const std::vector<uint8_t>& b;
+  std::span<const uint8_t> b;
   size_t pos;
   const std::string& name;
 
@@ -38,7 +38,7 @@ struct Cursor {
 
 }  // namespace
 
-Image decode_pnm(const std::vector<uint8_t>& b, const std::string& name) {
+Image decode_pnm(std::span<const uint8_t> b, const std::string& name) {
   const char kind = static_cast<char>(b[1]);
   const bool color = kind == '3' || kind == '6', binary = kind == '5' || kind == '6';
   Cursor c{b, 2, name};

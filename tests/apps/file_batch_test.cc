@@ -43,16 +43,23 @@ std::string write(const fs::path& p, size_t n, std::mt19937& rng) {
 }
 
 // The reader's verdict on files[b0, b1), checked against read_file: every
-// file it took holds read_file's bytes. Returns which it took.
+// file it took holds read_file's bytes (the first got[i] of its buffer, which
+// may be longer). Returns which it took.
 std::vector<char> read_and_check(FileBatchReader& r, const std::vector<InputFile>& files, size_t b0, size_t b1,
                                  std::vector<std::vector<uint8_t>>& bytes) {
-  std::vector<char> got;
+  std::vector<size_t> got;
   r.read(files, b0, b1, bytes, got);
   REQUIRE(got.size() == b1 - b0);
   REQUIRE(bytes.size() == b1 - b0);
-  for (size_t i = 0; i < got.size(); ++i)
-    if (got[i]) CHECK_MESSAGE(bytes[i] == bitlane::read_file(files[b0 + i].path), files[b0 + i].path);
-  return got;
+  std::vector<char> took(got.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    took[i] = got[i] > 0;
+    if (!got[i]) continue;
+    REQUIRE(got[i] <= bytes[i].size());
+    const std::vector<uint8_t> held(bytes[i].begin(), bytes[i].begin() + static_cast<std::ptrdiff_t>(got[i]));
+    CHECK_MESSAGE(held == bitlane::read_file(files[b0 + i].path), files[b0 + i].path);
+  }
+  return took;
 }
 
 }  // namespace
