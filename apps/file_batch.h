@@ -48,7 +48,7 @@ class FileBatchReader {
   // read_file. The vectors are resized to b1 - b0; each buffer keeps its
   // size between calls and may be longer than its file, so that reading
   // the next batch into it zero-fills nothing (a buffer of the guess below,
-  // 4-16 KiB, zero-filled per file, was half the reader's instructions).
+  // 4-16 KiB, zero-filled per file, was 90% of the reader's instructions).
   void read(const std::vector<InputFile>& files, size_t b0, size_t b1,
             std::vector<std::vector<uint8_t>>& bytes, std::vector<size_t>& got);
 

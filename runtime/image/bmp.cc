@@ -2,8 +2,8 @@
 // 1/4/8-bit palettes, 16/24/32-bit pixels, uncompressed or BI_BITFIELDS.
 // Written here (no Debian library decodes BMP alone); every offset and size
 // is checked against the file before it is used.
-#include <span>
 #include <cstring>
+#include <span>
 
 #include "core/error.h"
 #include "runtime/image/decoders.h"

@@ -1,5 +1,5 @@
-#include <span>
 #include <cstring>
+#include <span>
 
 #include "core/error.h"
 #include "core/limits.h"

@@ -1,9 +1,9 @@
 // Per-format decoders behind decode_image (image.h). Internal.
 #pragma once
 
-#include <span>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 

@@ -9,8 +9,8 @@
 // Errors name the file and the reason.
 #pragma once
 
-#include <span>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 

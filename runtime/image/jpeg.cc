@@ -1,9 +1,9 @@
 // JPEG through libjpeg-turbo, from memory. Errors longjmp out of the
 // library; as for PNG, the decoding function owns no C++ objects.
-#include <cstdio>
-#include <span>
-#include <cstring>
 #include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <span>
 
 #include <jpeglib.h>
 

@@ -5,8 +5,8 @@
 #include <png.h>
 
 #include <csetjmp>
-#include <span>
 #include <cstring>
+#include <span>
 
 #include "core/error.h"
 #include "core/limits.h"
