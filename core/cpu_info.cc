@@ -1,5 +1,8 @@
 #include "core/cpu_info.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -94,6 +97,32 @@ CpuInfo detect() {
 const CpuInfo& cpu_info() {
   static const CpuInfo info = detect();
   return info;
+}
+
+namespace {
+// sysconf(name) clamped to [lo, hi], or `unknown` when it says nothing.
+int64_t cache_bytes(int name, int64_t lo, int64_t hi, int64_t unknown) {
+  const long v = name >= 0 ? sysconf(name) : -1;
+  return v > 0 ? std::clamp<int64_t>(v, lo, hi) : unknown;
+}
+}  // namespace
+
+size_t l1_data_cache_bytes() {
+#ifdef _SC_LEVEL1_DCACHE_SIZE
+  static const auto bytes = static_cast<size_t>(cache_bytes(_SC_LEVEL1_DCACHE_SIZE, 16 << 10, 1 << 20, 32 << 10));
+#else
+  static const auto bytes = static_cast<size_t>(cache_bytes(-1, 0, 0, 32 << 10));
+#endif
+  return bytes;
+}
+
+int64_t l2_cache_bytes() {
+#ifdef _SC_LEVEL2_CACHE_SIZE
+  static const int64_t bytes = cache_bytes(_SC_LEVEL2_CACHE_SIZE, 128 << 10, 8 << 20, 1 << 20);
+#else
+  static const int64_t bytes = cache_bytes(-1, 0, 0, 1 << 20);
+#endif
+  return bytes;
 }
 
 }  // namespace bitlane

@@ -1,7 +1,5 @@
 #include "runtime/micro_batch.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 
 namespace bitlane {
@@ -33,14 +31,6 @@ MicroBatches plan_micro_batches(int64_t batch, int threads, int64_t sample_bytes
   m.size = (batch + count - 1) / count;
   m.count = (batch + m.size - 1) / m.size;
   return m;
-}
-
-int64_t l2_cache_bytes() {
-#ifdef _SC_LEVEL2_CACHE_SIZE
-  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  if (l2 > 0) return std::clamp<int64_t>(l2, 128 << 10, 8 << 20);
-#endif
-  return 1 << 20;
 }
 
 }  // namespace bitlane

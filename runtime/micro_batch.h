@@ -26,7 +26,4 @@ struct MicroBatches {
 MicroBatches plan_micro_batches(int64_t batch, int threads, int64_t sample_bytes, int64_t cache_bytes,
                                 int64_t fixed = 0);
 
-// The L2 cache of one core in bytes (sysconf), or 1 MiB when unknown.
-int64_t l2_cache_bytes();
-
 }  // namespace bitlane

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/cpu_info.h"
 #include "core/error.h"
 #include "core/executor.h"
 

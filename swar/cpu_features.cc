@@ -48,13 +48,10 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 #include <mutex>
 
-#include <unistd.h>
-
-#include <algorithm>
-
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 #include "swar/targets.h"
@@ -66,17 +63,6 @@ HWY_EXPORT(TargetName);
 const char* kernel_target_name() { return HWY_DYNAMIC_DISPATCH(TargetName)(); }
 FeatureSet target_features() { return HWY_DYNAMIC_DISPATCH(TargetFeatures)(); }
 }  // namespace detail
-
-size_t l1_data_cache_bytes() {
-  static const size_t bytes = [] {
-#ifdef _SC_LEVEL1_DCACHE_SIZE
-    const long l1 = sysconf(_SC_LEVEL1_DCACHE_SIZE);
-    if (l1 > 0) return std::clamp<size_t>(static_cast<size_t>(l1), 16 << 10, 1 << 20);
-#endif
-    return size_t{32} << 10;
-  }();
-  return bytes;
-}
 
 bool amx_usable() {
   static const bool usable = [] {

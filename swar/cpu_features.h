@@ -5,7 +5,6 @@
 // estimate their speed from the bits present -- never from target names.
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -30,10 +29,6 @@ FeatureSet kernel_features();
 // Whether the CPU has AMX-INT8 and the OS lets this process use its tile
 // state (Linux: arch_prctl(ARCH_REQ_XCOMP_PERM), requested once).
 bool amx_usable();
-
-// Bytes of the level-1 data cache of the CPU this runs on (sysconf), or
-// 32 KiB where the system does not say. Methods' estimates use it.
-size_t l1_data_cache_bytes();
 
 // "vectors 512-bit popcount byte-dot ..." for messages and selfcheck.
 std::string feature_names(FeatureSet f);

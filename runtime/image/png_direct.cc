@@ -188,12 +188,11 @@ std::optional<Image> decode_png_direct(const uint8_t* data, size_t size) {
   img.channels = channels;
   img.format = "png";
   img.pixels.resize(stride * height);
-  // The row above the first: zeros (a static row for the usual widths, not
-  // an allocation per image).
-  static constexpr size_t kZeroRow = 4096;
-  static const uint8_t zero_row[kZeroRow] = {};
-  std::vector<uint8_t> wide_zeros(stride > kZeroRow ? stride : 0, 0);
-  const uint8_t* prev = stride > kZeroRow ? wide_zeros.data() : zero_row;
+  // The row above the first: zeros, kept by the thread like `kept` (nothing
+  // writes them), not allocated per image.
+  thread_local std::vector<uint8_t> zeros;
+  if (zeros.size() < stride) zeros.resize(stride);
+  const uint8_t* prev = zeros.data();
   for (size_t y = 0; y < height; ++y) {
     uint8_t* row = raw.data() + y * (stride + 1);
     if (!unfilter(row[0], row + 1, prev, stride, static_cast<size_t>(channels))) return std::nullopt;

@@ -53,6 +53,7 @@ HWY_AFTER_NAMESPACE();
 #endif  // per-target include guard
 
 #if HWY_ONCE
+#include "core/cpu_info.h"
 #include "swar/kernels/amx_tiles.h"
 
 namespace bitlane::swar::detail {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_info.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "swar/cpu_features.h"
