@@ -1,5 +1,7 @@
-#include "core/scratch.h"
 #include "ops/conv_lowering.h"
+
+#include "core/scratch.h"
+#include "ops/kernels/spread_pixels.h"
 
 #include <algorithm>
 #include <bit>
@@ -95,11 +97,22 @@ void fill_pad(uint8_t* d, int64_t count, size_t es, int32_t pad) {
   for (size_t i = 0; i < bytes; ++i) d[i] = static_cast<uint8_t>(word >> (8 * (i % 8)));
 }
 
+// The byte shuffle of a padded row's pixels, where one applies (unit 0
+// where not): a folded pixel's kw * c bytes in 4 or 8 (fold_kw), or a
+// pixel's c < cp = 4 or 8 byte channels.
+detail::PixelSpread row_spread(const Geometry& g, const PaddedInput& p) {
+  const auto c = static_cast<size_t>(g.c), unit = static_cast<size_t>(p.cp);
+  if (p.es != 1 || (unit != 4 && unit != 8)) return {};
+  if (p.fold_kw) return detail::pixel_spread(c, static_cast<size_t>(g.kw) * c, unit);
+  return c < unit ? detail::pixel_spread(c, c, unit) : detail::PixelSpread{};
+}
+
 // Row yy of the padded image (wp pixels of cp channels): the padding
 // value in the c real channels of padding pixels, integer 0 in channels
-// beyond c, the source row in between.
+// beyond c, the source row in between. `spread`: row_spread's for cp
+// channels, or none.
 void pad_row(const Geometry& g, const PaddedInput& p, int64_t cp, int64_t wp, int64_t yy, const uint8_t* src,
-             uint8_t* d) {
+             const detail::PixelSpread& spread, uint8_t* d) {
   const int64_t c = g.c, w = g.w, sy = yy - g.pt;
   const size_t es = p.es, prow = static_cast<size_t>(wp * cp) * es;
   const bool inside = sy >= 0 && sy < g.h;
@@ -114,24 +127,21 @@ void pad_row(const Geometry& g, const PaddedInput& p, int64_t cp, int64_t wp, in
     fill_pad(d + left + row, (wp - g.pl - w) * c, es, p.pad);
     return;
   }
-  if (es == 1 && cp == 8) {  // a few byte channels padded to 8 (LeNet's conv2: 6): one word per pixel
-    const uint64_t mask = (uint64_t{1} << (8 * c)) - 1;  // c < cp = 8; little-endian: the first c bytes
+  if (spread.unit != 0) {  // a few byte channels padded to 4 or 8 (LeNet's conv2: 6 in 8): shuffled
+    const uint64_t mask = (uint64_t{1} << (8 * c)) - 1;  // c < cp <= 8; little-endian: the first c bytes
     const uint64_t pad_word = (uint64_t{static_cast<uint8_t>(p.pad)} * 0x0101010101010101ull) & mask;
-    const uint8_t* s = inside ? src + static_cast<size_t>(sy * w * c) : nullptr;
-    for (int64_t xx = 0; xx < wp; ++xx) {
-      const int64_t x = xx - g.pl;
-      uint64_t v = pad_word;
-      if (inside && x >= 0 && x < w) {
-        if (x * c + 8 <= w * c) {  // a whole word inside the source row
-          std::memcpy(&v, s + x * c, 8);
-          v &= mask;
-        } else {
-          v = 0;
-          std::memcpy(&v, s + x * c, static_cast<size_t>(c));
-        }
-      }
-      std::memcpy(d + xx * 8, &v, 8);
+    const size_t unit = spread.unit;
+    auto pad_pixels = [&](int64_t x0, int64_t x1) {
+      for (int64_t xx = x0; xx < x1; ++xx) std::memcpy(d + static_cast<size_t>(xx) * unit, &pad_word, unit);
+    };
+    if (!inside) {
+      pad_pixels(0, wp);
+      return;
     }
+    pad_pixels(0, g.pl);
+    detail::spread_pixels(spread, src + static_cast<size_t>(sy * w * c), static_cast<size_t>(w),
+                          d + static_cast<size_t>(g.pl) * unit);
+    pad_pixels(g.pl + w, wp);
     return;
   }
   std::memset(d, 0, prow);
@@ -149,39 +159,36 @@ void pad_row(const Geometry& g, const PaddedInput& p, int64_t cp, int64_t wp, in
   }
 }
 
-void pad_image(const Geometry& g, const PaddedInput& p, const uint8_t* src, uint8_t* dst) {
+void pad_image(const Geometry& g, const PaddedInput& p, const detail::PixelSpread& spread, const uint8_t* src,
+               uint8_t* dst) {
   const size_t prow = static_cast<size_t>(p.gp.w * p.cp) * p.es;
-  for (int64_t yy = 0; yy < p.gp.h; ++yy) pad_row(g, p, p.cp, p.gp.w, yy, src, dst + static_cast<size_t>(yy) * prow);
+  for (int64_t yy = 0; yy < p.gp.h; ++yy)
+    pad_row(g, p, p.cp, p.gp.w, yy, src, spread, dst + static_cast<size_t>(yy) * prow);
 }
 
 // fold_kw: each padded row first (c channels), then pixel x of the folded
-// row is the run of kw * c integers from pixel x, zeros up to cp.
-void fold_image(const Geometry& g, const PaddedInput& p, const uint8_t* src, uint8_t* dst) {
+// row is the run of kw * c integers from pixel x, zeros up to cp (by
+// `fold`, row_spread's, where it applies).
+void fold_image(const Geometry& g, const PaddedInput& p, const detail::PixelSpread& fold, const uint8_t* src,
+                uint8_t* dst) {
   const size_t es = p.es;
   const int64_t out_w = p.gp.w, wp = out_w + (g.kw - 1) * g.dw;  // wp: the padded width before folding
   thread_local std::vector<uint8_t> row;
-  grow_scratch(row, static_cast<size_t>(wp * g.c) * es + 8);
+  grow_scratch(row, static_cast<size_t>(wp * g.c) * es);
   const size_t run = static_cast<size_t>(g.kw * g.c) * es, unit = static_cast<size_t>(p.cp) * es;
+  const detail::PixelSpread no_spread;  // the row keeps its c channels
   for (int64_t yy = 0; yy < p.gp.h; ++yy) {
-    pad_row(g, p, g.c, wp, yy, src, row.data());
     uint8_t* d = dst + static_cast<size_t>(yy * out_w) * unit;
-    if (es == 1 && (unit == 4 || unit == 8)) {  // few byte channels (LeNet's 5 x 1, a 3 x 1 stem): masked words
-      const uint8_t* r = row.data();  // 8 bytes read at x * c: the row has 8 bytes of slack
-      const uint64_t mask = run >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * run)) - 1;  // little-endian: the first run bytes
-      const int64_t c = g.c;  // a local: the byte stores below may alias g, which GCC then reread per pixel
-      for (int64_t x = 0; x < out_w; ++x) {
-        uint64_t v;
-        std::memcpy(&v, r + x * c, 8);
-        v &= mask;
-        if (unit == 8) {
-          std::memcpy(d + x * 8, &v, 8);
-        } else {
-          const auto v4 = static_cast<uint32_t>(v);
-          std::memcpy(d + x * 4, &v4, 4);
-        }
-      }
+    if (fold.unit != 0) {  // few byte channels (LeNet's 5 x 1, a 3 x 1 stem): padded as pad_row does
+      const int64_t sy = yy - g.pt;
+      const bool inside = sy >= 0 && sy < g.h;
+      const size_t bytes = inside ? static_cast<size_t>(g.w * g.c) : 0;
+      detail::spread_padded_row(fold, src + (inside ? static_cast<size_t>(sy) * bytes : 0), bytes,
+                                inside ? static_cast<size_t>(g.pl * g.c) : 0, static_cast<size_t>(wp * g.c),
+                                static_cast<uint8_t>(p.pad), static_cast<size_t>(out_w), row.data(), d);
       continue;
     }
+    pad_row(g, p, g.c, wp, yy, src, no_spread, row.data());
     for (int64_t x = 0; x < out_w; ++x) {
       std::memcpy(d + static_cast<size_t>(x) * unit, row.data() + static_cast<size_t>(x * g.c) * es, run);
       std::memset(d + static_cast<size_t>(x) * unit + run, 0, unit - run);
@@ -194,12 +201,13 @@ void fold_image(const Geometry& g, const PaddedInput& p, const uint8_t* src, uin
 void pad_images(const Executor& ex, const Geometry& g, const PaddedInput& p,
                 const std::function<const uint8_t*(int64_t)>& image, uint8_t* dst) {
   const size_t bytes = p.image_bytes();
+  const detail::PixelSpread spread = row_spread(g, p);
   auto images = [&](size_t b, size_t e) {
     for (size_t n = b; n < e; ++n) {
       if (p.fold_kw)
-        fold_image(g, p, image(static_cast<int64_t>(n)), dst + n * bytes);
+        fold_image(g, p, spread, image(static_cast<int64_t>(n)), dst + n * bytes);
       else
-        pad_image(g, p, image(static_cast<int64_t>(n)), dst + n * bytes);
+        pad_image(g, p, spread, image(static_cast<int64_t>(n)), dst + n * bytes);
     }
   };
   // Small tensors stay on the calling thread: a task costs more than the copy.
