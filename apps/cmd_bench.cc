@@ -13,9 +13,11 @@
 #include "apps/cli_common.h"
 #include "apps/commands.h"
 #include "apps/plan_grid.h"
+#include "apps/width_note.h"
 #include "bitlane_version.h"
 #include "core/cpu_info.h"
 #include "core/error.h"
+#include "quant/scheme.h"
 #include "runtime/session.h"
 #include "swar/targets.h"
 
@@ -34,6 +36,7 @@ struct Result {
   std::vector<double> layer_macs;
   std::string kernels;  // the integer kernels its layers run on, "int8" or "bitserial+int8"
   int bits = 0;         // the narrower of the default weight and activation widths (0: fp32)
+  std::string scheme;   // of the plan's default layers
 };
 
 // The distinct kernels of the engine's layers, in first-use order.
@@ -53,30 +56,6 @@ std::string kernels_of(const Engine& e) {
 std::string split_text(const Result& r) {
   std::string s = r.split.count <= 1 ? "whole" : std::to_string(r.split.count) + " x " + std::to_string(r.split.size);
   return r.micro == "auto" ? s : s + " (" + r.micro + ")";
-}
-
-// Where a plan narrower than 8 bits is not faster than 8 bits in the same
-// run (beyond 5% noise), says so and why: the kernels it ran on. Compared by
-// the fastest run of each: on a shared machine the mean carries whatever
-// else ran meanwhile (ResNet, 2 threads: means 1.45 vs 1.24 ms for minima
-// 1.174 vs 1.165 ms, a note about nothing).
-void explain_widths(const std::vector<Result>& results) {
-  for (const Result& r : results) {
-    if (r.bits < 1 || r.bits >= 8) continue;
-    for (const Result& b : results) {
-      if (b.plan != "8" || b.threads != r.threads || b.batch != r.batch || b.micro != r.micro) continue;
-      if (r.min_ms <= b.min_ms * 1.05) continue;
-      std::printf("\nnote: plan %s is not faster than 8 bits at %d thread(s), batch %d (fastest run %.3f vs %.3f ms): ",
-                  r.plan.c_str(), r.threads, r.batch, r.min_ms, b.min_ms);
-      if (r.kernels == b.kernels)
-        std::printf("both run on %s, whose cost per multiply-accumulate does not depend on the width it is given "
-                    "(one instruction multiplies 4 byte pairs per lane whatever their width: bench/bitlane_ceilings); fewer bits save weight "
-                    "memory and array cycles (bitlane estimate) here, not CPU time\n", r.kernels.c_str());
-      else
-        std::printf("it runs on %s, 8 bits on %s (the method table's estimate chose them; "
-                    "bench/bitlane_kernels --methods all measures each)\n", r.kernels.c_str(), b.kernels.c_str());
-    }
-  }
 }
 
 // Calibration samples (--calibration's, else the model's) tiled to `batch`
@@ -178,26 +157,46 @@ int cmd_bench(int argc, char** argv) {
   LoadOptions load;
   load.random_weights = args.count("random-weights") > 0;
 
+  // One combination's engine (built from the files, calibration included:
+  // build_ms) and inputs.
+  struct Setup {
+    double build_ms = 0;
+    std::shared_ptr<const Model> model;
+    EngineOptions options;
+    std::shared_ptr<const Engine> engine;
+    std::vector<Tensor> inputs;
+  };
+  auto set_up = [&](const std::string& spec, int batch, int64_t micro_batch, const Executor& ex) {
+    Setup s;
+    const double t0 = now_seconds();
+    s.model = Model::load(path, load);
+    if (load.random_weights) s.options.plan = parse_plan(spec, "--quant");
+    else s.options = engine_options(args, *s.model, parse_plan(spec, "--quant"), ex);
+    s.options.micro_batch = micro_batch;
+    s.options.calibration_cache.clear();  // init ms is the whole build, calibration included
+    s.engine = Engine::build(s.model, s.options, ex);
+    s.build_ms = (now_seconds() - t0) * 1e3;
+    s.inputs = make_inputs(*s.model, batch, seq, !load.random_weights, s.options.calibration);
+    return s;
+  };
+
   std::vector<Result> results;
   for (int t : threads)
     for (const std::string& spec : plans)
       for (int batch : batches)
         for (const auto& [micro, micro_batch] : micros) {
           Executor ex(t);
-          Result r{ex.threads(), spec, batch, micro, {}, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0};
-          const double t0 = now_seconds();
-          const auto model = Model::load(path, load);
-          EngineOptions o;
-          if (load.random_weights) o.plan = parse_plan(spec, "--quant");
-          else o = engine_options(args, *model, parse_plan(spec, "--quant"), ex);
-          o.micro_batch = micro_batch;
-          o.calibration_cache.clear();  // init ms is the whole build, calibration included
-          const auto engine = Engine::build(model, o, ex);
-          r.init_ms = (now_seconds() - t0) * 1e3;
+          Result r{ex.threads(), spec, batch, micro, {}, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0, {}};
+          const Setup setup = set_up(spec, batch, micro_batch, ex);
+          r.init_ms = setup.build_ms;
+          const auto& model = setup.model;
+          const auto& engine = setup.engine;
+          const auto& o = setup.options;
+          const std::vector<Tensor>& inputs = setup.inputs;
           r.kernels = kernels_of(*engine);
           if (o.plan && o.plan->defaults.quantized())
             r.bits = std::min(o.plan->defaults.weight_bits, o.plan->defaults.activation_bits);
-          const std::vector<Tensor> inputs = make_inputs(*model, batch, seq, !load.random_weights, o.calibration);
+          if (o.plan) r.scheme = o.plan->defaults.scheme().name();
           Session session(engine);
           double s0 = now_seconds();
           session.run(inputs, ex);
@@ -264,7 +263,37 @@ int cmd_bench(int argc, char** argv) {
     std::printf("| %d | %s | %d | %s | %.1f | %.3f | %.3f | %.3f | %.3f | %.1f | %s |\n", r.threads, r.plan.c_str(),
                 r.batch, split_text(r).c_str(), r.init_ms, r.first_ms, r.min_ms, r.mean_ms, r.stdev_ms, r.items_per_s,
                 r.kernels.empty() ? "fp32" : r.kernels.c_str());
-  explain_widths(results);
+  // A note's pair timed again in turns (apps/width_note.h), for as long as
+  // one combination was.
+  auto in_turns = [&](size_t narrow, size_t eight) {
+    const Result& a = results[narrow];
+    Executor ex(a.threads);
+    const int64_t micro_batch =
+        std::find_if(micros.begin(), micros.end(), [&](const auto& m) { return m.first == a.micro; })->second;
+    const Setup sa = set_up(a.plan, a.batch, micro_batch, ex);
+    const Setup sb = set_up(results[eight].plan, a.batch, micro_batch, ex);
+    Session session_a(sa.engine), session_b(sb.engine);
+    for (int i = 0; i < std::max(warmup, 1); ++i) {
+      session_a.run(sa.inputs, ex);
+      session_b.run(sb.inputs, ex);
+    }
+    double min_a = 1e300, min_b = 1e300;
+    auto timed = [&](Session& s, const std::vector<Tensor>& in, double& best) {
+      const double s0 = now_seconds();
+      s.run(in, ex);
+      best = std::min(best, (now_seconds() - s0) * 1e3);
+    };
+    const double start = now_seconds();
+    for (int i = 0; i < 3 || (now_seconds() - start < min_time && i < 100000); ++i) {
+      timed(session_a, sa.inputs, min_a);
+      timed(session_b, sb.inputs, min_b);
+    }
+    return std::pair{min_a, min_b};
+  };
+  std::vector<WidthRun> widths;
+  for (const Result& r : results)
+    widths.push_back({r.plan, r.bits, r.threads, r.batch, r.micro, r.min_ms, r.kernels, r.scheme});
+  std::printf("%s", width_notes(widths, in_turns).c_str());
   if (profile)
     for (const Result& r : results) {
       double total = 0;
