@@ -131,8 +131,11 @@ void pad_row(const Geometry& g, const PaddedInput& p, int64_t cp, int64_t wp, in
     const uint64_t mask = (uint64_t{1} << (8 * c)) - 1;  // c < cp <= 8; little-endian: the first c bytes
     const uint64_t pad_word = (uint64_t{static_cast<uint8_t>(p.pad)} * 0x0101010101010101ull) & mask;
     const size_t unit = spread.unit;
-    auto pad_pixels = [&](int64_t x0, int64_t x1) {
-      for (int64_t xx = x0; xx < x1; ++xx) std::memcpy(d + static_cast<size_t>(xx) * unit, &pad_word, unit);
+    auto pad_pixels = [&](int64_t x0, int64_t x1) {  // constant-size copies: no memcpy call per pixel
+      if (unit == 8)
+        for (int64_t xx = x0; xx < x1; ++xx) std::memcpy(d + xx * 8, &pad_word, 8);
+      else
+        for (int64_t xx = x0; xx < x1; ++xx) std::memcpy(d + xx * 4, &pad_word, 4);
     };
     if (!inside) {
       pad_pixels(0, wp);
@@ -174,7 +177,7 @@ void fold_image(const Geometry& g, const PaddedInput& p, const detail::PixelSpre
   const size_t es = p.es;
   const int64_t out_w = p.gp.w, wp = out_w + (g.kw - 1) * g.dw;  // wp: the padded width before folding
   thread_local std::vector<uint8_t> row;
-  grow_scratch(row, static_cast<size_t>(wp * g.c) * es);
+  grow_scratch(row, static_cast<size_t>(wp * g.c) * es + detail::kScratchSlack);
   const size_t run = static_cast<size_t>(g.kw * g.c) * es, unit = static_cast<size_t>(p.cp) * es;
   const detail::PixelSpread no_spread;  // the row keeps its c channels
   for (int64_t yy = 0; yy < p.gp.h; ++yy) {

@@ -19,9 +19,12 @@ namespace bitlane::ops::detail {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-void SpreadPixels(const PixelSpread& s, const uint8_t* HWY_RESTRICT src, size_t count, uint8_t* HWY_RESTRICT dst) {
+// src is readable up to `readable` >= (count - 1) * stride + run bytes: no
+// load reaches past that (masked 64-byte windows on AVX3_DL, 8-byte words
+// elsewhere).
+void Spread(const PixelSpread& s, const uint8_t* HWY_RESTRICT src, size_t readable, size_t count,
+            uint8_t* HWY_RESTRICT dst) {
   const size_t stride = s.stride, run = s.run, unit = s.unit;
-  [[maybe_unused]] const size_t in_bytes = count ? (count - 1) * stride + run : 0;
   size_t x = 0;
 #if HWY_TARGET == HWY_AVX3_DL
   // 64 / unit pixels per permute; the window's load and the last block's
@@ -30,24 +33,38 @@ void SpreadPixels(const PixelSpread& s, const uint8_t* HWY_RESTRICT src, size_t 
   const __mmask64 keep = ~_mm512_movepi8_mask(index);
   const size_t per = 64 / unit;
   for (; x < count; x += per) {
-    const size_t at = x * stride, avail = in_bytes - at, out = (count - x < per ? count - x : per) * unit;
+    const size_t at = x * stride, avail = readable - at, out = (count - x < per ? count - x : per) * unit;
     const __mmask64 load = avail >= 64 ? ~__mmask64{0} : (__mmask64{1} << avail) - 1;
     const __m512i window = _mm512_maskz_loadu_epi8(load, src + at);
     const __m512i v = _mm512_maskz_permutexvar_epi8(keep, index, window);
     if (out == 64) _mm512_storeu_si512(dst + x * unit, v);
     else _mm512_mask_storeu_epi8(dst + x * unit, (__mmask64{1} << out) - 1, v);
   }
-#elif HWY_TARGET != HWY_SCALAR
-  // 16 / unit pixels per byte shuffle while the 16-byte window stays inside
-  // the row; the rest as below.
-  const hn::Full128<uint8_t> d;
-  const auto index = hn::Load(d, s.index);
-  const size_t per = 16 / unit;
-  for (; x + per <= count && x * stride + 16 <= in_bytes; x += per)
-    hn::StoreU(hn::TableLookupBytesOr0(hn::LoadU(d, src + x * stride), index), d, dst + x * unit);
+#else
+  // Elsewhere a pixel at a time, as one 8-byte word masked to its run while
+  // 8 bytes are readable: 128-bit byte shuffles of 2 or 4 pixels took more
+  // instructions (callgrind, LeNet on AVX2: padding and folding 20.1k per
+  // image with shuffles, 18.8k with words).
+  const uint64_t mask = run >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * run)) - 1;  // little-endian: the first run bytes
+  const size_t words = readable < 8 ? 0 : HWY_MIN(count, (readable - 8) / stride + 1);  // pixels with 8 bytes readable
+  for (; x < words; ++x) {
+    uint64_t v;
+    std::memcpy(&v, src + x * stride, 8);
+    v &= mask;
+    if (unit == 8) {
+      std::memcpy(dst + x * 8, &v, 8);
+    } else {
+      const auto v4 = static_cast<uint32_t>(v);
+      std::memcpy(dst + x * 4, &v4, 4);
+    }
+  }
 #endif
   for (; x < count; ++x)
     for (size_t j = 0; j < unit; ++j) dst[x * unit + j] = j < run ? src[x * stride + j] : 0;
+}
+
+void SpreadPixels(const PixelSpread& s, const uint8_t* HWY_RESTRICT src, size_t count, uint8_t* HWY_RESTRICT dst) {
+  Spread(s, src, count ? (count - 1) * s.stride + s.run : 0, count, dst);
 }
 
 void SpreadPaddedRow(const PixelSpread& s, const uint8_t* HWY_RESTRICT src, size_t bytes, size_t left,
@@ -75,10 +92,12 @@ void SpreadPaddedRow(const PixelSpread& s, const uint8_t* HWY_RESTRICT src, size
     return;
   }
 #endif
+  // The row in scratch, with slack: every pixel's 8-byte word is then
+  // readable (a row's last pixels byte by byte cost as much as the rest).
   std::memset(scratch, pad, left);
   if (bytes) std::memcpy(scratch + left, src, bytes);
-  std::memset(scratch + left + bytes, pad, row_bytes - left - bytes);
-  SpreadPixels(s, scratch, count, dst);
+  std::memset(scratch + left + bytes, pad, row_bytes - left - bytes + kScratchSlack);
+  Spread(s, scratch, row_bytes + kScratchSlack, count, dst);
 }
 
 }  // namespace HWY_NAMESPACE

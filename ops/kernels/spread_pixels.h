@@ -7,8 +7,9 @@
 // for folding a kernel row (LeNet's 5 x 1 over one channel: the 5 bytes from
 // pixel x on, in 8) and for padding a few channels to 4 or 8 (LeNet's conv2:
 // 6 in 8). Done a pixel at a time these were ~13% of LeNet's batch time at 4
-// bits; a block of 64 bytes is one permute on AVX3_DL (VPERMB), 16 bytes
-// one byte shuffle on the other vector targets.
+// bits on AVX3_DL, where a block of 64 bytes is now one permute (VPERMB).
+// Elsewhere a pixel is still one masked 8-byte word: 128-bit byte shuffles
+// of 2 or 4 pixels took more instructions per pixel (callgrind, AVX2).
 #pragma once
 
 #include <cstddef>
@@ -31,12 +32,15 @@ PixelSpread pixel_spread(size_t stride, size_t run, size_t unit);
 // nothing past either.
 void spread_pixels(const PixelSpread& s, const uint8_t* src, size_t count, uint8_t* dst);
 
+inline constexpr size_t kScratchSlack = 8;
+
 // The same spread of a padded row given as its parts: `left` bytes of `pad`,
 // the `bytes` of src, then `pad` again up to row_bytes >= (count - 1) *
 // stride + run. On AVX3_DL a row of up to 64 bytes is built in a register
 // (a 64-byte load of a row just stored in pieces waits for the stores to
 // leave: half of the spread's time when LeNet's first convolution padded
-// its rows in memory first); otherwise in scratch (row_bytes).
+// its rows in memory first); otherwise in scratch, row_bytes + kScratchSlack
+// bytes (the slack keeps an 8-byte word readable from each pixel).
 void spread_padded_row(const PixelSpread& s, const uint8_t* src, size_t bytes, size_t left, size_t row_bytes,
                        uint8_t pad, size_t count, uint8_t* scratch, uint8_t* dst);
 

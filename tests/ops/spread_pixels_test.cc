@@ -72,7 +72,7 @@ TEST_CASE("a padded row's spread equals the spread of the row padded by hand, in
             INFO("unit " << s.unit << " stride " << s.stride << " run " << s.run << " pixels " << count << " row "
                          << row_bytes << " left " << left << " bytes " << bytes);
             const auto pad = static_cast<uint8_t>(byte(rng));
-            std::vector<uint8_t> src(bytes), row(row_bytes, pad), scratch(row_bytes);
+            std::vector<uint8_t> src(bytes), row(row_bytes, pad), scratch(row_bytes + kScratchSlack);
             for (size_t i = 0; i < bytes; ++i) row[left + i] = src[i] = static_cast<uint8_t>(byte(rng));
             std::vector<uint8_t> dst(count * s.unit + kGuard, 0xA5);
             spread_padded_row(s, src.data(), bytes, left, row_bytes, pad, count, scratch.data(), dst.data());
