@@ -1,11 +1,11 @@
 #include "ops/conv_lowering.h"
 
-#include "core/scratch.h"
-#include "ops/kernels/spread_pixels.h"
-
 #include <algorithm>
 #include <bit>
 #include <cstring>
+
+#include "core/scratch.h"
+#include "ops/kernels/spread_pixels.h"
 
 namespace bitlane::ops::conv {
 

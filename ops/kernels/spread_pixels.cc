@@ -17,7 +17,6 @@
 HWY_BEFORE_NAMESPACE();
 namespace bitlane::ops::detail {
 namespace HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
 
 // src is readable up to `readable` >= (count - 1) * stride + run bytes: no
 // load reaches past that (masked 64-byte windows on AVX3_DL, 8-byte words
@@ -107,9 +106,14 @@ HWY_AFTER_NAMESPACE();
 #endif  // per-target include guard
 
 #if HWY_ONCE
+#include <bit>
+
 #include "core/error.h"
 
 namespace bitlane::ops::detail {
+
+// The masked words of the targets without VPERMB keep a word's first bytes.
+static_assert(std::endian::native == std::endian::little, "bitlane assumes a little-endian CPU");
 
 HWY_EXPORT(SpreadPixels);
 HWY_EXPORT(SpreadPaddedRow);
