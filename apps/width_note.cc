@@ -1,6 +1,7 @@
 #include "apps/width_note.h"
 
 #include <cstdio>
+#include <string>
 
 namespace bitlane::cli {
 
@@ -9,9 +10,9 @@ namespace {
 // Beyond this, a narrower plan counts as slower than 8 bits.
 constexpr double kNoise = 1.05;
 
-std::string format(const char* fmt, auto... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof(buf), fmt, args...);
+std::string ms(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", v);
   return buf;
 }
 
@@ -28,9 +29,10 @@ std::string width_notes(const std::vector<WidthRun>& runs, const Retime& retime)
       if (r.min_ms <= b.min_ms * kNoise) continue;
       const auto [narrow_ms, eight_ms] = retime(i, j);
       if (narrow_ms <= eight_ms * kNoise) continue;
-      out += format("\nnote: plan %s is not faster than 8 bits at %d thread(s), batch %d (fastest of runs "
-                    "taken in turns: %.3f vs %.3f ms): ",
-                    r.plan.c_str(), r.threads, r.batch, narrow_ms, eight_ms);
+      // Strings appended, not formatted into a buffer: a --quant plan can be long.
+      out += "\nnote: plan " + r.plan + " is not faster than 8 bits at " + std::to_string(r.threads) +
+             " thread(s), batch " + std::to_string(r.batch) + " (fastest of runs taken in turns: " + ms(narrow_ms) +
+             " vs " + ms(eight_ms) + " ms): ";
       if (r.scheme != b.scheme)
         out += "its scheme (" + r.scheme + ") adds run-time work to the layers that 8 bits (" + b.scheme +
                ") does not have (bitlane bench --profile: which layers pay it)\n";

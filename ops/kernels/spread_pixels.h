@@ -18,12 +18,12 @@
 namespace bitlane::ops::detail {
 
 // unit 4 or 8 and 1 <= stride <= run <= unit: then the pixels of any 64-byte
-// (or 16-byte) block of dst come from the 64 (16) bytes at their first
-// pixel's source.
+// block of dst come from the 64 bytes at their first pixel's source.
 struct PixelSpread {
   size_t stride = 0, run = 0, unit = 0;
   // Byte o of a block of dst: (o / unit) * stride + o % unit, or 0x80 (a
-  // zero) where o % unit >= run. Built once per image, used per row.
+  // zero) where o % unit >= run: VPERMB's indexes. Built once per layer
+  // call (pad_images), used per row.
   alignas(64) uint8_t index[64] = {};
 };
 PixelSpread pixel_spread(size_t stride, size_t run, size_t unit);
