@@ -328,19 +328,26 @@ swar::ElemType elem_of(DType t) {
   return t == DType::kU8 ? swar::ElemType::kU8 : t == DType::kI8 ? swar::ElemType::kI8 : swar::ElemType::kI16;
 }
 
-// A producer that also sums each produced row (zero-point corrections).
+// ra[r] = the sum of row r of v, as a float (zero-point corrections).
+void row_sums(const swar::MatrixView& v, float* ra) {
+  int64_t sums[64];
+  for (size_t r0 = 0; r0 < v.rows; r0 += 64) {
+    swar::MatrixView part = v;
+    part.data = static_cast<const uint8_t*>(v.data) + r0 * v.stride * swar::elem_bytes(v.type);
+    part.rows = std::min<size_t>(64, v.rows - r0);
+    swar::sum_rows(part, sums);
+    for (size_t r = 0; r < part.rows; ++r) ra[r0 + r] = static_cast<float>(sums[r]);
+  }
+}
+
+// A producer that also sums each produced row.
 struct SummingRows {
   const swar::ActivationRows* inner;
   float* ra;
   static void produce(void* ctx, size_t r0, size_t r1, void* dst, size_t stride) {
     auto* self = static_cast<SummingRows*>(ctx);
     self->inner->produce(self->inner->ctx, r0, r1, dst, stride);
-    const swar::MatrixView v{dst, self->inner->type, r1 - r0, self->inner->cols, stride};
-    swar::for_each_row(v, [&](const auto* row, size_t r) {
-      int64_t sum = 0;
-      for (size_t i = 0; i < v.cols; ++i) sum += row[i];
-      self->ra[r0 + r] = static_cast<float>(sum);
-    });
+    row_sums({dst, self->inner->type, r1 - r0, self->inner->cols, stride}, self->ra + r0);
   }
 };
 
@@ -364,12 +371,14 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
   if (need_row_sums_) {
     ra.assign(m, 0.f);
     call.ra = ra.data();
-    if (view)
+    if (view && ctx.reference)  // the definition, independent of the vectorised sums
       swar::for_each_row(*view, [&](const auto* row, size_t r) {
         int64_t sum = 0;
         for (size_t i = 0; i < view->cols; ++i) sum += row[i];
         ra[r] = static_cast<float>(sum);
       });
+    else if (view)
+      row_sums(*view, ra.data());
   }
   if (ctx.reference) {  // the definition: scalar GEMM, scalar epilogue
     if (qw_.q.empty()) fail("quantized layer", "the reference kernels need the integer weights this engine released");

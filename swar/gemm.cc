@@ -56,17 +56,6 @@ void check_shapes(const MatrixView& a, const PackedWeights& w, const void* c, si
     fail("swar::gemm", "null data pointer");
 }
 
-size_t elem_bytes(ElemType t) {
-  switch (t) {
-    case ElemType::kI8:
-    case ElemType::kU8: return 1;
-    case ElemType::kI16:
-    case ElemType::kU16: return 2;
-    case ElemType::kI32: return 4;
-  }
-  return 4;
-}
-
 // Where the activations of one call come from: a matrix, or a producer that
 // writes rows into a staging matrix as tasks need them.
 struct Source {

@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "swar/pack_kernels.h"
 
 namespace bitlane::swar {
 
@@ -33,6 +34,31 @@ int32_t MatrixView::at(size_t r, size_t c) const {
     case ElemType::kI32: return static_cast<const int32_t*>(data)[i];
   }
   return 0;
+}
+
+void sum_rows(const MatrixView& v, int64_t* sums) {
+  if (v.rows == 0) return;
+  const auto* bytes = static_cast<const uint8_t*>(v.data);
+  const auto* words = static_cast<const int16_t*>(v.data);
+  switch (v.type) {
+    case ElemType::kU8: detail::sum_byte_rows(bytes, v.rows, v.cols, v.stride, 0, sums); return;
+    case ElemType::kI16: detail::sum_word_rows(words, v.rows, v.cols, v.stride, 0, sums); return;
+    case ElemType::kI8:  // x + 128 as a byte, summed unsigned
+      detail::sum_byte_rows(bytes, v.rows, v.cols, v.stride, 0x80, sums);
+      for (size_t r = 0; r < v.rows; ++r) sums[r] -= 128 * static_cast<int64_t>(v.cols);
+      return;
+    case ElemType::kU16:  // x - 32768 as a signed word
+      detail::sum_word_rows(words, v.rows, v.cols, v.stride, 0x8000, sums);
+      for (size_t r = 0; r < v.rows; ++r) sums[r] += 32768 * static_cast<int64_t>(v.cols);
+      return;
+    case ElemType::kI32:
+      for_each_row(v, [&](const auto* row, size_t r) {
+        int64_t sum = 0;
+        for (size_t c = 0; c < v.cols; ++c) sum += row[c];
+        sums[r] = sum;
+      });
+      return;
+  }
 }
 
 void check_range(const MatrixView& v, const IntFormat& f, const char* what) {

@@ -43,6 +43,16 @@ constexpr ElemType elem_type_of() {
 }
 
 const char* elem_type_name(ElemType t);
+constexpr size_t elem_bytes(ElemType t) {
+  switch (t) {
+    case ElemType::kI8:
+    case ElemType::kU8: return 1;
+    case ElemType::kI16:
+    case ElemType::kU16: return 2;
+    case ElemType::kI32: return 4;
+  }
+  return 4;
+}
 
 // A rows x cols matrix of integers in memory; row r starts `stride` elements
 // after row r - 1. The view does not own the data.
@@ -73,6 +83,12 @@ void for_each_row(const MatrixView& v, F&& f) {
     case ElemType::kI32: go(static_cast<const int32_t*>(v.data)); break;
   }
 }
+
+// sums[r] = the exact sum of row r of v (any element type), vectorised for
+// 8- and 16-bit elements: a layer whose weights have a zero point needs its
+// activations' row sums, and a plain loop widening bytes to 64 bits was 28%
+// of the 1-bit MLP's batch.
+void sum_rows(const MatrixView& v, int64_t* sums);
 
 // Throws a clear error naming `what` (e.g. "activations") if any value lies
 // outside format f.

@@ -210,6 +210,60 @@ bool BytePlanes(const RowBlock<uint8_t, uint64_t>& b, const ByteRowSpec& spec, i
   return worst <= spec.check_span;
 }
 
+// Exact row sums of bytes: values ^ flip are summed as unsigned bytes
+// (flip 0x80 turns int8 into uint8 + 128), 8 at a time into 64-bit lanes.
+void SumByteRows(const uint8_t* base, size_t rows, size_t cols, size_t stride, uint8_t flip, int64_t* sums) {
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<uint8_t> d;
+  const hn::Repartition<uint64_t, decltype(d)> d64;
+  const size_t N = hn::Lanes(d);
+  const auto vflip = hn::Set(d, flip);
+#endif
+  for (size_t r = 0; r < rows; ++r) {
+    const uint8_t* row = base + r * stride;
+    size_t i = 0;
+    uint64_t total = 0;
+#if HWY_TARGET != HWY_SCALAR
+    auto vsum = hn::Zero(d64);
+    for (; i + N <= cols; i += N) vsum = hn::Add(vsum, hn::SumsOf8(hn::Xor(hn::LoadU(d, row + i), vflip)));
+    total = hn::GetLane(hn::SumOfLanes(d64, vsum));
+#endif
+    for (; i < cols; ++i) total += static_cast<uint8_t>(row[i] ^ flip);
+    sums[r] = static_cast<int64_t>(total);
+  }
+}
+
+// Exact row sums of 16-bit words: values ^ flip are summed as int16 (flip
+// 0x8000 turns uint16 into int16 - 32768), pairwise into 32-bit lanes that
+// are moved into 64 bits before they could overflow.
+void SumWordRows(const int16_t* base, size_t rows, size_t cols, size_t stride, uint16_t flip, int64_t* sums) {
+#if HWY_TARGET != HWY_SCALAR
+  const hn::ScalableTag<int16_t> d;
+  const hn::Repartition<int32_t, decltype(d)> d32;
+  const size_t N = hn::Lanes(d);
+  const auto vflip = hn::Set(d, static_cast<int16_t>(flip)), ones = hn::Set(d, int16_t{1});
+  // A 32-bit lane gains at most 2 * 32768 per step.
+  constexpr size_t kStepsPerFlush = size_t{1} << 14;
+#endif
+  for (size_t r = 0; r < rows; ++r) {
+    const int16_t* row = base + r * stride;
+    size_t i = 0;
+    int64_t total = 0;
+#if HWY_TARGET != HWY_SCALAR
+    while (i + N <= cols) {
+      auto s0 = hn::Zero(d32), s1 = hn::Zero(d32);
+      for (size_t step = 0; step < kStepsPerFlush && i + N <= cols; ++step, i += N)
+        s0 = hn::ReorderWidenMulAccumulate(d32, hn::Xor(hn::LoadU(d, row + i), vflip), ones, s0, s1);
+      HWY_ALIGN int32_t lanes[hn::MaxLanes(d32)];
+      hn::Store(hn::Add(s0, s1), d32, lanes);
+      for (size_t l = 0; l < hn::Lanes(d32); ++l) total += lanes[l];
+    }
+#endif
+    for (; i < cols; ++i) total += static_cast<int16_t>(row[i] ^ static_cast<int16_t>(flip));
+    sums[r] = total;
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace bitlane::swar::detail
 HWY_AFTER_NAMESPACE();
@@ -223,6 +277,8 @@ HWY_EXPORT(BiasBytes);
 HWY_EXPORT(BiasWords);
 HWY_EXPORT(CheckBytes);
 HWY_EXPORT(BytePlanes);
+HWY_EXPORT(SumByteRows);
+HWY_EXPORT(SumWordRows);
 
 bool bias_bytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec, size_t padded,
                 int64_t* sums) {
@@ -237,6 +293,13 @@ bool bias_words(const RowBlock<uint16_t, uint16_t>& b, const WordRowSpec& spec, 
 bool byte_planes(const RowBlock<uint8_t, uint64_t>& b, const ByteRowSpec& spec, int planes,
                  size_t kw) {
   return HWY_DYNAMIC_DISPATCH(BytePlanes)(b, spec, planes, kw);
+}
+
+void sum_byte_rows(const uint8_t* base, size_t rows, size_t cols, size_t stride, uint8_t flip, int64_t* sums) {
+  HWY_DYNAMIC_DISPATCH(SumByteRows)(base, rows, cols, stride, flip, sums);
+}
+void sum_word_rows(const int16_t* base, size_t rows, size_t cols, size_t stride, uint16_t flip, int64_t* sums) {
+  HWY_DYNAMIC_DISPATCH(SumWordRows)(base, rows, cols, stride, flip, sums);
 }
 
 }  // namespace bitlane::swar::detail

@@ -43,4 +43,9 @@ bool check_bytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec);
 bool byte_planes(const RowBlock<uint8_t, uint64_t>& b, const ByteRowSpec& spec, int planes,
                  size_t kw);
 
+// Exact sums of rows (row r at base + r * stride elements) of the values
+// XORed with flip: bytes as unsigned, words as signed (swar::sum_rows).
+void sum_byte_rows(const uint8_t* base, size_t rows, size_t cols, size_t stride, uint8_t flip, int64_t* sums);
+void sum_word_rows(const int16_t* base, size_t rows, size_t cols, size_t stride, uint16_t flip, int64_t* sums);
+
 }  // namespace bitlane::swar::detail

@@ -1,12 +1,15 @@
 // The per-target activation packers (swar/pack_kernels.h) against plain
 // loops, on every SIMD target: biased bytes and words with zero tails, row
-// sums, range checks at both ends of the span, bit planes. Row lengths run
-// across the vector widths (16..64 bytes) and their tails.
+// sums, range checks at both ends of the span, bit planes, swar::sum_rows
+// over every element type. Row lengths run across the vector widths
+// (16..64 bytes) and their tails.
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <random>
 #include <vector>
 
+#include "swar/int_format.h"
 #include "swar/pack_kernels.h"
 #include "tests/simd_targets.h"
 
@@ -150,5 +153,56 @@ TEST_CASE("pack kernels: bit planes of signed bytes, tails zero-padded inside th
       src[2 * stride + k - 1] = 4;  // one past the largest
       CHECK_FALSE(byte_planes({src.data(), stride, dst.data(), row_words, rows, k}, spec, planes, kw));
     }
+  });
+}
+
+TEST_CASE("row sums: every element type, exact at the extremes, equal to a plain loop on every target") {
+  using bitlane::swar::ElemType;
+  using bitlane::swar::MatrixView;
+  // Rows of random values, then rows of the type's minimum and maximum (the
+  // sums that widen furthest), read at a stride longer than the row.
+  auto check = [](auto tag, ElemType type, std::mt19937& rng) {
+    using T = decltype(tag);
+    constexpr int64_t lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+    for (size_t k : {size_t{0}, size_t{1}, size_t{7}, size_t{16}, size_t{31}, size_t{32}, size_t{33}, size_t{63},
+                     size_t{64}, size_t{65}, size_t{127}, size_t{200}, size_t{784}, size_t{5000}}) {
+      CAPTURE(k);
+      const size_t rows = 5, stride = k + 3;
+      std::vector<T> m(rows * stride, T{17});  // the gaps must not be summed
+      for (size_t r = 0; r < rows; ++r)
+        for (size_t c = 0; c < k; ++c)
+          m[r * stride + c] = static_cast<T>(r == 3 ? lo : r == 4 ? hi : lo + static_cast<int64_t>(rng() % (hi - lo + 1)));
+      std::vector<int64_t> sums(rows, -1);
+      bitlane::swar::sum_rows(MatrixView{m.data(), type, rows, k, stride}, sums.data());
+      for (size_t r = 0; r < rows; ++r) {
+        int64_t want = 0;
+        for (size_t c = 0; c < k; ++c) want += m[r * stride + c];
+        CHECK_MESSAGE(sums[r] == want, "row " << r);
+      }
+    }
+  };
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    std::mt19937 rng(8);
+    check(uint8_t{}, ElemType::kU8, rng);
+    check(int8_t{}, ElemType::kI8, rng);
+    check(int16_t{}, ElemType::kI16, rng);
+    check(uint16_t{}, ElemType::kU16, rng);
+    check(int32_t{}, ElemType::kI32, rng);
+  });
+}
+
+TEST_CASE("row sums: 16-bit rows long enough to need the 64-bit flush") {
+  // A 32-bit lane takes two words per step: 2^22 words at -32768 would reach
+  // -2^32 or beyond in one lane on every target without the flush.
+  using bitlane::swar::ElemType;
+  bitlane::test::for_each_simd_target([](const std::string&) {
+    const size_t k = size_t{1} << 22;
+    std::vector<int16_t> lows(k, -32768);
+    std::vector<uint16_t> highs(k, 65535);
+    int64_t s = 0;
+    bitlane::swar::sum_rows({lows.data(), ElemType::kI16, 1, k, k}, &s);
+    CHECK(s == -32768 * static_cast<int64_t>(k));
+    bitlane::swar::sum_rows({highs.data(), ElemType::kU16, 1, k, k}, &s);
+    CHECK(s == 65535 * static_cast<int64_t>(k));
   });
 }
