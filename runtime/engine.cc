@@ -232,6 +232,12 @@ std::vector<Tensor> calibration_tensor(const Model& model, Tensor x, bool u8_pix
   return one_tensor(std::move(x));
 }
 
+int64_t Engine::weight_bytes() const {
+  int64_t sum = 0;
+  for (const auto& op : ops_) sum += op->weight_bytes();
+  return sum;
+}
+
 std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
                                             const EngineOptions& options, const Executor& ex) {
   auto e = std::shared_ptr<Engine>(new Engine());

@@ -48,6 +48,8 @@ class Engine {
   // Bytes of the largest tensor of one sample; 0 when a batch cannot be
   // split into micro-batches (a stateful op carries state across calls).
   int64_t sample_bytes() const { return sample_bytes_; }
+  // Bytes of all layers' weights at the plan (Op::weight_bytes).
+  int64_t weight_bytes() const;
   int64_t micro_batch() const { return micro_batch_; }
 
  private:

@@ -19,11 +19,13 @@ struct MicroBatches {
 };
 
 // `sample_bytes`: the largest tensor of one sample, in bytes (0: the model
-// cannot be split, e.g. stateful); `fixed` > 0 forces micro-batches of that
-// many samples, < 0 never splits, 0 chooses: micro-batches whose largest
-// tensor fills at most half of `cache_bytes`, and -- for image-sized samples
-// -- at least one per thread, their count a multiple of the threads.
-MicroBatches plan_micro_batches(int64_t batch, int threads, int64_t sample_bytes, int64_t cache_bytes,
-                                int64_t fixed = 0);
+// cannot be split, e.g. stateful); `weight_bytes`: the model's weights at
+// its plan; `fixed` > 0 forces micro-batches of that many samples, < 0 never
+// splits, 0 chooses: micro-batches whose largest tensor fills at most half
+// of `cache_bytes`, and at least one per thread, their count a multiple of
+// the threads -- for small samples (an MLP's rows) only when every thread
+// gets a few and the weights are not too large to stream on every thread.
+MicroBatches plan_micro_batches(int64_t batch, int threads, int64_t sample_bytes, int64_t weight_bytes,
+                                int64_t cache_bytes, int64_t fixed = 0);
 
 }  // namespace bitlane

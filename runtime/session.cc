@@ -18,7 +18,7 @@ struct Session::Worker {
 };
 
 Session::Session(std::shared_ptr<const Engine> engine)
-    : engine_(std::move(engine)), runner_(engine_->model(), engine_->ops()) {}
+    : engine_(std::move(engine)), runner_(engine_->model(), engine_->ops()), weight_bytes_(engine_->weight_bytes()) {}
 
 Session::~Session() = default;
 
@@ -39,8 +39,8 @@ const std::vector<const Tensor*>& Session::run(const std::vector<Tensor>& inputs
   static const int64_t cache = l2_cache_bytes();
   const int64_t batch = runner_.check_inputs(inputs);
   last_split_ = observer_ ? MicroBatches{batch, 1}
-                          : plan_micro_batches(batch, ex.threads(), engine_->sample_bytes(), cache,
-                                               engine_->micro_batch());
+                          : plan_micro_batches(batch, ex.threads(), engine_->sample_bytes(), weight_bytes_,
+                                               cache, engine_->micro_batch());
   outputs_.clear();
   if (last_split_.count > 1) {
     run_micro_batches(inputs, batch, ex);

@@ -54,6 +54,7 @@ class Session {
   std::vector<ops::LayerStats> stats_;
   bool profiling_ = false, counting_ = false;
   MicroBatches last_split_;
+  int64_t weight_bytes_ = 0;  // the engine's, for the micro-batch plan
   std::mutex workers_mutex_;
   std::vector<std::unique_ptr<Worker>> idle_;  // workers not running a micro-batch
   std::vector<std::vector<Tensor>> parts_;     // each micro-batch's outputs
