@@ -71,6 +71,9 @@ struct DotArgs {
   // The real output columns (0: not known). Columns from n on are padding of
   // the last block: kernels may leave their sums at anything.
   size_t n = 0;
+  // Nibble weights (kNibbles4) multiplied as stored, w' + 8: row_init then
+  // already holds - 8 * (the row's sum of a'), set by run_dot_tile.
+  bool stored_nibbles = false;
 };
 using DotKernel = void (*)(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
                            size_t ku1, int32_t* out, size_t ldo);

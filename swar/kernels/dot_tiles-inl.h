@@ -159,8 +159,11 @@ struct ByteWeights {
 // Nibbles (dot_family.h, kNibbles4): unit k is the low (even k) or high
 // nibbles of pair k / 2, stored + 8. Three instructions per vector (shift,
 // mask, subtract) buy half the weight bytes: GEMVs, which stream weights
-// from L2, read half as much.
-struct NibbleWeights {
+// from L2, read half as much. kMinus8 false reads them as stored, w' + 8 in
+// [0, 15], for callers whose accumulators start 8 * (the row's sum of a')
+// lower (DotArgs::stored_nibbles): one instruction less per weight vector.
+template <bool kMinus8>
+struct NibbleWeightsOf {
   static constexpr bool kPairs = true;  // Raw + Low + High: both units of a pair from one load
   template <class D32>
   static HWY_INLINE hn::Vec<D32> Raw(D32 d32, const uint8_t* col, size_t k) {
@@ -178,7 +181,7 @@ struct NibbleWeights {
   static HWY_INLINE hn::Vec<D32> Load(D32 d32, const uint8_t* col, size_t k) {
     return Nibbles(d32, Raw(d32, col, k), static_cast<int>(k & 1) * 4);
   }
-  // The nibbles at `shift` of each byte, minus 8.
+  // The nibbles at `shift` of each byte (minus 8 if kMinus8).
   template <class D32, class V>
   static HWY_INLINE V Nibbles(D32 d32, V raw, int shift) {
 #if HWY_TARGET == HWY_SCALAR
@@ -186,17 +189,20 @@ struct NibbleWeights {
     // mask, so the bytewise - 8 below never borrows across bytes).
     uint32_t x = static_cast<uint32_t>(hn::GetLane(raw));
     x = (x >> shift) & 0x0F0F0F0Fu;
-    x = ((x | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
+    if (kMinus8) x = ((x | 0x80808080u) - 0x08080808u) ^ 0x80808080u;
     return hn::Set(d32, static_cast<int32_t>(x));
 #else
     const hn::Repartition<uint16_t, D32> d16;
     const hn::Repartition<int8_t, D32> d8;
     const auto v = hn::BitCast(d16, raw);
     const auto n = hn::And(shift ? hn::ShiftRight<4>(v) : v, hn::Set(d16, uint16_t{0x0F0F}));
+    if (!kMinus8) return hn::BitCast(d32, n);
     return hn::BitCast(d32, hn::Sub(hn::BitCast(d8, n), hn::Set(d8, int8_t{8})));
 #endif
   }
 };
+using NibbleWeights = NibbleWeightsOf<true>;
+using StoredNibbleWeights = NibbleWeightsOf<false>;
 
 HWY_INLINE uint32_t LoadU32(const void* p) {
   uint32_t x;
@@ -308,14 +314,30 @@ struct DotTiles {
       // vectors W0..W3 (WLOAD declares them, or they exist already).
 #define BL_LOAD_A(R) \
   const V a##R = (R < MR) ? hn::Set(d32, static_cast<int32_t>(LoadU32(arow[R] + a_off))) : zero;
-#define BL_STEP_WITH(I, W0, W1, W2, W3)                                                              \
-  if constexpr (I < MR * NV)                                                                         \
-    c##I = Product::Step(d32, Pick16<I / NV>(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, \
-                                              a14, a15),                                             \
-                         Pick4<I % NV>(W0, W1, W2, W3), c##I);
-#define BL_STEP(I) BL_STEP_WITH(I, w0, w1, w2, w3)
-#define BL_STEP_LO(I) BL_STEP_WITH(I, lo0, lo1, lo2, lo3)
-#define BL_STEP_HI(I) BL_STEP_WITH(I, hi0, hi1, hi2, hi3)
+#define BL_STEP_INTO(ACC, I, W0, W1, W2, W3)                                                     \
+  if constexpr (I < MR * NV)                                                                     \
+    ACC##I = Product::Step(d32, Pick16<I / NV>(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, \
+                                                a14, a15),                                       \
+                           Pick4<I % NV>(W0, W1, W2, W3), ACC##I);
+      // Small tiles of nibble weights (a GEMV: 1 row x 4 vectors) give the
+      // high unit of each pair its own accumulators (h), added at the end:
+      // with one set, each accumulator took two dependent dot products per
+      // weight load and the loop waited on their latency (1x784x512 at 4
+      // bits: 388 -> 461 GOPS). Byte weights lost with the same split
+      // (1x784x512 at 8 bits: 301 -> 224 GOPS), so they keep one set.
+      constexpr bool kSplit = Weights::kPairs && 2 * MR * NV <= kDotMaxAcc;
+#define BL_DECL_H(I) V h##I = zero;
+      BL_FOR_16(BL_DECL_H)
+#undef BL_DECL_H
+#define BL_STEP(I) BL_STEP_INTO(c, I, w0, w1, w2, w3)
+#define BL_STEP_LO(I) BL_STEP_INTO(c, I, lo0, lo1, lo2, lo3)
+#define BL_STEP_H_WITH(I, W0, W1, W2, W3)      \
+  if constexpr (kSplit) {                      \
+    BL_STEP_INTO(h, I, W0, W1, W2, W3)         \
+  } else {                                     \
+    BL_STEP_INTO(c, I, W0, W1, W2, W3)         \
+  }
+#define BL_STEP_HI(I) BL_STEP_H_WITH(I, hi0, hi1, hi2, hi3)
 #define BL_LOAD_W(J) const V w##J = (J < NV) ? Weights::Load(d32, wcol[J], ku) : zero;
 #define BL_NO_LOAD(J)
 #define BL_UNIT(KU, WLOAD, STEP)                                                  \
@@ -345,12 +367,16 @@ struct DotTiles {
 #undef BL_NO_LOAD
 #undef BL_LOAD_W
 #undef BL_STEP_HI
+#undef BL_STEP_H_WITH
 #undef BL_STEP_LO
 #undef BL_STEP
-#undef BL_STEP_WITH
+#undef BL_STEP_INTO
 #undef BL_LOAD_A
-#define BL_STORE(I) \
-  if constexpr (I < MR * NV) hn::StoreU(c##I, d32, orow + (I / NV) * ldo + (I % NV) * L);
+#define BL_STORE(I)                                                            \
+  if constexpr (I < MR * NV) {                                                 \
+    if constexpr (kSplit) c##I = hn::Add(c##I, h##I);                          \
+    hn::StoreU(c##I, d32, orow + (I / NV) * ldo + (I % NV) * L);               \
+  }
       BL_FOR_16(BL_STORE)
 #undef BL_STORE
     }

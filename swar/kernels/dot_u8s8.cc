@@ -44,7 +44,10 @@ void DotU7S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t co
 }
 void DotU8S4Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
-  Tiles<BytesProduct, NibbleWeights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  if (g.stored_nibbles)  // packed rows only (dot_family.cc)
+    DotTiles<BytesProduct, false, StoredNibbleWeights>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  else
+    Tiles<BytesProduct, NibbleWeights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
 }  // namespace HWY_NAMESPACE
