@@ -5,9 +5,10 @@
 //
 // Why not rounds of parallel_for with the writing in between: every round
 // ends in a barrier, so the faster thread waits for the slower batch (file
-// reads vary) and for the serial writing. LeNet at 4 bits read 30,000 images
-// with 2 threads 1.31-1.34x faster than with one that way, and perf showed
-// ~20% of the time spinning in the scheduler.
+// reads vary) and for the serial writing; perf showed ~20% of a 2-thread run
+// spinning in the scheduler. LeNet at 4 bits, 30,000 images, 2 threads:
+// 108-116k images/s in rounds, 116-125k through this pipeline (interleaved
+// runs, bench/README.md, sixteenth session).
 //
 // Contract:
 // - work(i, worker) runs once per item; `worker` is in [0, ex.threads()) and

@@ -171,7 +171,8 @@ TEST_CASE("row sums: every element type, exact at the extremes, equal to a plain
       std::vector<T> m(rows * stride, T{17});  // the gaps must not be summed
       for (size_t r = 0; r < rows; ++r)
         for (size_t c = 0; c < k; ++c)
-          m[r * stride + c] = static_cast<T>(r == 3 ? lo : r == 4 ? hi : lo + static_cast<int64_t>(rng() % (hi - lo + 1)));
+          m[r * stride + c] =
+              static_cast<T>(r == 3 ? lo : r == 4 ? hi : lo + static_cast<int64_t>(rng() % (hi - lo + 1)));
       std::vector<int64_t> sums(rows, -1);
       bitlane::swar::sum_rows(MatrixView{m.data(), type, rows, k, stride}, sums.data());
       for (size_t r = 0; r < rows; ++r) {
