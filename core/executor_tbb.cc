@@ -1,8 +1,10 @@
 // oneTBB backend: one task arena per executor, so an executor's thread count
 // is a hard limit even when several executors live in one process.
 #include <algorithm>
+#include <memory>
 
 #include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
@@ -11,7 +13,19 @@
 namespace bitlane {
 
 struct Executor::Backend {
-  explicit Backend(int threads) : arena(threads) {}
+  explicit Backend(int threads)
+      : more_than_cores(threads > tbb::this_task_arena::max_concurrency()
+                            ? std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                                    static_cast<size_t>(threads))
+                            : nullptr),
+        arena(threads) {}
+  // More threads than the process may use (`--threads 3` on 2 cores): oneTBB
+  // caps its workers at the cores and printed "TBB Warning: The number of
+  // workers is currently limited to 1" on the user's terminal, running fewer
+  // threads than asked. Raising the cap while this executor lives gives the
+  // threads asked for (results never depend on how many run). Of several
+  // such executors alive at once, oneTBB applies the smallest cap.
+  std::unique_ptr<tbb::global_control> more_than_cores;  // before the arena: outlives it
   tbb::task_arena arena;
 };
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -102,4 +103,23 @@ TEST_CASE("executor: many short jobs in a row, and executors used from several t
     });
   for (auto& u : users) u.join();
   for (long s : per_thread) CHECK(s == 200L * (49 * 50 / 2));
+}
+
+TEST_CASE("executor: more threads than cores run side by side, as asked") {
+  // oneTBB caps its workers at the cores unless told otherwise (and then
+  // printed a warning and ran fewer threads than asked). Each chunk waits,
+  // up to a deadline, until every thread holds one: only that many threads
+  // running at once get there.
+  const int threads = Executor::hardware_threads() + 2;
+  const Executor ex(threads);
+  std::atomic<int> active{0}, most{0};
+  ex.parallel_for(static_cast<size_t>(threads), 1, [&](size_t, size_t) {
+    const int now = ++active;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (most.load() < threads && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    --active;
+  });
+  CHECK(most.load() == threads);
 }
