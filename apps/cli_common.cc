@@ -38,7 +38,7 @@ std::string resolve_model_path(const std::string& arg) {
 
 void add_model_options(cxxopts::Options& opts) {
   opts.add_options("model")
-      ("quant", "quantization plan: fp32, N, wNaM, wNaM,first=fp32,last=fp32,calib=mse, "
+      ("quant", "quantization plan: fp32, N, wNaM, wNaM,first=fp32,last=fp32,calib=mse,wclip=mse, "
                 "or JSON (default: the model's own plan)", cxxopts::value<std::string>())
       ("bits", "shorthand for --quant N: N-bit weights and activations", cxxopts::value<int>())
       ("threads", "worker threads (0 = all cores)", cxxopts::value<int>()->default_value("0"));

@@ -150,6 +150,7 @@ def plan_seeds():
         "drq": b"scheme=drq,drq_r=4,drq_t=0.5",
         "layers": b"w8a8,{fc1=fp32},{fc2=w2a4}",
         "calib": b"w4a8,calib=mse",
+        "wclip": b"w2a4,wclip=mse,granularity=per_tensor",
         "json": b'{"default":{"scheme":"uniform","weight_bits":3},"layers":{"fc":{"scheme":"fp32"}}}',
     }
 

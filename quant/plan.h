@@ -27,15 +27,20 @@ class Scheme;
 
 enum class Granularity { kPerTensor, kPerChannel };
 enum class Calibration { kMinMax, kPercentile, kMse };
+// How a uniform weight grid is scaled: to the largest |w| of its channel
+// (or tensor), or to the clipped range with the least squared error.
+enum class WeightClip { kMax, kMse };
 
 // The options of each scheme (quant/schemes/<scheme>.cc says what they mean).
 struct Fp32Options {
   bool operator==(const Fp32Options&) const = default;
 };
 // Grids fixed by training (quant/trained_grid.h), used instead of weight
-// scaling and activation calibration when present.
+// scaling and activation calibration when present; otherwise the weights'
+// grid is scaled by `weight_clip`.
 struct UniformOptions {
   std::optional<TrainedGrid> weights, activations;
+  WeightClip weight_clip = WeightClip::kMax;
   bool operator==(const UniformOptions&) const = default;
 };
 // Term quantization: weights keep `budget` terms per `group` values along the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
 #include "quant/quantize_kernels.h"
@@ -126,19 +127,51 @@ QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, co
     out.format = rows ? out.affine[0].format : swar::IntFormat{bits, g.is_signed};
     return out;
   }
+  // The grid for rows [r0, r1): scaled to their largest values, or, with
+  // wclip=mse, to that range times the factor f in (0, 1] whose grid gives
+  // the least squared error -- f in steps of 0.05, then 0.01 around the best.
+  // Scaled to the maximum, a signed 2-bit grid {-2, -1, 0, 1} x max|w| turns
+  // every |w| below max / 2 into 0: most of a layer (bundled MLP at w2a4:
+  // 20% top-1 with max, 84% with mse).
+  const bool clip_mse = plan.is<UniformOptions>() && plan.get<UniformOptions>().weight_clip == WeightClip::kMse;
+  std::vector<int16_t> trial;
+  auto grid_for = [&](int64_t r0, int64_t r1) {
+    auto [lo, hi] = range(r0, r1);
+    if (!clip_mse) return affine_for(lo, hi);
+    const float* x = w + r0 * cols;
+    const int64_t n = (r1 - r0) * cols;
+    trial.resize(static_cast<size_t>(n));
+    auto error = [&](int step) {  // f = step / 100
+      const float f = static_cast<float>(step) / 100.f;
+      const Affine a = affine_for(lo * f, hi * f);
+      quantize(x, n, a, trial.data());  // the SIMD quantizer: the same q as quantize_to
+      double e[4] = {};  // independent sums: the loop is not one chain of dependent adds
+      int64_t i = 0;
+      auto err = [&](int64_t k) {
+        const double d = static_cast<double>(x[k]) - dequantize(trial[static_cast<size_t>(k)], a);
+        return d * d;
+      };
+      for (; i + 4 <= n; i += 4)
+        for (int j = 0; j < 4; ++j) e[j] += err(i + j);
+      for (; i < n; ++i) e[0] += err(i);
+      return (e[0] + e[1]) + (e[2] + e[3]);
+    };
+    int best = 100;
+    double best_error = error(100);
+    auto consider = [&](int step) {
+      const double e = error(step);
+      if (e < best_error) best_error = e, best = step;  // ties keep the first tried
+    };
+    for (int step = 95; step >= 5; step -= 5) consider(step);
+    const int coarse = best;
+    for (int step = std::min(99, coarse + 4); step >= std::max(1, coarse - 4); --step)
+      if (step != coarse) consider(step);
+    const float f = static_cast<float>(best) / 100.f;
+    return affine_for(lo * f, hi * f);
+  };
   Affine tensor_affine;
-  if (!per_channel) {
-    auto [lo, hi] = range(0, rows);
-    tensor_affine = affine_for(lo, hi);
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    Affine a = tensor_affine;
-    if (per_channel) {
-      auto [lo, hi] = range(r, r + 1);
-      a = affine_for(lo, hi);
-    }
-    store_row(r, a);
-  }
+  if (!per_channel) tensor_affine = grid_for(0, rows);
+  for (int64_t r = 0; r < rows; ++r) store_row(r, per_channel ? grid_for(r, r + 1) : tensor_affine);
   out.format = rows ? out.affine[0].format : swar::IntFormat{bits, plan.weight_symmetric && bits > 1};
   return out;
 }

@@ -9,11 +9,19 @@
 namespace bitlane::quant {
 namespace {
 
+const char* const kWeightClips[] = {"max", "mse", nullptr};
+// Listed in a plan's JSON only when not max, so plans written before it
+// existed read and print as they did.
+const Setting kSettings[] = {
+    listed_if(choice_setting<&UniformOptions::weight_clip>("weight_clip", "wclip", kWeightClips),
+              [](const LayerPlan& p) { return p.get<UniformOptions>().weight_clip != WeightClip::kMax; }),
+};
+
 class UniformScheme final : public Scheme {
  public:
   const char* name() const override { return "uniform"; }
   SchemeOptions defaults() const override { return UniformOptions{}; }
-  std::span<const Setting> settings() const override { return {}; }
+  std::span<const Setting> settings() const override { return kSettings; }
   Execution execution() const override { return Execution::kInteger; }
   std::string describe(const LayerPlan& p) const override {
     std::string s = Scheme::describe(p);
@@ -22,6 +30,7 @@ class UniformScheme final : public Scheme {
     const auto& o = p.get<UniformOptions>();
     if (o.weights || o.activations) s += std::string(" trained grid (") + (o.weights ? "weights" : "") +
                                           (o.weights && o.activations ? ", " : "") + (o.activations ? "activations" : "") + ")";
+    if (!o.weights && o.weight_clip == WeightClip::kMse) s += " wclip=mse";
     return s + " " + calibration_name(p.calibration);
   }
   Affine activation_affine(float lo, float hi, const LayerPlan& p) const override {
@@ -32,6 +41,8 @@ class UniformScheme final : public Scheme {
   void finish(LayerPlan& p, const std::string& where) const override {
     const auto& o = p.get<UniformOptions>();
     if (o.weights) o.weights->check(p.weight_bits, where + ": 'weight_grid'");
+    if (o.weights && o.weight_clip != WeightClip::kMax)
+      fail(where + ": 'weight_clip'", "a trained weight grid is not scaled: leave weight_clip at max");
     if (o.activations) {
       o.activations->check(p.activation_bits, where + ": 'activation_grid'");
       if (o.activations->scale.size() != 1) fail(where + ": 'activation_grid'", "activations take one scale (per tensor)");

@@ -107,7 +107,7 @@ TEST_CASE("quantized models are bit-exact with the scalar reference GEMM") {
   Executor ex(1);
   const Tensor x = head(fashion_test().images, test::quick() ? 4 : 24);
   for (const char* name : kImageModels)
-    for (const char* plan : {"8", "w4a8", "3", "w2a4,first=fp32", "1", "scheme=term,w4a6,g=16,k=10,s=6",
+    for (const char* plan : {"8", "w4a8", "3", "w2a4,first=fp32", "w2a4,wclip=mse", "1", "scheme=term,w4a6,g=16,k=10,s=6",
                              "scheme=term,w4a8,g=8,k=12,s=3,enc=hese,ga=4,ka=8", "scheme=sdp,w4,sdp_g=4,sdp_k=3",
                              "scheme=drq,w4,drq_r=2,drq_t=0.3"}) {
       INFO(std::string(name) << " " << plan);
@@ -234,6 +234,22 @@ TEST_CASE("the README accuracy table is reproduced on the committed subsets") {
       INFO(name << " " << plan << ": subset " << subset << ", table " << full);
       CHECK(std::abs(subset - full) <= noise);
     }
+}
+
+TEST_CASE("accuracy: 2-bit weights scaled by least squared error keep the MLP and LeNet usable") {
+  // Scaled to max |w|, a signed 2-bit grid is {-2, -1, 0, 1} x max |w|: most
+  // weights round to 0 and the models guess (models/README.md). wclip=mse
+  // (quant/uniform.cc) clips the grid; measured on the committed subset.
+  Executor ex(2);
+  for (const char* name : {"mlp", "lenet"}) {
+    const double by_max = accuracy(run(engine_for(name, "w2a4", false, ex), accuracy_set().images, ex),
+                                   accuracy_set().labels);
+    const double by_mse = accuracy(run(engine_for(name, "w2a4,wclip=mse", false, ex), accuracy_set().images, ex),
+                                   accuracy_set().labels);
+    INFO(name << ": w2a4 top-1 " << by_max << " with max scaling, " << by_mse << " with wclip=mse");
+    CHECK(by_max < 0.4);
+    CHECK(by_mse > 0.7);
+  }
 }
 
 TEST_CASE("exponential layers: the exponent-domain path agrees with the decoded path") {
