@@ -20,6 +20,11 @@ import common
 
 PLANS = ["fp32", "8", "6", "4", "3", "2"]
 IMAGE_MODELS = ["mlp", "lenet", "resnet"]
+# The weight-clipping table (image models): weight grids scaled to max |w| or
+# clipped by least squared error, next to the plans above.
+CLIP_COLUMNS = [("4", "4"), ("4, mse", "4,wclip=mse"), ("3", "3"), ("3, mse", "3,wclip=mse"),
+                ("w2a4", "w2a4"), ("w2a4, mse", "w2a4,wclip=mse"), ("2", "2"), ("2, mse", "2,wclip=mse"),
+                ("2, both mse", "2,calib=mse,wclip=mse")]
 
 
 def bitlane_eval(exe, model, data, plan):
@@ -41,7 +46,7 @@ def main():
         common.write_safetensors(full, {"images": test_x[:, None, :, :], "labels": test_y})
         for name in IMAGE_MODELS:
             results[name] = {}
-            for plan in PLANS:
+            for plan in PLANS + [p for _, p in CLIP_COLUMNS if p not in PLANS]:
                 r = bitlane_eval(args.bitlane, os.path.join(args.models, name), full, plan)
                 results[name][plan] = {"top1": r["top1"], "images": r["images"]}
                 print(f"{name} {plan}: {100 * r['top1']:.2f}%", flush=True)
@@ -68,12 +73,17 @@ def main():
     if "char_lstm" in results:
         rows += "| char_lstm | bits per character (test.txt) | " + " | ".join(
             f"{results['char_lstm'][p]['bits_per_character']:.3f}" for p in PLANS) + " |\n"
+    clip = "| model | " + " | ".join(c for c, _ in CLIP_COLUMNS) + " |\n|---|" + "---:|" * len(CLIP_COLUMNS) + "\n"
+    for name in IMAGE_MODELS:
+        clip += f"| {name} | " + " | ".join(f"{100 * results[name][p]['top1']:.2f}" for _, p in CLIP_COLUMNS) + " |\n"
     readme = os.path.join(common.REPO, "models", "README.md")
     text = open(readme).read()
-    start, end = "<!-- accuracy table -->", "<!-- end accuracy table -->"
-    i, j = text.index(start) + len(start), text.index(end)
+    for marker, table in (("accuracy table", header + rows), ("weight clipping table", clip)):
+        start, end = f"<!-- {marker} -->", f"<!-- end {marker} -->"
+        i, j = text.index(start) + len(start), text.index(end)
+        text = text[:i] + "\n" + table + text[j:]
     with open(readme, "w") as f:
-        f.write(text[:i] + "\n" + header + rows + text[j:])
+        f.write(text)
     print("updated", readme)
 
 

@@ -216,14 +216,15 @@ TEST_CASE("fp32 accuracy on the 1000-image subset agrees with PyTorch's full tes
 
 TEST_CASE("the README accuracy table is reproduced on the committed subsets") {
   // models/accuracy.json holds the full-test-set numbers of models/README.md
-  // (models/scripts/accuracy_table.py); the subset must agree within three
-  // standard errors of a 1000-image estimate.
+  // (models/scripts/accuracy_table.py: the accuracy and weight clipping
+  // tables); the subset must agree within three standard errors of a
+  // 1000-image estimate.
   std::ifstream in(test::source_path("models/accuracy.json"));
   const auto table = nlohmann::json::parse(in);
   Executor ex(2);
   const double n = static_cast<double>(accuracy_set().images.dim(0));
   for (const char* name : kImageModels)
-    for (const char* plan : {"fp32", "8", "4", "2"}) {
+    for (const char* plan : {"fp32", "8", "4", "2", "3,wclip=mse", "w2a4,wclip=mse"}) {
       const double full = table[name][plan]["top1"].get<double>();
       const auto model = Model::load(test::model_path(name));
       EngineOptions o;
