@@ -133,13 +133,23 @@ QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, co
   // Scaled to the maximum, a signed 2-bit grid {-2, -1, 0, 1} x max|w| turns
   // every |w| below max / 2 into 0: most of a layer (bundled MLP at w2a4:
   // 20% top-1 with max, 84% with mse).
+  // Past 65536 values (a large tensor's one grid) the errors are measured on
+  // an evenly strided sample of them, which bounds the search's time.
   const bool clip_mse = plan.is<UniformOptions>() && plan.get<UniformOptions>().weight_clip == WeightClip::kMse;
+  constexpr int64_t kSample = 65536;
   std::vector<int16_t> trial;
+  std::vector<float> sample;
   auto grid_for = [&](int64_t r0, int64_t r1) {
     auto [lo, hi] = range(r0, r1);
     if (!clip_mse) return affine_for(lo, hi);
     const float* x = w + r0 * cols;
-    const int64_t n = (r1 - r0) * cols;
+    int64_t n = (r1 - r0) * cols;
+    if (n > kSample) {
+      sample.resize(static_cast<size_t>(kSample));
+      for (int64_t i = 0; i < kSample; ++i) sample[static_cast<size_t>(i)] = x[i * n / kSample];
+      x = sample.data();
+      n = kSample;
+    }
     trial.resize(static_cast<size_t>(n));
     auto error = [&](int step) {  // f = step / 100
       const float f = static_cast<float>(step) / 100.f;

@@ -42,10 +42,11 @@ double error_of(const std::vector<float>& w, const QuantizedWeights& qw, int64_t
 }
 
 // The least squared error of any grid the plan's scaling could take for rows
-// [r0, r1): their min/max range times every factor 0.001 .. 1, each grid
+// [r0, r1): their min/max range times every factor 1 / steps .. 1, each grid
 // built and applied by the public quantizer (a per-tensor plan on just
 // these rows is the same grid for the row range).
-double dense_best(const std::vector<float>& w, int64_t r0, int64_t r1, int64_t cols, LayerPlan plan) {
+double dense_best(const std::vector<float>& w, int64_t r0, int64_t r1, int64_t cols, LayerPlan plan,
+                  int steps = 1000) {
   plan.weight_granularity = Granularity::kPerTensor;
   plan.get<UniformOptions>().weight_clip = WeightClip::kMax;
   const float* x = w.data() + r0 * cols;
@@ -55,10 +56,10 @@ double dense_best(const std::vector<float>& w, int64_t r0, int64_t r1, int64_t c
   double best = std::numeric_limits<double>::infinity();
   std::vector<float> clipped(n);
   std::vector<int16_t> q(n);
-  for (int i = 1000; i >= 1; --i) {
+  for (int i = steps; i >= 1; --i) {
     // The plan's own grid for the range [lo f, hi f]: that of the values
     // clipped to it; then the values themselves on that grid.
-    const float f = static_cast<float>(i) / 1000.f;
+    const float f = static_cast<float>(i) / static_cast<float>(steps);
     for (size_t k = 0; k < n; ++k) clipped[k] = std::clamp(x[k], lo * f, hi * f);
     const Affine a = quantize_weights(clipped.data(), r1 - r0, cols, plan).affine[0];
     quantize(x, static_cast<int64_t>(n), a, q.data());
@@ -105,6 +106,22 @@ TEST_CASE("weight clipping: the mse grid is within 1% of the best of a dense sea
       }
     }
     CHECK(by_mse.format == by_max.format);
+  }
+}
+
+TEST_CASE("weight clipping: a tensor past the search's sample still gets a grid near the best") {
+  // 120000 values in one grid: the search scores an evenly strided sample of
+  // 65536 of them; its choice is scored here on all of them.
+  const int64_t rows = 300, cols = 400;
+  const std::vector<float> w = weights(rows, cols, 21);
+  for (const char* spec : {"w2a8,granularity=per_tensor", "w4a8,granularity=per_tensor"}) {
+    CAPTURE(spec);
+    const LayerPlan max_plan = QuantPlan::from_text(spec, {}).defaults;
+    const QuantizedWeights by_mse =
+        quantize_weights(w.data(), rows, cols, QuantPlan::from_text(std::string(spec) + ",wclip=mse", {}).defaults);
+    const double got = error_of(w, by_mse, 0, rows);
+    CHECK(got <= error_of(w, quantize_weights(w.data(), rows, cols, max_plan), 0, rows));
+    CHECK(got <= dense_best(w, 0, rows, cols, max_plan, 200) * 1.02);
   }
 }
 
