@@ -70,6 +70,80 @@ void quantize(const float* x, int64_t n, const Affine& a, int16_t* q) { detail::
 void quantize(const float* x, int64_t n, const Affine& a, uint8_t* q) { detail::quantize_u8(x, n, params(a), q); }
 void quantize(const float* x, int64_t n, const Affine& a, int8_t* q) { detail::quantize_i8(x, n, params(a), q); }
 
+namespace {
+
+// The weight grid whose ends are lo and hi (symmetric: the larger of |lo|, hi).
+Affine weight_grid(float lo, float hi, int bits, bool symmetric) {
+  Affine a;
+  const int64_t levels = (int64_t{1} << bits) - 1;
+  if (symmetric) {
+    const float m = std::max(-lo, hi);
+    if (bits == 1) {  // binary weights: -s / +s
+      a.format = {1, false};
+      a.mul = 2;
+      a.offset = 1;
+      a.scale = safe_scale(m);
+    } else {
+      a.format = {bits, true};
+      a.scale = safe_scale(m / static_cast<float>((int64_t{1} << (bits - 1)) - 1));
+    }
+  } else {
+    a.format = {bits, false};
+    a.scale = safe_scale((hi - lo) / static_cast<float>(levels));
+    a.offset = static_cast<int32_t>(std::clamp<float>(std::nearbyint(-lo / a.scale), 0.f,
+                                                      static_cast<float>(levels)));
+  }
+  return a;
+}
+
+// wclip=mse: the grid of [lo f, hi f] for the factor f in (0, 1] whose grid
+// gives x[0, n) the least squared error -- f in steps of 0.05, then 0.01
+// around the best. Scaled to the maximum, a signed 2-bit grid {-2, -1, 0, 1}
+// x max|w| turns every |w| below max / 2 into 0: most of a layer (bundled
+// MLP at w2a4: 20% top-1 with max, 84% with mse). Past 65536 values (a large
+// tensor's one grid) the errors are measured on an evenly strided sample,
+// which bounds the search's time.
+Affine least_error_grid(const float* x, int64_t n, float lo, float hi, int bits, bool symmetric) {
+  constexpr int64_t kSample = 65536;
+  std::vector<float> sample;
+  if (n > kSample) {
+    sample.resize(static_cast<size_t>(kSample));
+    for (int64_t i = 0; i < kSample; ++i) sample[static_cast<size_t>(i)] = x[i * n / kSample];
+    x = sample.data();
+    n = kSample;
+  }
+  std::vector<int16_t> q(static_cast<size_t>(n));
+  auto error = [&](int step) {  // f = step / 100
+    const float f = static_cast<float>(step) / 100.f;
+    const Affine a = weight_grid(lo * f, hi * f, bits, symmetric);
+    quantize(x, n, a, q.data());  // the SIMD quantizer: the same q as quantize_to
+    auto err = [&](int64_t k) {
+      const double d = static_cast<double>(x[k]) - dequantize(q[static_cast<size_t>(k)], a);
+      return d * d;
+    };
+    double e[4] = {};  // independent sums: the loop is not one chain of dependent adds
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (int j = 0; j < 4; ++j) e[j] += err(i + j);
+    for (; i < n; ++i) e[0] += err(i);
+    return (e[0] + e[1]) + (e[2] + e[3]);
+  };
+  int best = 100;
+  double best_error = error(100);
+  auto consider = [&](int step) {
+    const double e = error(step);
+    if (e < best_error) best_error = e, best = step;  // ties keep the first tried
+  };
+  for (int step = 95; step >= 5; step -= 5) consider(step);
+  const int coarse = best;
+  for (int step = std::min(99, coarse + 4); step >= std::max(1, coarse - 4); --step)
+    if (step != coarse) consider(step);
+  const float f = static_cast<float>(best) / 100.f;
+  return weight_grid(lo * f, hi * f, bits, symmetric);
+}
+
+}  // namespace
+
 QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, const LayerPlan& plan) {
   const int bits = plan.weight_bits;
   QuantizedWeights out;
@@ -88,28 +162,6 @@ QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, co
     }
     return std::pair<float, float>{lo, hi};
   };
-  auto affine_for = [&](float lo, float hi) {
-    Affine a;
-    const int64_t levels = (int64_t{1} << bits) - 1;
-    if (plan.weight_symmetric) {
-      const float m = std::max(-lo, hi);
-      if (bits == 1) {  // binary weights: -s / +s
-        a.format = {1, false};
-        a.mul = 2;
-        a.offset = 1;
-        a.scale = safe_scale(m);
-      } else {
-        a.format = {bits, true};
-        a.scale = safe_scale(m / static_cast<float>((int64_t{1} << (bits - 1)) - 1));
-      }
-    } else {
-      a.format = {bits, false};
-      a.scale = safe_scale((hi - lo) / static_cast<float>(levels));
-      a.offset = static_cast<int32_t>(std::clamp<float>(std::nearbyint(-lo / a.scale), 0.f,
-                                                        static_cast<float>(levels)));
-    }
-    return a;
-  };
 
   // Row r on grid a, with its integer sum.
   auto store_row = [&](int64_t r, const Affine& a) {
@@ -127,57 +179,11 @@ QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, co
     out.format = rows ? out.affine[0].format : swar::IntFormat{bits, g.is_signed};
     return out;
   }
-  // The grid for rows [r0, r1): scaled to their largest values, or, with
-  // wclip=mse, to that range times the factor f in (0, 1] whose grid gives
-  // the least squared error -- f in steps of 0.05, then 0.01 around the best.
-  // Scaled to the maximum, a signed 2-bit grid {-2, -1, 0, 1} x max|w| turns
-  // every |w| below max / 2 into 0: most of a layer (bundled MLP at w2a4:
-  // 20% top-1 with max, 84% with mse).
-  // Past 65536 values (a large tensor's one grid) the errors are measured on
-  // an evenly strided sample of them, which bounds the search's time.
   const bool clip_mse = plan.is<UniformOptions>() && plan.get<UniformOptions>().weight_clip == WeightClip::kMse;
-  constexpr int64_t kSample = 65536;
-  std::vector<int16_t> trial;
-  std::vector<float> sample;
   auto grid_for = [&](int64_t r0, int64_t r1) {
     auto [lo, hi] = range(r0, r1);
-    if (!clip_mse) return affine_for(lo, hi);
-    const float* x = w + r0 * cols;
-    int64_t n = (r1 - r0) * cols;
-    if (n > kSample) {
-      sample.resize(static_cast<size_t>(kSample));
-      for (int64_t i = 0; i < kSample; ++i) sample[static_cast<size_t>(i)] = x[i * n / kSample];
-      x = sample.data();
-      n = kSample;
-    }
-    trial.resize(static_cast<size_t>(n));
-    auto error = [&](int step) {  // f = step / 100
-      const float f = static_cast<float>(step) / 100.f;
-      const Affine a = affine_for(lo * f, hi * f);
-      quantize(x, n, a, trial.data());  // the SIMD quantizer: the same q as quantize_to
-      double e[4] = {};  // independent sums: the loop is not one chain of dependent adds
-      int64_t i = 0;
-      auto err = [&](int64_t k) {
-        const double d = static_cast<double>(x[k]) - dequantize(trial[static_cast<size_t>(k)], a);
-        return d * d;
-      };
-      for (; i + 4 <= n; i += 4)
-        for (int j = 0; j < 4; ++j) e[j] += err(i + j);
-      for (; i < n; ++i) e[0] += err(i);
-      return (e[0] + e[1]) + (e[2] + e[3]);
-    };
-    int best = 100;
-    double best_error = error(100);
-    auto consider = [&](int step) {
-      const double e = error(step);
-      if (e < best_error) best_error = e, best = step;  // ties keep the first tried
-    };
-    for (int step = 95; step >= 5; step -= 5) consider(step);
-    const int coarse = best;
-    for (int step = std::min(99, coarse + 4); step >= std::max(1, coarse - 4); --step)
-      if (step != coarse) consider(step);
-    const float f = static_cast<float>(best) / 100.f;
-    return affine_for(lo * f, hi * f);
+    return clip_mse ? least_error_grid(w + r0 * cols, (r1 - r0) * cols, lo, hi, bits, plan.weight_symmetric)
+                    : weight_grid(lo, hi, bits, plan.weight_symmetric);
   };
   Affine tensor_affine;
   if (!per_channel) tensor_affine = grid_for(0, rows);
