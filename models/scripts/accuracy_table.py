@@ -20,8 +20,8 @@ import common
 
 PLANS = ["fp32", "8", "6", "4", "3", "2"]
 IMAGE_MODELS = ["mlp", "lenet", "resnet"]
-# The weight-clipping table (image models): weight grids scaled to max |w| or
-# clipped by least squared error, next to the plans above.
+# The weight-clipping table: weight grids scaled to max |w| or clipped by
+# least squared error, next to the plans above.
 CLIP_COLUMNS = [("4", "4"), ("4, mse", "4,wclip=mse"), ("3", "3"), ("3, mse", "3,wclip=mse"),
                 ("w2a4", "w2a4"), ("w2a4, mse", "w2a4,wclip=mse"), ("2", "2"), ("2, mse", "2,wclip=mse"),
                 ("2, both mse", "2,calib=mse,wclip=mse")]
@@ -54,7 +54,7 @@ def main():
     if os.path.exists(lstm):
         test_txt = os.path.join(common.WIKITEXT_DIR, "test.txt")
         results["char_lstm"] = {}
-        for plan in PLANS:
+        for plan in PLANS + [p for _, p in CLIP_COLUMNS if p not in PLANS]:
             r = bitlane_eval(args.bitlane, lstm, test_txt, plan)
             results["char_lstm"][plan] = {"bits_per_character": r["bits_per_character"],
                                           "characters": r["characters"]}
@@ -73,9 +73,14 @@ def main():
     if "char_lstm" in results:
         rows += "| char_lstm | bits per character (test.txt) | " + " | ".join(
             f"{results['char_lstm'][p]['bits_per_character']:.3f}" for p in PLANS) + " |\n"
-    clip = "| model | " + " | ".join(c for c, _ in CLIP_COLUMNS) + " |\n|---|" + "---:|" * len(CLIP_COLUMNS) + "\n"
+    clip = "| model | metric | " + " | ".join(c for c, _ in CLIP_COLUMNS) + " |\n|---|---|" + "---:|" * len(
+        CLIP_COLUMNS) + "\n"
     for name in IMAGE_MODELS:
-        clip += f"| {name} | " + " | ".join(f"{100 * results[name][p]['top1']:.2f}" for _, p in CLIP_COLUMNS) + " |\n"
+        clip += f"| {name} | top-1 % | " + " | ".join(
+            f"{100 * results[name][p]['top1']:.2f}" for _, p in CLIP_COLUMNS) + " |\n"
+    if "char_lstm" in results:
+        clip += "| char_lstm | bits per character | " + " | ".join(
+            f"{results['char_lstm'][p]['bits_per_character']:.3f}" for _, p in CLIP_COLUMNS) + " |\n"
     readme = os.path.join(common.REPO, "models", "README.md")
     text = open(readme).read()
     for marker, table in (("accuracy table", header + rows), ("weight clipping table", clip)):
