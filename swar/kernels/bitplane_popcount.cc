@@ -15,6 +15,7 @@
 
 #ifndef BITLANE_SWAR_BITPLANE_POPCOUNT_ARGS_
 #define BITLANE_SWAR_BITPLANE_POPCOUNT_ARGS_
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -75,8 +76,30 @@ constexpr int kMaxVecs = 4;
 using tiles::kTileRows;
 using tiles::kTileVecs;
 
-// One pass per plane pair keeps a single accumulator per output; the pass
-// result is then shifted into the int64 tile.
+// The k loop of one plane pair (i, j): each accumulator gains (OP = Add) or
+// loses (OP = Sub, a negative pair) popcount(A_i & W_j) of its row and columns.
+#define BL_LOAD_A(R) \
+  const auto a##R = (R < MR) ? hn::Set(du, ap[R < MR ? R : 0][k]) : hn::Zero(du);
+#define BL_LOAD_W(V) \
+  const auto w##V = (V < NV) ? hn::LoadU(du, wp[V < NV ? V : 0] + k * kBitSerialBlock) : hn::Zero(du);
+#define BL_STEP_ADD(R, V) \
+  if constexpr (R < MR && V < NV) c##R##V = hn::Add(c##R##V, hn::PopulationCount(hn::And(a##R, w##V)));
+#define BL_STEP_SUB(R, V) \
+  if constexpr (R < MR && V < NV) c##R##V = hn::Sub(c##R##V, hn::PopulationCount(hn::And(a##R, w##V)));
+#define BL_PLANE_PAIR_LOOP(STEP)   \
+  for (size_t k = 0; k < kw; ++k) { \
+    BL_FOR_ROWS(BL_LOAD_A)          \
+    BL_FOR_VECS(BL_LOAD_W)          \
+    BL_FOR_TILE(STEP)               \
+  }
+
+// The plane pairs' weights 2^(i+j) are applied by Horner's rule: pairs are
+// visited by s = i + j from the top down, and the accumulators double
+// between two values of s. So every pair adds its popcounts straight into
+// the one accumulator per output, which stays in a register from the first
+// pair to the store into C (no pass is folded through memory; with short K,
+// a per-pass fold cost ~30% of the kernel). Sums wrap in uint64 lanes, which
+// is exact: the true sums fit in int64.
 template <int MR, int NV>
 struct BitSerialTile {
   static void Run(size_t m, size_t v, const BitSerialArgs& g, const BitSerialOut& out) {
@@ -85,9 +108,6 @@ struct BitSerialTile {
     const size_t L = hn::Lanes(du);
     const size_t per_block = kBitSerialBlock / L;
     const size_t kw = g.kw;
-    // Sums of the plane-pair passes; each output is written to C once.
-    HWY_ALIGN int64_t tile[kTileRows * kTileVecs * kBitSerialBlock] = {};
-    const size_t ldt = NV * L;
 
     const uint64_t* wcol[kTileVecs] = {};
     for (int c = 0; c < NV; ++c) {
@@ -97,52 +117,42 @@ struct BitSerialTile {
     const uint64_t* arow[kTileRows] = {};
     for (int r = 0; r < MR; ++r) arow[r] = g.a + (m + r) * g.a_row_words;
 
-    for (int i = 0; i < g.a_planes; ++i) {
-      for (int j = 0; j < g.w_planes; ++j) {
 #define BL_DECL(R, V) auto c##R##V = hn::Zero(du);
-        BL_FOR_TILE(BL_DECL)
+    BL_FOR_TILE(BL_DECL)
 #undef BL_DECL
+    const int top = g.a_planes + g.w_planes - 2;
+    for (int s = top; s >= 0; --s) {
+      if (s != top) {
+#define BL_DOUBLE(R, V) \
+  if constexpr (R < MR && V < NV) c##R##V = hn::Add(c##R##V, c##R##V);
+        BL_FOR_TILE(BL_DOUBLE)
+#undef BL_DOUBLE
+      }
+      const int i_first = std::max(0, s - (g.w_planes - 1));
+      const int i_last = std::min(g.a_planes - 1, s);
+      for (int i = i_first; i <= i_last; ++i) {
+        const int j = s - i;
         const uint64_t* ap[kTileRows] = {};
         for (int r = 0; r < MR; ++r) ap[r] = arow[r] + static_cast<size_t>(i) * kw;
-        const size_t wplane = static_cast<size_t>(j) * kw * kBitSerialBlock;
-        for (size_t k = 0; k < kw; ++k) {
-#define BL_LOAD_A(R) \
-  const auto a##R = (R < MR) ? hn::Set(du, ap[R < MR ? R : 0][k]) : hn::Zero(du);
-          BL_FOR_ROWS(BL_LOAD_A)
-#undef BL_LOAD_A
-#define BL_LOAD_W(V)                                                                      \
-  const auto w##V = (V < NV) ? hn::LoadU(du, wcol[V < NV ? V : 0] + wplane + k * kBitSerialBlock) \
-                             : hn::Zero(du);
-          BL_FOR_VECS(BL_LOAD_W)
-#undef BL_LOAD_W
-#define BL_STEP(R, V) \
-  if constexpr (R < MR && V < NV) c##R##V = hn::Add(c##R##V, hn::PopulationCount(hn::And(a##R, w##V)));
-          BL_FOR_TILE(BL_STEP)
-#undef BL_STEP
-        }
-        // Weight of this plane pair: 2^(i+j), negative when exactly one of
-        // the planes is the top plane of a signed operand.
+        const uint64_t* wp[kTileVecs] = {};
+        for (int c = 0; c < NV; ++c) wp[c] = wcol[c] + static_cast<size_t>(j) * kw * kBitSerialBlock;
+        // Negative when exactly one of the planes is the top plane of a
+        // signed operand (it weighs -2^(planes-1)).
         const bool a_top = g.a_signed && i == g.a_planes - 1;
         const bool w_top = g.w_signed && j == g.w_planes - 1;
-        const bool negative = a_top != w_top;
-        const bool first = i == 0 && j == 0;
-        const bool last = i == g.a_planes - 1 && j == g.w_planes - 1;
-        const int shift = i + j;
-#define BL_FOLD(R, V)                                                 \
-  if constexpr (R < MR && V < NV) {                                   \
-    int64_t* t = tile + R * ldt + V * L;                              \
-    auto term = hn::ShiftLeftSame(hn::BitCast(di, c##R##V), shift);   \
-    if (negative) term = hn::Neg(term);                               \
-    if (!first) term = hn::Add(hn::Load(di, t), term);                \
-    if (last)                                                         \
-      StoreSums(di, term, m + R, (v + V) * L, out);                   \
-    else                                                              \
-      hn::Store(term, di, t);                                         \
-  }
-        BL_FOR_TILE(BL_FOLD)
-#undef BL_FOLD
+        if (a_top != w_top) {
+          BL_PLANE_PAIR_LOOP(BL_STEP_SUB)
+        } else {
+          BL_PLANE_PAIR_LOOP(BL_STEP_ADD)
+        }
       }
     }
+    // A copy the stores into C cannot alias, so its fields stay in registers.
+    const BitSerialOut o = out;
+#define BL_STORE(R, V) \
+  if constexpr (R < MR && V < NV) StoreSums(di, hn::BitCast(di, c##R##V), m + R, (v + V) * L, o);
+    BL_FOR_TILE(BL_STORE)
+#undef BL_STORE
   }
 
   // Writes one vector of sums to C: the columns that exist, as int32 or int64.
@@ -178,6 +188,12 @@ struct BitSerialTile {
     }
   }
 };
+
+#undef BL_PLANE_PAIR_LOOP
+#undef BL_STEP_SUB
+#undef BL_STEP_ADD
+#undef BL_LOAD_W
+#undef BL_LOAD_A
 
 void BitPlaneTiles(const BitSerialArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
                    const BitSerialOut& out) {
