@@ -84,10 +84,26 @@ bool amx_usable() {
   return usable;
 }
 
+namespace {
+// AMD's cores with VPOPCNTQ (Zen 4 and later) are the ones that issue it on
+// as many ports as VPDPBUSD (cpu_features.h, kFastPopcount).
+bool amd_cpu() {
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  __cpuid(0, a, b, c, d);
+  return b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "Auth" "enti" "cAMD"
+#else
+  return false;
+#endif
+}
+}  // namespace
+
 FeatureSet kernel_features() {
   apply_target_from_environment();
   FeatureSet f = detail::target_features();
   if ((f & kByteDot) && amx_usable()) f |= kAmxInt8;
+  static const bool amd = amd_cpu();
+  if ((f & kVectorPopcount) && amd) f |= kFastPopcount;
   return f;
 }
 
@@ -95,7 +111,7 @@ std::string feature_names(FeatureSet f) {
   static const std::pair<Feature, const char*> kNames[] = {
       {kVectors, "vectors"},         {kVectors256, "256-bit"},     {kVectors512, "512-bit"},
       {kVectorPopcount, "popcount"}, {kByteDot, "byte-dot"},       {kByteMulAdd, "byte-muladd"},
-      {kAmxInt8, "amx-int8"}};
+      {kAmxInt8, "amx-int8"},        {kFastPopcount, "fast-popcount"}};
   std::string s;
   for (const auto& [bit, name] : kNames)
     if (f & bit) s += (s.empty() ? "" : " ") + std::string(name);

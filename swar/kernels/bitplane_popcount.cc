@@ -310,15 +310,27 @@ void run_tile(const TileJob& job) {
                                       BitSerialOut{job.c, job.ldc, job.wide, w.n});
 }
 
-// bench/README.md, 64x784x512: 1291 GOPS at 1 x 1 with VPOPCNTQ (AVX3_DL),
-// 244 on AVX2, 44 on the scalar fallback; cost grows with a_bits * w_bits.
-double macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape) {
-  const double one_by_one = (have & kVectorPopcount) ? 6.4e5
-                            : (have & kVectors512)   ? 2.0e5
-                            : (have & kVectors256)   ? 1.2e5
-                            : (have & kVectors)      ? 6.0e4
-                                                     : 2.2e4;
-  return one_by_one / (a.bits * w.bits);
+// Time per multiply-accumulate: one pass over K per plane pair (a_bits x
+// w_bits passes at `pass` MAC/us each) plus what each tile pays once
+// (pointers, the stores into C, its share of packing the activations'
+// planes), 3.8e-6 us per MAC and 64-bit word of K -- fitted to bitserial
+// against the byte methods on a Zen 5 (bench/README.md, eighteenth session:
+// 1x1 .. 4x4 bits, K = 120 .. 2304; ratios 0.3-4.4 within ~15%). Unknown
+// shapes count as K = 784 (13 words). `pass`: 1.75e6 where popcount runs
+// ~5x VPDPBUSD's rate (kFastPopcount; bitserial 3.7x int4 on 64x784x512 at
+// 1 x 1 bit, Zen 5); 7.9e5 with VPOPCNTQ elsewhere (1291 GOPS on 64x784x512,
+// 2.26x int8, Sapphire Rapids); 1.35e5 on AVX2 (1.34-1.44x int7 at 1 x 1,
+// 0.72-0.78x at 1 x 2, Zen 5's AVX2 target); the rest from 64x784x512 at
+// 1 x 1 on older code (AVX3 without VPOPCNTQ, 128-bit vectors, scalar).
+double macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
+  const double pass = (have & kFastPopcount)     ? 1.75e6
+                      : (have & kVectorPopcount) ? 7.9e5
+                      : (have & kVectors512)     ? 2.1e5
+                      : (have & kVectors256)     ? 1.35e5
+                      : (have & kVectors)        ? 6.1e4
+                                                 : 2.2e4;
+  const double kw = shape.k ? static_cast<double>(ceil_div(shape.k, 64)) : 13.0;
+  return 1.0 / (a.bits * w.bits / pass + 3.8e-6 / kw);
 }
 
 }  // namespace
