@@ -76,10 +76,12 @@ double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w, GemmShape s
 GemmMethod choose_method(IntFormat a, IntFormat w, GemmShape shape = {});
 // The method for activations that can be gathered in place (an implicit
 // im2col, gemm(ActivationGather)): one that reads them in place unless a
-// method that needs them copied into rows first is more than
-// kInPlaceAdvantage times faster by its estimate (measured on convolutions:
-// bench/README.md).
-inline constexpr double kInPlaceAdvantage = 3.0;
+// method that needs them copied into rows first is faster by its estimate
+// with the copy added: kRowCopyUs per activation value, shared by the N
+// columns. Measured on ResNet's 64-channel 3x3 convolution (K = 576, N =
+// 64) at 1 bit: bit-serial 2.08x int8 as a plain GEMM, 1.39x with its rows
+// gathered (bench/README.md, eighteenth session).
+inline constexpr double kRowCopyUs = 5.3e-5;
 GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape = {});
 // Whether the method (as it runs on this target) can read gathered
 // activations in place at all (reads_gathered below adds the conditions

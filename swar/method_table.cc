@@ -89,8 +89,9 @@ GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape) {
     const double rate = s->macs_per_us(a, w, have, shape);
     if (!alt || rate > alt_rate) alt = s, alt_rate = rate;
   }
-  const double best_rate = best.spec()->macs_per_us(a, w, have, shape);
-  return alt && alt_rate * kInPlaceAdvantage >= best_rate ? GemmMethod(alt) : best;
+  const double n = shape.n ? static_cast<double>(shape.n) : 512.0;
+  const double best_rate = 1.0 / (1.0 / best.spec()->macs_per_us(a, w, have, shape) + kRowCopyUs / n);
+  return alt && alt_rate >= best_rate ? GemmMethod(alt) : best;
 }
 
 GemmMethod choose_method(IntFormat a, IntFormat w, GemmShape shape) {
