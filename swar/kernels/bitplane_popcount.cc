@@ -97,9 +97,9 @@ using tiles::kTileVecs;
 // visited by s = i + j from the top down, and the accumulators double
 // between two values of s. So every pair adds its popcounts straight into
 // the one accumulator per output, which stays in a register from the first
-// pair to the store into C (no pass is folded through memory; with short K,
-// a per-pass fold cost ~30% of the kernel). Sums wrap in uint64 lanes, which
-// is exact: the true sums fit in int64.
+// pair to the store into C (no pass is folded through memory: with short K,
+// 64x784x512, the folds, stores and their tests were ~30% of the kernel).
+// Sums wrap in uint64 lanes, which is exact: the true sums fit in int64.
 template <int MR, int NV>
 struct BitSerialTile {
   static void Run(size_t m, size_t v, const BitSerialArgs& g, const BitSerialOut& out) {
@@ -318,8 +318,9 @@ void run_tile(const TileJob& job) {
 // plane, shared by the N columns (3136x576x64 spends a quarter of its time
 // there). Fitted to bitserial against the byte methods on a Zen 5
 // (bench/README.md, eighteenth session: 1x1 .. 4x4 bits, K = 120 .. 2304,
-// N = 64 .. 768; ratios 0.3-4.4, within ~15%). Unknown shapes count as
-// K = 784, N = 512. `pass`: 1.75e6 where popcount runs ~5x VPDPBUSD's rate
+// N = 64 .. 768, measured ratios 0.3-4.4): the estimated ratio is 0.61-1.28
+// of the measured one, median 0.85, erring towards the byte methods, which
+// vary less with the shape. Unknown shapes count as K = 784, N = 512. `pass`: 1.75e6 where popcount runs ~5x VPDPBUSD's rate
 // (kFastPopcount; bitserial 3.7x int4 on 64x784x512 at 1 x 1 bit, Zen 5);
 // 8.4e5 with VPOPCNTQ elsewhere (keeps the Sapphire Rapids figure on
 // 64x784x512, 6.4e5 at 1 x 1 = 2.26x int8, just above AMX's guess); 1.35e5

@@ -318,7 +318,7 @@ TEST_CASE("gemm: bit-serial's estimate pays per plane pair, tile and column, so 
   // plane pair, a fixed cost per tile that K's words share and the packing
   // of the activations' planes that the N columns share. Gathering a
   // convolution's activations into rows for bit-serial cost LeNet and ResNet
-  // 4-6x at 1 bit when the estimate ignored K (bench/README.md, seventeenth
+  // 4-8x at 1 bit when the estimate ignored K (bench/README.md, seventeenth
   // session): their short-K convolutions must keep a method that reads the
   // activations in place on the targets where that was measured (x86 with
   // 256-bit vectors and wider; ARM, 128-bit targets and the scalar fallback
