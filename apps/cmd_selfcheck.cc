@@ -11,6 +11,7 @@
 #include "apps/commands.h"
 #include "core/cpu_info.h"
 #include "core/executor.h"
+#include "swar/cpu_features.h"
 #include "swar/gemm.h"
 #include "swar/targets.h"
 
@@ -41,7 +42,9 @@ int cmd_selfcheck(int argc, char** argv) {
               Executor::backend_name());
   std::printf("SIMD:      %s selected; available:", swar::current_target().c_str());
   for (const auto& t : swar::available_targets()) std::printf(" %s", t.name.c_str());
-  std::printf("\n\n");
+  // What the GEMM methods' speed estimates assume (fast-popcount, amx-int8
+  // change which method a layer gets).
+  std::printf("\nkernels:   %s\n\n", swar::feature_names(swar::kernel_features()).c_str());
 
   Executor ex(args["threads"].as<int>());
   std::mt19937 rng(2024);
