@@ -66,6 +66,18 @@ bool BiasBytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec, siz
       hn::StoreU(out, d, dst + i);
       if (sums) vsum = hn::Add(vsum, hn::SumsOf8(out));
     }
+    if (i < b.k && b.k >= N) {
+      // The tail as the row's last N values: the overlapping ones are
+      // rewritten with what they already hold and left out of the sum. Byte
+      // by byte it tripled the time of K = 150 rows (int8, 640x150x16).
+      const size_t n = b.k - i;
+      const auto v = hn::LoadU(d, src + b.k - N);
+      vmax = hn::Max(vmax, hn::Sub(v, lo));
+      const auto out = hn::Add(v, add);
+      hn::StoreU(out, d, dst + b.k - N);
+      if (sums) vsum = hn::Add(vsum, hn::SumsOf8(hn::IfThenZeroElse(hn::FirstN(d, N - n), out)));
+      i = b.k;
+    }
     if (sums) total = hn::GetLane(hn::SumOfLanes(d64, vsum));
 #endif
     for (; i < b.k; ++i) {

@@ -20,7 +20,8 @@ struct WordRowSpec {
 };
 
 // A block of rows: row r of the source starts at src + r * src_stride
-// elements, row r of the output at dst + r * dst_stride elements.
+// elements, row r of the output at dst + r * dst_stride elements. Source and
+// output do not overlap (the packers may write a value twice).
 template <typename S, typename D>
 struct RowBlock {
   const S* src;
