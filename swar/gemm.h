@@ -78,10 +78,11 @@ GemmMethod choose_method(IntFormat a, IntFormat w, GemmShape shape = {});
 // im2col, gemm(ActivationGather)): one that reads them in place unless a
 // method that needs them copied into rows first is faster by its estimate
 // with the copy added: kRowCopyUs per activation value, shared by the N
-// columns. Measured on ResNet's 64-channel 3x3 convolution (K = 576, N =
-// 64) at 1 bit: bit-serial 2.08x int8 as a plain GEMM, 1.39x with its rows
-// gathered (bench/README.md, eighteenth session).
-inline constexpr double kRowCopyUs = 5.3e-5;
+// columns. Fitted to ResNet's 3x3 convolutions at 1 bit, bit-serial against
+// int8 in place (bench/README.md, nineteenth session): K = 576, N = 64
+// 1.39x (2.1x as a plain GEMM); K = 288, N = 32 0.64-0.77x (1.8x as a plain
+// GEMM), where 5.3e-5, fitted to the first alone, sent it to bit-serial.
+inline constexpr double kRowCopyUs = 9e-5;
 GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape = {});
 // Whether the method (as it runs on this target) can read gathered
 // activations in place at all (reads_gathered below adds the conditions

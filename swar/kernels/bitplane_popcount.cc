@@ -312,24 +312,27 @@ void run_tile(const TileJob& job) {
 
 // Time per multiply-accumulate: one pass over K per plane pair (a_bits x
 // w_bits passes at `pass` MAC/us each) and what each tile pays once
-// (pointers, the stores into C), 3e-6 us per MAC and 64-bit word of K,
+// (pointers, the stores into C), 2e-6 us per MAC and 64-bit word of K,
 // both over the padded product (K in whole words, N in blocks of 8); and
-// packing the activations' planes, 2.5e-5 us per activation value and
-// plane, shared by the N columns (3136x576x64 spends a fifth of its time
-// there at 2 x 2 bits). Fitted to bitserial against the best byte method on
-// a Zen 5 (bench/README.md, nineteenth session: 1x1 .. 4x4 bits, K = 120 ..
-// 2304, N = 64 .. 768, measured ratios 0.31-4.65, two runs): the estimated
-// ratio is 0.71-1.47 of the measured one, median 1.04; 5 of 140 cells land
-// on the wrong side of 1, all measured 0.90-1.06. Unknown shapes count as
-// K = 784, N = 512. `pass`: 2e6 where popcount runs ~5x VPDPBUSD's rate
-// (kFastPopcount; bitserial 3.9x the byte methods on 64x784x512 at 1 x 1
-// bit, Zen 5); 8.4e5 with VPOPCNTQ elsewhere (keeps the Sapphire Rapids
-// figure on 64x784x512, 6.4e5 at 1 x 1 = 2.1x int8, above AMX's guess);
-// 1.35e5 on AVX2 (1.34-1.44x int7 at 1 x 1, 0.72-0.78x at 1 x 2, Zen 5's
-// AVX2 target); the rest from 64x784x512 at 1 x 1 on older code (AVX3
-// without VPOPCNTQ, 128-bit vectors, scalar).
+// packing the activations' planes, 1.5e-5 us per activation value and
+// plane, shared by the N columns (at N = 16 that packing is most of
+// bit-serial's time). Fitted to bitserial against the best byte method on
+// a Zen 5 (bench/README.md, nineteenth session, after the packers' tails
+// were vectorised: 1x1 .. 4x4 bits, 17 shapes, K = 84 .. 2304, N = 10 ..
+// 768, measured ratios 0.22-4.7, best of two runs). Over the 140 cells with
+// N >= 64 the estimated ratio is 0.66-1.38 of the measured one, median
+// 0.98, 6 cells on the wrong side of 1 (measured 0.89-1.06); over all 238,
+// 15 (measured 0.89-1.43: below N = 64 the byte methods' own speed varies
+// with N and K mod 4, which their flat estimates do not see). Unknown
+// shapes count as K = 784, N = 512. `pass`: 1.75e6 where popcount runs ~5x
+// VPDPBUSD's rate (kFastPopcount; bitserial 4.0x the byte methods on
+// 64x784x512 at 1 x 1 bit, Zen 5); 8.4e5 with VPOPCNTQ elsewhere (keeps the
+// Sapphire Rapids figure on 64x784x512, 6.9e5 at 1 x 1 = 2.3x int8, above
+// AMX's guess); 1.35e5 on AVX2 (1.34-1.44x int7 at 1 x 1, 0.72-0.78x at
+// 1 x 2, Zen 5's AVX2 target); the rest from 64x784x512 at 1 x 1 on older
+// code (AVX3 without VPOPCNTQ, 128-bit vectors, scalar).
 double macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
-  const double pass = (have & kFastPopcount)     ? 2.0e6
+  const double pass = (have & kFastPopcount)     ? 1.75e6
                       : (have & kVectorPopcount) ? 8.4e5
                       : (have & kVectors512)     ? 2.1e5
                       : (have & kVectors256)     ? 1.35e5
@@ -339,7 +342,7 @@ double macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const double kw = static_cast<double>(ceil_div(k, 64));
   const double padding = kw * 64 / static_cast<double>(k) *
                          static_cast<double>(ceil_div(n, kBitSerialBlock) * kBitSerialBlock) / static_cast<double>(n);
-  return 1.0 / ((a.bits * w.bits / pass + 3e-6 / kw) * padding + 2.5e-5 * a.bits / static_cast<double>(n));
+  return 1.0 / ((a.bits * w.bits / pass + 2e-6 / kw) * padding + 1.5e-5 * a.bits / static_cast<double>(n));
 }
 
 }  // namespace
