@@ -20,6 +20,17 @@ namespace bitlane::swar::detail {
 
 inline constexpr size_t kDotBlock = 16;
 
+// The share of computed columns that are real: the dot kernels run whole
+// blocks of kDotBlock columns (N = 10 computes 16). Their estimates are
+// per real MAC. With it, bit-serial's choice against int8 / int4 misjudges
+// 13 of 238 measured cells instead of 15, all measured 0.89-1.09 (bench/
+// README.md, nineteenth session: int8 at K = 144 runs 280 GOPS with N =
+// 8..10, 462 with N = 24, ~740 from N = 48).
+inline double dot_column_share(GemmShape shape) {
+  if (shape.n == 0) return 1.0;
+  return static_cast<double>(shape.n) / static_cast<double>(ceil_div(shape.n, kDotBlock) * kDotBlock);
+}
+
 struct DotLayout {
   size_t group;  // K values per int32 lane (4 bytes, 2 int16)
   size_t elem;   // bytes per value

@@ -85,16 +85,20 @@ void int7_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col
 
 // bench/README.md, 64x784x512: ~600 GOPS with VNNI (AVX3_DL), ~100 on AVX2
 // through the emulation, 7 on the scalar fallback; flat in the widths.
-double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape) {
-  if (have & kByteDot) return 3.0e5;
-  return (have & kVectors512) ? 8.0e4 : (have & kVectors256) ? 5.0e4 : (have & kVectors) ? 2.5e4 : 3.0e3;
+double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
+  const double rate = (have & kByteDot)       ? 3.0e5
+                      : (have & kVectors512) ? 8.0e4
+                      : (have & kVectors256) ? 5.0e4
+                      : (have & kVectors)    ? 2.5e4
+                                             : 3.0e3;
+  return rate * dot_column_share(shape);
 }
 // bench/README.md, 64x784x512, 1 thread on a Zen 5: 253 GOPS on AVX2 (int8's
 // emulation 155, int16 180), 495 on AVX3 without VNNI (int8 355, int16 343);
 // below VPDPBUSD (int8, ~950) where VNNI is present.
-double int7_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape) {
-  if (have & kByteDot) return 2.0e5;
-  return (have & kVectors512) ? 1.6e5 : 9.0e4;
+double int7_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
+  const double rate = (have & kByteDot) ? 2.0e5 : (have & kVectors512) ? 1.6e5 : 9.0e4;
+  return rate * dot_column_share(shape);
 }
 
 // What nibbles buy is bytes: half int8's weight bytes to stream, paid for by
@@ -117,7 +121,9 @@ double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
 // its VNNI ones; this assumes ~60% of that, just below bit-serial's 1 x 1
 // rate, so that 1-bit GEMMs stay on popcount until a measurement says
 // otherwise. Only GEMMs of 16 rows or more use tiles (the rest is int8).
-double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape) { return (have & kAmxInt8) ? 6.0e5 : 0.0; }
+double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
+  return (have & kAmxInt8) ? 6.0e5 * dot_column_share(shape) : 0.0;
+}
 
 }  // namespace
 
