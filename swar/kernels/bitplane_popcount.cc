@@ -322,8 +322,9 @@ void run_tile(const TileJob& job) {
 // 768, measured ratios 0.22-4.7, best of two runs). Over the 140 cells with
 // N >= 64 the estimated ratio is 0.66-1.38 of the measured one, median
 // 0.98, 6 cells on the wrong side of 1 (measured 0.89-1.06); over all 238,
-// 15 (measured 0.89-1.43: below N = 64 the byte methods' own speed varies
-// with N and K mod 4, which their flat estimates do not see). Unknown
+// 13 (measured 0.89-1.09) once the dot methods count their padded columns
+// (dot_column_share; int8's own slope below N = 48 and its K mod 4 copy
+// stay unmodelled). Unknown
 // shapes count as K = 784, N = 512. `pass`: 1.75e6 where popcount runs ~5x
 // VPDPBUSD's rate (kFastPopcount; bitserial 4.0x the byte methods on
 // 64x784x512 at 1 x 1 bit, Zen 5); 8.4e5 with VPOPCNTQ elsewhere (keeps the
