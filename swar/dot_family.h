@@ -27,8 +27,8 @@ inline constexpr size_t kDotBlock = 16;
 // README.md, nineteenth session: int8 at K = 144 runs 280 GOPS with N =
 // 8..10, 462 with N = 24, ~740 from N = 48).
 inline double dot_column_share(GemmShape shape) {
-  if (shape.n == 0) return 1.0;
-  return static_cast<double>(shape.n) / static_cast<double>(ceil_div(shape.n, kDotBlock) * kDotBlock);
+  const size_t n = shape.n_or_reference();
+  return static_cast<double>(n) / static_cast<double>(ceil_div(n, kDotBlock) * kDotBlock);
 }
 
 struct DotLayout {

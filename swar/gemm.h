@@ -65,6 +65,10 @@ bool method_supports(GemmMethod m, IntFormat a, IntFormat w);
 // methods that differ in how many bytes they read (dot_u8s8.cc, int4).
 struct GemmShape {
   size_t k = 0, n = 0;
+  // Estimates that need a size take an unknown one as the reference shape
+  // of bench/bitlane_kernels (64x784x512), where they were first calibrated.
+  size_t k_or_reference() const { return k ? k : 784; }
+  size_t n_or_reference() const { return n ? n : 512; }
 };
 
 // The method's speed estimate for these widths on the current target, in

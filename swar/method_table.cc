@@ -89,7 +89,7 @@ GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape) {
     const double rate = s->macs_per_us(a, w, have, shape);
     if (!alt || rate > alt_rate) alt = s, alt_rate = rate;
   }
-  const double n = shape.n ? static_cast<double>(shape.n) : 512.0;
+  const double n = static_cast<double>(shape.n_or_reference());
   const double best_rate = 1.0 / (1.0 / best.spec()->macs_per_us(a, w, have, shape) + kRowCopyUs / n);
   return alt && alt_rate >= best_rate ? GemmMethod(alt) : best;
 }

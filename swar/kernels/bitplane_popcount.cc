@@ -325,7 +325,7 @@ void run_tile(const TileJob& job) {
 // 13 (measured 0.89-1.09) once the dot methods count their padded columns
 // (dot_column_share; int8's own slope below N = 48 and its K mod 4 copy
 // stay unmodelled). Unknown
-// shapes count as K = 784, N = 512. `pass`: 1.75e6 where popcount runs ~5x
+// shapes count as 784 x 512 (GemmShape). `pass`: 1.75e6 where popcount runs ~5x
 // VPDPBUSD's rate (kFastPopcount; bitserial 4.0x the byte methods on
 // 64x784x512 at 1 x 1 bit, Zen 5); 8.4e5 with VPOPCNTQ elsewhere (keeps the
 // Sapphire Rapids figure on 64x784x512, 6.9e5 at 1 x 1 = 2.3x int8, above
@@ -339,7 +339,7 @@ double macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
                       : (have & kVectors256)     ? 1.35e5
                       : (have & kVectors)        ? 6.1e4
                                                  : 2.2e4;
-  const size_t k = shape.k ? shape.k : 784, n = shape.n ? shape.n : 512;
+  const size_t k = shape.k_or_reference(), n = shape.n_or_reference();
   const double kw = static_cast<double>(ceil_div(k, 64));
   const double padding = kw * 64 / static_cast<double>(k) *
                          static_cast<double>(ceil_div(n, kBitSerialBlock) * kBitSerialBlock) / static_cast<double>(n);
