@@ -103,7 +103,9 @@ Affine weight_grid(float lo, float hi, int bits, bool symmetric) {
 // MLP at w2a4: 20% top-1 with max, 84% with mse). Past 65536 values (a large
 // tensor's one grid) the errors are measured on an evenly strided sample,
 // which bounds the search's time.
-Affine least_error_grid(const float* x, int64_t n, float lo, float hi, int bits, bool symmetric) {
+// `q` is scratch for the trial quantizations, reused across a layer's rows.
+Affine least_error_grid(const float* x, int64_t n, float lo, float hi, int bits, bool symmetric,
+                        std::vector<int16_t>& q) {
   constexpr int64_t kSample = 65536;
   std::vector<float> sample;
   if (n > kSample) {
@@ -112,7 +114,7 @@ Affine least_error_grid(const float* x, int64_t n, float lo, float hi, int bits,
     x = sample.data();
     n = kSample;
   }
-  std::vector<int16_t> q(static_cast<size_t>(n));
+  q.resize(static_cast<size_t>(n));
   auto error = [&](int step) {  // f = step / 100
     const float f = static_cast<float>(step) / 100.f;
     const Affine a = weight_grid(lo * f, hi * f, bits, symmetric);
@@ -180,9 +182,10 @@ QuantizedWeights quantize_weights(const float* w, int64_t rows, int64_t cols, co
     return out;
   }
   const bool clip_mse = plan.is<UniformOptions>() && plan.get<UniformOptions>().weight_clip == WeightClip::kMse;
+  std::vector<int16_t> trial;
   auto grid_for = [&](int64_t r0, int64_t r1) {
     auto [lo, hi] = range(r0, r1);
-    return clip_mse ? least_error_grid(w + r0 * cols, (r1 - r0) * cols, lo, hi, bits, plan.weight_symmetric)
+    return clip_mse ? least_error_grid(w + r0 * cols, (r1 - r0) * cols, lo, hi, bits, plan.weight_symmetric, trial)
                     : weight_grid(lo, hi, bits, plan.weight_symmetric);
   };
   Affine tensor_affine;
