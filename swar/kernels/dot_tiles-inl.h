@@ -14,6 +14,7 @@
 #endif
 
 #include <cstring>
+#include <type_traits>
 
 #include "hwy/highway.h"
 #include "swar/dot_family.h"
@@ -29,6 +30,7 @@
   "avx512vnni"
 #endif
 #include "swar/kernels/pair_tiles-inl.h"  // after the target string: the same features
+#include "swar/kernels/row_lanes-inl.h"
 #include "swar/kernels/small_k_rows-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -410,6 +412,18 @@ struct DotTiles {
       return;
     }
     const size_t L = hn::Lanes(hn::CappedTag<int32_t, kBlock>());
+#if BL_HAVE_ROW_LANES
+    // At most 8 real columns of gathered rows: rows in the lanes.
+    if constexpr (kGathered && std::is_same_v<Weights, ByteWeights>) {
+      using Rows = RowLanes<Product>;
+      if (L == 16 && col1 - col0 == 16 && g.n > col0 && g.n - col0 <= Rows::kMaxCols &&
+          Rows::Reachable(g, m0, m1)) {
+        const uint8_t* wcol = static_cast<const uint8_t*>(g.w) + (col0 / 16) * g.w_block_bytes;
+        Rows::Dispatch(g.n - col0, g, wcol, col0, m0, m1, ku0, ku1, out, ldo);
+        return;
+      }
+    }
+#endif
     const size_t v0 = col0 / L, v1 = col1 / L;
     // K chunks of equal size whose weight panel (kDotMaxVecs vectors) fits L1.
     const size_t max_chunk = HWY_MAX(size_t{16}, kPanelBytes / (kDotMaxVecs * L * kUnitBytes));

@@ -401,6 +401,67 @@ TEST_CASE("gemm: one vector of columns (16-column layers) at every tile height a
   });
 }
 
+TEST_CASE("gemm: gathered rows with at most 8 columns (rows in the lanes) equal the same rows copied") {
+  // A convolution's rows: pixels `step` bytes apart along output rows of
+  // `width` pixels, output rows `pitch` bytes apart -- runs of 4 or 8 bytes
+  // load as vectors (up to 32 rows, then 16, the last block partial), other
+  // steps and rows out of order are gathered. Every unit of a row holds
+  // `segments` runs of 8 bytes, as a folded kernel row does; 9 columns take
+  // the column tiles (the boundary), 20 the column tiles for 16 and rows in
+  // the lanes for the last 4.
+  Executor ex(1);
+  std::mt19937 rng(29);
+  const IntFormat af{8, false};
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    for (IntFormat wf : {IntFormat{4, true}, IntFormat{8, true}})
+      for (GemmMethod method : methods_here(af, wf)) {
+        if (!method_reads_gathered(method)) continue;
+        CAPTURE(method_name(method));
+        CAPTURE(wf.to_string());
+        for (size_t step : {4, 8, 12})
+          for (size_t width : {7, 28, 40})
+            for (bool reversed : {false, true})
+              for (size_t segments : {1, 5})
+                for (size_t n : {1, 3, 6, 8, 9, 20}) {
+                  const size_t run = 8, m = 3 * width + 5, k = segments * run;
+                  const size_t pitch = width * step + 20, stride = pitch;  // kernel rows: the next output row's bytes
+                  std::vector<int64_t> offsets(m);
+                  for (size_t r = 0; r < m; ++r) {
+                    const size_t i = reversed ? m - 1 - r : r;
+                    offsets[r] = static_cast<int64_t>(i / width * pitch + i % width * step);
+                  }
+                  const int64_t last = *std::max_element(offsets.begin(), offsets.end());
+                  std::vector<uint8_t> base(static_cast<size_t>(last) + (segments - 1) * stride + run);
+                  for (auto& x : base) x = static_cast<uint8_t>(rng());
+                  std::vector<int32_t> rows(m * k);
+                  for (size_t r = 0; r < m; ++r)
+                    for (size_t sg = 0; sg < segments; ++sg)
+                      for (size_t j = 0; j < run; ++j)
+                        rows[r * k + sg * run + j] = base[static_cast<size_t>(offsets[r]) + sg * stride + j];
+                  const auto w = make_values(n * k, wf, Fill::kRandom, rng);
+                  const MatrixView wv = MatrixView::of(w.data(), n, k);
+                  std::vector<int64_t> want(m * n);
+                  gemm_reference(MatrixView::of(rows.data(), m, k), wv, want.data(), n);
+                  const PackedWeights p = PackedWeights::pack(wv, wf, af, method);
+                  swar::ActivationGather g;
+                  g.base = base.data();
+                  g.rows = m;
+                  g.segments = segments;
+                  g.run = run;
+                  g.segment_stride = stride;
+                  g.row_offset = offsets.data();
+                  std::vector<int32_t> got(m * n, -1);
+                  gemm(g, p, got.data(), n, ex);
+                  bool same = true;
+                  for (size_t i = 0; i < m * n && same; ++i) same = got[i] == want[i];
+                  CHECK_MESSAGE(same, "step " << step << " width " << width << " reversed " << reversed
+                                              << " segments " << segments << " n " << n);
+                  if (!same) return;
+                }
+      }
+  });
+}
+
 TEST_CASE("gemm: activations gathered in place equal the same rows copied") {
   // An implicit im2col: each row is `segments` runs of `run` bytes. Runs of
   // one unit never hold a pair of units; runs of 3 units hold pairs that
