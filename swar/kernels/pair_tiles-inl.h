@@ -15,9 +15,10 @@
 // Needs unit k + 1's bytes right after unit k's in each row: always true of
 // packed rows; gathered rows are checked once per call (UnitsPairUp).
 //
-// A vector whose real columns end by column 8 (LeNet's first convolution has
-// 6) runs the half tile: the high accumulators would multiply padding only,
-// so they are left out -- half the VPDPBUSD -- and columns 8-15 store 0.
+// A vector whose real columns end by column 8 runs the half tile: the high
+// accumulators would multiply padding only, so they are left out -- half the
+// VPDPBUSD -- and columns 8-15 store 0. (Gathered rows with so few columns,
+// LeNet's first convolution, run rows in the lanes instead: row_lanes-inl.h.)
 // BL_HAVE_PAIR_TILES says whether the current target has them.
 
 #if defined(BITLANE_SWAR_PAIR_TILES_INL_H_) == defined(HWY_TARGET_TOGGLE)
