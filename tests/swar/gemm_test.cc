@@ -401,6 +401,38 @@ TEST_CASE("gemm: one vector of columns (16-column layers) at every tile height a
   });
 }
 
+// Rows of an implicit im2col: row r is `segments` runs of `run` bytes at
+// base + offsets[r] + s * stride. Whether `method` multiplying them where
+// they lie (swar::ActivationGather) gives the reference's products of the
+// same rows copied out, against n random columns of format wf.
+bool gathered_equals_copied(GemmMethod method, IntFormat wf, const std::vector<uint8_t>& base,
+                            const std::vector<int64_t>& offsets, size_t segments, size_t run, size_t stride,
+                            size_t n, std::mt19937& rng, const Executor& ex) {
+  const IntFormat af{8, false};
+  const size_t m = offsets.size(), k = segments * run;
+  std::vector<uint8_t> rows(m * k);
+  for (size_t r = 0; r < m; ++r)
+    for (size_t s = 0; s < segments; ++s)
+      std::copy_n(base.data() + offsets[r] + s * stride, run, rows.data() + r * k + s * run);
+  const auto w = make_values(n * k, wf, Fill::kRandom, rng);
+  const MatrixView wv = MatrixView::of(w.data(), n, k);
+  std::vector<int64_t> want(m * n);
+  gemm_reference(MatrixView::of(rows.data(), m, k), wv, want.data(), n);
+  const PackedWeights p = PackedWeights::pack(wv, wf, af, method);
+  swar::ActivationGather g;
+  g.base = base.data();
+  g.rows = m;
+  g.segments = segments;
+  g.run = run;
+  g.segment_stride = stride;
+  g.row_offset = offsets.data();
+  std::vector<int32_t> got(m * n, -1);
+  gemm(g, p, got.data(), n, ex);
+  for (size_t i = 0; i < m * n; ++i)
+    if (got[i] != want[i]) return false;
+  return true;
+}
+
 TEST_CASE("gemm: gathered rows with at most 8 columns (rows in the lanes) equal the same rows copied") {
   // A convolution's rows: pixels `step` bytes apart along output rows of
   // `width` pixels, output rows `pitch` bytes apart -- runs of 4 or 8 bytes
@@ -423,7 +455,7 @@ TEST_CASE("gemm: gathered rows with at most 8 columns (rows in the lanes) equal 
             for (bool reversed : {false, true})
               for (size_t segments : {1, 5})
                 for (size_t n : {1, 3, 6, 8, 9, 20}) {
-                  const size_t run = 8, m = 3 * width + 5, k = segments * run;
+                  const size_t run = 8, m = 3 * width + 5;
                   const size_t pitch = width * step + 20, stride = pitch;  // kernel rows: the next output row's bytes
                   std::vector<int64_t> offsets(m);
                   for (size_t r = 0; r < m; ++r) {
@@ -433,27 +465,7 @@ TEST_CASE("gemm: gathered rows with at most 8 columns (rows in the lanes) equal 
                   const int64_t last = *std::max_element(offsets.begin(), offsets.end());
                   std::vector<uint8_t> base(static_cast<size_t>(last) + (segments - 1) * stride + run);
                   for (auto& x : base) x = static_cast<uint8_t>(rng());
-                  std::vector<int32_t> rows(m * k);
-                  for (size_t r = 0; r < m; ++r)
-                    for (size_t sg = 0; sg < segments; ++sg)
-                      for (size_t j = 0; j < run; ++j)
-                        rows[r * k + sg * run + j] = base[static_cast<size_t>(offsets[r]) + sg * stride + j];
-                  const auto w = make_values(n * k, wf, Fill::kRandom, rng);
-                  const MatrixView wv = MatrixView::of(w.data(), n, k);
-                  std::vector<int64_t> want(m * n);
-                  gemm_reference(MatrixView::of(rows.data(), m, k), wv, want.data(), n);
-                  const PackedWeights p = PackedWeights::pack(wv, wf, af, method);
-                  swar::ActivationGather g;
-                  g.base = base.data();
-                  g.rows = m;
-                  g.segments = segments;
-                  g.run = run;
-                  g.segment_stride = stride;
-                  g.row_offset = offsets.data();
-                  std::vector<int32_t> got(m * n, -1);
-                  gemm(g, p, got.data(), n, ex);
-                  bool same = true;
-                  for (size_t i = 0; i < m * n && same; ++i) same = got[i] == want[i];
+                  const bool same = gathered_equals_copied(method, wf, base, offsets, segments, run, stride, n, rng, ex);
                   CHECK_MESSAGE(same, "step " << step << " width " << width << " reversed " << reversed
                                               << " segments " << segments << " n " << n);
                   if (!same) return;
@@ -480,33 +492,13 @@ TEST_CASE("gemm: activations gathered in place equal the same rows copied") {
           for (size_t stride_runs : {1, 2})
             for (size_t segments : {1, 2, 3, 9})
               for (size_t n : {6, 16, 32, 80}) {
-                const size_t m = 25, k = segments * run, stride = run * stride_runs + (stride_runs - 1) * 4;
+                const size_t m = 25, stride = run * stride_runs + (stride_runs - 1) * 4;
                 const size_t row_pitch = (segments - 1) * stride + run + 4;
                 std::vector<uint8_t> base(m * row_pitch);
                 for (auto& x : base) x = static_cast<uint8_t>(rng());
                 std::vector<int64_t> offsets(m);
-                std::vector<uint8_t> rows(m * k);
-                for (size_t r = 0; r < m; ++r) {
-                  offsets[r] = static_cast<int64_t>((m - 1 - r) * row_pitch);  // rows out of order
-                  for (size_t s = 0; s < segments; ++s)
-                    std::copy_n(base.data() + offsets[r] + s * stride, run, rows.data() + r * k + s * run);
-                }
-                const auto w = make_values(n * k, wf, Fill::kRandom, rng);
-                const MatrixView wv = MatrixView::of(w.data(), n, k);
-                std::vector<int64_t> want(m * n);
-                gemm_reference(MatrixView::of(rows.data(), m, k), wv, want.data(), n);
-                const PackedWeights p = PackedWeights::pack(wv, wf, af, method);
-                swar::ActivationGather g;
-                g.base = base.data();
-                g.rows = m;
-                g.segments = segments;
-                g.run = run;
-                g.segment_stride = stride;
-                g.row_offset = offsets.data();
-                std::vector<int32_t> got(m * n, -1);
-                gemm(g, p, got.data(), n, ex);
-                bool same = true;
-                for (size_t i = 0; i < m * n && same; ++i) same = got[i] == want[i];
+                for (size_t r = 0; r < m; ++r) offsets[r] = static_cast<int64_t>((m - 1 - r) * row_pitch);  // out of order
+                const bool same = gathered_equals_copied(method, wf, base, offsets, segments, run, stride, n, rng, ex);
                 CHECK_MESSAGE(same, "run " << run << " stride " << stride << " segments " << segments << " n " << n);
                 if (!same) return;
               }
