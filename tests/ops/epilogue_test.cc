@@ -3,7 +3,8 @@
 // half))) bit for bit, on every SIMD target: every form (activation,
 // zero-point correction, residual), column counts around a vector and half
 // a vector (narrow tiles take two rows per vector), odd row counts, column
-// offsets inside the layer, and every output type.
+// offsets inside the layer, outputs whose rows follow each other (packed
+// row pairs), and every output type.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -29,11 +30,12 @@ struct Case {
   size_t rows, c0, c1;
   EpilogueAct act;
   bool row_scale, residual;
+  bool back_to_back = false;  // outputs' rows follow each other (ldo = the tile's width)
 };
 
 // Runs every output kind of one case; false after reporting a difference.
 bool check_case(const Case& k, std::mt19937& rng) {
-  INFO("rows=" << k.rows << " cols [" << k.c0 << ", " << k.c1 << ") act=" << int(k.act) << " row_scale=" << k.row_scale << " residual=" << k.residual);
+  INFO("rows=" << k.rows << " cols [" << k.c0 << ", " << k.c1 << ") act=" << int(k.act) << " row_scale=" << k.row_scale << " residual=" << k.residual << " back_to_back=" << k.back_to_back);
   const size_t cols = k.c1 + 64;  // the padding the kernels may read
   std::uniform_real_distribution<float> u(-2.f, 2.f);
   std::uniform_int_distribution<int32_t> acc_d(-40000, 40000);
@@ -52,23 +54,28 @@ bool check_case(const Case& k, std::mt19937& rng) {
   const RequantParams q{7.5f, 3.f, 1.f, 0.f, 255.f}, qs{6.25f, 0.f, 1.f, -128.f, 127.f},
       q16{100.f, 0.f, 0.5f, -32768.f, 32767.f};
 
-  const size_t ldo = k.c1 + 5;  // outputs keep the layer's column numbering
-  std::vector<float> want(k.rows * ldo), got_f(k.rows * ldo, -99.f);
+  // Outputs keep the layer's column numbering: element (r, c) at r * ldo + c,
+  // with ldo past the tile or (back to back) its width; 16 guard elements.
+  const size_t ldo = k.back_to_back ? k.c1 - k.c0 : k.c1 + 5, size = k.rows * ldo + k.c1 + 16;
+  std::vector<float> want(size), got_f(size, -99.f);
+  std::vector<bool> inside(size, false);
   for (size_t r = 0; r < k.rows; ++r)
-    for (size_t c = k.c0; c < k.c1; ++c)
+    for (size_t c = k.c0; c < k.c1; ++c) {
       want[r * ldo + c] = epilogue_value(acc[r * lda + c - k.c0], c, ra[r], p, k.residual ? res.data() + r * ldr : nullptr);
-  std::vector<uint8_t> got_u8(k.rows * ldo, 0xEE);
-  std::vector<int8_t> got_i8(k.rows * ldo, 0x5A);
-  std::vector<int16_t> got_i16(k.rows * ldo, 0x5A5A);
+      inside[r * ldo + c] = true;
+    }
+  std::vector<uint8_t> got_u8(size, 0xEE);
+  std::vector<int8_t> got_i8(size, 0x5A);
+  std::vector<int16_t> got_i16(size, 0x5A5A);
   epilogue_to_f32(t, p, got_f.data(), ldo);
   epilogue_to_u8(t, p, q, got_u8.data(), ldo);
   epilogue_to_i8(t, p, qs, got_i8.data(), ldo);
   epilogue_to_i16(t, p, q16, got_i16.data(), ldo);
   // Floats and an integer twin in one pass: each output as both kernels
   // above write it (u8 here, i16 with half steps below).
-  std::vector<float> twin_f(k.rows * ldo, -99.f), twin_f16(k.rows * ldo, -99.f);
-  std::vector<uint8_t> twin_u8(k.rows * ldo, 0xEE);
-  std::vector<int16_t> twin_i16(k.rows * ldo, 0x5A5A);
+  std::vector<float> twin_f(size, -99.f), twin_f16(size, -99.f);
+  std::vector<uint8_t> twin_u8(size, 0xEE);
+  std::vector<int16_t> twin_i16(size, 0x5A5A);
   epilogue_to_f32_and_int(t, p, q, twin_f.data(), ldo, IntType::kU8, twin_u8.data(), ldo);
   epilogue_to_f32_and_int(t, p, q16, twin_f16.data(), ldo, IntType::kI16, twin_i16.data(), ldo);
   if (twin_f != got_f || twin_f16 != got_f || twin_u8 != got_u8 || twin_i16 != got_i16) {
@@ -76,24 +83,21 @@ bool check_case(const Case& k, std::mt19937& rng) {
                        << k.row_scale << " residual=" << k.residual << ": floats + twin differ from the single kernels");
     return false;
   }
-  for (size_t r = 0; r < k.rows; ++r)
-    for (size_t c = 0; c < ldo; ++c) {
-      const size_t i = r * ldo + c;
-      const bool inside = c >= k.c0 && c < k.c1;
-      // Outside the tile nothing may be written.
-      const float wf = inside ? want[i] : -99.f;
-      const uint8_t wu = inside ? requantize_scalar<uint8_t>(want[i], q) : 0xEE;
-      const int8_t wi = inside ? requantize_scalar<int8_t>(want[i], qs) : 0x5A;
-      const int16_t w16 = inside ? requantize_scalar<int16_t>(want[i], q16) : 0x5A5A;
-      if (std::memcmp(&got_f[i], &wf, 4) != 0 || got_u8[i] != wu || got_i8[i] != wi || got_i16[i] != w16) {
-        FAIL_CHECK("rows=" << k.rows << " cols [" << k.c0 << ", " << k.c1 << ") act=" << int(k.act)
-                           << " row_scale=" << k.row_scale << " residual=" << k.residual << " at (" << r << ", "
-                           << c << "): f32 " << got_f[i] << " vs " << wf << ", u8 " << int(got_u8[i]) << " vs "
-                           << int(wu) << ", i8 " << int(got_i8[i]) << " vs " << int(wi) << ", i16 " << got_i16[i]
-                           << " vs " << w16);
-        return false;
-      }
+  for (size_t i = 0; i < size; ++i) {
+    // Outside the tile nothing may be written.
+    const float wf = inside[i] ? want[i] : -99.f;
+    const uint8_t wu = inside[i] ? requantize_scalar<uint8_t>(want[i], q) : 0xEE;
+    const int8_t wi = inside[i] ? requantize_scalar<int8_t>(want[i], qs) : 0x5A;
+    const int16_t w16 = inside[i] ? requantize_scalar<int16_t>(want[i], q16) : 0x5A5A;
+    if (std::memcmp(&got_f[i], &wf, 4) != 0 || got_u8[i] != wu || got_i8[i] != wi || got_i16[i] != w16) {
+      FAIL_CHECK("rows=" << k.rows << " cols [" << k.c0 << ", " << k.c1 << ") act=" << int(k.act)
+                         << " row_scale=" << k.row_scale << " residual=" << k.residual << " back_to_back="
+                         << k.back_to_back << " at element " << i << " (row " << i / ldo << "): f32 " << got_f[i]
+                         << " vs " << wf << ", u8 " << int(got_u8[i]) << " vs " << int(wu) << ", i8 "
+                         << int(got_i8[i]) << " vs " << int(wi) << ", i16 " << got_i16[i] << " vs " << w16);
+      return false;
     }
+  }
   return true;
 }
 
@@ -107,8 +111,8 @@ TEST_CASE("epilogue: every target, form and tile width matches the scalar defini
       for (size_t c0 : {0, 16})
         for (size_t rows : {1, 2, 5, 16})
           for (EpilogueAct act : {EpilogueAct::kNone, EpilogueAct::kRelu, EpilogueAct::kRelu6})
-            for (int form = 0; form < 4 && ok; ++form)
-              ok = check_case(Case{rows, c0, c0 + width, act, (form & 1) != 0, (form & 2) != 0}, rng);
+            for (int form = 0; form < 8 && ok; ++form)
+              ok = check_case(Case{rows, c0, c0 + width, act, (form & 1) != 0, (form & 2) != 0, (form & 4) != 0}, rng);
     CHECK(ok);
   });
 }
