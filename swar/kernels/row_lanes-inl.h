@@ -1,5 +1,5 @@
 // Gathered GEMMs with at most 8 real columns on AVX-512, rows in the lanes:
-// lane i of a vector holds one K unit (4 bytes) of row m + i, gathered from
+// lane i of a vector holds one K unit (4 bytes) of row m + i, read from
 // where the row lies, and each column's weights of that unit are broadcast.
 // Included by dot_tiles-inl.h once per Highway target; the kernel exists
 // only on AVX3 / AVX3_DL.
@@ -9,9 +9,11 @@
 // pair tile, pair_tiles-inl.h) leave 10 of 16 lanes idle, and with 5 pair
 // steps per row the tile's set-up -- row pointers, corrections, the lane-pair
 // sums and stores -- costs as much as its products. Rows in the lanes fill
-// every lane: a block of 16 rows costs one gather per unit, one VPDPBUSD per
-// unit and column, and a transpose of the accumulators into rows at the end.
-// Integer sums in another order: the same bits.
+// every lane: a block of 16 rows costs one or two vector loads per unit (a
+// gather where the rows are not 4 or 8 bytes apart), one VPDPBUSD per unit
+// and column, and a transpose of the accumulators into rows at the end.
+// Integer sums in another order: the same bits. LeNet, batch 64, one thread:
+// the layer 0.19 -> 0.157 ms (bench/README.md, twentieth session).
 //
 // BL_HAVE_ROW_LANES says whether the current target has it.
 
@@ -38,7 +40,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 #define BL_HAVE_ROW_LANES 1
 
 // Loops over accumulators unrolled early enough that their arrays become
-// registers (GCC 12 kept them on the stack, reloading them every product).
+// registers (without, GCC 12 kept some on the stack, stored every K unit).
 #if defined(__clang__)
 #define BL_UNROLL _Pragma("unroll")
 #else
@@ -64,7 +66,8 @@ struct RowLanes {
   // out row m at out + (m - m0) * ldo, columns 0-7 (those from N on hold 0).
   // Rows whose offsets step by 4 or 8 bytes (a convolution's output pixels
   // along a row, channels padded to 4 or folded into 8 bytes) are loaded as
-  // vectors, up to 32 rows of one run at a time; other rows are gathered.
+  // vectors, up to 32 rows of one run at a time; other rows, and runs of
+  // fewer than 8 (narrow images), are gathered 16 at a time.
   template <int N>
   static void Run(const DotArgs& g, const uint8_t* wcol, size_t col0, size_t m0, size_t m1, size_t ku0,
                   size_t ku1, int32_t* out, size_t ldo) {
@@ -76,7 +79,7 @@ struct RowLanes {
       const size_t run_max = HWY_MIN(size_t{32}, m1 - m);
       size_t run = step == 4 || step == 8 ? RunLength(off + m, step, run_max) : 1;
       int32_t* o = out + (m - m0) * ldo;
-      if (run < 2) {  // no run: 16 rows gathered
+      if (run < 8) {  // no run, or one too short to fill half a block: 16 rows gathered
         run = HWY_MIN(size_t{16}, m1 - m);
         Blocks<N, 1, 0>(g, wcol, col0, m, run, ku0, ku1, o, ldo);
       } else if (step == 4) {

@@ -437,7 +437,7 @@ TEST_CASE("gemm: gathered rows with at most 8 columns (rows in the lanes) equal 
   // A convolution's rows: pixels `step` bytes apart along output rows of
   // `width` pixels, output rows `pitch` bytes apart -- runs of 4 or 8 bytes
   // load as vectors (up to 32 rows, then 16, the last block partial), other
-  // steps and rows out of order are gathered. Every unit of a row holds
+  // steps, runs shorter than 8 (width 7) and rows out of order are gathered. Every unit of a row holds
   // `segments` runs of 8 bytes, as a folded kernel row does; 9 columns take
   // the column tiles (the boundary), 20 the column tiles for 16 and rows in
   // the lanes for the last 4.
