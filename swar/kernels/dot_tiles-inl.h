@@ -424,7 +424,11 @@ struct DotTiles {
       }
     }
 #endif
-    const size_t v0 = col0 / L, v1 = col1 / L;
+    // Vectors wholly past the real columns are left out (the contract leaves
+    // their sums undefined): where a block spans several vectors (AVX2: 2,
+    // NEON: 4), LeNet's first convolution (6 channels) ran two 8-column
+    // vectors on AVX2, one of them padding.
+    const size_t v0 = col0 / L, v1 = g.n ? HWY_MIN(col1 / L, HWY_MAX(v0 + 1, (g.n + L - 1) / L)) : col1 / L;
     // K chunks of equal size whose weight panel (kDotMaxVecs vectors) fits L1.
     const size_t max_chunk = HWY_MAX(size_t{16}, kPanelBytes / (kDotMaxVecs * L * kUnitBytes));
     const size_t n_chunks = (ku1 - ku0 + max_chunk - 1) / max_chunk;
