@@ -189,6 +189,13 @@ size_t dot_exact_units(const PackedData& w, IntFormat af, const DotLayout& L) {
   return static_cast<size_t>(std::numeric_limits<int32_t>::max() / std::max<int64_t>(1, per_unit));
 }
 
+size_t dot_pair_units(IntFormat af, IntFormat wf, const DotLayout& L) {
+  if (L.group != 4 || L.elem != 1) return 0;
+  const int64_t amax = max_abs_biased(L.activation_bias(af), af);
+  const int64_t wmax = max_abs_biased(L.weight_bias(wf), wf);
+  return static_cast<size_t>(int64_t{std::numeric_limits<int16_t>::max()} / std::max<int64_t>(1, 2 * amax * wmax));
+}
+
 namespace {
 struct DotScratch {
   AlignedBuffer<int32_t> narrow;
@@ -210,6 +217,7 @@ void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& L) {
   const size_t ldo = ceil_div(cols, kDotBlock) * kDotBlock;
   DotArgs g{pa.rows, pa.row_stride, w.data.data(), dot_block_bytes(w.k_units, L)};
   g.n = w.n;
+  g.pair_units = dot_pair_units(pa.format, w.w_format, L);
   if (pa.row_offset) {
     g.row_offset = pa.row_offset;
     g.unit_offset = pa.unit_offset.data();

@@ -85,6 +85,10 @@ struct DotArgs {
   // Nibble weights (kNibbles4) multiplied as stored, w' + 8: row_init then
   // already holds - 8 * (the row's sum of a'), set by run_dot_tile.
   bool stored_nibbles = false;
+  // Bytes: how many K units of PMADDUBSW pair sums an int16 lane can add up
+  // exactly (dot_pair_units); int7's kernels widen to int32 once per that
+  // many units instead of every unit where it is large enough.
+  size_t pair_units = 0;
 };
 using DotKernel = void (*)(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
                            size_t ku1, int32_t* out, size_t ldo);
@@ -95,6 +99,10 @@ void prepare_dot_activations(const MatrixView& a, IntFormat af, const PackedData
 bool pack_dot_rows(const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1,
                    const DotLayout& layout);
 void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& layout);
+// For byte layouts: the K units whose pair sums (2 products of a' x w') add
+// up in an int16 lane without overflow, given both operands' ranges:
+// 32767 / (2 max|a'| max|w'|) -- 136 for 4-bit x 4-bit, 1 for u7 x s8.
+size_t dot_pair_units(IntFormat af, IntFormat wf, const DotLayout& layout);
 
 // The method-table row of a dot method on layout L (swar/gemm_internal.h,
 // MethodSpec): L's packers and the caller's kernel and estimate.

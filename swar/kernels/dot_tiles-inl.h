@@ -142,6 +142,60 @@ struct BytePairsProduct {
     return DotBytes(d32, a, w, acc);
   }
 };
+// BytePairsProduct with fewer instructions for narrow operands: the
+// PMADDUBSW pair sums are added in the int16 lanes (PADDW) and widened into
+// int32 (PMADDWD against ones) once per tile call instead of every unit --
+// 2 instructions per step instead of 3, and one multiply instead of two.
+// Exact while a call spans at most DotArgs::pair_units units (4-bit x
+// 4-bit: 136); DotTiles::Kernel keeps to that. x86 with PMADDUBSW only
+// (kHavePairSums16); the accumulators start at zero, and Widen(d32, acc)
+// gives the int32 sums the tile adds to its start values.
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr bool kHavePairSums16 = true;
+#else
+constexpr bool kHavePairSums16 = false;
+#endif
+struct BytePairSums16Product {
+  static constexpr bool kWidenAtEnd = true;
+  template <class D32, class V32>
+  static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    // The empty asm makes each sum a register before the next step: without
+    // it GCC 12 computed all of a unit's products first and ran out of AVX2's
+    // 16 registers (an accumulator on the stack and 8 copies per unit;
+    // 7840x144x16 at 4 bits: 140 GOPS without, 192-223 with).
+    if constexpr (hn::MaxLanes(d32) == 8) {
+      __m256i r = _mm256_add_epi16(acc.raw, _mm256_maddubs_epi16(a.raw, w.raw));
+      asm("" : "+x"(r));
+      return V32{r};
+    }
+#endif
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    if constexpr (hn::MaxLanes(d32) == 16) {
+      __m512i r = _mm512_add_epi16(acc.raw, _mm512_maddubs_epi16(a.raw, w.raw));
+      asm("" : "+v"(r));
+      return V32{r};
+    }
+#endif
+    return BytePairsProduct::Step(d32, a, w, acc);  // not reached: kHavePairSums16 is false
+  }
+  template <class D32, class V32>
+  static HWY_INLINE V32 Widen(D32 d32, V32 acc) {
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    if constexpr (hn::MaxLanes(d32) == 8) return V32{_mm256_madd_epi16(acc.raw, _mm256_set1_epi16(1))};
+#endif
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    if constexpr (hn::MaxLanes(d32) == 16) return V32{_mm512_madd_epi16(acc.raw, _mm512_set1_epi16(1))};
+#endif
+    return acc;  // not reached
+  }
+};
+template <class Product>
+constexpr bool WidensAtEnd() {
+  if constexpr (requires { Product::kWidenAtEnd; }) return Product::kWidenAtEnd;
+  else return false;
+}
+
 struct WordsProduct {
   template <class D32, class V32>
   static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
@@ -268,6 +322,11 @@ constexpr int TileRows(int nv) { return nv == 1 && kDotMaxAcc == 16 ? 12 : kDotM
 template <class Product, bool kGathered = false, class Weights = ByteWeights>
 struct DotTiles {
   static constexpr size_t kBlock = kDotBlock;
+  // Fewer units than this per int16 chunk: each chunk's start loads and
+  // stores cost more than the instructions saved (AVX2, 64x784x512 and
+  // 3136x576x64 against the int32 steps: chunks of 8 units 0.8-0.9x, 16
+  // units 1.07-1.13x, 33 units 1.27-1.32x, 136 units 1.42-1.45x).
+  static constexpr size_t kMinPairUnits = 16;
   static constexpr size_t kUnitBytes = 4;          // one int32 lane per K unit
   static constexpr size_t kPanelBytes = 40 * 1024;  // weight panel per K chunk (L1: 48 KB+)
 
@@ -294,22 +353,18 @@ struct DotTiles {
       int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
 
       // Accumulators start from the stored partial sums, or on the first K
-      // chunk from the bias corrections: col_init[col] + row_init[m].
+      // chunk from the bias corrections: col_init[col] + row_init[m] -- before
+      // the K loop, or (products that widen at the end) added after it.
       const V zero = hn::Zero(d32);
-#define BL_COL_INIT(J)                                                                          \
-  const V i##J = (first && J < NV && g.col_init) ? hn::LoadU(d32, g.col_init + (v + (J < NV ? J : 0)) * L) \
-                                                 : zero;
-      BL_FOR_4(BL_COL_INIT)
-#undef BL_COL_INIT
-#define BL_DECL(I)                                                                                  \
-  V c##I = zero;                                                                                    \
-  if constexpr (I < MR * NV) {                                                                      \
-    constexpr int R = I / NV, J = I % NV;                                                           \
-    if (!first)                                                                                     \
-      c##I = hn::LoadU(d32, orow + R * ldo + J * L);                                                \
-    else                                                                                            \
-      c##I = hn::Add(Pick4<J>(i0, i1, i2, i3), g.row_init ? hn::Set(d32, g.row_init[m + R]) : zero); \
-  }
+      constexpr bool kLateStart = WidensAtEnd<Product>();
+      auto start = [&](size_t r, size_t j) HWY_ATTR {
+        if (!first) return hn::LoadU(d32, orow + r * ldo + j * L);
+        const V col = g.col_init ? hn::LoadU(d32, g.col_init + (v + j) * L) : hn::Zero(d32);
+        return hn::Add(col, g.row_init ? hn::Set(d32, g.row_init[m + r]) : hn::Zero(d32));
+      };
+#define BL_DECL(I)                                   \
+  V c##I = zero;                                     \
+  if constexpr (I < MR * NV && !kLateStart) c##I = start(I / NV, I % NV);
       BL_FOR_16(BL_DECL)
 #undef BL_DECL
       // One K unit: broadcast each row's 4 bytes, multiply with the weight
@@ -374,10 +429,11 @@ struct DotTiles {
 #undef BL_STEP
 #undef BL_STEP_INTO
 #undef BL_LOAD_A
-#define BL_STORE(I)                                                            \
-  if constexpr (I < MR * NV) {                                                 \
-    if constexpr (kSplit) c##I = hn::Add(c##I, h##I);                          \
-    hn::StoreU(c##I, d32, orow + (I / NV) * ldo + (I % NV) * L);               \
+#define BL_STORE(I)                                                                                   \
+  if constexpr (I < MR * NV) {                                                                        \
+    if constexpr (kSplit) c##I = hn::Add(c##I, h##I);                                                 \
+    if constexpr (kLateStart) c##I = hn::Add(start(I / NV, I % NV), Product::Widen(d32, c##I));       \
+    hn::StoreU(c##I, d32, orow + (I / NV) * ldo + (I % NV) * L);                                      \
   }
       BL_FOR_16(BL_STORE)
 #undef BL_STORE
@@ -436,6 +492,19 @@ struct DotTiles {
 #if BL_HAVE_PAIR_TILES
     const bool pairs = L == 16 && (!kGathered || UnitsPairUp(g.unit_offset, ku0, ku1));
 #endif
+    // int7 with operands narrow enough that int16 lanes hold kMinPairUnits
+    // units of pair sums: the register tiles widen once per chunk of at most
+    // pair_units units (BytePairSums16Product).
+    bool sums16 = false;
+    size_t chunk16 = chunk;
+    if constexpr (kHavePairSums16 && std::is_same_v<Product, BytePairsProduct> &&
+                  std::is_same_v<Weights, ByteWeights>) {
+      if (g.pair_units >= kMinPairUnits) {
+        sums16 = true;
+        const size_t n16 = (ku1 - ku0 + HWY_MIN(max_chunk, g.pair_units) - 1) / HWY_MIN(max_chunk, g.pair_units);
+        chunk16 = (ku1 - ku0 + n16 - 1) / n16;
+      }
+    }
     for (size_t v = v0; v < v1; v += kDotMaxVecs) {
       const size_t nv = HWY_MIN(size_t{kDotMaxVecs}, v1 - v);
 #if BL_HAVE_SMALL_K_ROWS
@@ -468,6 +537,15 @@ struct DotTiles {
       }
 #endif
       const size_t rows = static_cast<size_t>(TileRows(static_cast<int>(nv)));
+      if (sums16) {  // K chunks of at most pair_units units, int16 sums within each
+        using Sums16 = DotTiles<BytePairSums16Product, kGathered, Weights>;
+        for (size_t k = ku0; k < ku1; k += chunk16) {
+          const size_t k_end = HWY_MIN(ku1, k + chunk16);
+          for (size_t m = m0; m < m1; m += rows)
+            Sums16::RunTile(HWY_MIN(rows, m1 - m), nv, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
+        }
+        continue;
+      }
       for (size_t k = ku0; k < ku1; k += chunk) {
         const size_t k_end = HWY_MIN(ku1, k + chunk);
         for (size_t m = m0; m < m1; m += rows) {

@@ -6,7 +6,10 @@
 //         PMADDWD emulation elsewhere (9 instructions);
 //   int7: activations of at most 7 bits, PMADDUBSW + PMADDWD (a pair of
 //         u7 x s8 products cannot saturate int16): 3 instructions, for AVX2
-//         and AVX-512 CPUs without VNNI. With VNNI, int8 wins and is chosen.
+//         and AVX-512 CPUs without VNNI; operands narrow enough that 16+ K
+//         units of pair sums fit an int16 lane add them with PADDW and widen
+//         once per chunk (BytePairSums16Product): 2 instructions. With VNNI,
+//         int8 wins and is chosen.
 // amx runs the same layout on AMX tiles (kernels/amx_tiles.h) where the CPU
 // and the OS grant them, and hands int8 the rows short of a tile.
 #undef HWY_TARGET_INCLUDE
@@ -96,9 +99,18 @@ double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
 // bench/README.md, 64x784x512, 1 thread on a Zen 5: 253 GOPS on AVX2 (int8's
 // emulation 155, int16 180), 495 on AVX3 without VNNI (int8 355, int16 343);
 // below VPDPBUSD (int8, ~950) where VNNI is present.
-double int7_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
+// Operands narrow enough for int16 pair sums over 16+ units (dot_pair_units;
+// 4-bit x 4-bit: 136) skip a multiply per step: bench/README.md, twenty-first
+// session, 64x784x512 on AVX2 and AVX3: 1.1x at 16 units, 1.3x at 32-33,
+// 1.45x from 64 on. Not counted at 1 x 1 bit, which stays on bit-serial: level
+// with int7 on AVX2's GEMMs, ahead on AVX3's (1.0-1.1x), and its 1-bit weights
+// win GEMVs (1x784x512: 307-311 against 222-261 GOPS on AVX2, 578-584
+// against 289-297 on AVX3).
+double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const double rate = (have & kByteDot) ? 2.0e5 : (have & kVectors512) ? 1.6e5 : 9.0e4;
-  return rate * dot_column_share(shape);
+  const size_t units = (have & kByteDot) || (a.bits == 1 && w.bits == 1) ? 0 : dot_pair_units(a, w, kBytes4);
+  const double sums16 = units >= 64 ? 1.45 : units >= 32 ? 1.3 : units >= 16 ? 1.1 : 1.0;
+  return rate * sums16 * dot_column_share(shape);
 }
 
 // What nibbles buy is bytes: half int8's weight bytes to stream, paid for by

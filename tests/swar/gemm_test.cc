@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cpu_info.h"
@@ -44,10 +45,10 @@ std::vector<int32_t> make_values(size_t n, IntFormat f, Fill fill, std::mt19937&
 
 // Runs one case through `method` (int64 and, when it fits, int32 output) and
 // compares with the reference. Returns false after reporting a mismatch.
-bool check_case(GemmMethod method, IntFormat af, IntFormat wf, size_t m, size_t k, size_t n,
-                Fill fill, std::mt19937& rng, const Executor& ex) {
-  const auto a = make_values(m * k, af, fill, rng);
-  const auto w = make_values(n * k, wf, fill == Fill::kAlternate ? Fill::kMin : fill, rng);
+bool check_fills(GemmMethod method, IntFormat af, IntFormat wf, size_t m, size_t k, size_t n, Fill a_fill,
+                 Fill w_fill, std::mt19937& rng, const Executor& ex) {
+  const auto a = make_values(m * k, af, a_fill, rng);
+  const auto w = make_values(n * k, wf, w_fill, rng);
   const MatrixView av = MatrixView::of(a.data(), m, k), wv = MatrixView::of(w.data(), n, k);
   std::vector<int64_t> want(m * n), got(m * n, -1);
   gemm_reference(av, wv, want.data(), n);
@@ -75,6 +76,10 @@ bool check_case(GemmMethod method, IntFormat af, IntFormat wf, size_t m, size_t 
       }
   }
   return true;
+}
+bool check_case(GemmMethod method, IntFormat af, IntFormat wf, size_t m, size_t k, size_t n, Fill fill,
+                std::mt19937& rng, const Executor& ex) {
+  return check_fills(method, af, wf, m, k, n, fill, fill == Fill::kAlternate ? Fill::kMin : fill, rng, ex);
 }
 
 // The methods whose kernels run on the current target, for these widths.
@@ -132,6 +137,39 @@ TEST_CASE("gemm: edge shapes and extreme values") {
                 for (Fill fill : {Fill::kRandom, Fill::kMin, Fill::kMax, Fill::kAlternate})
                   if (!check_case(method, af, wf, m, k, n, fill, rng, ex)) return;
     }
+  });
+}
+
+TEST_CASE("gemm: int7's pair sums added in int16 lanes stay exact at the chunk bound") {
+  // Where operands are narrow, int7 adds PMADDUBSW's pair sums in int16
+  // lanes over chunks of K units and widens once per chunk (dot_tiles-inl.h,
+  // BytePairSums16Product). The longest exact chunk, derived here from the
+  // operands' ranges: 32767 / (2 max|a'| max|w'|) units, a' = a biased to
+  // unsigned bytes, w' = w (unsigned 8-bit weights: w - 128). Operands all at
+  // the ends of their ranges make every pair sum as large as it gets, so a
+  // chunk one unit longer than the bound would wrap; K runs around one and
+  // two chunks of it.
+  Executor ex(1);
+  std::mt19937 rng(17);
+  const GemmMethod int7 = parse_method("int7");
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    if (!method_runs_here(int7)) {
+      MESSAGE("int7 skipped on " << current_target() << ": no PMADDUBSW");
+      return;
+    }
+    for (IntFormat af : {IntFormat{2, false}, IntFormat{3, true}, IntFormat{4, false}, IntFormat{4, true},
+                         IntFormat{5, false}, IntFormat{6, false}})
+      for (IntFormat wf : {IntFormat{2, true}, IntFormat{3, true}, IntFormat{4, true}, IntFormat{4, false},
+                           IntFormat{6, true}, IntFormat{8, false}}) {
+        const int64_t amax = (int64_t{1} << af.bits) - 1;
+        const int64_t wmax = wf.is_signed ? int64_t{1} << (wf.bits - 1)
+                                          : wf.bits == 8 ? 128 : (int64_t{1} << wf.bits) - 1;
+        const size_t units = static_cast<size_t>(32767 / (2 * amax * wmax));
+        for (size_t k : {4 * units - 1, 4 * units, 4 * units + 1, 4 * units + 4, 8 * units + 5})
+          for (const auto& [a_fill, w_fill] : {std::pair{Fill::kMax, Fill::kMin}, std::pair{Fill::kMax, Fill::kMax},
+                                               std::pair{Fill::kMin, Fill::kMin}})
+            if (!check_fills(int7, af, wf, 3, k, 17, a_fill, w_fill, rng, ex)) return;
+      }
   });
 }
 
