@@ -37,6 +37,7 @@ struct Result {
   std::string kernels;  // the integer kernels its layers run on, "int8" or "bitserial+int8"
   int bits = 0;         // the narrower of the default weight and activation widths (0: fp32)
   std::string scheme;   // of the plan's default layers
+  std::string simd;     // the SIMD target its kernels dispatched to
 };
 
 // The distinct kernels of the engine's layers, in first-use order.
@@ -212,6 +213,7 @@ int cmd_bench(int argc, char** argv) {
             if (times.size() >= 100000) break;
           }
           r.runs = static_cast<int>(times.size());
+          r.simd = swar::dispatched_target();
           r.split = session.last_split();
           std::vector<double> sorted = times;
           std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(sorted.size() / 2), sorted.end());
@@ -245,7 +247,7 @@ int cmd_bench(int argc, char** argv) {
                           {"micro_batches", r.split.count}, {"micro_batch_size", r.split.size}, {"init_ms", r.init_ms},
                           {"first_ms", r.first_ms}, {"min_ms", r.min_ms}, {"mean_ms", r.mean_ms},
                           {"stdev_ms", r.stdev_ms}, {"median_ms", r.median_ms}, {"items_per_s", r.items_per_s},
-                          {"runs", r.runs},
+                          {"runs", r.runs}, {"simd", r.simd},
                           {"kernels", r.kernels}};
       for (size_t i = 0; i < r.layers.size(); ++i)
         e["layers"].push_back({{"layer", r.layers[i].first}, {"ms", r.layers[i].second}, {"macs", r.layer_macs[i]}});

@@ -10,6 +10,7 @@
 #include "runtime/calibration_cache.h"
 #include "runtime/graph_runner.h"
 #include "runtime/safetensors.h"
+#include "swar/targets.h"
 
 namespace bitlane {
 namespace {
@@ -240,6 +241,9 @@ int64_t Engine::weight_bytes() const {
 
 std::shared_ptr<const Engine> Engine::build(std::shared_ptr<const Model> model,
                                             const EngineOptions& options, const Executor& ex) {
+  // Before any kernel runs: an fp32 plan reaches no GEMM entry point (which
+  // applies it too), and ran on the CPU's best target whatever BITLANE_TARGET said.
+  swar::apply_target_from_environment();
   auto e = std::shared_ptr<Engine>(new Engine());
   e->model_ = model;
   e->reference_ = options.reference_kernels;

@@ -66,6 +66,8 @@ std::string current_target() {
   return detail::kernel_target_name();
 }
 
+std::string dispatched_target() { return detail::kernel_target_name(); }
+
 void force_target(std::string_view name) {
   if (name.empty()) {
     dispatch_to(0);

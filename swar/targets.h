@@ -20,8 +20,12 @@ struct SimdTarget {
 // (one, without run-time dispatch, in a BITLANE_HWY_TARGETS=baseline build).
 std::vector<SimdTarget> available_targets();
 
-// Name of the target the kernels currently dispatch to.
+// Name of the target the kernels currently dispatch to (BITLANE_TARGET
+// applied first).
 std::string current_target();
+// The same without applying BITLANE_TARGET first: the target the kernels of
+// a run that just ended dispatched to (bitlane bench records it per run).
+std::string dispatched_target();
 
 // The Highway version the kernels were compiled with ("1.0.3"): its
 // headers are inlined into them.

@@ -22,6 +22,7 @@
 #include "runtime/image/image.h"
 #include "runtime/session.h"
 #include "swar/gemm.h"
+#include "swar/targets.h"
 #include "tests/apps/cli_helpers.h"
 #include "tests/test_paths.h"
 
@@ -187,6 +188,27 @@ TEST_CASE("eval: folder per class and CSV give the same accuracy, info and bench
                   "'" << name << "' in '" << k4 << "'");
     b = e + 1;
   }
+}
+
+TEST_CASE("bench: BITLANE_TARGET holds for an fp32 plan that runs before any integer kernel") {
+  // The variable used to be applied at the first GEMM call, so an fp32 plan
+  // measured first ran on the CPU's best target under a header that named
+  // the forced one.
+  const auto targets = swar::available_targets();
+  if (targets.size() < 2) {
+    MESSAGE("skipped: this build has one SIMD target");
+    return;
+  }
+  const std::string lowest = targets.back().name;
+  const Result r = cli("bench " + kModel + " --bits fp32,4 --min-time 0.01 --warmup 1 --format json",
+                       "BITLANE_TARGET=" + lowest + " ");
+  REQUIRE(r.status == 0);
+  const auto j = nlohmann::json::parse(r.out);
+  CHECK(j["simd"] == lowest);
+  REQUIRE(j["results"].size() == 2);
+  CHECK(j["results"][0]["plan"] == "fp32");
+  CHECK(j["results"][0]["simd"] == lowest);
+  CHECK(j["results"][1]["simd"] == lowest);
 }
 
 TEST_CASE("eval: char_lstm bits per character on the bundled text agree with the README table") {
