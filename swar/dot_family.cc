@@ -101,7 +101,8 @@ void prepare_dot_activations(const MatrixView& a, IntFormat af, const PackedData
   else out.row_sum.clear();
   // Vectorised packers check the range while packing; the scalar ones rely
   // on check_range first.
-  out.fast = fits_type(a.type, af) && (bytes ? is_byte(a.type) : is_word(a.type));
+  // (16-bit layouts also take bytes, widened.)
+  out.fast = fits_type(a.type, af) && (is_byte(a.type) || (!bytes && is_word(a.type)));
   if (!out.fast && !options.trusted_range) check_range(a, af, "activations");
   out.in_place = false;
   out.trusted = options.trusted_range;
@@ -147,15 +148,14 @@ bool pack_dot_rows(const MatrixView& a, const PackedData& w, PackedActivations& 
                       byte_spec(af, out.bias), padded, out.need_sums ? &out.row_sum[r0] : nullptr);
     } else if (out.fast) {
       auto* dst16 = reinterpret_cast<uint16_t*>(base + r0 * out.row_stride);
-      ok = bias_words({row_ptr<uint16_t>(a, r0), a.stride, dst16, out.row_stride / 2, r1 - r0, k},
-                      word_spec(af, out.bias), padded);
+      if (is_byte(a.type))  // 8-bit values need no bias in 16-bit lanes
+        ok = widen_bytes({row_ptr<uint8_t>(a, r0), a.stride, dst16, out.row_stride / 2, r1 - r0, k},
+                         byte_spec(af, 0), a.type == ElemType::kI8, padded);
+      else
+        ok = bias_words({row_ptr<uint16_t>(a, r0), a.stride, dst16, out.row_stride / 2, r1 - r0, k},
+                        word_spec(af, out.bias), padded);
       if (out.need_sums)
-        for (size_t r = r0; r < r1; ++r) {
-          const auto* row16 = dst16 + (r - r0) * (out.row_stride / 2);
-          int64_t sum = 0;
-          for (size_t i = 0; i < k; ++i) sum += static_cast<int16_t>(row16[i]);
-          out.row_sum[r] = sum;
-        }
+        sum_word_rows(reinterpret_cast<const int16_t*>(dst16), r1 - r0, k, out.row_stride / 2, 0, &out.row_sum[r0]);
     } else {
       std::vector<int32_t> row(k);
       for (size_t r = r0; r < r1; ++r) {

@@ -37,6 +37,8 @@ struct RowBlock {
 bool bias_bytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec, size_t padded,
                 int64_t* sums);
 bool bias_words(const RowBlock<uint16_t, uint16_t>& b, const WordRowSpec& spec, size_t padded);
+// Bytes sign- or zero-extended to words; the range check reads the bytes.
+bool widen_bytes(const RowBlock<uint8_t, uint16_t>& b, const ByteRowSpec& spec, bool sign_extend, size_t padded);
 // Range check only (dst unused).
 bool check_bytes(const RowBlock<uint8_t, uint8_t>& b, const ByteRowSpec& spec);
 // Bit planes p < planes of the bytes' two's complement bits, kw words each:

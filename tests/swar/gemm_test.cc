@@ -140,6 +140,46 @@ TEST_CASE("gemm: edge shapes and extreme values") {
   });
 }
 
+TEST_CASE("gemm: activations given as bytes take every method's byte packer and match the reference") {
+  // Quantized layers hand their activations over as u8 or i8 rows; int16
+  // widens them, the byte methods bias them, bit-serial splits them into
+  // planes. A value outside the declared format is an error, not a wrong sum.
+  Executor ex(1);
+  std::mt19937 rng(23);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    for (IntFormat af : {IntFormat{8, false}, IntFormat{8, true}, IntFormat{5, false}, IntFormat{4, true}})
+      for (IntFormat wf : {IntFormat{8, true}, IntFormat{3, true}})
+        for (GemmMethod method : methods_here(af, wf))
+          for (size_t k : {1, 15, 16, 17, 143, 144, 145})
+            for (size_t n : {6, 16, 33}) {
+              const std::string name = method_name(method);
+              CAPTURE(name);
+              CAPTURE(af.to_string());
+              CAPTURE(wf.to_string());
+              CAPTURE(k);
+              CAPTURE(n);
+              const size_t m = 7, stride = k + 3;
+              const auto values = make_values(m * stride, af, Fill::kRandom, rng);
+              std::vector<uint8_t> bytes(values.size());
+              for (size_t i = 0; i < values.size(); ++i) bytes[i] = static_cast<uint8_t>(values[i]);
+              bytes[0] = static_cast<uint8_t>(af.min_value());
+              bytes[m * stride - 4] = static_cast<uint8_t>(af.max_value());
+              const auto w = make_values(n * k, wf, Fill::kRandom, rng);
+              const MatrixView wv = MatrixView::of(w.data(), n, k);
+              const MatrixView av = af.is_signed ? MatrixView::of(reinterpret_cast<const int8_t*>(bytes.data()), m, k, stride)
+                                                 : MatrixView::of(bytes.data(), m, k, stride);
+              std::vector<int64_t> want(m * n), got(m * n, -1);
+              gemm_reference(av, wv, want.data(), n);
+              const PackedWeights p = PackedWeights::pack(wv, wf, af, method);
+              gemm(av, p, got.data(), n, ex);
+              REQUIRE(got == want);
+              if (af.bits == 8) continue;  // every byte is in range
+              bytes[stride + k / 2] = static_cast<uint8_t>(af.max_value() + 1);
+              CHECK_THROWS_WITH(gemm(av, p, got.data(), n, ex), doctest::Contains("activations"));
+            }
+  });
+}
+
 TEST_CASE("gemm: int7's pair sums added in int16 lanes stay exact at the chunk bound") {
   // Where operands are narrow, int7 adds PMADDUBSW's pair sums in int16
   // lanes over chunks of K units and widens once per chunk (dot_tiles-inl.h,

@@ -5,6 +5,7 @@
 // (16..64 bytes) and their tails.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <limits>
 #include <random>
 #include <vector>
@@ -100,6 +101,39 @@ TEST_CASE("pack kernels: biased 16-bit words equal plain loops") {
       CHECK(bias_words({src.data(), stride, dst.data(), padded, rows, k}, narrow, padded));
       src[rng() % k] = 2048;
       CHECK_FALSE(bias_words({src.data(), stride, dst.data(), padded, rows, k}, narrow, padded));
+    }
+  });
+}
+
+TEST_CASE("pack kernels: bytes widened to 16-bit words equal plain loops, range checked as bytes") {
+  bitlane::test::for_each_simd_target([](const std::string&) {
+    std::mt19937 rng(5);
+    for (size_t k : kLengths) {
+      CAPTURE(k);
+      const size_t rows = 3, stride = k + 5, padded = k + 7;
+      for (bool sign_extend : {false, true}) {
+        CAPTURE(sign_extend);
+        // Unsigned 8-bit (every byte valid), or a signed 6-bit format: -32..31.
+        ByteRowSpec spec;
+        if (sign_extend) spec.check_lo = static_cast<uint8_t>(-32), spec.check_span = 63;
+        auto src = random_bytes(rows * stride, spec.check_lo, spec.check_span, rng);
+        src[rng() % k] = static_cast<uint8_t>(spec.check_lo + spec.check_span);  // both ends present
+        src[(rows - 1) * stride + rng() % k] = spec.check_lo;
+        std::vector<uint16_t> dst(rows * padded, 0x1234);
+        REQUIRE(widen_bytes({src.data(), stride, dst.data(), padded, rows, k}, spec, sign_extend, padded));
+        for (size_t r = 0; r < rows; ++r)
+          for (size_t i = 0; i < padded; ++i) {
+            const uint8_t b = src[r * stride + std::min(i, k - 1)];
+            const int32_t value = sign_extend ? int32_t{static_cast<int8_t>(b)} : int32_t{b};
+            REQUIRE(static_cast<int16_t>(dst[r * padded + i]) == (i < k ? value : 0));
+          }
+        if (!sign_extend) continue;
+        for (uint8_t bad : {uint8_t{32}, static_cast<uint8_t>(-33)}) {
+          auto broken = src;
+          broken[(rows - 1) * stride + rng() % k] = bad;
+          CHECK_FALSE(widen_bytes({broken.data(), stride, dst.data(), padded, rows, k}, spec, true, padded));
+        }
+      }
     }
   });
 }
