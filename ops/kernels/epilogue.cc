@@ -199,7 +199,8 @@ void ToF32Planes(const EpilogueTile& t, const EpilogueParams& p, float* out, siz
 // int32 lanes already clamped into T's range, as T. On AVX-512 one VPMOVDB /
 // VPMOVDW truncates exactly (a saturating DemoteTo takes five instructions;
 // Highway 1.0.3's TruncateTo to bytes permutes dwords instead of bytes on
-// AVX3_DL, so the intrinsic is named directly); elsewhere DemoteTo.
+// AVX3_DL, so the intrinsic is named directly); 8 lanes to bytes (AVX2) by
+// two shuffles; elsewhere DemoteTo.
 template <class DT, class VI>
 HWY_INLINE hn::Vec<DT> NarrowInRange(DT dt, VI vi) {
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
@@ -208,6 +209,17 @@ HWY_INLINE hn::Vec<DT> NarrowInRange(DT dt, VI vi) {
       return hn::Vec<DT>{_mm512_cvtepi32_epi8(vi.raw)};
     else
       return hn::Vec<DT>{_mm512_cvtepi32_epi16(vi.raw)};
+  }
+#endif
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  // Eight in-range int32 to bytes: the low byte of each, gathered in two
+  // shuffles (DemoteTo's saturating packs, permute and mask took four).
+  if constexpr (hn::MaxLanes(hn::DFromV<VI>()) == 8 && sizeof(hn::TFromD<DT>) == 1) {
+    const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  //
+                                               0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i gathered = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(vi.raw, low_bytes),
+                                                         _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+    return hn::Vec<DT>{_mm256_castsi256_si128(gathered)};
   }
 #endif
   return hn::DemoteTo(dt, vi);
@@ -226,7 +238,15 @@ HWY_INLINE hn::Vec<DI> RoundClamped(DI di, V g, V lo, V hi) {
     return hn::Vec<DI>{_mm512_cvt_roundps_epi32(c.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
   }
 #endif
-  return hn::ConvertTo(di, hn::Min(hn::Max(hn::Round(g), lo), hi));
+  const auto c = hn::Min(hn::Max(hn::Round(g), lo), hi);
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_SSE4
+  // c is an integer in [lo, hi]: truncation converts it exactly, and
+  // ConvertTo's fix-up for values past int32 (4 of ToU8's 20 instructions
+  // per vector on AVX2) has nothing to fix.
+  if constexpr (hn::MaxLanes(DI()) == 8) return hn::Vec<DI>{_mm256_cvttps_epi32(c.raw)};
+  if constexpr (hn::MaxLanes(DI()) == 4) return hn::Vec<DI>{_mm_cvttps_epi32(c.raw)};
+#endif
+  return hn::ConvertTo(di, c);
 }
 
 // y on the next layer's grid as T (quant::quantize's operations). kHalf:
