@@ -501,7 +501,8 @@ struct DotTiles {
                   std::is_same_v<Weights, ByteWeights>) {
       if (g.pair_units >= kMinPairUnits) {
         sums16 = true;
-        const size_t n16 = (ku1 - ku0 + HWY_MIN(max_chunk, g.pair_units) - 1) / HWY_MIN(max_chunk, g.pair_units);
+        const size_t max16 = HWY_MIN(max_chunk, g.pair_units);
+        const size_t n16 = (ku1 - ku0 + max16 - 1) / max16;
         chunk16 = (ku1 - ku0 + n16 - 1) / n16;
       }
     }
