@@ -129,80 +129,72 @@ bool CheckBytes(const RowBlock<uint8_t, uint8_t>& block, const ByteRowSpec& spec
   return worst <= spec.check_span;
 }
 
-// dst = src ^ flip (the only bias the int16 method needs is 2^15 for
-// unsigned 16-bit values).
-bool BiasWords(const RowBlock<uint16_t, uint16_t>& b, const WordRowSpec& spec, size_t padded) {
-  uint16_t worst = 0;
+// Rows converted element by element: dst = op(src) (scalar_op for the
+// tails, the same function), zero tails up to `padded`, and the range check
+// on the source values. ds and dd have the same number of lanes.
+template <class DS, class DD, class VecOp, class ScalarOp>
+HWY_INLINE bool ConvertRows(const RowBlock<hn::TFromD<DS>, hn::TFromD<DD>>& b, hn::TFromD<DS> check_lo,
+                            hn::TFromD<DS> check_span, size_t padded, DS ds, DD dd, VecOp vec_op,
+                            ScalarOp scalar_op) {
+  using S = hn::TFromD<DS>;
+  S worst = 0;
 #if HWY_TARGET != HWY_SCALAR
-  const hn::ScalableTag<uint16_t> d;
-  const size_t N = hn::Lanes(d);
-  const auto flip = hn::Set(d, spec.flip), lo = hn::Set(d, spec.check_lo);
-  auto vmax = hn::Zero(d);
+  const size_t N = hn::Lanes(dd);
+  const auto lo = hn::Set(ds, check_lo);
+  auto vmax = hn::Zero(ds);
 #endif
   for (size_t r = 0; r < b.rows; ++r) {
-    const uint16_t* src = b.src + r * b.src_stride;
-    uint16_t* dst = b.dst + r * b.dst_stride;
+    const S* src = b.src + r * b.src_stride;
+    auto* dst = b.dst + r * b.dst_stride;
     size_t i = 0;
 #if HWY_TARGET != HWY_SCALAR
     for (; i + N <= b.k; i += N) {
-      const auto v = hn::LoadU(d, src + i);
+      const auto v = hn::LoadU(ds, src + i);
       vmax = hn::Max(vmax, hn::Sub(v, lo));
-      hn::StoreU(hn::Xor(v, flip), d, dst + i);
+      hn::StoreU(vec_op(v), dd, dst + i);
     }
 #endif
     for (; i < b.k; ++i) {
-      const uint16_t off = static_cast<uint16_t>(src[i] - spec.check_lo);
+      const S off = static_cast<S>(src[i] - check_lo);
       worst = off > worst ? off : worst;
-      dst[i] = static_cast<uint16_t>(src[i] ^ spec.flip);
+      dst[i] = scalar_op(src[i]);
     }
-    if (padded > b.k) std::memset(dst + b.k, 0, (padded - b.k) * 2);
+    if (padded > b.k) std::memset(dst + b.k, 0, (padded - b.k) * sizeof(*dst));
   }
 #if HWY_TARGET != HWY_SCALAR
-  const uint16_t vworst = MaxLane(d, vmax);
+  const S vworst = MaxLane(ds, vmax);
   worst = vworst > worst ? vworst : worst;
 #endif
-  return worst <= spec.check_span;
+  (void)ds, (void)dd;
+  return worst <= check_span;
+}
+
+// dst = src ^ flip (the only bias the int16 method needs is 2^15 for
+// unsigned 16-bit values).
+bool BiasWords(const RowBlock<uint16_t, uint16_t>& b, const WordRowSpec& spec, size_t padded) {
+  const hn::ScalableTag<uint16_t> d;
+  const auto flip = hn::Set(d, spec.flip);
+  return ConvertRows(
+      b, spec.check_lo, spec.check_span, padded, d, d, [&](auto v) HWY_ATTR { return hn::Xor(v, flip); },
+      [&](uint16_t x) { return static_cast<uint16_t>(x ^ spec.flip); });
 }
 
 // Bytes widened to 16-bit words (sign- or zero-extended), for the int16
 // kernels fed from 8-bit activations: before this, such rows went through
 // the scalar read_row path (AVX2, ResNet at 8 bits: a fifth of the time).
 bool WidenBytes(const RowBlock<uint8_t, uint16_t>& b, const ByteRowSpec& spec, bool sign_extend, size_t padded) {
-  uint8_t worst = 0;
-#if HWY_TARGET != HWY_SCALAR
-  const hn::Rebind<uint8_t, hn::ScalableTag<uint16_t>> d8h;  // half a vector of bytes
-  const hn::Rebind<int8_t, decltype(d8h)> di8h;
   const hn::ScalableTag<uint16_t> d16;
-  const hn::ScalableTag<int16_t> di16;
-  const size_t N = hn::Lanes(d16);
-  const auto lo = hn::Set(d8h, spec.check_lo);
-  auto vmax = hn::Zero(d8h);
-#endif
-  for (size_t r = 0; r < b.rows; ++r) {
-    const uint8_t* src = b.src + r * b.src_stride;
-    uint16_t* dst = b.dst + r * b.dst_stride;
-    size_t i = 0;
-#if HWY_TARGET != HWY_SCALAR
-    for (; i + N <= b.k; i += N) {
-      const auto v = hn::LoadU(d8h, src + i);
-      vmax = hn::Max(vmax, hn::Sub(v, lo));
-      const auto w = sign_extend ? hn::BitCast(d16, hn::PromoteTo(di16, hn::BitCast(di8h, v)))
-                                 : hn::PromoteTo(d16, v);
-      hn::StoreU(w, d16, dst + i);
-    }
-#endif
-    for (; i < b.k; ++i) {
-      const uint8_t off = static_cast<uint8_t>(src[i] - spec.check_lo);
-      worst = off > worst ? off : worst;
-      dst[i] = sign_extend ? static_cast<uint16_t>(static_cast<int16_t>(static_cast<int8_t>(src[i]))) : src[i];
-    }
-    if (padded > b.k) std::memset(dst + b.k, 0, (padded - b.k) * 2);
-  }
-#if HWY_TARGET != HWY_SCALAR
-  const uint8_t vworst = MaxLane(d8h, vmax);
-  worst = vworst > worst ? vworst : worst;
-#endif
-  return worst <= spec.check_span;
+  const hn::Rebind<uint8_t, decltype(d16)> d8;  // half a vector of bytes
+  return ConvertRows(
+      b, spec.check_lo, spec.check_span, padded, d8, d16,
+      [&](auto v) HWY_ATTR {
+        const hn::Rebind<int8_t, decltype(d8)> di8;
+        const hn::RebindToSigned<decltype(d16)> di16;
+        return sign_extend ? hn::BitCast(d16, hn::PromoteTo(di16, hn::BitCast(di8, v))) : hn::PromoteTo(d16, v);
+      },
+      [&](uint8_t x) {
+        return sign_extend ? static_cast<uint16_t>(static_cast<int16_t>(static_cast<int8_t>(x))) : uint16_t{x};
+      });
 }
 
 // Bit planes of rows of bytes (two's complement bits of the values): plane p
