@@ -62,9 +62,14 @@ bool method_supports(GemmMethod m, IntFormat a, IntFormat w);
 // weights' K and N (0: unknown, taken as weights too large for L1). The rows
 // are left out: a layer's weights are packed before its batch size is known,
 // and at the sizes measured the weights' bytes, not the rows, decide between
-// methods that differ in how many bytes they read (dot_u8s8.cc, int4).
+// methods that differ in how many bytes they read (dot_u8s8.cc, int4). All
+// that is known of them is whether every call has many (many_rows).
 struct GemmShape {
   size_t k = 0, n = 0;
+  // Activations read in place are a convolution's output pixels
+  // (choose_method_in_place sets it): never a GEMV, so an estimate that
+  // favours a method for its GEMVs leaves that out (dot_u8s8.cc, int7).
+  bool many_rows = false;
   // Estimates that need a size take an unknown one as the reference shape
   // of bench/bitlane_kernels (64x784x512), where they were first calibrated.
   size_t k_or_reference() const { return k ? k : 784; }

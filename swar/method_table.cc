@@ -79,6 +79,7 @@ bool method_reads_gathered(GemmMethod m) {
 }
 
 GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape) {
+  shape.many_rows = true;  // a convolution's pixels
   const GemmMethod best = choose_method(a, w, shape);
   if (best.spec()->reads_gathered) return best;
   const FeatureSet have = kernel_features();

@@ -102,13 +102,18 @@ double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
 // Operands narrow enough for int16 pair sums over 16+ units (dot_pair_units;
 // 4-bit x 4-bit: 136) skip a multiply per step: bench/README.md, twenty-first
 // session, 64x784x512 on AVX2 and AVX3: 1.1x at 16 units, 1.3x at 32-33,
-// 1.45x from 64 on. Not counted at 1 x 1 bit, which stays on bit-serial: level
-// with int7 on AVX2's GEMMs, ahead on AVX3's (1.0-1.1x), and its 1-bit weights
-// win GEMVs (1x784x512: 307-311 against 222-261 GOPS on AVX2, 578-584
-// against 289-297 on AVX3).
+// 1.45x from 64 on. Not counted at 1 x 1 bit for products that may be GEMVs,
+// which stay on bit-serial: level with int7 on AVX2's GEMMs, ahead on AVX3's
+// (1.0-1.1x), and its 1-bit weights win GEMVs (1x784x512: 307-311 against
+// 222-261 GOPS on AVX2, 578-584 against 289-297 on AVX3). Counted for a
+// convolution's pixels read in place (many_rows), which are never GEMVs:
+// without it ResNet's 64-channel convolutions went to bit-serial on AVX2 at
+// 1 bit and ran 12-27% slower than int7 in place (bench/README.md,
+// twenty-third session).
 double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const double rate = (have & kByteDot) ? 2.0e5 : (have & kVectors512) ? 1.6e5 : 9.0e4;
-  const size_t units = (have & kByteDot) || (a.bits == 1 && w.bits == 1) ? 0 : dot_pair_units(a, w, kBytes4);
+  const bool gemv_bits = a.bits == 1 && w.bits == 1 && !shape.many_rows;
+  const size_t units = (have & kByteDot) || gemv_bits ? 0 : dot_pair_units(a, w, kBytes4);
   const double sums16 = units >= 64 ? 1.45 : units >= 32 ? 1.3 : units >= 16 ? 1.1 : 1.0;
   return rate * sums16 * dot_column_share(shape);
 }
