@@ -31,8 +31,8 @@ FeatureSet TargetFeatures() {
   // The kernels add avx512vnni to this target (see swar/kernels/dot_u8s8.cc).
   f |= kVectorPopcount | kByteDot;
 #endif
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  f |= kByteMulAdd;
+#if HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+  f |= kByteMulAdd;  // the int7 kernels' PMADDUBSW steps (dot_tiles-inl.h)
 #endif
   return f;
 }

@@ -127,6 +127,12 @@ struct BytesProduct {
 struct BytePairsProduct {
   template <class D32, class V32>
   static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
+#if HWY_TARGET == HWY_SSE4
+    if constexpr (hn::MaxLanes(d32) == 4) {
+      const __m128i pairs = _mm_maddubs_epi16(a.raw, w.raw);
+      return V32{_mm_add_epi32(acc.raw, _mm_madd_epi16(pairs, _mm_set1_epi16(1)))};
+    }
+#endif
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
     if constexpr (hn::MaxLanes(d32) == 8) {
       const __m256i pairs = _mm256_maddubs_epi16(a.raw, w.raw);
@@ -148,9 +154,11 @@ struct BytePairsProduct {
 // 2 instructions per step instead of 3, and one multiply instead of two.
 // Exact while a call spans at most DotArgs::pair_units units (4-bit x
 // 4-bit: 136); DotTiles::Kernel keeps to that. x86 with PMADDUBSW only
-// (kHavePairSums16); the accumulators start at zero, and Widen(d32, acc)
-// gives the int32 sums the tile adds to its start values.
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+// (kHavePairSums16; SSSE3 has it too, but that target, older than every
+// SSE4 CPU, keeps int8's emulation rather than another set of tiles to
+// compile); the accumulators start at zero, and Widen(d32, acc) gives the
+// int32 sums the tile adds to its start values.
+#if HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
 constexpr bool kHavePairSums16 = true;
 #else
 constexpr bool kHavePairSums16 = false;
@@ -159,6 +167,13 @@ struct BytePairSums16Product {
   static constexpr bool kWidenAtEnd = true;
   template <class D32, class V32>
   static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
+#if HWY_TARGET == HWY_SSE4
+    if constexpr (hn::MaxLanes(d32) == 4) {  // 16 registers, as AVX2: the same asm below
+      __m128i r = _mm_add_epi16(acc.raw, _mm_maddubs_epi16(a.raw, w.raw));
+      asm("" : "+x"(r));
+      return V32{r};
+    }
+#endif
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
     // The empty asm makes each sum a register before the next step: without
     // it GCC 12 computed all of a unit's products first and ran out of AVX2's
@@ -181,6 +196,9 @@ struct BytePairSums16Product {
   }
   template <class D32, class V32>
   static HWY_INLINE V32 Widen(D32 d32, V32 acc) {
+#if HWY_TARGET == HWY_SSE4
+    if constexpr (hn::MaxLanes(d32) == 4) return V32{_mm_madd_epi16(acc.raw, _mm_set1_epi16(1))};
+#endif
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
     if constexpr (hn::MaxLanes(d32) == 8) return V32{_mm256_madd_epi16(acc.raw, _mm256_set1_epi16(1))};
 #endif

@@ -110,8 +110,14 @@ double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
 // without it ResNet's 64-channel convolutions went to bit-serial on AVX2 at
 // 1 bit and ran 12-27% slower than int7 in place (bench/README.md,
 // twenty-third session).
+// With 128-bit vectors (SSE4): half AVX2's rate, as for int16 (dot_s16.cc);
+// measured 1.3-1.9x int16 at 2..7 bits on 64x784x512 and 3136x576x64 (Zen 5
+// running the SSE4 target, twenty-third session).
 double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
-  const double rate = (have & kByteDot) ? 2.0e5 : (have & kVectors512) ? 1.6e5 : 9.0e4;
+  const double rate = (have & kByteDot)      ? 2.0e5
+                      : (have & kVectors512) ? 1.6e5
+                      : (have & kVectors256) ? 9.0e4
+                                             : 4.5e4;
   const bool gemv_bits = a.bits == 1 && w.bits == 1 && !shape.many_rows;
   const size_t units = (have & kByteDot) || gemv_bits ? 0 : dot_pair_units(a, w, kBytes4);
   const double sums16 = units >= 64 ? 1.45 : units >= 32 ? 1.3 : units >= 16 ? 1.1 : 1.0;

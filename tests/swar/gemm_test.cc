@@ -194,7 +194,7 @@ TEST_CASE("gemm: int7's pair sums added in int16 lanes stay exact at the chunk b
   const GemmMethod int7 = parse_method("int7");
   bitlane::test::for_each_simd_target([&](const std::string&) {
     if (!method_runs_here(int7)) {
-      MESSAGE("int7 skipped on " << current_target() << ": no PMADDUBSW");
+      MESSAGE("int7 skipped on " << current_target() << ": no PMADDUBSW tiles there");
       return;
     }
     for (IntFormat af : {IntFormat{2, false}, IntFormat{3, true}, IntFormat{4, false}, IntFormat{4, true},
