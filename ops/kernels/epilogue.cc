@@ -77,7 +77,12 @@ HWY_INLINE void Rows(D d, const EpilogueTile& t, const EpilogueParams& p, size_t
   const float* ra = t.ra;
   const float* res = Fm::residual ? t.res + c : nullptr;
   for (size_t r = r0; r < r1; ++r) {
-    const auto a = kFull ? hn::LoadU(di, acc + r * lda) : LoadFirstN(di, acc + r * lda, n);
+    // Whole vectors of sums even for a last, partial one: each row keeps 16
+    // readable int32 (epilogue.h), and the padded columns' scale and offset
+    // are 0. Through LoadFirstN's buffer, where loads are not masked (SSE4,
+    // NEON), each row's load waited on a store it could not forward from:
+    // LeNet's first convolution (6 channels) on SSE4.
+    const auto a = hn::LoadU(di, acc + r * lda);
     auto rv = hn::Zero(d);
     if constexpr (Fm::residual) rv = kFull ? hn::LoadU(d, res + r * ldr) : LoadFirstN(d, res + r * ldr, n);
     const auto rav = Fm::row_scale ? hn::Set(d, ra[r]) : hn::Zero(d);
