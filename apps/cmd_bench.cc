@@ -187,7 +187,7 @@ int cmd_bench(int argc, char** argv) {
       for (int batch : batches)
         for (const auto& [micro, micro_batch] : micros) {
           Executor ex(t);
-          Result r{ex.threads(), spec, batch, micro, {}, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0, {}};
+          Result r{ex.threads(), spec, batch, micro, {}, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}, {}, 0, {}, {}};
           const Setup setup = set_up(spec, batch, micro_batch, ex);
           r.init_ms = setup.build_ms;
           const auto& model = setup.model;

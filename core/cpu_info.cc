@@ -41,7 +41,8 @@ CpuInfo detect() {
 #if defined(__x86_64__) || defined(__i386__)
   info.arch = "x86_64";
   unsigned a = 0, b = 0, c = 0, d = 0;
-  if (__get_cpuid_max(0x80000000u, nullptr) >= 0x80000004u) {
+  // unsigned in GCC's cpuid.h, int in clang's.
+  if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) >= 0x80000004u) {
     char brand[49] = {};
     for (unsigned i = 0; i < 3; ++i) {
       __get_cpuid(0x80000002u + i, &a, &b, &c, &d);
