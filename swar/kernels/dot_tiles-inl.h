@@ -15,6 +15,7 @@
 
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "hwy/highway.h"
 #include "swar/dot_family.h"
@@ -119,6 +120,61 @@ struct BytesProduct {
     return DotBytes(d32, a, w, acc);
   }
 };
+// PMADDUBSW (u8 x s8 byte pairs summed into int16 lanes), PMADDWD against
+// ones (int16 pairs summed into int32 lanes) and a register barrier, at the
+// width of the raw register the vector holds. Highway 1.0.3 names neither
+// instruction. x86 targets with PMADDUBSW only (kHavePairSums16; SSSE3 has it
+// too, but that target, older than every SSE4 CPU, keeps int8's emulation
+// rather than another set of tiles to compile).
+#if HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define BITLANE_PAIR_SUMS16 1  // undefined again after the products below
+constexpr bool kHavePairSums16 = true;
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+#define BITLANE_HAVE_512 1
+#endif
+template <class Raw>
+HWY_INLINE Raw MulBytePairs(Raw a, Raw w) {
+  if constexpr (sizeof(Raw) == 16) return _mm_maddubs_epi16(a, w);
+#if HWY_TARGET != HWY_SSE4
+  else if constexpr (sizeof(Raw) == 32) return _mm256_maddubs_epi16(a, w);
+#endif
+#ifdef BITLANE_HAVE_512
+  else return _mm512_maddubs_epi16(a, w);
+#endif
+}
+template <class Raw>
+HWY_INLINE Raw AddInt16Pairs(Raw x) {
+  if constexpr (sizeof(Raw) == 16) return _mm_madd_epi16(x, _mm_set1_epi16(1));
+#if HWY_TARGET != HWY_SSE4
+  else if constexpr (sizeof(Raw) == 32) return _mm256_madd_epi16(x, _mm256_set1_epi16(1));
+#endif
+#ifdef BITLANE_HAVE_512
+  else return _mm512_madd_epi16(x, _mm512_set1_epi16(1));
+#endif
+}
+// The empty asm makes a sum a register before the next step: without it
+// GCC 12 computed all of a unit's products first and ran out of AVX2's 16
+// registers (an accumulator on the stack and 8 copies per unit; 7840x144x16
+// at 4 bits: 140 GOPS without, 192-223 with). "v" reaches zmm16..31.
+template <class Raw>
+HWY_INLINE Raw InRegister(Raw r) {
+#ifdef BITLANE_HAVE_512
+  asm("" : "+v"(r));
+#else
+  asm("" : "+x"(r));
+#endif
+  return r;
+}
+#undef BITLANE_HAVE_512
+#else
+constexpr bool kHavePairSums16 = false;
+#endif
+// True when a V32 fills its raw register (the instructions above see all of it).
+template <class D32, class V32>
+constexpr bool FillsRegister() {
+  return kHavePairSums16 && hn::MaxLanes(D32()) * sizeof(int32_t) == sizeof(std::declval<V32>().raw);
+}
+
 // Activations of at most 7 bits (u8 <= 127) x s8 weights: PMADDUBSW's pair
 // sums (at most 2 x 127 x 128 in magnitude) cannot saturate, so pair sums
 // into int16 then PMADDWD against ones into int32 are exact -- 2 instructions
@@ -127,23 +183,8 @@ struct BytesProduct {
 struct BytePairsProduct {
   template <class D32, class V32>
   static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
-#if HWY_TARGET == HWY_SSE4
-    if constexpr (hn::MaxLanes(d32) == 4) {
-      const __m128i pairs = _mm_maddubs_epi16(a.raw, w.raw);
-      return V32{_mm_add_epi32(acc.raw, _mm_madd_epi16(pairs, _mm_set1_epi16(1)))};
-    }
-#endif
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-    if constexpr (hn::MaxLanes(d32) == 8) {
-      const __m256i pairs = _mm256_maddubs_epi16(a.raw, w.raw);
-      return V32{_mm256_add_epi32(acc.raw, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))};
-    }
-#endif
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-    if constexpr (hn::MaxLanes(d32) == 16) {
-      const __m512i pairs = _mm512_maddubs_epi16(a.raw, w.raw);
-      return V32{_mm512_add_epi32(acc.raw, _mm512_madd_epi16(pairs, _mm512_set1_epi16(1)))};
-    }
+#ifdef BITLANE_PAIR_SUMS16
+    if constexpr (FillsRegister<D32, V32>()) return hn::Add(acc, V32{AddInt16Pairs(MulBytePairs(a.raw, w.raw))});
 #endif
     return DotBytes(d32, a, w, acc);
   }
@@ -153,61 +194,31 @@ struct BytePairsProduct {
 // int32 (PMADDWD against ones) once per tile call instead of every unit --
 // 2 instructions per step instead of 3, and one multiply instead of two.
 // Exact while a call spans at most DotArgs::pair_units units (4-bit x
-// 4-bit: 136); DotTiles::Kernel keeps to that. x86 with PMADDUBSW only
-// (kHavePairSums16; SSSE3 has it too, but that target, older than every
-// SSE4 CPU, keeps int8's emulation rather than another set of tiles to
-// compile); the accumulators start at zero, and Widen(d32, acc) gives the
-// int32 sums the tile adds to its start values.
-#if HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-constexpr bool kHavePairSums16 = true;
-#else
-constexpr bool kHavePairSums16 = false;
-#endif
+// 4-bit: 136); DotTiles::Kernel keeps to that. Where kHavePairSums16; the
+// accumulators start at zero, and Widen(d32, acc) gives the int32 sums the
+// tile adds to its start values.
 struct BytePairSums16Product {
   static constexpr bool kWidenAtEnd = true;
   template <class D32, class V32>
   static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
-#if HWY_TARGET == HWY_SSE4
-    if constexpr (hn::MaxLanes(d32) == 4) {  // 16 registers, as AVX2: the same asm below
-      __m128i r = _mm_add_epi16(acc.raw, _mm_maddubs_epi16(a.raw, w.raw));
-      asm("" : "+x"(r));
-      return V32{r};
-    }
-#endif
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-    // The empty asm makes each sum a register before the next step: without
-    // it GCC 12 computed all of a unit's products first and ran out of AVX2's
-    // 16 registers (an accumulator on the stack and 8 copies per unit;
-    // 7840x144x16 at 4 bits: 140 GOPS without, 192-223 with).
-    if constexpr (hn::MaxLanes(d32) == 8) {
-      __m256i r = _mm256_add_epi16(acc.raw, _mm256_maddubs_epi16(a.raw, w.raw));
-      asm("" : "+x"(r));
-      return V32{r};
-    }
-#endif
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-    if constexpr (hn::MaxLanes(d32) == 16) {
-      __m512i r = _mm512_add_epi16(acc.raw, _mm512_maddubs_epi16(a.raw, w.raw));
-      asm("" : "+v"(r));
-      return V32{r};
+#ifdef BITLANE_PAIR_SUMS16
+    if constexpr (FillsRegister<D32, V32>()) {
+      const hn::Repartition<int16_t, D32> d16;
+      const auto sum = hn::Add(hn::BitCast(d16, acc), hn::BitCast(d16, V32{MulBytePairs(a.raw, w.raw)}));
+      return V32{InRegister(hn::BitCast(d32, sum).raw)};
     }
 #endif
     return BytePairsProduct::Step(d32, a, w, acc);  // not reached: kHavePairSums16 is false
   }
   template <class D32, class V32>
   static HWY_INLINE V32 Widen(D32 d32, V32 acc) {
-#if HWY_TARGET == HWY_SSE4
-    if constexpr (hn::MaxLanes(d32) == 4) return V32{_mm_madd_epi16(acc.raw, _mm_set1_epi16(1))};
-#endif
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-    if constexpr (hn::MaxLanes(d32) == 8) return V32{_mm256_madd_epi16(acc.raw, _mm256_set1_epi16(1))};
-#endif
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-    if constexpr (hn::MaxLanes(d32) == 16) return V32{_mm512_madd_epi16(acc.raw, _mm512_set1_epi16(1))};
+#ifdef BITLANE_PAIR_SUMS16
+    if constexpr (FillsRegister<D32, V32>()) return V32{AddInt16Pairs(acc.raw)};
 #endif
     return acc;  // not reached
   }
 };
+#undef BITLANE_PAIR_SUMS16
 template <class Product>
 constexpr bool WidensAtEnd() {
   if constexpr (requires { Product::kWidenAtEnd; }) return Product::kWidenAtEnd;
