@@ -243,15 +243,19 @@ HWY_INLINE hn::Vec<DI> RoundClamped(DI di, V g, V lo, V hi) {
     return hn::Vec<DI>{_mm512_cvt_roundps_epi32(c.raw, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)};
   }
 #endif
-  const auto c = hn::Min(hn::Max(hn::Round(g), lo), hi);
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL || HWY_TARGET == HWY_SSE4
-  // c is an integer in [lo, hi]: truncation converts it exactly, and
-  // ConvertTo's fix-up for values past int32 (4 of ToU8's 20 instructions
-  // per vector on AVX2) has nothing to fix.
-  if constexpr (hn::MaxLanes(DI()) == 8) return hn::Vec<DI>{_mm256_cvttps_epi32(c.raw)};
-  if constexpr (hn::MaxLanes(DI()) == 4) return hn::Vec<DI>{_mm_cvttps_epi32(c.raw)};
+  // Clamped first, c fits int32, and CVTPS2DQ rounds it in MXCSR's mode:
+  // to nearest even, as everywhere else, unless the process changed the
+  // mode (then as the scalar reference's std::nearbyint). No Round before
+  // it (1 of ToU8's 16 instructions per vector on AVX2) and none of
+  // ConvertTo's fix-up for values past int32.
+  if constexpr (hn::MaxLanes(DI()) == 8 || hn::MaxLanes(DI()) == 4) {
+    const auto c = hn::Min(hn::Max(g, lo), hi);
+    if constexpr (hn::MaxLanes(DI()) == 8) return hn::Vec<DI>{_mm256_cvtps_epi32(c.raw)};
+    else return hn::Vec<DI>{_mm_cvtps_epi32(c.raw)};
+  }
 #endif
-  return hn::ConvertTo(di, c);
+  return hn::ConvertTo(di, hn::Min(hn::Max(hn::Round(g), lo), hi));
 }
 
 // y on the next layer's grid as T (quant::quantize's operations). kHalf:
@@ -277,10 +281,21 @@ void ToIntWith(const EpilogueTile& t, const EpilogueParams& p, const RequantPara
       [=](auto y) { return Requantize<T, kHalf>(y, q); },
       [=](size_t r, size_t c, auto v, size_t n) { StoreUpTo(v, hn::DFromV<decltype(v)>(), out + r * ldo + c, n); });
 }
+// A ReLU before the requantizer changes no output when 0 lands at or below
+// the grid's lowest value: (y * inv + off) * half is monotone in y (inv and
+// half positive), so every y <= 0 -- and NaN, which the clamp's Max turns
+// into lo -- gives lo with or without it. Then the clamp does its work (the
+// usual case: a ReLU's output calibrated from 0 up has its zero point at lo).
+inline bool ReluIsInClamp(const EpilogueParams& p, const RequantParams& q) {
+  if (p.act != EpilogueAct::kRelu || !(q.inv_scale > 0.f) || !(q.half > 0.f)) return false;
+  return (0.f * q.inv_scale + q.offset) * q.half <= q.lo;
+}
 template <typename T>
 void ToInt(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, T* out, size_t ldo) {
-  if (q.half == 1.f) ToIntWith<T, false>(t, p, q, out, ldo);
-  else ToIntWith<T, true>(t, p, q, out, ldo);
+  EpilogueParams pq = p;
+  if (ReluIsInClamp(p, q)) pq.act = EpilogueAct::kNone;
+  if (q.half == 1.f) ToIntWith<T, false>(t, pq, q, out, ldo);
+  else ToIntWith<T, true>(t, pq, q, out, ldo);
 }
 
 // Floats and the same values on the next layer's grid (an integer twin).

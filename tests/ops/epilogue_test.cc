@@ -4,7 +4,8 @@
 // zero-point correction, residual), column counts around a vector and half
 // a vector (narrow tiles take two rows per vector), odd row counts, column
 // offsets inside the layer, outputs whose rows follow each other (packed
-// row pairs), and every output type.
+// row pairs), every output type, and grids that take a ReLU into their
+// clamp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -53,6 +54,9 @@ bool check_case(const Case& k, std::mt19937& rng) {
   if (k.residual) t.res = res.data(), t.ldr = ldr;
   const RequantParams q{7.5f, 3.f, 1.f, 0.f, 255.f}, qs{6.25f, 0.f, 1.f, -128.f, 127.f},
       q16{100.f, 0.f, 0.5f, -32768.f, 32767.f};
+  // Grids whose zero is their lowest value (a ReLU's output, 4 bits; as
+  // int8), where the kernels leave the ReLU to the clamp.
+  const RequantParams q_low{7.5f, 0.f, 1.f, 0.f, 15.f}, qs_low{6.25f, -128.f, 1.f, -128.f, 127.f};
 
   // Outputs keep the layer's column numbering: element (r, c) at r * ldo + c,
   // with ldo past the tile or (back to back) its width; 16 guard elements.
@@ -67,7 +71,11 @@ bool check_case(const Case& k, std::mt19937& rng) {
   std::vector<uint8_t> got_u8(size, 0xEE);
   std::vector<int8_t> got_i8(size, 0x5A);
   std::vector<int16_t> got_i16(size, 0x5A5A);
+  std::vector<uint8_t> got_u8_low(size, 0xEE);
+  std::vector<int8_t> got_i8_low(size, 0x5A);
   epilogue_to_f32(t, p, got_f.data(), ldo);
+  epilogue_to_u8(t, p, q_low, got_u8_low.data(), ldo);
+  epilogue_to_i8(t, p, qs_low, got_i8_low.data(), ldo);
   epilogue_to_u8(t, p, q, got_u8.data(), ldo);
   epilogue_to_i8(t, p, qs, got_i8.data(), ldo);
   epilogue_to_i16(t, p, q16, got_i16.data(), ldo);
@@ -89,6 +97,15 @@ bool check_case(const Case& k, std::mt19937& rng) {
     const uint8_t wu = inside[i] ? requantize_scalar<uint8_t>(want[i], q) : 0xEE;
     const int8_t wi = inside[i] ? requantize_scalar<int8_t>(want[i], qs) : 0x5A;
     const int16_t w16 = inside[i] ? requantize_scalar<int16_t>(want[i], q16) : 0x5A5A;
+    const uint8_t wu_low = inside[i] ? requantize_scalar<uint8_t>(want[i], q_low) : 0xEE;
+    const int8_t wi_low = inside[i] ? requantize_scalar<int8_t>(want[i], qs_low) : 0x5A;
+    if (got_u8_low[i] != wu_low || got_i8_low[i] != wi_low) {
+      FAIL_CHECK("rows=" << k.rows << " cols [" << k.c0 << ", " << k.c1 << ") act=" << int(k.act)
+                         << " at element " << i << ", grids with zero at their lowest value: u8 "
+                         << int(got_u8_low[i]) << " vs " << int(wu_low) << ", i8 " << int(got_i8_low[i]) << " vs "
+                         << int(wi_low));
+      return false;
+    }
     if (std::memcmp(&got_f[i], &wf, 4) != 0 || got_u8[i] != wu || got_i8[i] != wi || got_i16[i] != w16) {
       FAIL_CHECK("rows=" << k.rows << " cols [" << k.c0 << ", " << k.c1 << ") act=" << int(k.act)
                          << " row_scale=" << k.row_scale << " residual=" << k.residual << " back_to_back="
