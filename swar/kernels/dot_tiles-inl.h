@@ -232,14 +232,13 @@ struct WordsProduct {
   }
 };
 
-// Where the tiles' weights come from: the 64 bytes of K unit k of a
-// column vector's block (`col`: the vector's first byte of unit 0).
 // A unit's weight vector held in a register for all the tile's rows
-// (kHold: products with int16 sums, BytePairSums16Product). On AVX2 GCC 12
-// folded it into each row's multiply as a memory operand: a 2 x 4 tile
-// loaded 10 vectors per unit for 8 multiplies, more than two loads per
-// cycle keep up with (int7 at 4 bits, 64x784x512: 330 -> 356 GOPS). The
-// exact 8-bit emulation, with more temporaries, lost 1-2% the same way.
+// (kHold: the int16-sum and int16 products). On AVX2 GCC 12 folded it into
+// each row's multiply as a memory operand: a 2 x 4 tile loaded 10 vectors
+// per unit for 8 multiplies, more than two loads per cycle keep up with
+// (int7 at 4 bits, 64x784x512: 309-334 -> 355-375 GOPS; int16, 50176x144x16:
+// 87-124 -> 100-137). The exact 8-bit emulation, with more temporaries,
+// lost 1-2% the same way and keeps the memory operands.
 template <bool kHold, class V>
 HWY_INLINE V WeightsInRegister(V w) {
 #if HWY_TARGET == HWY_AVX2
@@ -247,6 +246,9 @@ HWY_INLINE V WeightsInRegister(V w) {
 #endif
   return w;
 }
+
+// Where the tiles' weights come from: the 64 bytes of K unit k of a
+// column vector's block (`col`: the vector's first byte of unit 0).
 struct ByteWeights {
   static constexpr bool kPairs = false;
   template <class D32>
@@ -399,6 +401,7 @@ struct DotTiles {
       // the K loop, or (products that widen at the end) added after it.
       const V zero = hn::Zero(d32);
       constexpr bool kLateStart = WidensAtEnd<Product>();
+      constexpr bool kHoldWeights = kLateStart || std::is_same_v<Product, WordsProduct>;
       auto start = [&](size_t r, size_t j) HWY_ATTR {
         if (!first) return hn::LoadU(d32, orow + r * ldo + j * L);
         const V col = g.col_init ? hn::LoadU(d32, g.col_init + (v + j) * L) : hn::Zero(d32);
@@ -438,7 +441,7 @@ struct DotTiles {
   }
 #define BL_STEP_HI(I) BL_STEP_H_WITH(I, hi0, hi1, hi2, hi3)
 #define BL_LOAD_W(J) \
-  const V w##J = (J < NV) ? WeightsInRegister<kLateStart>(Weights::Load(d32, wcol[J], ku)) : zero;
+  const V w##J = (J < NV) ? WeightsInRegister<kHoldWeights>(Weights::Load(d32, wcol[J], ku)) : zero;
 #define BL_NO_LOAD(J)
 #define BL_UNIT(KU, WLOAD, STEP)                                                  \
   {                                                                               \
