@@ -6,7 +6,10 @@ oneDNN takes one ISA cap per process), optionally the AVX2 target against
 oneDNN capped at AVX2, and how close each kernel comes to the ceiling of its
 instruction on this core (bench/bitlane_ceilings).
 
-  python3 bench/kernel_tables.py [--build build/release] [--avx2] [--min-time 0.3]
+  python3 bench/kernel_tables.py [--build build/release] [--avx2] [--trusted-range] [--min-time 0.3]
+
+--trusted-range: bitlane's calls skip the activations' range check, as its
+quantized layers call the GEMM (default: checked, as for unknown data).
 
 Plain python3 (no packages needed). Prints markdown to paste into the README.
 """
@@ -104,23 +107,28 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build/release")
     ap.add_argument("--avx2", action="store_true", help="also the AVX2 target against oneDNN capped at AVX2")
+    ap.add_argument("--trusted-range", action="store_true",
+                    help="no range check in bitlane's calls, as its quantized layers call the GEMM")
     ap.add_argument("--min-time", type=float, default=0.3)
     args = ap.parse_args()
+    trust = ["--trusted-range"] if args.trusted_range else []
     exe = os.path.join(args.build, "bench", "bitlane_kernels")
     if not os.path.exists(exe):
         sys.exit(f"kernel_tables.py: {exe} not found (build with -DBITLANE_BUILD_BENCH=ON)")
     print(f"### {datetime.date.today()}, {cpu_model()}, {os.cpu_count()} cores visible")
+    print("\nbitlane's activations: " + ("trusted to be in range (--trusted-range, as its quantized layers call it)"
+                                       if args.trusted_range else "range-checked in each call"))
     ceil = ceilings(os.path.join(args.build, "bench", "bitlane_ceilings"), args.min_time)
     print("\nInstruction ceilings, GOPS on one core: " +
           ", ".join(f"{k} {v:.0f}" for k, v in ceil.items()))
-    default = kernels(exe, ["--onednn-isa", "default"], args.min_time, WIDTHS)
+    default = kernels(exe, ["--onednn-isa", "default"] + trust, args.min_time, WIDTHS)
     ratio_table(default, WIDTHS, "Against oneDNN int8 at its default ISA (its own choice; AMX where present):")
-    vnni = kernels(exe, ["--onednn-isa", "vnni"], args.min_time, WIDTHS)
+    vnni = kernels(exe, ["--onednn-isa", "vnni"] + trust, args.min_time, WIDTHS)
     ratio_table(vnni, WIDTHS, "Against oneDNN int8 capped at AVX-512 VNNI:")
     ceiling_table(vnni, WIDTHS, ceil)
     if args.avx2:
         w = ["1x1", "2x2", "4x4", "7x7", "8x8"]
-        avx2 = kernels(exe, ["--target", "AVX2", "--onednn-isa", "avx2"], args.min_time, w)
+        avx2 = kernels(exe, ["--target", "AVX2", "--onednn-isa", "avx2"] + trust, args.min_time, w)
         ratio_table(avx2, w, "bitlane's AVX2 target against oneDNN int8 capped at AVX2 (no VNNI):")
 
 

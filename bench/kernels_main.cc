@@ -33,6 +33,7 @@ struct Row {
   Shape shape{};
   int threads = 1;
   double gops = 0;
+  bool trusted = false;  // bitlane rows: activations promised in range (no check pass)
 };
 
 std::vector<std::string> split(const std::string& s, char sep) {
@@ -63,9 +64,12 @@ double gops(const Shape& s, double seconds) {
   return 2.0 * s.m * s.k * s.n / seconds / 1e9;
 }
 
-// Times bitlane's GEMM for one width pair and method.
+// Times bitlane's GEMM for one width pair and method. `trusted`: the call
+// promises the activations lie in their format, as bitlane's quantized
+// layers do (their clamping quantizers made them), and skips the range
+// check an API caller with unknown data gets (one read of A per call).
 double time_bitlane(const Shape& s, int a_bits, int w_bits, bool signed_act,
-                    swar::GemmMethod method, const Executor& ex, double min_time,
+                    swar::GemmMethod method, bool trusted, const Executor& ex, double min_time,
                     std::string* chosen) {
   const swar::IntFormat af{a_bits, signed_act}, wf{w_bits, true};
   std::mt19937 rng(1);
@@ -90,12 +94,14 @@ double time_bitlane(const Shape& s, int a_bits, int w_bits, bool signed_act,
                       2147483647.0;
   std::vector<int32_t> c(static_cast<size_t>(s.m) * s.n);
   std::vector<int64_t> c64(fits32 ? 0 : static_cast<size_t>(s.m) * s.n);
+  swar::GemmOptions options;
+  options.trusted_range = trusted;
   const Timing t = time_calls(
       [&] {
         if (fits32)
-          swar::gemm(av, packed, c.data(), s.n, ex);
+          swar::gemm(av, packed, c.data(), s.n, ex, options);
         else
-          swar::gemm(av, packed, c64.data(), s.n, ex);
+          swar::gemm(av, packed, c64.data(), s.n, ex, options);
       },
       min_time);
   return gops(s, t.median_s);
@@ -128,9 +134,9 @@ double time_plain_int8(const Shape& s, const Executor& ex, double min_time) {
 void print_json(const Row& r) {
   std::printf(
       "{\"impl\": \"%s\", \"method\": \"%s\", \"a_bits\": %d, \"w_bits\": %d, \"m\": %d, "
-      "\"k\": %d, \"n\": %d, \"threads\": %d, \"gops\": %.2f}\n",
+      "\"k\": %d, \"n\": %d, \"threads\": %d, \"gops\": %.2f, \"trusted_range\": %s}\n",
       r.impl.c_str(), r.method.c_str(), r.a_bits, r.w_bits, r.shape.m, r.shape.k, r.shape.n,
-      r.threads, r.gops);
+      r.threads, r.gops, r.trusted ? "true" : "false");
   std::fflush(stdout);
 }
 
@@ -178,6 +184,8 @@ int main(int argc, char** argv) try {
        cxxopts::value<std::string>()->default_value("vnni"))
       ("target", "force a SIMD target (e.g. AVX2)", cxxopts::value<std::string>())
       ("min-time", "seconds per measurement", cxxopts::value<double>()->default_value("0.3"))
+      ("trusted-range", "promise bitlane's calls that the activations lie in their width, as the "
+       "quantized layers do (no range-check pass; default: checked, as for unknown data)")
       ("no-peers", "skip oneDNN and OpenBLAS")
       ("json", "one JSON object per measurement instead of tables")
       ("h,help", "show help");
@@ -203,14 +211,17 @@ int main(int argc, char** argv) try {
     for (const auto& s : split(mspec, ',')) methods.push_back(swar::parse_method(s));
   const bool json = args.count("json") > 0;
   const bool signed_act = args.count("signed-activations") > 0;
+  const bool trusted = args.count("trusted-range") > 0;
   const double min_time = args["min-time"].as<double>();
 
   const CpuInfo& cpu = cpu_info();
   std::string features;
   for (const auto& f : cpu.features) features += f + " ";
   if (!json)
-    std::printf("# bitlane_kernels\n\nCPU: %s (%s)\nfeatures: %s\nSIMD target: %s\n", cpu.model.c_str(),
-                cpu.arch.c_str(), features.c_str(), swar::current_target().c_str());
+    std::printf("# bitlane_kernels\n\nCPU: %s (%s)\nfeatures: %s\nSIMD target: %s\nbitlane's activations: %s\n",
+                cpu.model.c_str(), cpu.arch.c_str(), features.c_str(), swar::current_target().c_str(),
+                trusted ? "trusted to be in range (--trusted-range, as quantized layers call it)"
+                        : "range-checked in each call");
 
   std::vector<std::unique_ptr<GemmPeer>> peers;
   if (!args.count("no-peers")) {
@@ -238,8 +249,8 @@ int main(int argc, char** argv) try {
               !swar::method_runs_here(m))
             continue;
           std::string chosen;
-          const double g = time_bitlane(s, ab, wb, signed_act, m, ex, min_time, &chosen);
-          emit({"bitlane", chosen, ab, wb, s, t, g});
+          const double g = time_bitlane(s, ab, wb, signed_act, m, trusted, ex, min_time, &chosen);
+          emit({"bitlane", chosen, ab, wb, s, t, g, trusted});
         }
     }
   if (!json) print_markdown(rows);
