@@ -377,7 +377,7 @@ struct DotTiles {
   template <int MR, int NV>
   struct Tile {
     static_assert(MR * NV <= 16 && NV <= 4);
-    static void Run(size_t m, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first,
+    static void Run(size_t m, size_t count, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first,
                     size_t m_base, size_t v_base, int32_t* out, size_t ldo) {
       const hn::CappedTag<int32_t, kBlock> d32;
       using V = hn::Vec<decltype(d32)>;
@@ -390,30 +390,34 @@ struct DotTiles {
         wcol[c] = static_cast<const uint8_t*>(g.w) + (gv / per_block) * g.w_block_bytes +
                   (gv % per_block) * L * kUnitBytes;
       }
-      const uint8_t* arow[16] = {};
-      for (int r = 0; r < MR; ++r)
-        arow[r] = static_cast<const uint8_t*>(g.a) +
-                  (kGathered ? static_cast<size_t>(g.row_offset[m + r]) : (m + r) * g.a_row_bytes);
-      int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
+      // `count` tiles of MR rows from row m, one below the other: one call
+      // per run of tiles, not per tile (each call passed ten arguments,
+      // half of them on the stack, and cleared the upper vector halves).
+      for (size_t tile = 0; tile < count; ++tile, m += MR) {
+        const uint8_t* arow[16] = {};
+        for (int r = 0; r < MR; ++r)
+          arow[r] = static_cast<const uint8_t*>(g.a) +
+                    (kGathered ? static_cast<size_t>(g.row_offset[m + r]) : (m + r) * g.a_row_bytes);
+        int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * L;
 
-      // Accumulators start from the stored partial sums, or on the first K
-      // chunk from the bias corrections: col_init[col] + row_init[m] -- before
-      // the K loop, or (products that widen at the end) added after it.
-      const V zero = hn::Zero(d32);
-      constexpr bool kLateStart = WidensAtEnd<Product>();
-      constexpr bool kHoldWeights = kLateStart || std::is_same_v<Product, WordsProduct>;
-      auto start = [&](size_t r, size_t j) HWY_ATTR {
-        if (!first) return hn::LoadU(d32, orow + r * ldo + j * L);
-        const V col = g.col_init ? hn::LoadU(d32, g.col_init + (v + j) * L) : hn::Zero(d32);
-        return hn::Add(col, g.row_init ? hn::Set(d32, g.row_init[m + r]) : hn::Zero(d32));
-      };
+        // Accumulators start from the stored partial sums, or on the first K
+        // chunk from the bias corrections: col_init[col] + row_init[m] -- before
+        // the K loop, or (products that widen at the end) added after it.
+        const V zero = hn::Zero(d32);
+        constexpr bool kLateStart = WidensAtEnd<Product>();
+        constexpr bool kHoldWeights = kLateStart || std::is_same_v<Product, WordsProduct>;
+        auto start = [&](size_t r, size_t j) HWY_ATTR {
+          if (!first) return hn::LoadU(d32, orow + r * ldo + j * L);
+          const V col = g.col_init ? hn::LoadU(d32, g.col_init + (v + j) * L) : hn::Zero(d32);
+          return hn::Add(col, g.row_init ? hn::Set(d32, g.row_init[m + r]) : hn::Zero(d32));
+        };
 #define BL_DECL(I)                                   \
   V c##I = zero;                                     \
   if constexpr (I < MR * NV && !kLateStart) c##I = start(I / NV, I % NV);
-      BL_FOR_16(BL_DECL)
+        BL_FOR_16(BL_DECL)
 #undef BL_DECL
-      // One K unit: broadcast each row's 4 bytes, multiply with the weight
-      // vectors W0..W3 (WLOAD declares them, or they exist already).
+        // One K unit: broadcast each row's 4 bytes, multiply with the weight
+        // vectors W0..W3 (WLOAD declares them, or they exist already).
 #define BL_LOAD_A(R) \
   const V a##R = (R < MR) ? hn::Set(d32, static_cast<int32_t>(LoadU32(arow[R] + a_off))) : zero;
 #define BL_STEP_INTO(ACC, I, W0, W1, W2, W3)                                                     \
@@ -421,15 +425,15 @@ struct DotTiles {
     ACC##I = Product::Step(d32, Pick16<I / NV>(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, \
                                                 a14, a15),                                       \
                            Pick4<I % NV>(W0, W1, W2, W3), ACC##I);
-      // Small tiles of nibble weights (a GEMV: 1 row x 4 vectors) give the
-      // high unit of each pair its own accumulators (h), added at the end:
-      // with one set, each accumulator took two dependent dot products per
-      // weight load and the loop waited on their latency (1x784x512 at 4
-      // bits: 388 -> 461 GOPS). Byte weights lost with the same split
-      // (1x784x512 at 8 bits: 301 -> 224 GOPS), so they keep one set.
-      constexpr bool kSplit = Weights::kPairs && 2 * MR * NV <= kDotMaxAcc;
+        // Small tiles of nibble weights (a GEMV: 1 row x 4 vectors) give the
+        // high unit of each pair its own accumulators (h), added at the end:
+        // with one set, each accumulator took two dependent dot products per
+        // weight load and the loop waited on their latency (1x784x512 at 4
+        // bits: 388 -> 461 GOPS). Byte weights lost with the same split
+        // (1x784x512 at 8 bits: 301 -> 224 GOPS), so they keep one set.
+        constexpr bool kSplit = Weights::kPairs && 2 * MR * NV <= kDotMaxAcc;
 #define BL_DECL_H(I) V h##I = zero;
-      BL_FOR_16(BL_DECL_H)
+        BL_FOR_16(BL_DECL_H)
 #undef BL_DECL_H
 #define BL_STEP(I) BL_STEP_INTO(c, I, w0, w1, w2, w3)
 #define BL_STEP_LO(I) BL_STEP_INTO(c, I, lo0, lo1, lo2, lo3)
@@ -451,21 +455,21 @@ struct DotTiles {
     BL_FOR_4(WLOAD)                                                               \
     BL_FOR_16(STEP)                                                               \
   }
-      size_t k = ku0;
-      if constexpr (Weights::kPairs) {
-        // Two units per weight load (the low and high nibbles of one pair).
-        if (k < ku1 && (k & 1)) BL_UNIT(k++, BL_LOAD_W, BL_STEP)
-        for (; k + 2 <= ku1; k += 2) {
+        size_t k = ku0;
+        if constexpr (Weights::kPairs) {
+          // Two units per weight load (the low and high nibbles of one pair).
+          if (k < ku1 && (k & 1)) BL_UNIT(k++, BL_LOAD_W, BL_STEP)
+          for (; k + 2 <= ku1; k += 2) {
 #define BL_LOAD_PAIR(J)                                                         \
   const V raw##J = (J < NV) ? Weights::Raw(d32, wcol[J], k) : zero;             \
   const V lo##J = Weights::Low(d32, raw##J), hi##J = Weights::High(d32, raw##J);
-          BL_FOR_4(BL_LOAD_PAIR)
+            BL_FOR_4(BL_LOAD_PAIR)
 #undef BL_LOAD_PAIR
-          BL_UNIT(k, BL_NO_LOAD, BL_STEP_LO)
-          BL_UNIT(k + 1, BL_NO_LOAD, BL_STEP_HI)
+            BL_UNIT(k, BL_NO_LOAD, BL_STEP_LO)
+            BL_UNIT(k + 1, BL_NO_LOAD, BL_STEP_HI)
+          }
         }
-      }
-      for (; k < ku1; ++k) BL_UNIT(k, BL_LOAD_W, BL_STEP)
+        for (; k < ku1; ++k) BL_UNIT(k, BL_LOAD_W, BL_STEP)
 #undef BL_UNIT
 #undef BL_NO_LOAD
 #undef BL_LOAD_W
@@ -481,8 +485,9 @@ struct DotTiles {
     if constexpr (kLateStart) c##I = hn::Add(start(I / NV, I % NV), Product::Widen(d32, c##I));       \
     hn::StoreU(c##I, d32, orow + (I / NV) * ldo + (I % NV) * L);                                      \
   }
-      BL_FOR_16(BL_STORE)
+        BL_FOR_16(BL_STORE)
 #undef BL_STORE
+      }
     }
   };
 
@@ -505,6 +510,14 @@ struct DotTiles {
       case 3: RunRows<3, TileRows(3)>(mr, args...); return;
       default: RunRows<4, TileRows(4)>(mr, args...); return;
     }
+  }
+  // Rows [m0, m1) in tiles of `rows` (TileRows(nv)) rows: the whole tiles in
+  // one call, the rest of the rows in another.
+  template <class... Args>
+  static HWY_INLINE void RunSpan(size_t rows, size_t nv, size_t m0, size_t m1, Args&&... args) {
+    const size_t whole = (m1 - m0) / rows, rest = (m1 - m0) % rows;
+    if (whole) RunTile(rows, nv, m0, whole, args...);
+    if (rest) RunTile(rest, nv, m0 + whole * rows, size_t{1}, args...);
   }
 
   static void Kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1,
@@ -588,17 +601,13 @@ struct DotTiles {
         using Sums16 = DotTiles<BytePairSums16Product, kGathered, Weights>;
         for (size_t k = ku0; k < ku1; k += chunk16) {
           const size_t k_end = HWY_MIN(ku1, k + chunk16);
-          for (size_t m = m0; m < m1; m += rows)
-            Sums16::RunTile(HWY_MIN(rows, m1 - m), nv, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
+          Sums16::RunSpan(rows, nv, m0, m1, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
         }
         continue;
       }
       for (size_t k = ku0; k < ku1; k += chunk) {
         const size_t k_end = HWY_MIN(ku1, k + chunk);
-        for (size_t m = m0; m < m1; m += rows) {
-          const size_t mr = HWY_MIN(rows, m1 - m);
-          RunTile(mr, nv, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
-        }
+        RunSpan(rows, nv, m0, m1, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
       }
     }
   }
