@@ -585,13 +585,10 @@ struct DotTiles {
         const bool half = g.n != 0 && g.n <= v * L + 8;  // real columns end by column 8 of the vector
         for (size_t k = ku0; k < ku1; k += chunk) {
           const size_t k_end = HWY_MIN(ku1, k + chunk);
-          for (size_t m = m0; m < m1; m += Pairs::kRows) {
-            const size_t mr = HWY_MIN(size_t{Pairs::kRows}, m1 - m);
-            if (half)
-              Pairs::template RunRows<Pairs::kRows, true>(mr, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
-            else
-              Pairs::template RunRows<Pairs::kRows, false>(mr, m, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
-          }
+          if (half)
+            Pairs::template RunSpan<true>(m0, m1, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
+          else
+            Pairs::template RunSpan<false>(m0, m1, v, g, k, k_end, k == ku0, m0, v0, out, ldo);
         }
         continue;
       }

@@ -61,28 +61,31 @@ struct PairTiles {
 
   template <int MR, bool kHalf>
   struct Tile {
-    static void Run(size_t m, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first, size_t m_base,
-                    size_t v_base, int32_t* out, size_t ldo) {
+    static void Run(size_t m, size_t count, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first,
+                    size_t m_base, size_t v_base, int32_t* out, size_t ldo) {
       const hn::FixedTag<int32_t, 16> d32;
       const hn::Repartition<int64_t, decltype(d32)> d64;
       using V = hn::Vec<decltype(d32)>;
       const uint8_t* wcol = static_cast<const uint8_t*>(g.w) + v * g.w_block_bytes;
-      const uint8_t* arow[kRows] = {};
-      for (int r = 0; r < MR; ++r)
-        arow[r] = static_cast<const uint8_t*>(g.a) +
-                  (kGathered ? static_cast<size_t>(g.row_offset[m + r]) : (m + r) * g.a_row_bytes);
-      // Columns 0-7 (low) and 8-15 (high) of units k (a) and k + 1 (b),
-      // interleaved per column.
-      const __m512i lo_index = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-      const __m512i hi_index = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-      const V zero = hn::Zero(d32);
-      int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * 16;
-      // Row R's accumulators: columns 0-7 (lo) and 8-15 (hi) in lane pairs,
-      // starting from the stored partial sums or, on the first K chunk, the
-      // bias corrections col_init[col] + row_init[m] -- in each pair's first lane.
-      const __m512i spread_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-      const __m512i spread_hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-      const V col_init = (first && g.col_init) ? hn::LoadU(d32, g.col_init + v * 16) : zero;
+      // `count` tiles of MR rows from row m, one below the other (one call
+      // per run of tiles: see DotTiles::Tile).
+      for (size_t tile = 0; tile < count; ++tile, m += MR) {
+        const uint8_t* arow[kRows] = {};
+        for (int r = 0; r < MR; ++r)
+          arow[r] = static_cast<const uint8_t*>(g.a) +
+                    (kGathered ? static_cast<size_t>(g.row_offset[m + r]) : (m + r) * g.a_row_bytes);
+        // Columns 0-7 (low) and 8-15 (high) of units k (a) and k + 1 (b),
+        // interleaved per column.
+        const __m512i lo_index = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        const __m512i hi_index = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        const V zero = hn::Zero(d32);
+        int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * 16;
+        // Row R's accumulators: columns 0-7 (lo) and 8-15 (hi) in lane pairs,
+        // starting from the stored partial sums or, on the first K chunk, the
+        // bias corrections col_init[col] + row_init[m] -- in each pair's first lane.
+        const __m512i spread_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        const __m512i spread_hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+        const V col_init = (first && g.col_init) ? hn::LoadU(d32, g.col_init + v * 16) : zero;
 #define BL_DECL(R)                                                                               \
   V c##R##_lo = zero, c##R##_hi = zero;                                                          \
   if constexpr (R < MR) {                                                                        \
@@ -91,9 +94,9 @@ struct PairTiles {
     c##R##_lo = V{_mm512_maskz_permutexvar_epi32(0x5555, spread_lo, start.raw)};               \
     if constexpr (!kHalf) c##R##_hi = V{_mm512_maskz_permutexvar_epi32(0x5555, spread_hi, start.raw)}; \
   }
-      BL_PAIR_ROWS(BL_DECL)
+        BL_PAIR_ROWS(BL_DECL)
 #undef BL_DECL
-      // Units k and (TWO) k + 1 of every row; WA, WB their weight vectors.
+        // Units k and (TWO) k + 1 of every row; WA, WB their weight vectors.
 #define BL_ROW(R)                                                   \
   if constexpr (R < MR) {                                           \
     const V a = Broadcast<two>(d32, d64, arow[R] + a_off);          \
@@ -109,36 +112,37 @@ struct PairTiles {
     const size_t a_off = kGathered ? g.unit_offset[K] : (K) * 4;              \
     BL_PAIR_ROWS(BL_ROW)                                                      \
   }
-      size_t k = ku0;
-      if (k & 1) {  // pairs start at even units (nibble weights hold units 2p and 2p + 1)
-        BL_PAIR_STEP(k, Weights::Load(d32, wcol, k), zero, false)
-        ++k;
-      }
-      for (; k + 2 <= ku1; k += 2) {
-        if constexpr (Weights::kPairs) {
-          const V raw = Weights::Raw(d32, wcol, k);
-          BL_PAIR_STEP(k, Weights::Low(d32, raw), Weights::High(d32, raw), true)
-        } else {
-          BL_PAIR_STEP(k, Weights::Load(d32, wcol, k), Weights::Load(d32, wcol, k + 1), true)
+        size_t k = ku0;
+        if (k & 1) {  // pairs start at even units (nibble weights hold units 2p and 2p + 1)
+          BL_PAIR_STEP(k, Weights::Load(d32, wcol, k), zero, false)
+          ++k;
         }
-      }
-      if (k < ku1) BL_PAIR_STEP(k, Weights::Load(d32, wcol, k), zero, false)
+        for (; k + 2 <= ku1; k += 2) {
+          if constexpr (Weights::kPairs) {
+            const V raw = Weights::Raw(d32, wcol, k);
+            BL_PAIR_STEP(k, Weights::Low(d32, raw), Weights::High(d32, raw), true)
+          } else {
+            BL_PAIR_STEP(k, Weights::Load(d32, wcol, k), Weights::Load(d32, wcol, k + 1), true)
+          }
+        }
+        if (k < ku1) BL_PAIR_STEP(k, Weights::Load(d32, wcol, k), zero, false)
 #undef BL_PAIR_STEP
 #undef BL_ROW
 
-      // Each column's two lanes summed into the first (shift + add reads the
-      // accumulators without overwriting them: a permute of them here made
-      // GCC 12 copy every accumulator twice per K step), then the first lanes
-      // of both halves gathered.
-      const __m512i firsts = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        // Each column's two lanes summed into the first (shift + add reads the
+        // accumulators without overwriting them: a permute of them here made
+        // GCC 12 copy every accumulator twice per K step), then the first lanes
+        // of both halves gathered.
+        const __m512i firsts = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 #define BL_STORE(R)                                                                         \
   if constexpr (R < MR) {                                                                   \
     const __m512i lo = _mm512_add_epi32(c##R##_lo.raw, _mm512_srli_epi64(c##R##_lo.raw, 32)); \
     const __m512i hi = _mm512_add_epi32(c##R##_hi.raw, _mm512_srli_epi64(c##R##_hi.raw, 32)); \
     hn::StoreU(V{_mm512_permutex2var_epi32(lo, firsts, hi)}, d32, orow + R * ldo);          \
   }
-      BL_PAIR_ROWS(BL_STORE)
+        BL_PAIR_ROWS(BL_STORE)
 #undef BL_STORE
+      }
     }
 
     // Units k and k + 1 of a row in every 64-bit lane, or unit k alone in
@@ -165,6 +169,13 @@ struct PairTiles {
       }
       RunRows<MR - 1, kHalf>(mr, args...);
     }
+  }
+  // Rows [m0, m1): the whole tiles of kRows rows in one call, the rest in another.
+  template <bool kHalf, class... Args>
+  static HWY_INLINE void RunSpan(size_t m0, size_t m1, Args&&... args) {
+    const size_t whole = (m1 - m0) / kRows, rest = (m1 - m0) % kRows;
+    if (whole) Tile<kRows, kHalf>::Run(m0, whole, args...);
+    if (rest) RunRows<kRows, kHalf>(rest, m0 + whole * kRows, size_t{1}, args...);
   }
 };
 #undef BL_PAIR_ROWS
