@@ -270,6 +270,25 @@ TEST_CASE("gemm: row tasks of one thread, their edges and a short last one, matc
   });
 }
 
+TEST_CASE("gemm: columns of stacked tiles over several K panels match the reference") {
+  // A task's whole tiles of a column run in one call, its remaining rows in
+  // another. 29 rows are at least two whole tiles and a rest for every tile
+  // height (2 to 12 rows, pair tiles 10), and K = 1300 spans several L1
+  // panels and int16-sum chunks, so every tile after the first starts from
+  // the sums its own rows stored in the panel before. N = 16, 33 and 64 take
+  // one, three and four vectors of columns.
+  Executor ex(1);
+  std::mt19937 rng(14);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    for (IntFormat af : {IntFormat{4, false}, IntFormat{8, false}})
+      for (GemmMethod method : methods_here(af, IntFormat{4, true})) {
+        CAPTURE(method_name(method));
+        for (size_t n : {16, 33, 64})
+          CHECK(check_case(method, af, IntFormat{4, true}, 29, 1300, n, Fill::kRandom, rng, ex));
+      }
+  });
+}
+
 TEST_CASE("gemm: results are identical for 1 and 2 threads") {
   Executor one(1), two(2);
   std::mt19937 rng(4);
