@@ -357,7 +357,7 @@ constexpr int kDotMaxAcc = 8;   // 16 vector registers (SSE4, AVX2) or emulated
 // and weights, and tiles that spilled do less (callgrind, AVX2, ResNet at 8
 // bits: the gathered 4 x 2 int8 tile 430 -> 417 M instructions; LeNet at 4
 // and 8 bits -1.8%). With 32 registers nothing spilled and the same order
-// measured 2% slower (AVX3_DL, 64x784x512 and 64x784x48 at 8 bits).
+// measured ~2% slower (AVX3_DL, the 4 x 4 int8 tile on 64x784x512).
 #define BL_LATE_ROWS 1
 #endif
 constexpr int kDotMaxVecs = 4;
