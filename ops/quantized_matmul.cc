@@ -124,8 +124,7 @@ DType QuantizedMatmul::storage_type() const { return storage_dtype(storage_); }
 struct QuantizedMatmul::Call {
   const QuantizedMatmul* self = nullptr;
   const MatmulDest* out;
-  const int32_t* acc32 = nullptr;
-  const int64_t* acc64 = nullptr;
+  bool wide = false;  // int64 sums (wide formats, the reference path); else int32
   size_t ldc = 0;
   const float* ra = nullptr;  // row sums of the activations, by row (zero-point correction)
   detail::EpilogueParams params;
@@ -168,19 +167,23 @@ T requantize(float y, const detail::RequantParams& q) {
 
 }  // namespace
 
-void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0, size_t c1) const {
+void QuantizedMatmul::epilogue(const Call& call, const void* sums, size_t m0, size_t m1, size_t c0,
+                               size_t c1) const {
+  // Row r's sums at (r - m0) * ldc: the GEMM's per-task buffer, or the call's.
+  const auto* acc32 = static_cast<const int32_t*>(sums);
+  const auto* acc64 = static_cast<const int64_t*>(sums);
   const MatmulDest& d = *call.out;
   auto store_int = [&](float y, void* base, size_t i) {
     if (d.type == DType::kU8) static_cast<uint8_t*>(base)[i] = requantize<uint8_t>(y, call.rq);
     else if (d.type == DType::kI8) static_cast<int8_t*>(base)[i] = requantize<int8_t>(y, call.rq);
     else static_cast<int16_t*>(base)[i] = requantize<int16_t>(y, call.rq);
   };
-  if (call.acc64) {  // scalar: wide sums and the reference path
+  if (call.wide) {  // scalar: wide sums and the reference path
     for (size_t r = m0; r < m1; ++r) {
       const float ra = call.ra ? call.ra[r] : 0.f;
       const float* res = d.residual ? d.residual + static_cast<int64_t>(r) * d.residual_ld : nullptr;
       for (size_t c = c0; c < c1; ++c) {
-        const float y = epilogue_value64(call.acc64[r * call.ldc + c], c, ra, call.params, res);
+        const float y = epilogue_value64(acc64[(r - m0) * call.ldc + c], c, ra, call.params, res);
         switch (d.kind) {
           case MatmulDest::Kind::kF32Rows:
             d.f32[static_cast<int64_t>(r) * d.ld + static_cast<int64_t>(c)] = y;
@@ -199,7 +202,7 @@ void QuantizedMatmul::epilogue(const Call& call, size_t m0, size_t m1, size_t c0
   }
   // Rows [r0, r1) of the sums as an epilogue tile.
   auto tile = [&](size_t r0, size_t r1) {
-    detail::EpilogueTile t{call.acc32 + r0 * call.ldc + c0, call.ldc, r1 - r0, c0, c1,
+    detail::EpilogueTile t{acc32 + (r0 - m0) * call.ldc + c0, call.ldc, r1 - r0, c0, c1,
                            call.ra ? call.ra + r0 : nullptr};
     if (d.residual) {
       t.res = d.residual + static_cast<int64_t>(r0) * d.residual_ld;
@@ -311,14 +314,14 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
   call.params = {scale_.data(), offset_.data(), nullptr, epilogue_act(act)};
   if (out.kind == MatmulDest::Kind::kInt || out.twin) call.rq = requant_params(out.grid);
   grow_scratch(acc32, m * ldc + 16);
-  call.acc32 = acc32.data();
   swar::GemmOptions options;
   options.c_block_padded = true;
-  options.epilogue = {[](void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
-                        const auto* state = static_cast<const Call*>(c);
-                        state->self->epilogue(*state, m0, m1, c0, c1);
+  options.epilogue = {[](void* ctx, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
+                        const auto* state = static_cast<const Call*>(ctx);
+                        state->self->epilogue(*state, c, m0, m1, c0, c1);
                       },
                       &call};
+  options.c_per_task = true;
   swar::gemm(g, packed_, acc32.data(), ldc, ctx.ex, options);
 }
 
@@ -385,19 +388,20 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
     grow_scratch(acc64, m * ldc);
     swar::gemm_reference(*view, swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out_), static_cast<size_t>(in_)),
                          acc64.data(), ldc);
-    call.acc64 = acc64.data();
-    epilogue(call, 0, m, 0, static_cast<size_t>(out_));
+    call.wide = true;
+    epilogue(call, acc64.data(), 0, m, 0, static_cast<size_t>(out_));
     return;
   }
   swar::GemmOptions options;
   options.trusted_range = true;  // our own clamping quantizers made the rows
   options.zero_padded_rows = view && view->stride > view->cols;
   options.c_block_padded = true;
-  options.epilogue = {[](void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
-                        const auto* state = static_cast<const Call*>(c);
-                        state->self->epilogue(*state, m0, m1, c0, c1);
+  options.epilogue = {[](void* ctx, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
+                        const auto* state = static_cast<const Call*>(ctx);
+                        state->self->epilogue(*state, c, m0, m1, c0, c1);
                       },
                       &call};
+  options.c_per_task = true;
   call.self = this;
   SummingRows summing{rows, ra.data()};
   swar::ActivationRows summed;
@@ -409,12 +413,11 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
   }
   if (wide_) {
     grow_scratch(acc64, m * ldc);
-    call.acc64 = acc64.data();
+    call.wide = true;
     if (view) swar::gemm(*view, packed_, acc64.data(), ldc, ctx.ex, options);
     else swar::gemm(*rows, packed_, acc64.data(), ldc, ctx.ex, options);
   } else {
     grow_scratch(acc32, m * ldc + 16);  // readable past the end (epilogue.h)
-    call.acc32 = acc32.data();
     if (view) swar::gemm(*view, packed_, acc32.data(), ldc, ctx.ex, options);
     else swar::gemm(*rows, packed_, acc32.data(), ldc, ctx.ex, options);
   }

@@ -131,7 +131,8 @@ class QuantizedMatmul {
   struct Call;
   void run_gemm(const swar::MatrixView* view, const swar::ActivationRows* rows, const MatmulDest& out,
                 Activation act, const RunContext& ctx) const;
-  void epilogue(const Call& call, size_t m0, size_t m1, size_t c0, size_t c1) const;
+  // Rows [m0, m1) x columns [c0, c1) of the sums, row m0 at `sums`.
+  void epilogue(const Call& call, const void* sums, size_t m0, size_t m1, size_t c0, size_t c1) const;
   void count_pairs(const swar::MatrixView& q, LayerStats& stats) const;
   // Quantizes and transforms rows of x into `dst` (row stride `stride`
   // elements of the storage type, zero-padded); returns DRQ statistics.

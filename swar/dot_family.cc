@@ -247,12 +247,13 @@ void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& L) {
     const size_t direct_end =
         job.c_block_padded ? job.c0 + ldo : std::min(job.c0 + ldo, w.n / kDotBlock * kDotBlock);
     if (direct_end > job.c0)
-      kernel(g, job.m0, job.m1, job.c0, direct_end, 0, units, c + job.m0 * job.ldc + job.c0, job.ldc);
+      kernel(g, job.m0, job.m1, job.c0, direct_end, 0, units, c + job.c0, job.ldc);
     if (direct_end < job.c1) {
       s.narrow.reserve_scratch(rows * kDotBlock);
       kernel(g, job.m0, job.m1, direct_end, direct_end + kDotBlock, 0, units, s.narrow.data(), kDotBlock);
       for (size_t m = job.m0; m < job.m1; ++m)
-        std::copy_n(s.narrow.data() + (m - job.m0) * kDotBlock, job.c1 - direct_end, c + m * job.ldc + direct_end);
+        std::copy_n(s.narrow.data() + (m - job.m0) * kDotBlock, job.c1 - direct_end,
+                    c + (m - job.m0) * job.ldc + direct_end);
     }
     return;
   }

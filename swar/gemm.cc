@@ -9,6 +9,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/aligned_buffer.h"
 #include "core/error.h"
 #include "core/executor.h"
 #include "swar/dot_family.h"
@@ -113,9 +114,19 @@ void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c
     src.produce(m0, m1);
     if (!method.pack_rows(a, packed, pa, m0, m1)) in_range = false;
   };
+  const size_t c_bytes = wide ? sizeof(int64_t) : sizeof(int32_t);
   auto tile = [&](size_t m0, size_t m1, size_t c0, size_t c1) {
-    method.run_tile(detail::TileJob{pa, packed, m0, m1, c0, c1, c, ldc, wide, options.c_block_padded});
-    if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, m0, m1, c0, c1);
+    void* tc = static_cast<uint8_t*>(c) + m0 * ldc * c_bytes;  // row m0
+    if (options.c_per_task && options.epilogue.fn) {
+      // A few hundred rows' sums, rewritten by every task of the thread,
+      // stay in cache: the whole call's C (3 MB of int32 for ResNet's
+      // first convolutions at batch 64) went out to memory and back.
+      thread_local AlignedBuffer<uint8_t> own;
+      own.reserve_scratch((m1 - m0) * ldc * c_bytes + 64);  // + the epilogue's whole-vector reads
+      tc = own.data();
+    }
+    method.run_tile(detail::TileJob{pa, packed, m0, m1, c0, c1, tc, ldc, wide, options.c_block_padded});
+    if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, tc, m0, m1, c0, c1);
   };
 
   if (row_tasks >= 2 * threads || threads == 1) {
@@ -275,7 +286,7 @@ void gemm(const MatrixView& a, const PackedWeights& w, int64_t* c, size_t ldc, c
   check_shapes(a, w, c, ldc);
   if (needs_digit_split(w.data())) {
     gemm_digit_split(a, w.data(), c, ldc, ex);
-    if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, 0, a.rows, 0, w.n());
+    if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, c, 0, a.rows, 0, w.n());
   } else {
     run_gemm(a, w.activation_format(), w.data(), c, true, ldc, ex, options);
   }
@@ -322,7 +333,7 @@ void gemm(const ActivationRows& a, const PackedWeights& w, int64_t* c, size_t ld
   if (needs_digit_split(w.data())) {
     src.produce(0, a.rows);  // the split reads the whole matrix
     gemm_digit_split(src.view, w.data(), c, ldc, ex);
-    if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, 0, a.rows, 0, w.n());
+    if (options.epilogue.fn) options.epilogue.fn(options.epilogue.ctx, c, 0, a.rows, 0, w.n());
     return;
   }
   GemmOptions o = options;

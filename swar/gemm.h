@@ -125,11 +125,13 @@ class PackedWeights {
 };
 
 // Called after each finished tile, on the thread that computed it, while its
-// sums are in cache: rows [m0, m1) x columns [c0, c1) of C are final. Tiles
-// cover C exactly once. (Fuses the caller's epilogue -- scaling, bias,
-// activation, requantization -- into the GEMM's tasks.)
+// sums are in cache: rows [m0, m1) x columns [c0, c1) of C are final, row m0
+// at `c` (rows ldc apart: the caller's C, or a task's buffer with
+// GemmOptions::c_per_task). Tiles cover C exactly once. (Fuses the caller's
+// epilogue -- scaling, bias, activation, requantization -- into the GEMM's
+// tasks.)
 struct TileEpilogue {
-  void (*fn)(void* ctx, size_t m0, size_t m1, size_t c0, size_t c1) = nullptr;
+  void (*fn)(void* ctx, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) = nullptr;
   void* ctx = nullptr;
 };
 
@@ -173,6 +175,11 @@ struct GemmOptions {
   // (ldc must be at least that): whole column blocks go straight into C.
   bool c_block_padded = false;
   TileEpilogue epilogue;
+  // C only carries sums to the epilogue: tasks of rows write theirs into a
+  // per-thread buffer that stays in cache and hand that to the epilogue,
+  // and the caller's C is left unwritten (it may be written where the
+  // driver runs otherwise: few rows, digit splits). Needs an epilogue.
+  bool c_per_task = false;
 };
 
 // C = A * W^T. A's values must lie in the activation format the weights were

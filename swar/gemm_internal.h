@@ -61,7 +61,7 @@ struct TileJob {
   const PackedActivations& a;
   const PackedData& w;
   size_t m0, m1, c0, c1;
-  void* c;
+  void* c;  // row m0 of C (a task's own rows: GemmOptions::c_per_task); row m at c + (m - m0) * ldc
   size_t ldc;
   bool wide;  // int64 results; else int32, exact modulo 2^32
   bool c_block_padded;  // GemmOptions::c_block_padded
@@ -128,9 +128,9 @@ void write_corrected(const Raw* raw, size_t ldr, const TileJob& job) {
       int64_t v = static_cast<int64_t>(src[n - job.c0]) + row_term;
       if (ab) v += ab * job.w.col_sum[n];
       if (job.wide)
-        static_cast<int64_t*>(job.c)[m * job.ldc + n] = v;
+        static_cast<int64_t*>(job.c)[(m - job.m0) * job.ldc + n] = v;
       else
-        static_cast<int32_t*>(job.c)[m * job.ldc + n] = wrap32(v);
+        static_cast<int32_t*>(job.c)[(m - job.m0) * job.ldc + n] = wrap32(v);
     }
   }
 }

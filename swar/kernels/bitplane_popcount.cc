@@ -35,7 +35,8 @@ struct BitSerialArgs {
 // Where the sums go: c[m * ldc + col] for the columns col < n that exist
 // (int64, or int32 when `wide` is false).
 struct BitSerialOut {
-  void* c;
+  void* c;  // row `row0` of C
+  size_t row0;
   size_t ldc;
   bool wide;
   size_t n;
@@ -162,10 +163,10 @@ struct BitSerialTile {
     const size_t L = hn::Lanes(di);
     if (col + L <= out.n) {
       if (out.wide) {
-        hn::StoreU(sums, di, static_cast<int64_t*>(out.c) + row * out.ldc + col);
+        hn::StoreU(sums, di, static_cast<int64_t*>(out.c) + (row - out.row0) * out.ldc + col);
         return;
       }
-      int32_t* dst = static_cast<int32_t*>(out.c) + row * out.ldc + col;
+      int32_t* dst = static_cast<int32_t*>(out.c) + (row - out.row0) * out.ldc + col;
 #if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
       if constexpr (hn::MaxLanes(di) == 8) {  // VPMOVQD (Highway 1.0.3 lacks it)
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi64_epi32(sums.raw));
@@ -182,9 +183,9 @@ struct BitSerialTile {
     hn::Store(sums, di, lanes);
     for (size_t c = 0; col + c < out.n; ++c) {
       if (out.wide)
-        static_cast<int64_t*>(out.c)[row * out.ldc + col + c] = lanes[c];
+        static_cast<int64_t*>(out.c)[(row - out.row0) * out.ldc + col + c] = lanes[c];
       else
-        static_cast<int32_t*>(out.c)[row * out.ldc + col + c] = static_cast<int32_t>(lanes[c]);
+        static_cast<int32_t*>(out.c)[(row - out.row0) * out.ldc + col + c] = static_cast<int32_t>(lanes[c]);
     }
   }
 };
@@ -307,7 +308,7 @@ void run_tile(const TileJob& job) {
                         w.w_format.is_signed};
   const size_t cols = ceil_div(job.c1 - job.c0, kBitSerialBlock) * kBitSerialBlock;
   HWY_DYNAMIC_DISPATCH(BitPlaneTiles)(g, job.m0, job.m1, job.c0, job.c0 + cols,
-                                      BitSerialOut{job.c, job.ldc, job.wide, w.n});
+                                      BitSerialOut{job.c, job.m0, job.ldc, job.wide, w.n});
 }
 
 // Time per multiply-accumulate: one pass over K per plane pair (a_bits x

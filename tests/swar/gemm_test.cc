@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -304,6 +305,58 @@ TEST_CASE("gemm: results are identical for 1 and 2 threads") {
     gemm(MatrixView::of(a.data(), m, k), p, c2.data(), n, two);
     CHECK(c1 == c2);
   }
+}
+
+TEST_CASE("gemm: sums handed to the epilogue per task (c_per_task) cover C once and leave C unwritten") {
+  // With c_per_task each task's sums go to a per-thread buffer handed to the
+  // epilogue (row m0 at its pointer, ldc apart), and the caller's C is not
+  // written. The epilogue copies every tile it gets into `got`: each element
+  // must arrive exactly once and equal the reference, on 1 and 2 threads,
+  // for row tasks (M = 481: tasks of 240 and 80 rows, a short last one), a
+  // GEMV split across columns (M = 1) and padded column blocks (N = 33).
+  struct Copy {
+    std::vector<int32_t>* got;
+    std::vector<int>* seen;
+    size_t n, ldc;
+    static void fn(void* ctx, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
+      auto* self = static_cast<Copy*>(ctx);
+      const auto* sums = static_cast<const int32_t*>(c);
+      for (size_t m = m0; m < m1; ++m)
+        for (size_t col = c0; col < c1; ++col) {
+          (*self->got)[m * self->n + col] = sums[(m - m0) * self->ldc + col];
+          ++(*self->seen)[m * self->n + col];
+        }
+    }
+  };
+  Executor one(1), two(2);
+  std::mt19937 rng(21);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    const IntFormat af{4, false}, wf{4, true};
+    for (GemmMethod method : methods_here(af, wf))
+      for (const auto& [m, k, n] : {std::tuple<size_t, size_t, size_t>{481, 67, 33}, {1, 300, 200}})
+        for (const Executor* ex : {&one, &two}) {
+          CAPTURE(method_name(method));
+          CAPTURE(m);
+          CAPTURE(ex->threads());
+          const auto a = make_values(m * k, af, Fill::kRandom, rng);
+          const auto w = make_values(n * k, wf, Fill::kRandom, rng);
+          const MatrixView av = MatrixView::of(a.data(), m, k), wv = MatrixView::of(w.data(), n, k);
+          std::vector<int64_t> want(m * n);
+          gemm_reference(av, wv, want.data(), n);
+          const size_t ldc = (n + 15) / 16 * 16;
+          std::vector<int32_t> c(m * ldc + 16, 12345), got(m * n, -1);
+          std::vector<int> seen(m * n, 0);
+          Copy copy{&got, &seen, n, ldc};
+          GemmOptions options;
+          options.c_block_padded = true;
+          options.c_per_task = true;
+          options.epilogue = {Copy::fn, &copy};
+          gemm(av, PackedWeights::pack(wv, wf, af, method), c.data(), ldc, *ex, options);
+          CHECK(std::all_of(seen.begin(), seen.end(), [](int s) { return s == 1; }));
+          CHECK(std::equal(got.begin(), got.end(), want.begin()));
+          CHECK(std::all_of(c.begin(), c.end(), [](int32_t v) { return v == 12345; }));
+        }
+  });
 }
 
 TEST_CASE("gemm: bad arguments give clear errors") {
