@@ -175,10 +175,11 @@ struct GemmOptions {
   // (ldc must be at least that): whole column blocks go straight into C.
   bool c_block_padded = false;
   TileEpilogue epilogue;
-  // C only carries sums to the epilogue: tasks of rows write theirs into a
-  // per-thread buffer that stays in cache and hand that to the epilogue,
-  // and the caller's C is left unwritten (it may be written where the
-  // driver runs otherwise: few rows, digit splits). Needs an epilogue.
+  // C only carries sums to the epilogue: every task writes its tile into a
+  // per-thread buffer that stays in cache and hands that to the epilogue;
+  // the caller's C (still M x ldc) is written only by the digit split of
+  // wide formats (int64 C), which hands the epilogue all of C at once.
+  // Needs an epilogue.
   bool c_per_task = false;
 };
 
