@@ -32,8 +32,8 @@ struct BitSerialArgs {
   int a_planes, w_planes;
   bool a_signed, w_signed;  // top plane weighs -2^(planes-1) when signed
 };
-// Where the sums go: c[m * ldc + col] for the columns col < n that exist
-// (int64, or int32 when `wide` is false).
+// Where the sums go: c[(m - row0) * ldc + col] for the columns col < n that
+// exist (int64, or int32 when `wide` is false).
 struct BitSerialOut {
   void* c;  // row `row0` of C
   size_t row0;
