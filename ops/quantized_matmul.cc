@@ -316,8 +316,8 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
   grow_scratch(acc32, m * ldc + 16);
   swar::GemmOptions options;
   options.c_block_padded = true;
-  options.epilogue = {[](void* ctx, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
-                        const auto* state = static_cast<const Call*>(ctx);
+  options.epilogue = {[](void* state_ptr, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
+                        const auto* state = static_cast<const Call*>(state_ptr);
                         state->self->epilogue(*state, c, m0, m1, c0, c1);
                       },
                       &call};
@@ -396,8 +396,8 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
   options.trusted_range = true;  // our own clamping quantizers made the rows
   options.zero_padded_rows = view && view->stride > view->cols;
   options.c_block_padded = true;
-  options.epilogue = {[](void* ctx, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
-                        const auto* state = static_cast<const Call*>(ctx);
+  options.epilogue = {[](void* state_ptr, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
+                        const auto* state = static_cast<const Call*>(state_ptr);
                         state->self->epilogue(*state, c, m0, m1, c0, c1);
                       },
                       &call};
