@@ -305,7 +305,6 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
   }
   const size_t m = g.rows;
   if (m == 0) return;
-  thread_local std::vector<int32_t> acc32;
   Call call;
   call.self = this;
   call.out = &out;
@@ -313,7 +312,6 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
   call.ldc = ldc;
   call.params = {scale_.data(), offset_.data(), nullptr, epilogue_act(act)};
   if (out.kind == MatmulDest::Kind::kInt || out.twin) call.rq = requant_params(out.grid);
-  grow_scratch(acc32, m * ldc + 16);
   swar::GemmOptions options;
   options.c_block_padded = true;
   options.epilogue = {[](void* state_ptr, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
@@ -321,8 +319,9 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
                         state->self->epilogue(*state, c, m0, m1, c0, c1);
                       },
                       &call};
-  options.c_per_task = true;
-  swar::gemm(g, packed_, acc32.data(), ldc, ctx.ex, options);
+  options.c_per_task = true;  // sums in the GEMM's per-task buffers: no C
+  int32_t* no_c = nullptr;
+  swar::gemm(g, packed_, no_c, ldc, ctx.ex, options);
 }
 
 namespace {
@@ -361,12 +360,11 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
   const size_t m = view ? view->rows : rows->rows;
   if (m == 0) return;
   thread_local std::vector<int64_t> acc64;
-  thread_local std::vector<int32_t> acc32;
   thread_local std::vector<float> ra;
   Call call;
   call.out = &out;
-  // Sums in rows padded to whole blocks of 16 columns: the GEMM writes every
-  // block straight into them.
+  // Sums in rows padded to whole blocks of 16 columns (the GEMM's per-task
+  // buffers, or the int64 C): whole blocks go straight into them.
   const size_t ldc = (static_cast<size_t>(out_) + 15) / 16 * 16;
   call.ldc = ldc;
   call.params = {scale_.data(), offset_.data(), need_row_sums_ ? row_scale_.data() : nullptr, epilogue_act(act)};
@@ -416,10 +414,10 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
     call.wide = true;
     if (view) swar::gemm(*view, packed_, acc64.data(), ldc, ctx.ex, options);
     else swar::gemm(*rows, packed_, acc64.data(), ldc, ctx.ex, options);
-  } else {
-    grow_scratch(acc32, m * ldc + 16);  // readable past the end (epilogue.h)
-    if (view) swar::gemm(*view, packed_, acc32.data(), ldc, ctx.ex, options);
-    else swar::gemm(*rows, packed_, acc32.data(), ldc, ctx.ex, options);
+  } else {  // int32 sums only in the GEMM's per-task buffers: no C
+    int32_t* no_c = nullptr;
+    if (view) swar::gemm(*view, packed_, no_c, ldc, ctx.ex, options);
+    else swar::gemm(*rows, packed_, no_c, ldc, ctx.ex, options);
   }
 }
 

@@ -46,14 +46,18 @@ constexpr size_t kTaskCols = 64;
 // below this much work one thread is faster.
 constexpr double kParallelMinUs = 20.0;
 
-void check_shapes(const MatrixView& a, const PackedWeights& w, const void* c, size_t ldc) {
+// Whether a call writes the caller's C (int32 calls with per-task sums do
+// not, so they may pass none).
+bool writes_c(const GemmOptions& o) { return !(o.c_per_task && o.epilogue.fn); }
+
+void check_shapes(const MatrixView& a, const PackedWeights& w, const void* c, size_t ldc, bool c_needed = true) {
   if (w.method().automatic()) fail("swar::gemm", "weights are not packed");
   if (a.cols != w.k())
     fail("swar::gemm", "activations have K = " + std::to_string(a.cols) +
                            " but the weights were packed for K = " + std::to_string(w.k()));
   if (a.stride < a.cols) fail("swar::gemm", "activation row stride is smaller than K");
   if (ldc < w.n()) fail("swar::gemm", "ldc is smaller than N");
-  if (a.rows && w.n() && (!c || (a.cols && !a.data)))
+  if (a.rows && w.n() && ((c_needed && !c) || (a.cols && !a.data)))
     fail("swar::gemm", "null data pointer");
 }
 
@@ -116,8 +120,10 @@ void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c
   };
   const size_t c_bytes = wide ? sizeof(int64_t) : sizeof(int32_t);
   auto tile = [&](size_t m0, size_t m1, size_t c0, size_t c1) {
-    void* tc = static_cast<uint8_t*>(c) + m0 * ldc * c_bytes;  // row m0
-    if (options.c_per_task && options.epilogue.fn) {
+    void* tc;  // row m0 of the sums
+    if (writes_c(options)) {
+      tc = static_cast<uint8_t*>(c) + m0 * ldc * c_bytes;
+    } else {
       // A few hundred rows' sums, rewritten by every task of the thread,
       // stay in cache; the whole call's C (ResNet's first convolutions: 400
       // KB of int32 per micro-batch of 8 images, 3.2 MB for 64) pushed the
@@ -272,7 +278,7 @@ PackedWeights PackedWeights::pack(const MatrixView& w, IntFormat w_format, IntFo
 
 void gemm(const MatrixView& a, const PackedWeights& w, int32_t* c, size_t ldc, const Executor& ex,
           const GemmOptions& options) {
-  check_shapes(a, w, c, ldc);
+  check_shapes(a, w, c, ldc, writes_c(options));
   // Worst case |sum| = K * max|a| * max|w| must fit, or results would wrap.
   const long double bound = static_cast<long double>(w.k()) * w.activation_format().max_magnitude() *
                             w.weight_format().max_magnitude();
@@ -315,7 +321,7 @@ void gemm_reference(const MatrixView& a, const MatrixView& w, int64_t* c, size_t
 void gemm(const ActivationRows& a, const PackedWeights& w, int32_t* c, size_t ldc, const Executor& ex,
           const GemmOptions& options) {
   const Source src = staged(a);
-  check_shapes(src.view, w, c, ldc);
+  check_shapes(src.view, w, c, ldc, writes_c(options));
   const long double bound = static_cast<long double>(w.k()) * w.activation_format().max_magnitude() *
                             w.weight_format().max_magnitude();
   if (bound > std::numeric_limits<int32_t>::max())
@@ -384,7 +390,7 @@ void gemm(const ActivationGather& a, const PackedWeights& w, int32_t* c, size_t 
   Source src;
   src.view = {a.base, ElemType::kU8, a.rows, a.segments * a.run, a.segments * a.run};
   src.gather = &a;
-  check_shapes(src.view, w, c, ldc);
+  check_shapes(src.view, w, c, ldc, writes_c(options));
   const long double bound = static_cast<long double>(w.k()) * w.activation_format().max_magnitude() *
                             w.weight_format().max_magnitude();
   if (bound > std::numeric_limits<int32_t>::max())

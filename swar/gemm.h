@@ -177,9 +177,11 @@ struct GemmOptions {
   TileEpilogue epilogue;
   // C only carries sums to the epilogue: every task writes its tile into a
   // per-thread buffer that stays in cache and hands that to the epilogue;
-  // the caller's C (still M x ldc) is written only by the digit split of
-  // wide formats (int64 C), which hands the epilogue all of C at once.
-  // Needs an epilogue.
+  // the caller's C is written only by the digit split of wide formats
+  // (int64 C), which hands the epilogue all of C at once. So the int32
+  // overloads take c = nullptr (ldc still spaces the rows of the sums the
+  // epilogue gets); the int64 overloads need an M x ldc C. Needs an
+  // epilogue.
   bool c_per_task = false;
 };
 

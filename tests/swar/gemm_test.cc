@@ -307,7 +307,7 @@ TEST_CASE("gemm: results are identical for 1 and 2 threads") {
   }
 }
 
-TEST_CASE("gemm: sums handed to the epilogue per task (c_per_task) cover C once and leave C unwritten") {
+TEST_CASE("gemm: sums handed to the epilogue per task (c_per_task) cover C once, leave C unwritten, need no C") {
   // With c_per_task each task's sums go to a per-thread buffer handed to the
   // epilogue (row m0 at its pointer, ldc apart), and the caller's C is not
   // written. The epilogue copies every tile it gets into `got`: each element
@@ -351,12 +351,40 @@ TEST_CASE("gemm: sums handed to the epilogue per task (c_per_task) cover C once 
           options.c_block_padded = true;
           options.c_per_task = true;
           options.epilogue = {Copy::fn, &copy};
-          gemm(av, PackedWeights::pack(wv, wf, af, method), c.data(), ldc, *ex, options);
+          const PackedWeights packed = PackedWeights::pack(wv, wf, af, method);
+          gemm(av, packed, c.data(), ldc, *ex, options);
           CHECK(std::all_of(seen.begin(), seen.end(), [](int s) { return s == 1; }));
           CHECK(std::equal(got.begin(), got.end(), want.begin()));
           CHECK(std::all_of(c.begin(), c.end(), [](int32_t v) { return v == 12345; }));
+          // No C at all: the same sums reach the epilogue.
+          std::fill(got.begin(), got.end(), -1);
+          std::fill(seen.begin(), seen.end(), 0);
+          gemm(av, packed, static_cast<int32_t*>(nullptr), ldc, *ex, options);
+          CHECK(std::all_of(seen.begin(), seen.end(), [](int s) { return s == 1; }));
+          CHECK(std::equal(got.begin(), got.end(), want.begin()));
         }
   });
+  // C may be left out only where nothing writes it.
+  Executor ex(1);
+  std::vector<int8_t> w(4 * 8, 1), a(2 * 8, 1);
+  const PackedWeights p = PackedWeights::pack(MatrixView::of(w.data(), 4, 8), IntFormat{2, true}, IntFormat{2, true});
+  const MatrixView av = MatrixView::of(a.data(), 2, 8);
+  std::vector<int32_t> got(8, -1);
+  std::vector<int> seen(8, 0);
+  Copy copy{&got, &seen, 4, 16};
+  GemmOptions per_task;
+  per_task.c_per_task = true;
+  per_task.epilogue = {Copy::fn, &copy};
+  GemmOptions no_epilogue;
+  no_epilogue.c_per_task = true;
+  CHECK_THROWS_WITH_AS(gemm(av, p, static_cast<int32_t*>(nullptr), 4, ex), doctest::Contains("null data pointer"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gemm(av, p, static_cast<int32_t*>(nullptr), 4, ex, no_epilogue),
+                       doctest::Contains("null data pointer"), Error);
+  CHECK_THROWS_WITH_AS(gemm(av, p, static_cast<int64_t*>(nullptr), 4, ex, per_task),
+                       doctest::Contains("null data pointer"), Error);
+  gemm(av, p, static_cast<int32_t*>(nullptr), 16, ex, per_task);
+  CHECK(got == std::vector<int32_t>(8, 8));  // eight products of 1 x 1 per sum
 }
 
 TEST_CASE("gemm: bad arguments give clear errors") {
