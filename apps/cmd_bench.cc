@@ -238,9 +238,8 @@ int cmd_bench(int argc, char** argv) {
           results.push_back(std::move(r));
         }
 
-  const CpuInfo& cpu = cpu_info();
   if (json) {
-    nlohmann::json j = {{"model", path}, {"cpu", cpu.model}, {"simd", swar::current_target()},
+    nlohmann::json j = {{"model", path}, {"cpu", cpu_description()}, {"simd", swar::current_target()},
                         {"scheduler", Executor::backend_name()}, {"version", BITLANE_VERSION_STRING}};
     for (const Result& r : results) {
       nlohmann::json e = {{"threads", r.threads}, {"plan", r.plan}, {"batch", r.batch}, {"micro_batch", r.micro},
@@ -257,7 +256,7 @@ int cmd_bench(int argc, char** argv) {
     return 0;
   }
   std::printf("model: %s\nCPU: %s; SIMD target %s; scheduler %s; bitlane %s (%s, %s)\n\n", path.c_str(),
-              cpu.model.c_str(), swar::current_target().c_str(), Executor::backend_name(), BITLANE_VERSION_STRING,
+              cpu_description().c_str(), swar::current_target().c_str(), Executor::backend_name(), BITLANE_VERSION_STRING,
               __VERSION__, BITLANE_BUILD_TYPE);
   std::printf("| threads | plan | batch | split | init ms | first ms | min ms | mean ms | stdev ms | items/s | kernels |\n"
               "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n");

@@ -36,7 +36,7 @@ int cmd_selfcheck(int argc, char** argv) {
     return 0;
   }
   const CpuInfo& cpu = cpu_info();
-  std::printf("CPU:       %s (%s)\nfeatures: ", cpu.model.c_str(), cpu.arch.c_str());
+  std::printf("CPU:       %s, %s\nfeatures: ", cpu_description().c_str(), cpu.arch.c_str());
   for (const auto& f : cpu.features) std::printf(" %s", f.c_str());
   std::printf("\nthreads:   %d available, scheduler %s\n", Executor::hardware_threads(),
               Executor::backend_name());

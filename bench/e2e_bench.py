@@ -105,6 +105,7 @@ def main():
     args = ap.parse_args()
     models_dir = args.models or os.path.join(os.path.dirname(args.bitlane), "models")
     records = []
+    cpu = None
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
         print(f"\n### {threads} thread(s): bitlane vs PyTorch {torch.__version__}, same run\n")
@@ -121,7 +122,10 @@ def main():
                                   "--bits", ",".join(PLANS), "--batch", "1,64", "--seq", str(args.seq),
                                   "--min-time", str(args.min_time), "--format", "json"],
                                  check=True, capture_output=True, text=True).stdout
-            bl = {(r["plan"], r["batch"]): r["median_ms"] for r in json.loads(out)["results"]}
+            run = json.loads(out)
+            if cpu is None:
+                cpu = f"{run['cpu']}, SIMD target {run['simd']}"
+            bl = {(r["plan"], r["batch"]): r["median_ms"] for r in run["results"]}
             for batch in (1, 64):
                 x = inputs_for(doc, batch, args.seq)
                 fp32 = BitlaneModule(path).eval()
@@ -137,6 +141,8 @@ def main():
                                 "bitlane_ms": {p: bl[(p, batch)] for p in PLANS}})
     print("\nbitlane cells: speed-up over PyTorch's best of the same row (bitlane's median ms per call);"
           " torch cells: median ms (the faster of eager and TorchScript).")
+    if cpu:
+        print(f"CPU: {cpu} (bitlane's report).")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)

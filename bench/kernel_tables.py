@@ -28,14 +28,28 @@ CEILING_OF = {"int8": "int8 (VNNI)", "int4": "int8 (VNNI)", "int7": "int7, oneDN
 
 
 def cpu_model():
+    """The brand string with family, model and stepping and the L1d size:
+    VMs name Zen 3, 4 and 5 all "AMD EPYC"."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "cpu family", "model", "stepping") and key not in fields:
+                    fields[key] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    name = fields.get("model name") or platform.processor() or platform.machine()
+    extra = []
+    if "cpu family" in fields and "model" in fields:
+        extra.append(f"family {fields['cpu family']} model {fields['model']} stepping {fields.get('stepping', '?')}")
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index0/size") as f:
+            extra.append(f"L1d {f.read().strip()}")
+    except OSError:
+        pass
+    return f"{name} ({'; '.join(extra)})" if extra else name
 
 
 def kernels(exe, extra, min_time, widths):

@@ -220,8 +220,8 @@ int main(int argc, char** argv) try {
   std::string features;
   for (const auto& f : cpu.features) features += f + " ";
   if (!json)
-    std::printf("# bitlane_kernels\n\nCPU: %s (%s)\nfeatures: %s\nSIMD target: %s\nbitlane's activations: %s\n",
-                cpu.model.c_str(), cpu.arch.c_str(), features.c_str(), swar::current_target().c_str(),
+    std::printf("# bitlane_kernels\n\nCPU: %s, %s\nfeatures: %s\nSIMD target: %s\nbitlane's activations: %s\n",
+                cpu_description().c_str(), cpu.arch.c_str(), features.c_str(), swar::current_target().c_str(),
                 trusted ? "trusted to be in range (--trusted-range, as quantized layers call it)"
                         : "range-checked in each call");
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <string>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -41,6 +42,11 @@ CpuInfo detect() {
 #if defined(__x86_64__) || defined(__i386__)
   info.arch = "x86_64";
   unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d)) {
+    const X86Signature sig = decode_x86_signature(a);
+    info.signature = "family " + std::to_string(sig.family) + " model " + std::to_string(sig.model) + " stepping " +
+                     std::to_string(sig.stepping);
+  }
   // unsigned in GCC's cpuid.h, int in clang's.
   if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) >= 0x80000004u) {
     char brand[49] = {};
@@ -84,6 +90,8 @@ CpuInfo detect() {
   add(hw & (1ul << 22), "sve");
   add(hw2 & (1ul << 1), "sve2");
   add(hw2 & (1ul << 14), "i8mm");
+  const std::string implementer = proc_cpuinfo_field({"CPU implementer"}), part = proc_cpuinfo_field({"CPU part"});
+  if (!implementer.empty() && !part.empty()) info.signature = "implementer " + implementer + " part " + part;
 #else
   info.arch = "unknown";
 #endif
@@ -98,6 +106,25 @@ CpuInfo detect() {
 const CpuInfo& cpu_info() {
   static const CpuInfo info = detect();
   return info;
+}
+
+X86Signature decode_x86_signature(uint32_t eax) {
+  X86Signature s;
+  s.stepping = eax & 0xF;
+  s.family = (eax >> 8) & 0xF;
+  if (s.family == 0xF) s.family += (eax >> 20) & 0xFF;
+  s.model = (eax >> 4) & 0xF;
+  if (s.family >= 6) s.model += ((eax >> 16) & 0xF) << 4;
+  return s;
+}
+
+std::string cpu_description() {
+  const CpuInfo& cpu = cpu_info();
+  std::string d = cpu.model + " (";
+  if (!cpu.signature.empty()) d += cpu.signature + "; ";
+  d += "L1d " + std::to_string(l1_data_cache_bytes() >> 10) + " KiB, L2 " + std::to_string(l2_cache_bytes() >> 10) +
+       " KiB)";
+  return d;
 }
 
 namespace {
