@@ -17,7 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -25,31 +24,6 @@ import sys
 WIDTHS = ["1x1", "2x2", "3x3", "4x4", "8x8"]
 CEILING_OF = {"int8": "int8 (VNNI)", "int4": "int8 (VNNI)", "int7": "int7, oneDNN AVX2", "int16": "int16",
               "bitserial": "bitserial (1 x 1 bit)"}
-
-
-def cpu_model():
-    """The brand string with family, model and stepping and the L1d size:
-    VMs name Zen 3, 4 and 5 all "AMD EPYC"."""
-    fields = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("model name", "cpu family", "model", "stepping") and key not in fields:
-                    fields[key] = value.strip()
-    except OSError:
-        pass
-    name = fields.get("model name") or platform.processor() or platform.machine()
-    extra = []
-    if "cpu family" in fields and "model" in fields:
-        extra.append(f"family {fields['cpu family']} model {fields['model']} stepping {fields.get('stepping', '?')}")
-    try:
-        with open("/sys/devices/system/cpu/cpu0/cache/index0/size") as f:
-            extra.append(f"L1d {f.read().strip()}")
-    except OSError:
-        pass
-    return f"{name} ({'; '.join(extra)})" if extra else name
 
 
 def kernels(exe, extra, min_time, widths):
@@ -129,13 +103,16 @@ def main():
     exe = os.path.join(args.build, "bench", "bitlane_kernels")
     if not os.path.exists(exe):
         sys.exit(f"kernel_tables.py: {exe} not found (build with -DBITLANE_BUILD_BENCH=ON)")
-    print(f"### {datetime.date.today()}, {cpu_model()}, {os.cpu_count()} cores visible")
+    ceil = ceilings(os.path.join(args.build, "bench", "bitlane_ceilings"), args.min_time)
+    default = kernels(exe, ["--onednn-isa", "default"] + trust, args.min_time, WIDTHS)
+    # The CPU as bitlane_kernels describes it (brand, CPUID family/model/stepping,
+    # caches): VMs name Zen 3, 4 and 5 all "AMD EPYC".
+    cpu = default[0]["cpu"] if default else "unknown CPU"
+    print(f"### {datetime.date.today()}, {cpu}, {os.cpu_count()} cores visible")
     print("\nbitlane's activations: " + ("trusted to be in range (--trusted-range, as its quantized layers call it)"
                                        if args.trusted_range else "range-checked in each call"))
-    ceil = ceilings(os.path.join(args.build, "bench", "bitlane_ceilings"), args.min_time)
     print("\nInstruction ceilings, GOPS on one core: " +
           ", ".join(f"{k} {v:.0f}" for k, v in ceil.items()))
-    default = kernels(exe, ["--onednn-isa", "default"] + trust, args.min_time, WIDTHS)
     ratio_table(default, WIDTHS, "Against oneDNN int8 at its default ISA (its own choice; AMX where present):")
     vnni = kernels(exe, ["--onednn-isa", "vnni"] + trust, args.min_time, WIDTHS)
     ratio_table(vnni, WIDTHS, "Against oneDNN int8 capped at AVX-512 VNNI:")

@@ -1,6 +1,7 @@
 // bitlane_kernels: GEMM throughput of every operand width and method against
 // oneDNN int8 and OpenBLAS sgemm, measured in the same run. See README.md.
 #include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -131,14 +132,17 @@ double time_plain_int8(const Shape& s, const Executor& ex, double min_time) {
   return gops(s, t.median_s);
 }
 
-void print_json(const Row& r) {
+// Each row names the CPU that measured it, so saved rows stay self-describing
+// and bench/kernel_tables.py heads its tables with this description.
+void print_json(const Row& r, const std::string& cpu) {
   // trusted_range only where it means something: bitlane's rows.
   const bool ours = r.impl == "bitlane";
   std::printf(
       "{\"impl\": \"%s\", \"method\": \"%s\", \"a_bits\": %d, \"w_bits\": %d, \"m\": %d, "
-      "\"k\": %d, \"n\": %d, \"threads\": %d, \"gops\": %.2f%s}\n",
+      "\"k\": %d, \"n\": %d, \"threads\": %d, \"gops\": %.2f%s, \"cpu\": %s}\n",
       r.impl.c_str(), r.method.c_str(), r.a_bits, r.w_bits, r.shape.m, r.shape.k, r.shape.n,
-      r.threads, r.gops, !ours ? "" : r.trusted ? ", \"trusted_range\": true" : ", \"trusted_range\": false");
+      r.threads, r.gops, !ours ? "" : r.trusted ? ", \"trusted_range\": true" : ", \"trusted_range\": false",
+      cpu.c_str());
   std::fflush(stdout);
 }
 
@@ -217,6 +221,7 @@ int main(int argc, char** argv) try {
   const double min_time = args["min-time"].as<double>();
 
   const CpuInfo& cpu = cpu_info();
+  const std::string cpu_json = nlohmann::json(cpu_description()).dump();
   std::string features;
   for (const auto& f : cpu.features) features += f + " ";
   if (!json)
@@ -233,7 +238,7 @@ int main(int argc, char** argv) try {
 
   std::vector<Row> rows;
   auto emit = [&](Row r) {
-    if (json) print_json(r);
+    if (json) print_json(r, cpu_json);
     rows.push_back(std::move(r));
   };
   for (const Shape& s : shapes)
