@@ -19,6 +19,7 @@
 #include "ops/factories.h"
 #include "ops/fused_activation.h"
 #include "ops/kernels/gemm_f32.h"
+#include "ops/kernels/winograd.h"
 #include "ops/quantized_matmul.h"
 #include "ops/shape_check.h"
 #include "quant/calibration.h"
@@ -246,14 +247,18 @@ class Conv2d : public Op {
     // and write whole blocks past their runs: every buffer keeps slack.
     constexpr size_t kSlack = 64;
     thread_local AlignedBuffer<uint8_t> qx, padded;
-    const conv::PaddedInput p =
-        conv::padded_input(g, padding_[2], padding_[3], gather_cp_ ? gather_cp_ : g.c, es, pad_value(q0), fold_kw_);
+    // Winograd tiles are 2 x 2 outputs: an odd output height or width reads
+    // one more padded row or column (its outputs are dropped).
+    const bool winograd = use_winograd(ctx);
+    const int64_t extra_rows = winograd ? g.oh % 2 : 0, extra_cols = winograd ? g.ow % 2 : 0;
+    const conv::PaddedInput p = conv::padded_input(g, padding_[2] + extra_rows, padding_[3] + extra_cols,
+                                                   gather_cp_ ? gather_cp_ : g.c, es, pad_value(q0), fold_kw_);
     // Gathered without padding, from integers handed over in this layout: the
     // padded copy would be the same bytes, so the GEMM reads them where they
     // lie (ResNet's strided 1x1 projections). A tensor stores 4 bytes per
     // element, which leaves the slack the gather reads past its runs.
     const bool unpadded = std::all_of(padding_.begin(), padding_.end(), [](int64_t v) { return v == 0; });
-    if (gather_cp_ == g.c && !fold_kw_ && unpadded && !float_input && !q0.has_transform() &&
+    if (gather_cp_ == g.c && !fold_kw_ && unpadded && !winograd && !float_input && !q0.has_transform() &&
         (in_twin_ || (4 - es) * static_cast<size_t>(x.size()) >= kSlack)) {  // a twin keeps 64 bytes of slack
       run_gathered(ctx, g, p.gp, ints, y, residual);
       return;
@@ -296,6 +301,10 @@ class Conv2d : public Op {
     conv::pad_images(ctx.ex, g, p, image, padded.data());
     const Geometry& gp = p.gp;
     const void* xq = padded.data();
+    if (winograd) {
+      run_winograd(ctx, g, gp, static_cast<const uint8_t*>(xq), y, residual);
+      return;
+    }
     if (gather_cp_) {
       run_gathered(ctx, g, gp, static_cast<const uint8_t*>(xq), y, residual);
       return;
@@ -362,6 +371,48 @@ class Conv2d : public Op {
     qm_[0].run_gather(gather, destination(g, y, 0, residual), activation_, ctx);
   }
 
+  // Winograd F(2x2, 3x3) (ops/kernels/winograd.h) where it was prepared and
+  // this SIMD target multiplies bytes natively; the reference and the
+  // statistics (term pairs) take the direct GEMM, which they define.
+  bool use_winograd(const RunContext& ctx) const {
+    return !winograd_.empty() && !ctx.reference && !ctx.stats && detail::winograd_pays_off();
+  }
+
+  // The sums of each band of tile rows of an image, then the layer's
+  // epilogue on them while they are in cache. Bands keep the sums near 32
+  // KB; tasks (image, band) write disjoint outputs, so any split gives the
+  // same bits.
+  void run_winograd(const RunContext& ctx, const Geometry& g, const Geometry& gp, const uint8_t* xq, Tensor& y,
+                    const float* residual) const {
+    const MatmulDest dest = destination(g, y, 0, residual);
+    const int64_t tiles_y = (g.oh + 1) / 2, ldc = winograd_.blocks * 16;
+    const int64_t band = std::clamp<int64_t>((int64_t{1} << 15) / (2 * g.ow * ldc * 4), 1, tiles_y);
+    const int64_t bands = (tiles_y + band - 1) / band;
+    const size_t image_bytes = static_cast<size_t>(gp.h * gp.w * gather_cp_);
+    auto body = [&](size_t t0, size_t t1) {
+      thread_local AlignedBuffer<int32_t> sums;
+      sums.reserve_scratch(static_cast<size_t>(2 * band * g.ow * ldc) + 16);  // + the epilogue's whole-vector reads
+      for (size_t t = t0; t < t1; ++t) {
+        const int64_t n = static_cast<int64_t>(t) / bands, ty0 = static_cast<int64_t>(t) % bands * band;
+        const int64_t ty1 = std::min(tiles_y, ty0 + band);
+        detail::winograd_sums(winograd_, xq + static_cast<size_t>(n) * image_bytes, gp.w, g.oh, g.ow, ty0, ty1,
+                              sums.data(), static_cast<size_t>(ldc));
+        const int64_t m0 = (n * g.oh + 2 * ty0) * g.ow, m1 = (n * g.oh + std::min(g.oh, 2 * ty1)) * g.ow;
+        qm_[0].finish_sums(sums.data(), static_cast<size_t>(ldc), static_cast<size_t>(m0), static_cast<size_t>(m1),
+                           dest, activation_);
+      }
+    };
+    // Waking workers costs microseconds: below ~20 us of work (~4.7 M MACs
+    // at the ~240 G/s this path reaches on one VNNI core) the calling thread
+    // does it all, as swar::gemm decides for its GEMMs.
+    const double macs = static_cast<double>(g.n * g.oh * g.ow * cout_ * 9 * gather_cp_);
+    const size_t tasks = static_cast<size_t>(g.n * bands);
+    if (macs < 4.7e6 || tasks < 2)
+      body(0, tasks);
+    else
+      ctx.ex.parallel_for(tasks, 1, body);
+  }
+
   // Image n of a float input (NCHW, or channels-last already) as
   // channels-last integers on the layer's grid, in `dst`.
   static void quantize_image(const Geometry& g, const float* x, bool nhwc_input, int64_t n,
@@ -413,6 +464,7 @@ class Conv2d : public Op {
     qm_.resize(static_cast<size_t>(groups_));
     gather_cp_ = 0;
     fold_kw_ = false;
+    winograd_ = {};
     if (groups_ == 1 && dilation_[1] == 1) {
       // The implicit im2col: the GEMM reads each kernel row where it lies in
       // the padded input, which needs whole 4-byte units per kernel row:
@@ -440,6 +492,7 @@ class Conv2d : public Op {
         qm_[0] = std::move(q);
         gather_cp_ = cp;
         fold_kw_ = fold;
+        prepare_winograd();
         return;
       }
     }
@@ -447,6 +500,21 @@ class Conv2d : public Op {
       qm_[static_cast<size_t>(g)].prepare(w_hwc + g * cog * k, cog, k,
                                           bias_ ? bias_->f32() + g * cog : nullptr, plan, a, cg);
   }
+  // Winograd weights for a 3 x 3 stride-1 convolution read in place with
+  // channels padded to cp, whose byte integers (u8 or i8, no run-time
+  // transform) and weights are narrow enough for its bytes; none otherwise,
+  // and none where the direct GEMM runs on AMX tiles (16 x 16 x 64 products
+  // an instruction: far more than the 2.25x fewer VNNI products gain).
+  void prepare_winograd() {
+    const QuantizedMatmul& q = qm_[0];
+    const swar::IntFormat f = q.storage();
+    if (fold_kw_ || w_->dim(2) != 3 || w_->dim(3) != 3 || stride_[0] != 1 || stride_[1] != 1 || dilation_[0] != 1 ||
+        f.bits > 8 || q.has_transform() || !q.uses_plain_sums() || q.integer_weights().empty() || q.kernel() == "amx")
+      return;
+    winograd_ = detail::winograd_weights(q.integer_weights().data(), cout_, gather_cp_,
+                                         static_cast<int32_t>(f.min_value()), static_cast<int32_t>(f.max_value()));
+  }
+
   double weight_bits() const override {
     return em_.empty() ? plan_.scheme().weight_bits_per_param(plan_) : em_[0].bits();
   }
@@ -479,6 +547,7 @@ class Conv2d : public Op {
   }
 
   std::string kernel() const override {
+    if (!winograd_.empty() && detail::winograd_pays_off()) return "winograd";
     if (!qm_.empty()) return qm_[0].kernel();
     return em_.empty() ? "" : "exponent";
   }
@@ -537,6 +606,7 @@ class Conv2d : public Op {
   // 4), which hold the kernel row's kw pixels when fold_kw_.
   int64_t gather_cp_ = 0;
   bool fold_kw_ = false;
+  detail::WinogradWeights winograd_;  // empty: the direct GEMM (prepare_winograd)
 };
 
 }  // namespace

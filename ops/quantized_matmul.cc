@@ -305,13 +305,8 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
   }
   const size_t m = g.rows;
   if (m == 0) return;
-  Call call;
-  call.self = this;
-  call.out = &out;
   const size_t ldc = (static_cast<size_t>(out_) + 15) / 16 * 16;
-  call.ldc = ldc;
-  call.params = {scale_.data(), offset_.data(), nullptr, epilogue_act(act)};
-  if (out.kind == MatmulDest::Kind::kInt || out.twin) call.rq = requant_params(out.grid);
+  Call call = plain_call(out, act, ldc);
   swar::GemmOptions options;
   options.c_block_padded = true;
   options.epilogue = {[](void* state_ptr, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
@@ -322,6 +317,22 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
   options.c_per_task = true;  // sums in the GEMM's per-task buffers: no C
   int32_t* no_c = nullptr;
   swar::gemm(g, packed_, no_c, ldc, ctx.ex, options);
+}
+
+void QuantizedMatmul::finish_sums(const int32_t* sums, size_t ldc, size_t m0, size_t m1, const MatmulDest& out,
+                                  Activation act) const {
+  if (!uses_plain_sums()) fail("quantized layer", "sums formed outside the GEMM need int32 sums without row sums");
+  epilogue(plain_call(out, act, ldc), sums, m0, m1, 0, static_cast<size_t>(out_));
+}
+
+QuantizedMatmul::Call QuantizedMatmul::plain_call(const MatmulDest& out, Activation act, size_t ldc) const {
+  Call call;
+  call.self = this;
+  call.out = &out;
+  call.ldc = ldc;
+  call.params = {scale_.data(), offset_.data(), nullptr, epilogue_act(act)};
+  if (out.kind == MatmulDest::Kind::kInt || out.twin) call.rq = requant_params(out.grid);
+  return call;
 }
 
 namespace {

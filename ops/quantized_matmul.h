@@ -105,6 +105,18 @@ class QuantizedMatmul {
   void run_gather(const swar::ActivationGather& rows, const MatmulDest& out, Activation act,
                   const RunContext& ctx) const;
 
+  // The epilogue every path above ends in, for int32 sums a caller formed
+  // itself (conv's Winograd path): rows [m0, m1) of the output from
+  // sums[(r - m0) * ldc + c], the exact integer dot products the GEMM would
+  // have given (ldc a multiple of 16, the columns past out() readable).
+  // Only for layers whose sums need no activation row sums and fit int32
+  // (uses_plain_sums).
+  void finish_sums(const int32_t* sums, size_t ldc, size_t m0, size_t m1, const MatmulDest& out,
+                   Activation act) const;
+  bool uses_plain_sums() const { return !wide_ && !need_row_sums_; }
+  // The integer weights (out x in), until release_reference_weights.
+  const std::vector<int16_t>& integer_weights() const { return qw_.q; }
+
   const swar::PackedWeights& packed() const { return packed_; }
   // The GEMM method that runs it here ("int8", ...; its fallback's name when
   // this target lacks the method's instructions).
@@ -131,6 +143,8 @@ class QuantizedMatmul {
   struct Call;
   void run_gemm(const swar::MatrixView* view, const swar::ActivationRows* rows, const MatmulDest& out,
                 Activation act, const RunContext& ctx) const;
+  // The epilogue's parameters for sums that need no row sums (run_gather, finish_sums).
+  Call plain_call(const MatmulDest& out, Activation act, size_t ldc) const;
   // Rows [m0, m1) x columns [c0, c1) of the sums, row m0 at `sums`.
   void epilogue(const Call& call, const void* sums, size_t m0, size_t m1, size_t c0, size_t c1) const;
   void count_pairs(const swar::MatrixView& q, LayerStats& stats) const;

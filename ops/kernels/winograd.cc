@@ -1,0 +1,296 @@
+// Per-target integer Winograd F(2x2, 3x3) (ops/kernels/winograd.h). A row
+// of output tiles goes through three passes in chunks that stay in L1:
+//   1. input transform: V = B^T d B of each tile, vectorised over channels,
+//      in byte arithmetic (exact modulo 256, and each V + bias is a byte);
+//   2. products: per position p and block of 16 output channels, one
+//      accumulator per tile, each K unit's 4 bytes of V broadcast against
+//      the 16 columns' units of U (one VPDPBUSD on AVX3_DL);
+//   3. output transform: Y = A^T M A of each tile, >> 2, into the sums.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/kernels/winograd.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "swar/kernels/byte_products-inl.h"  // first: it widens AVX3_DL's target string
+#include "ops/kernels/winograd.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(BITLANE_OPS_WINOGRAD_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef BITLANE_OPS_WINOGRAD_INL_H_
+#undef BITLANE_OPS_WINOGRAD_INL_H_
+#else
+#define BITLANE_OPS_WINOGRAD_INL_H_
+#endif
+
+HWY_BEFORE_NAMESPACE();
+namespace bitlane::ops::detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using swar::detail::HWY_NAMESPACE::DotBytes;
+
+// Tiles per chunk: the products' sums of a chunk (16 positions x 16 tiles x
+// 16 int32 = 16 KB) and its V stay in L1 between the passes.
+constexpr size_t kChunk = 16;
+
+// Where a chunk's V goes: position p, tile t, at v + p * pstride + t * tstride.
+struct VLayout {
+  uint8_t* v;
+  size_t pstride, tstride;
+};
+
+// B^T of one padded column's 4 rows (at p, rows `row` bytes apart): its
+// column of B^T d.
+template <class D>
+HWY_INLINE void ColumnTransform(D d, const uint8_t* p, size_t row, hn::Vec<D>& a, hn::Vec<D>& b, hn::Vec<D>& c,
+                                hn::Vec<D>& e) {
+  const auto x0 = hn::LoadU(d, p), x1 = hn::LoadU(d, p + row), x2 = hn::LoadU(d, p + 2 * row),
+             x3 = hn::LoadU(d, p + 3 * row);
+  a = hn::Sub(x0, x2);
+  b = hn::Add(x1, x2);
+  c = hn::Sub(x2, x1);
+  e = hn::Sub(x1, x3);
+}
+
+// Row i of V (the columns' B^T d row i in t0..t3) plus the biases, stored.
+template <class D>
+HWY_INLINE void StoreVRow(D d, hn::Vec<D> t0, hn::Vec<D> t1, hn::Vec<D> t2, hn::Vec<D> t3, const uint8_t* bias,
+                          uint8_t* v, size_t pstride) {
+  hn::StoreU(hn::Add(hn::Sub(t0, t2), hn::Set(d, bias[0])), d, v);
+  hn::StoreU(hn::Add(hn::Add(t1, t2), hn::Set(d, bias[1])), d, v + pstride);
+  hn::StoreU(hn::Add(hn::Sub(t2, t1), hn::Set(d, bias[2])), d, v + 2 * pstride);
+  hn::StoreU(hn::Add(hn::Sub(t1, t3), hn::Set(d, bias[3])), d, v + 3 * pstride);
+}
+
+// V of tiles [t0, t1) of the tile row whose first padded row is at x. Tile t
+// reads padded columns 2t .. 2t + 3; the next tile's first two columns are
+// this one's last two, so each column is transformed once.
+template <class D>
+void InputTransform(D d, const uint8_t* x, size_t row, size_t cp, size_t t0, size_t t1, const uint8_t* bias,
+                    const VLayout& out) {
+  const size_t lanes = hn::Lanes(d);
+  for (size_t ch = 0; ch < cp; ch += lanes) {
+    const uint8_t* col = x + 2 * t0 * cp + ch;
+    hn::Vec<D> a0, b0, c0, e0, a1, b1, c1, e1, a2, b2, c2, e2, a3, b3, c3, e3;
+    ColumnTransform(d, col, row, a0, b0, c0, e0);
+    ColumnTransform(d, col + cp, row, a1, b1, c1, e1);
+    for (size_t t = t0; t < t1; ++t) {
+      col += 2 * cp;
+      ColumnTransform(d, col, row, a2, b2, c2, e2);
+      ColumnTransform(d, col + cp, row, a3, b3, c3, e3);
+      uint8_t* v = out.v + (t - t0) * out.tstride + ch;
+      StoreVRow(d, a0, a1, a2, a3, bias, v, out.pstride);
+      StoreVRow(d, b0, b1, b2, b3, bias + 4, v + 4 * out.pstride, out.pstride);
+      StoreVRow(d, c0, c1, c2, c3, bias + 8, v + 8 * out.pstride, out.pstride);
+      StoreVRow(d, e0, e1, e2, e3, bias + 12, v + 12 * out.pstride, out.pstride);
+      a0 = a2, b0 = b2, c0 = c2, e0 = e2;
+      a1 = a3, b1 = b3, c1 = c3, e1 = e3;
+    }
+  }
+}
+
+// Unit k of tile t's V, broadcast to every int32 lane.
+template <class D32>
+HWY_INLINE hn::Vec<D32> Quad(D32 d32, const uint8_t* v, size_t tstride, size_t t, size_t k) {
+  int32_t quad;
+  std::memcpy(&quad, v + t * tstride + 4 * k, 4);
+  return hn::Set(d32, quad);
+}
+
+// The sums of position p, column block b for tiles [0, nt): m[t * 16 + c].
+// Four tiles at a time share each weight load and keep four independent
+// chains of products in flight (one chain per tile waited on VPDPBUSD's
+// latency: 4 dependent products for 16 channels).
+void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, size_t tstride, size_t nt,
+              int32_t* m) {
+  const hn::CappedTag<int32_t, 16> d32;
+  const size_t lanes = hn::Lanes(d32), units = static_cast<size_t>(w.units);
+  const size_t pb = p * static_cast<size_t>(w.blocks) + b;
+  const int8_t* u = w.u.data() + pb * units * 64;
+  const int32_t* start = w.start.data() + pb * 16;
+  for (size_t c = 0; c < 16; c += lanes) {
+    const auto s = hn::LoadU(d32, start + c);
+    const auto* uc = reinterpret_cast<const int32_t*>(u + c * 4);
+    size_t t = 0;
+    for (; t + 4 <= nt; t += 4) {
+      auto acc0 = s, acc1 = s, acc2 = s, acc3 = s;
+      for (size_t k = 0; k < units; ++k) {
+        const auto wk = hn::LoadU(d32, uc + k * 16);
+        acc0 = DotBytes(d32, Quad(d32, v, tstride, t, k), wk, acc0);
+        acc1 = DotBytes(d32, Quad(d32, v, tstride, t + 1, k), wk, acc1);
+        acc2 = DotBytes(d32, Quad(d32, v, tstride, t + 2, k), wk, acc2);
+        acc3 = DotBytes(d32, Quad(d32, v, tstride, t + 3, k), wk, acc3);
+      }
+      hn::StoreU(acc0, d32, m + t * 16 + c);
+      hn::StoreU(acc1, d32, m + (t + 1) * 16 + c);
+      hn::StoreU(acc2, d32, m + (t + 2) * 16 + c);
+      hn::StoreU(acc3, d32, m + (t + 3) * 16 + c);
+    }
+    for (; t < nt; ++t) {
+      auto acc = s;
+      for (size_t k = 0; k < units; ++k) acc = DotBytes(d32, Quad(d32, v, tstride, t, k), hn::LoadU(d32, uc + k * 16), acc);
+      hn::StoreU(acc, d32, m + t * 16 + c);
+    }
+  }
+}
+
+// Y = A^T M A >> 2 for tiles [t0, t0 + nt) of tile row ty, column block b:
+// m[(p * kChunk + t) * 16 + c]; the tile's outputs past oh / ow are dropped.
+void OutputTransform(const int32_t* m, size_t nt, size_t t0, size_t b, size_t rows_here, size_t ow,
+                     int32_t* sums, size_t ldc) {
+  const hn::CappedTag<int32_t, 16> d32;
+  const size_t lanes = hn::Lanes(d32);
+  for (size_t t = 0; t < nt; ++t) {
+    const size_t ox = 2 * (t0 + t);
+    const bool second_col = ox + 1 < ow;
+    int32_t* out = sums + ox * ldc + b * 16;
+    for (size_t c = 0; c < 16; c += lanes) {
+      const int32_t* mt = m + t * 16 + c;
+      const size_t ps = kChunk * 16;  // positions apart
+      const auto m0 = hn::LoadU(d32, mt), m1 = hn::LoadU(d32, mt + ps), m2 = hn::LoadU(d32, mt + 2 * ps),
+                 m3 = hn::LoadU(d32, mt + 3 * ps), m4 = hn::LoadU(d32, mt + 4 * ps),
+                 m5 = hn::LoadU(d32, mt + 5 * ps), m6 = hn::LoadU(d32, mt + 6 * ps),
+                 m7 = hn::LoadU(d32, mt + 7 * ps), m8 = hn::LoadU(d32, mt + 8 * ps),
+                 m9 = hn::LoadU(d32, mt + 9 * ps), m10 = hn::LoadU(d32, mt + 10 * ps),
+                 m11 = hn::LoadU(d32, mt + 11 * ps), m12 = hn::LoadU(d32, mt + 12 * ps),
+                 m13 = hn::LoadU(d32, mt + 13 * ps), m14 = hn::LoadU(d32, mt + 14 * ps),
+                 m15 = hn::LoadU(d32, mt + 15 * ps);
+      // A^T M: rows (m0..3) + (m4..7) + (m8..11) and (m4..7) - (m8..11) - (m12..15).
+      const auto p0 = hn::Add(hn::Add(m0, m4), m8), p1 = hn::Add(hn::Add(m1, m5), m9),
+                 p2 = hn::Add(hn::Add(m2, m6), m10), p3 = hn::Add(hn::Add(m3, m7), m11);
+      const auto q0 = hn::Sub(hn::Sub(m4, m8), m12), q1 = hn::Sub(hn::Sub(m5, m9), m13),
+                 q2 = hn::Sub(hn::Sub(m6, m10), m14), q3 = hn::Sub(hn::Sub(m7, m11), m15);
+      // ... A: the same over columns; exactly 4 x the sums, so >> 2 is exact.
+      hn::StoreU(hn::ShiftRight<2>(hn::Add(hn::Add(p0, p1), p2)), d32, out + c);
+      if (second_col) hn::StoreU(hn::ShiftRight<2>(hn::Sub(hn::Sub(p1, p2), p3)), d32, out + ldc + c);
+      if (rows_here == 2) {
+        hn::StoreU(hn::ShiftRight<2>(hn::Add(hn::Add(q0, q1), q2)), d32, out + ow * ldc + c);
+        if (second_col) hn::StoreU(hn::ShiftRight<2>(hn::Sub(hn::Sub(q1, q2), q3)), d32, out + (ow + 1) * ldc + c);
+      }
+    }
+  }
+}
+
+template <size_t kCap>
+void SumsWith(const WinogradWeights& w, const uint8_t* x, size_t wp, size_t oh, size_t ow, size_t ty0, size_t ty1,
+              int32_t* sums, size_t ldc) {
+  const hn::CappedTag<uint8_t, kCap> d8;
+  const size_t cp = static_cast<size_t>(w.units) * 4, blocks = static_cast<size_t>(w.blocks);
+  const size_t tstride = (cp + hn::Lanes(d8) - 1) / hn::Lanes(d8) * hn::Lanes(d8);
+  const size_t tiles = (ow + 1) / 2, row = wp * cp;
+  thread_local AlignedBuffer<uint8_t> vbuf;
+  thread_local AlignedBuffer<int32_t> mbuf;
+  vbuf.reserve_scratch(16 * kChunk * tstride);
+  mbuf.reserve_scratch(16 * kChunk * 16);
+  const VLayout layout{vbuf.data(), kChunk * tstride, tstride};
+  for (size_t ty = ty0; ty < ty1; ++ty) {
+    const size_t rows_here = std::min<size_t>(2, oh - 2 * ty);
+    int32_t* sums_row = sums + (2 * (ty - ty0)) * ow * ldc;
+    for (size_t t0 = 0; t0 < tiles; t0 += kChunk) {
+      const size_t nt = std::min(kChunk, tiles - t0);
+      InputTransform(d8, x + 2 * ty * row, row, cp, t0, t0 + nt, w.bias.data(), layout);
+      for (size_t b = 0; b < blocks; ++b) {
+        for (size_t p = 0; p < 16; ++p)
+          Products(w, p, b, vbuf.data() + p * layout.pstride, tstride, nt, mbuf.data() + p * kChunk * 16);
+        OutputTransform(mbuf.data(), nt, t0, b, rows_here, ow, sums_row, ldc);
+      }
+    }
+  }
+}
+
+void WinogradSums(const WinogradWeights& w, const uint8_t* x, int64_t wp, int64_t oh, int64_t ow, int64_t ty0,
+                  int64_t ty1, int32_t* sums, size_t ldc) {
+  const size_t cp = static_cast<size_t>(w.units) * 4;
+  const auto go = [&](auto cap) {
+    SumsWith<decltype(cap)::value>(w, x, static_cast<size_t>(wp), static_cast<size_t>(oh), static_cast<size_t>(ow),
+                                   static_cast<size_t>(ty0), static_cast<size_t>(ty1), sums, ldc);
+  };
+  // Byte vectors no wider than a pixel's channels need (16 channels: 16 bytes).
+  if (cp <= 16) go(std::integral_constant<size_t, 16>());
+  else if (cp <= 32) go(std::integral_constant<size_t, 32>());
+  else go(std::integral_constant<size_t, 64>());
+}
+
+bool WinogradPaysOff() { return HWY_TARGET == HWY_AVX3_DL; }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace bitlane::ops::detail
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
+
+#if HWY_ONCE
+#include <cstdlib>
+
+namespace bitlane::ops::detail {
+
+HWY_EXPORT(WinogradSums);
+HWY_EXPORT(WinogradPaysOff);
+
+namespace {
+// B^T's rows: V[i][j] = sum over r, s of kBt[i][r] kBt[j][s] d[r][s].
+constexpr int kBt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+// G' = 2 G: U = G' g G'^T.
+constexpr int kG[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+}  // namespace
+
+WinogradWeights winograd_weights(const int16_t* w, int64_t n, int64_t cp, int32_t lo, int32_t hi) {
+  lo = std::min(lo, 0);  // padding channels hold integer 0
+  hi = std::max(hi, 0);
+  // The int32 sums of 16 positions, combined by A, must not wrap: a generous
+  // bound on K (cp 4096 x 255 x 127 x 9 < 2^31).
+  if (n <= 0 || cp <= 0 || cp % 4 != 0 || cp > 4096) return {};
+  WinogradWeights out;
+  out.units = cp / 4;
+  out.n = n;
+  out.blocks = (n + 15) / 16;
+  const size_t blocks = static_cast<size_t>(out.blocks), units = static_cast<size_t>(out.units);
+  // Position p = (i, j): V is a sum of 4 inputs, `pos` of them added.
+  int64_t bias[16];
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) {
+      int pos = 0, neg = 0;
+      for (int r = 0; r < 4; ++r)
+        for (int s = 0; s < 4; ++s) {
+          const int f = kBt[i][r] * kBt[j][s];
+          pos += f > 0;
+          neg += f < 0;
+        }
+      const int64_t vmin = int64_t{pos} * lo - int64_t{neg} * hi, vmax = int64_t{pos} * hi - int64_t{neg} * lo;
+      if (vmax - vmin > 255) return {};
+      bias[4 * i + j] = -vmin;
+      out.bias[static_cast<size_t>(4 * i + j)] = static_cast<uint8_t>(static_cast<uint64_t>(-vmin) & 0xFF);
+    }
+  out.u.resize(16 * blocks * units * 64);
+  out.start.resize(16 * blocks * 16);
+  for (int64_t o = 0; o < n; ++o) {
+    const size_t b = static_cast<size_t>(o / 16), col = static_cast<size_t>(o % 16);
+    for (int64_t ch = 0; ch < cp; ++ch) {
+      int64_t g[3][3], t[4][3];
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) g[i][j] = w[(o * 9 + i * 3 + j) * cp + ch];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 3; ++j) t[i][j] = kG[i][0] * g[0][j] + kG[i][1] * g[1][j] + kG[i][2] * g[2][j];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+          const int64_t u = t[i][0] * kG[j][0] + t[i][1] * kG[j][1] + t[i][2] * kG[j][2];
+          if (u < -128 || u > 127) return {};
+          const size_t p = static_cast<size_t>(4 * i + j);
+          out.u[((p * blocks + b) * units + static_cast<size_t>(ch / 4)) * 64 + col * 4 + static_cast<size_t>(ch % 4)] =
+              static_cast<int8_t>(u);
+          out.start[(p * blocks + b) * 16 + col] -= static_cast<int32_t>(bias[p] * u);
+        }
+    }
+  }
+  return out;
+}
+
+void winograd_sums(const WinogradWeights& w, const uint8_t* x, int64_t wp, int64_t oh, int64_t ow, int64_t ty0,
+                   int64_t ty1, int32_t* sums, size_t ldc) {
+  HWY_DYNAMIC_DISPATCH(WinogradSums)(w, x, wp, oh, ow, ty0, ty1, sums, ldc);
+}
+
+bool winograd_pays_off() { return HWY_DYNAMIC_DISPATCH(WinogradPaysOff)(); }
+
+}  // namespace bitlane::ops::detail
+#endif  // HWY_ONCE

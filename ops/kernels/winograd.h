@@ -1,0 +1,68 @@
+// Integer Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions over narrow
+// integers (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+// Networks", 2016). Per 4x4 input tile d and 2x2 output tile Y:
+//
+//   Y = A^T [ sum over channels of U (.) V ] A,   V = B^T d B,   U = G' g G'^T
+//
+// with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0;
+// 0 1 -1 -1] and G' = 2 G = [2 0 0; 1 1 1; 1 -1 1; 0 0 2], so every
+// transform has integer entries and the sums come out exactly 4 x the
+// direct convolution's: the shift by 2 at the end is exact, and the sums
+// are bit for bit those of the direct GEMM. 16 products per channel and
+// output tile where the direct convolution takes 36 (2.25x fewer), paid for
+// with the transforms.
+//
+// The products run on the same exact u8 x s8 unit products as the int8 GEMM
+// (swar/kernels/byte_products-inl.h): V plus a per-position bias must be an
+// unsigned byte and U a signed one. Each V is a signed sum of 4 inputs, so
+// inputs spanning at most 63 (6-bit integers, signed or not) fit; U sums up
+// to 9 weights with factors up to 4, which 4-bit weights fit (|U| <= 72).
+// winograd_weights checks both for the layer's actual integers.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/aligned_buffer.h"
+
+namespace bitlane::ops::detail {
+
+struct WinogradWeights {
+  int64_t units = 0;   // K units of 4 channels per kernel position (the input's channel stride / 4)
+  int64_t n = 0;       // output channels
+  int64_t blocks = 0;  // column blocks of 16 output channels
+  // U per position p (0..15, row-major 4 x 4), column block b, unit k: 16
+  // columns x 4 bytes (the int8 GEMM's unit layout) at ((p * blocks + b) *
+  // units + k) * 64.
+  AlignedBuffer<int8_t> u;
+  // Each sum's start: -bias[p] x the column's U summed over channels,
+  // taking back what the bias added; [p][block * 16 + column].
+  AlignedBuffer<int32_t> start;
+  std::array<uint8_t, 16> bias{};  // added to position p's V to make it an unsigned byte
+  bool empty() const { return n == 0; }
+};
+
+// From integer weights w[o * 9 * cp + (i * 3 + j) * cp + ch] (o < n output
+// channels, kernel row i, column j, cp channels -- a multiple of 4; the
+// padding channels' weights 0) for inputs whose integers lie in [lo, hi]
+// (spatial padding and padding channels included). Empty when a
+// transformed operand would not fit its byte.
+WinogradWeights winograd_weights(const int16_t* w, int64_t n, int64_t cp, int32_t lo, int32_t hi);
+
+// The int32 sums of output rows [2 ty0, min(oh, 2 ty1)) of one image.
+// x: the image padded so every tile has its 4 x 4 pixels -- row stride wp
+// pixels of 4 * w.units bytes each (u8 or i8 integers), at least 2 ty1 + 2
+// rows and 2 ceil(ow / 2) + 2 columns, readable 64 bytes past its end.
+// Output pixel (oy, ox) goes to row (oy - 2 ty0) * ow + ox of sums, ldc
+// int32 apart (ldc >= blocks * 16; the columns past n are 0).
+void winograd_sums(const WinogradWeights& w, const uint8_t* x, int64_t wp, int64_t oh, int64_t ow, int64_t ty0,
+                   int64_t ty1, int32_t* sums, size_t ldc);
+
+// Whether the SIMD target in use multiplies bytes in one instruction
+// (VPDPBUSD): there 16 products per tile beat the direct 36 with room for
+// the transforms. The exact emulations elsewhere cost 3-9 instructions a
+// product and the direct GEMM's narrow-operand steps fewer.
+bool winograd_pays_off();
+
+}  // namespace bitlane::ops::detail

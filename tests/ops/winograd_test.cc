@@ -1,0 +1,157 @@
+// The integer Winograd convolution (ops/kernels/winograd.h) against the
+// definition -- the direct 3 x 3 correlation of the same padded integers,
+// summed in int64 here -- on every SIMD target: channel counts around the
+// 16-, 32- and 64-byte vectors, output channels around the 16-column
+// blocks, odd and even output sizes (tiles cut at the edge), bands of tile
+// rows, unsigned and signed inputs up to 6 bits, and the limits past which
+// the transformed operands would not fit their bytes.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "ops/kernels/winograd.h"
+#include "tests/simd_targets.h"
+
+using namespace bitlane::ops::detail;
+
+// Named: the suite compiles as one unity file.
+namespace winograd_test {
+
+struct Case {
+  int64_t c, cp, n, oh, ow;
+  int32_t lo, hi;  // the inputs' integers
+};
+
+// Weights [o][i][j][cp] with the channels past c zero, 4-bit.
+std::vector<int16_t> random_weights(const Case& k, std::mt19937& rng, int wlo = -8, int whi = 7) {
+  std::vector<int16_t> w(static_cast<size_t>(k.n * 9 * k.cp), 0);
+  std::uniform_int_distribution<int> dist(wlo, whi);
+  for (int64_t o = 0; o < k.n; ++o)
+    for (int64_t ij = 0; ij < 9; ++ij)
+      for (int64_t ch = 0; ch < k.c; ++ch) w[static_cast<size_t>((o * 9 + ij) * k.cp + ch)] = static_cast<int16_t>(dist(rng));
+  return w;
+}
+
+// Sums of output rows [2 ty0, min(oh, 2 ty1)) by the definition.
+std::vector<int64_t> direct(const Case& k, const std::vector<int16_t>& w, const std::vector<uint8_t>& x, int64_t wp,
+                            int64_t ty0, int64_t ty1) {
+  const int64_t y1 = std::min(k.oh, 2 * ty1);
+  std::vector<int64_t> s(static_cast<size_t>((y1 - 2 * ty0) * k.ow * k.n), 0);
+  const bool is_signed = k.lo < 0;
+  for (int64_t oy = 2 * ty0; oy < y1; ++oy)
+    for (int64_t ox = 0; ox < k.ow; ++ox)
+      for (int64_t o = 0; o < k.n; ++o) {
+        int64_t sum = 0;
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 3; ++j)
+            for (int64_t ch = 0; ch < k.cp; ++ch) {
+              const uint8_t byte = x[static_cast<size_t>(((oy + i) * wp + ox + j) * k.cp + ch)];
+              const int64_t a = is_signed ? int64_t{static_cast<int8_t>(byte)} : int64_t{byte};
+              sum += a * w[static_cast<size_t>((o * 9 + i * 3 + j) * k.cp + ch)];
+            }
+        s[static_cast<size_t>(((oy - 2 * ty0) * k.ow + ox) * k.n + o)] = sum;
+      }
+  return s;
+}
+
+// Runs one case on the current target, whole and in bands of tile rows;
+// returns the number of wrong sums (and of overwritten guard columns).
+size_t check(const Case& k, std::mt19937& rng) {
+  const std::vector<int16_t> w = random_weights(k, rng);
+  const WinogradWeights ww = winograd_weights(w.data(), k.n, k.cp, k.lo, k.hi);
+  REQUIRE_FALSE(ww.empty());
+  const int64_t tiles_y = (k.oh + 1) / 2, hp = 2 * tiles_y + 2, wp = 2 * ((k.ow + 1) / 2) + 2;
+  // The padded image, exactly as long as the contract's 64 readable bytes
+  // past it (the ASan build catches reads further out).
+  std::vector<uint8_t> x(static_cast<size_t>(hp * wp * k.cp) + 64, 0);
+  std::uniform_int_distribution<int> dist(k.lo, k.hi);
+  for (int64_t p = 0; p < hp * wp; ++p)
+    for (int64_t ch = 0; ch < k.c; ++ch) x[static_cast<size_t>(p * k.cp + ch)] = static_cast<uint8_t>(dist(rng));
+  const size_t ldc = static_cast<size_t>(ww.blocks) * 16 + 3;  // 3 guard columns the sums must not touch
+  constexpr int32_t kGuard = 0x5A5A5A5A;
+  size_t wrong = 0;
+  for (int64_t band : {tiles_y, int64_t{1}, int64_t{2}})
+    for (int64_t ty0 = 0; ty0 < tiles_y; ty0 += band) {
+      const int64_t ty1 = std::min(tiles_y, ty0 + band), rows = (std::min(k.oh, 2 * ty1) - 2 * ty0) * k.ow;
+      std::vector<int32_t> sums(static_cast<size_t>(rows) * ldc, kGuard);
+      winograd_sums(ww, x.data(), wp, k.oh, k.ow, ty0, ty1, sums.data(), ldc);
+      const std::vector<int64_t> want = direct(k, w, x, wp, ty0, ty1);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t o = 0; o < k.n; ++o)
+          wrong += sums[static_cast<size_t>(r) * ldc + static_cast<size_t>(o)] != want[static_cast<size_t>(r * k.n + o)];
+        for (size_t o = static_cast<size_t>(k.n); o < ldc - 3; ++o) wrong += sums[static_cast<size_t>(r) * ldc + o] != 0;
+        for (size_t o = ldc - 3; o < ldc; ++o) wrong += sums[static_cast<size_t>(r) * ldc + o] != kGuard;
+      }
+    }
+  return wrong;
+}
+
+}  // namespace winograd_test
+
+TEST_CASE("winograd: the sums are the direct 3x3 correlation's on every SIMD target") {
+  using namespace winograd_test;
+  std::mt19937 rng(7);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    // Channels around the byte vectors (16 / 32 / 64), the real ones fewer
+    // than the padded where the convolution pads them; outputs around the
+    // 16-column blocks; sizes odd and even, narrower than a chunk of tiles
+    // and wider (40 columns: 20 tiles, a chunk of 16 and a rest).
+    const winograd_test::Case cases[] = {
+        {16, 16, 16, 28, 28, 0, 15}, {1, 4, 1, 1, 1, 0, 15},    {3, 4, 6, 5, 3, 0, 15},
+        {8, 8, 17, 2, 40, 0, 15},    {20, 20, 16, 7, 7, 0, 15},  {32, 32, 32, 14, 14, 0, 15},
+        {30, 32, 40, 3, 9, 0, 63},   {36, 36, 9, 4, 4, -8, 7},   {64, 64, 64, 7, 7, 0, 15},
+        {68, 68, 16, 3, 5, -32, 31}, {16, 16, 16, 9, 33, -32, 31},
+    };
+    for (const winograd_test::Case& k : cases) {
+      CAPTURE(k.c);
+      CAPTURE(k.n);
+      CAPTURE(k.oh);
+      CAPTURE(k.ow);
+      CAPTURE(k.lo);
+      CHECK(check(k, rng) == 0);
+    }
+  });
+}
+
+TEST_CASE("winograd: the weight transform by hand, and the limits of its bytes") {
+  // One output, one channel (padded to 4), g = 1..9 row by row. U = G' g G'^T
+  // with G' = [2 0 0; 1 1 1; 1 -1 1; 0 0 2], worked by hand:
+  //   U[0][0] = 4 g00 = 4, U[0][1] = 2 (g00 + g01 + g02) = 12,
+  //   U[1][1] = sum of all = 45, U[1][2] = rows summed (12 15 18), times
+  //   (1 -1 1) = 15, U[2][2] = (1 -1 1) g (1 -1 1)^T = 5, U[3][3] = 4 g22 = 36.
+  std::vector<int16_t> w(9 * 4, 0);
+  for (int ij = 0; ij < 9; ++ij) w[static_cast<size_t>(ij * 4)] = static_cast<int16_t>(ij + 1);
+  const WinogradWeights ww = winograd_weights(w.data(), 1, 4, 0, 15);
+  REQUIRE_FALSE(ww.empty());
+  auto u = [&](int i, int j) { return int{ww.u[static_cast<size_t>((4 * i + j) * 64)]}; };  // block 0, unit 0, column 0, channel 0
+  CHECK(u(0, 0) == 4);
+  CHECK(u(0, 1) == 12);
+  CHECK(u(1, 1) == 45);
+  CHECK(u(1, 2) == 15);
+  CHECK(u(2, 2) == 5);
+  CHECK(u(3, 3) == 36);
+  // Position (1, 1) adds 4 inputs: V in [0, 60] needs no bias; (0, 0) adds 2
+  // and subtracts 2: [-30, 30], bias 30. The starts take the bias back.
+  CHECK(ww.bias[5] == 0);
+  CHECK(ww.bias[0] == 30);
+  CHECK(ww.start[0] == -30 * 4);
+
+  // 4-bit weights at their extremes fit (|U| <= 72); 5-bit ones need not.
+  std::vector<int16_t> big(9 * 4, 0);
+  for (int ij = 0; ij < 9; ++ij) big[static_cast<size_t>(ij * 4)] = -8;
+  CHECK_FALSE(winograd_weights(big.data(), 1, 4, 0, 15).empty());
+  for (int ij = 0; ij < 9; ++ij) big[static_cast<size_t>(ij * 4)] = 15;
+  CHECK(winograd_weights(big.data(), 1, 4, 0, 15).empty());  // U[1][1] = 135
+  // Inputs spanning 63 fit a byte after the transform (4 x 63 = 252); 64 do not.
+  CHECK_FALSE(winograd_weights(w.data(), 1, 4, 0, 63).empty());
+  CHECK_FALSE(winograd_weights(w.data(), 1, 4, -32, 31).empty());
+  CHECK(winograd_weights(w.data(), 1, 4, 0, 64).empty());
+  CHECK(winograd_weights(w.data(), 1, 4, -33, 31).empty());
+  // Integer 0 (padding channels) counts as an input: [8, 63] spans 63 with it.
+  CHECK_FALSE(winograd_weights(w.data(), 1, 4, 8, 63).empty());
+  CHECK(winograd_weights(w.data(), 1, 4, 8, 64).empty());
+  // Channels not in whole units of 4 are the caller's to pad.
+  CHECK(winograd_weights(w.data(), 1, 3, 0, 15).empty());
+}
