@@ -221,6 +221,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <cstdlib>
+#include <string_view>
 
 namespace bitlane::ops::detail {
 
@@ -290,7 +291,15 @@ void winograd_sums(const WinogradWeights& w, const uint8_t* x, int64_t wp, int64
   HWY_DYNAMIC_DISPATCH(WinogradSums)(w, x, wp, oh, ow, ty0, ty1, sums, ldc);
 }
 
-bool winograd_pays_off() { return HWY_DYNAMIC_DISPATCH(WinogradPaysOff)(); }
+bool winograd_pays_off() {
+  // BITLANE_WINOGRAD=0 keeps every convolution on the direct GEMM: the
+  // baseline of the same binary (bench/README.md), the same output bits.
+  static const bool off = [] {
+    const char* env = std::getenv("BITLANE_WINOGRAD");
+    return env && std::string_view(env) == "0";
+  }();
+  return !off && HWY_DYNAMIC_DISPATCH(WinogradPaysOff)();
+}
 
 }  // namespace bitlane::ops::detail
 #endif  // HWY_ONCE

@@ -62,7 +62,8 @@ void winograd_sums(const WinogradWeights& w, const uint8_t* x, int64_t wp, int64
 // Whether the SIMD target in use multiplies bytes in one instruction
 // (VPDPBUSD): there 16 products per tile beat the direct 36 with room for
 // the transforms. The exact emulations elsewhere cost 3-9 instructions a
-// product and the direct GEMM's narrow-operand steps fewer.
+// product and the direct GEMM's narrow-operand steps fewer. False when the
+// environment sets BITLANE_WINOGRAD=0.
 bool winograd_pays_off();
 
 }  // namespace bitlane::ops::detail
