@@ -134,16 +134,23 @@ void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, si
   }
 }
 
-// Y = A^T M A >> 2 for tiles [t0, t0 + nt) of tile row ty, column block b:
-// m[(p * kChunk + t) * 16 + c]; the tile's outputs past oh / ow are dropped.
-void OutputTransform(const int32_t* m, size_t nt, size_t t0, size_t b, size_t rows_here, size_t ow,
-                     int32_t* sums, size_t ldc) {
+// Which tiles a chunk holds: the band's tiles in row-major order (tile row
+// ty0 + f / tiles, column f % tiles), chunks running across tile rows so
+// the products mostly get whole groups of four tiles.
+struct Band {
+  size_t ty0, tiles, oh, ow;
+};
+
+// Y = A^T M A >> 2 for the chunk's tiles [f0, f0 + nt) of the band, column
+// block b: m[(p * kChunk + t) * 16 + c]; outputs past oh / ow are dropped.
+void OutputTransform(const int32_t* m, size_t nt, size_t f0, size_t b, const Band& band, int32_t* sums,
+                     size_t ldc) {
   const hn::CappedTag<int32_t, 16> d32;
-  const size_t lanes = hn::Lanes(d32);
+  const size_t lanes = hn::Lanes(d32), ow = band.ow;
   for (size_t t = 0; t < nt; ++t) {
-    const size_t ox = 2 * (t0 + t);
-    const bool second_col = ox + 1 < ow;
-    int32_t* out = sums + ox * ldc + b * 16;
+    const size_t ty = (f0 + t) / band.tiles, ox = 2 * ((f0 + t) % band.tiles);
+    const bool second_col = ox + 1 < ow, second_row = 2 * (band.ty0 + ty) + 1 < band.oh;
+    int32_t* out = sums + (2 * ty * ow + ox) * ldc + b * 16;
     for (size_t c = 0; c < 16; c += lanes) {
       const int32_t* mt = m + t * 16 + c;
       const size_t ps = kChunk * 16;  // positions apart
@@ -163,7 +170,7 @@ void OutputTransform(const int32_t* m, size_t nt, size_t t0, size_t b, size_t ro
       // ... A: the same over columns; exactly 4 x the sums, so >> 2 is exact.
       hn::StoreU(hn::ShiftRight<2>(hn::Add(hn::Add(p0, p1), p2)), d32, out + c);
       if (second_col) hn::StoreU(hn::ShiftRight<2>(hn::Sub(hn::Sub(p1, p2), p3)), d32, out + ldc + c);
-      if (rows_here == 2) {
+      if (second_row) {
         hn::StoreU(hn::ShiftRight<2>(hn::Add(hn::Add(q0, q1), q2)), d32, out + ow * ldc + c);
         if (second_col) hn::StoreU(hn::ShiftRight<2>(hn::Sub(hn::Sub(q1, q2), q3)), d32, out + (ow + 1) * ldc + c);
       }
@@ -182,18 +189,20 @@ void SumsWith(const WinogradWeights& w, const uint8_t* x, size_t wp, size_t oh, 
   thread_local AlignedBuffer<int32_t> mbuf;
   vbuf.reserve_scratch(16 * kChunk * tstride);
   mbuf.reserve_scratch(16 * kChunk * 16);
-  const VLayout layout{vbuf.data(), kChunk * tstride, tstride};
-  for (size_t ty = ty0; ty < ty1; ++ty) {
-    const size_t rows_here = std::min<size_t>(2, oh - 2 * ty);
-    int32_t* sums_row = sums + (2 * (ty - ty0)) * ow * ldc;
-    for (size_t t0 = 0; t0 < tiles; t0 += kChunk) {
-      const size_t nt = std::min(kChunk, tiles - t0);
-      InputTransform(d8, x + 2 * ty * row, row, cp, t0, t0 + nt, w.bias.data(), layout);
-      for (size_t b = 0; b < blocks; ++b) {
-        for (size_t p = 0; p < 16; ++p)
-          Products(w, p, b, vbuf.data() + p * layout.pstride, tstride, nt, mbuf.data() + p * kChunk * 16);
-        OutputTransform(mbuf.data(), nt, t0, b, rows_here, ow, sums_row, ldc);
-      }
+  const Band band{ty0, tiles, oh, ow};
+  const size_t count = (ty1 - ty0) * tiles;
+  for (size_t f0 = 0; f0 < count; f0 += kChunk) {
+    const size_t nt = std::min(kChunk, count - f0);
+    for (size_t f = f0; f < f0 + nt;) {  // the chunk's pieces of tile rows
+      const size_t ty = ty0 + f / tiles, tx = f % tiles, end = std::min(f0 + nt, (f / tiles + 1) * tiles);
+      const VLayout layout{vbuf.data() + (f - f0) * tstride, kChunk * tstride, tstride};
+      InputTransform(d8, x + 2 * ty * row, row, cp, tx, tx + (end - f), w.bias.data(), layout);
+      f = end;
+    }
+    for (size_t b = 0; b < blocks; ++b) {
+      for (size_t p = 0; p < 16; ++p)
+        Products(w, p, b, vbuf.data() + p * kChunk * tstride, tstride, nt, mbuf.data() + p * kChunk * 16);
+      OutputTransform(mbuf.data(), nt, f0, b, band, sums, ldc);
     }
   }
 }
