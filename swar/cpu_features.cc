@@ -28,7 +28,7 @@ FeatureSet TargetFeatures() {
   if (bytes >= 64) f |= kVectors512;
 #endif
 #if HWY_TARGET == HWY_AVX3_DL
-  // The kernels add avx512vnni to this target (see swar/kernels/dot_u8s8.cc).
+  // The kernels add avx512vnni to this target (swar/kernels/avx3_dl_target-inl.h).
   f |= kVectorPopcount | kByteDot;
 #endif
 #if HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL

@@ -52,15 +52,7 @@ struct BitSerialOut {
 #define BITLANE_SWAR_BITPLANE_POPCOUNT_INL_H_
 #endif
 
-#if HWY_TARGET == HWY_AVX3_DL
-// Highway 1.0.3 leaves avx512vpopcntdq's sibling avx512vnni out of this
-// target's flags although its CPU check requires both; bitlane's kernels
-// all compile AVX3_DL with the full set (see dot_tiles-inl.h).
-#undef HWY_TARGET_STR
-#define HWY_TARGET_STR HWY_TARGET_STR_AVX3                                            \
-  ",vpclmulqdq,avx512vbmi,avx512vbmi2,vaes,avxvnni,avx512bitalg,avx512vpopcntdq," \
-  "avx512vnni"
-#endif
+#include "swar/kernels/avx3_dl_target-inl.h"  // the full feature set, as every kernel file
 HWY_BEFORE_NAMESPACE();
 namespace bitlane::swar::detail {
 namespace HWY_NAMESPACE {

@@ -18,17 +18,7 @@
 #include <utility>
 
 #include "hwy/highway.h"
-
-#if HWY_TARGET == HWY_AVX3_DL
-// Highway 1.0.3 enables AVX-VNNI but not AVX512-VNNI for this target, although
-// its CPU check requires both; add it for VPDPBUSD on zmm registers. Our
-// functions get a superset of Highway's features, so its ops still inline
-// (GCC and clang alike).
-#undef HWY_TARGET_STR
-#define HWY_TARGET_STR HWY_TARGET_STR_AVX3                                            \
-  ",vpclmulqdq,avx512vbmi,avx512vbmi2,vaes,avxvnni,avx512bitalg,avx512vpopcntdq," \
-  "avx512vnni"
-#endif
+#include "swar/kernels/avx3_dl_target-inl.h"  // VPDPBUSD on zmm registers
 
 HWY_BEFORE_NAMESPACE();
 namespace bitlane::swar::detail {
