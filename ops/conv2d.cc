@@ -501,10 +501,11 @@ class Conv2d : public Op {
                                           bias_ ? bias_->f32() + g * cog : nullptr, plan, a, cg);
   }
   // Winograd weights for a 3 x 3 stride-1 convolution read in place with
-  // channels padded to cp, whose byte integers (u8 or i8, no run-time
-  // transform) and weights are narrow enough for its bytes; none otherwise,
-  // and none where the direct GEMM runs on AMX tiles (16 x 16 x 64 products
-  // an instruction: far more than the 2.25x fewer VNNI products gain).
+  // channels padded to cp (so unsigned activations: signed ones are biased
+  // as the GEMM packs them), no run-time transform, inputs and weights
+  // narrow enough for its bytes; none otherwise, and none where the direct
+  // GEMM runs on AMX tiles (16 x 16 x 64 products an instruction: far more
+  // than the 2.25x fewer VNNI products gain).
   void prepare_winograd() {
     const QuantizedMatmul& q = qm_[0];
     const swar::IntFormat f = q.storage();

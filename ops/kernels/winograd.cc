@@ -1,10 +1,12 @@
-// Per-target integer Winograd F(2x2, 3x3) (ops/kernels/winograd.h). A row
-// of output tiles goes through three passes in chunks that stay in L1:
+// Per-target integer Winograd F(2x2, 3x3) (ops/kernels/winograd.h). A band
+// of tile rows goes through three passes in chunks of 16 tiles (taken
+// across tile rows) that stay in L1:
 //   1. input transform: V = B^T d B of each tile, vectorised over channels,
 //      in byte arithmetic (exact modulo 256, and each V + bias is a byte);
 //   2. products: per position p and block of 16 output channels, one
-//      accumulator per tile, each K unit's 4 bytes of V broadcast against
-//      the 16 columns' units of U (one VPDPBUSD on AVX3_DL);
+//      accumulator per tile, four tiles at a time, each K unit's 4 bytes of
+//      V broadcast against the 16 columns' units of U (one VPDPBUSD on
+//      AVX3_DL);
 //   3. output transform: Y = A^T M A of each tile, >> 2, into the sums.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/kernels/winograd.cc"
@@ -128,7 +130,8 @@ void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, si
     }
     for (; t < nt; ++t) {
       auto acc = s;
-      for (size_t k = 0; k < units; ++k) acc = DotBytes(d32, Quad(d32, v, tstride, t, k), hn::LoadU(d32, uc + k * 16), acc);
+      for (size_t k = 0; k < units; ++k)
+        acc = DotBytes(d32, Quad(d32, v, tstride, t, k), hn::LoadU(d32, uc + k * 16), acc);
       hn::StoreU(acc, d32, m + t * 16 + c);
     }
   }

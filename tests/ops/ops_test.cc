@@ -238,9 +238,10 @@ TEST_CASE("quantized conv2d: the Winograd path gives the direct GEMM's bits") {
         };
         const auto fast = engine(false);
         // The uniform plans read their inputs in place, so both layers take
-        // Winograd where it pays; symmetric activations (biased per row)
-        // keep the direct GEMM; 1-bit layers take it unless the bit-serial
-        // method (which does not read in place) is chosen for them.
+        // Winograd where it pays; symmetric (signed) activations, which the
+        // GEMM biases into bytes as it packs them, keep the direct GEMM;
+        // 1-bit layers take it unless the bit-serial method (which does not
+        // read in place) is chosen for them.
         const std::string plan(plan_text);
         const bool expect = ops::detail::winograd_pays_off() && plan.find("symmetric") == std::string::npos;
         for (const auto& op : fast->ops()) {
@@ -254,7 +255,8 @@ TEST_CASE("quantized conv2d: the Winograd path gives the direct GEMM's bits") {
         CHECK(std::memcmp(want.data(), got2.data(), want.size() * 4) == 0);
       }
   if (!ops::detail::winograd_pays_off())
-    MESSAGE("this SIMD target multiplies bytes by emulation: the direct GEMM ran (Winograd is checked by its kernel test)");
+    MESSAGE("this SIMD target multiplies bytes by emulation: the direct GEMM ran "
+            "(Winograd is checked by its kernel test)");
   else
     CHECK(winograd_layers >= 60);  // at least both layers of every case under the three uniform plans
 }

@@ -30,7 +30,8 @@ std::vector<int16_t> random_weights(const Case& k, std::mt19937& rng, int wlo = 
   std::uniform_int_distribution<int> dist(wlo, whi);
   for (int64_t o = 0; o < k.n; ++o)
     for (int64_t ij = 0; ij < 9; ++ij)
-      for (int64_t ch = 0; ch < k.c; ++ch) w[static_cast<size_t>((o * 9 + ij) * k.cp + ch)] = static_cast<int16_t>(dist(rng));
+      for (int64_t ch = 0; ch < k.c; ++ch)
+        w[static_cast<size_t>((o * 9 + ij) * k.cp + ch)] = static_cast<int16_t>(dist(rng));
   return w;
 }
 
@@ -79,10 +80,10 @@ size_t check(const Case& k, std::mt19937& rng) {
       winograd_sums(ww, x.data(), wp, k.oh, k.ow, ty0, ty1, sums.data(), ldc);
       const std::vector<int64_t> want = direct(k, w, x, wp, ty0, ty1);
       for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t o = 0; o < k.n; ++o)
-          wrong += sums[static_cast<size_t>(r) * ldc + static_cast<size_t>(o)] != want[static_cast<size_t>(r * k.n + o)];
-        for (size_t o = static_cast<size_t>(k.n); o < ldc - 3; ++o) wrong += sums[static_cast<size_t>(r) * ldc + o] != 0;
-        for (size_t o = ldc - 3; o < ldc; ++o) wrong += sums[static_cast<size_t>(r) * ldc + o] != kGuard;
+        const int32_t* row = sums.data() + static_cast<size_t>(r) * ldc;
+        for (int64_t o = 0; o < k.n; ++o) wrong += row[o] != want[static_cast<size_t>(r * k.n + o)];
+        for (size_t o = static_cast<size_t>(k.n); o < ldc - 3; ++o) wrong += row[o] != 0;
+        for (size_t o = ldc - 3; o < ldc; ++o) wrong += row[o] != kGuard;
       }
     }
   return wrong;
@@ -125,7 +126,8 @@ TEST_CASE("winograd: the weight transform by hand, and the limits of its bytes")
   for (int ij = 0; ij < 9; ++ij) w[static_cast<size_t>(ij * 4)] = static_cast<int16_t>(ij + 1);
   const WinogradWeights ww = winograd_weights(w.data(), 1, 4, 0, 15);
   REQUIRE_FALSE(ww.empty());
-  auto u = [&](int i, int j) { return int{ww.u[static_cast<size_t>((4 * i + j) * 64)]}; };  // block 0, unit 0, column 0, channel 0
+  // U at position (i, j), block 0, unit 0, column 0, channel 0.
+  auto u = [&](int i, int j) { return int{ww.u[static_cast<size_t>((4 * i + j) * 64)]}; };
   CHECK(u(0, 0) == 4);
   CHECK(u(0, 1) == 12);
   CHECK(u(1, 1) == 45);
