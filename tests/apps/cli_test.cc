@@ -95,6 +95,14 @@ TEST_CASE("run: usage errors exit 2, missing inputs exit 1 with the path") {
   }
 }
 
+TEST_CASE("selfcheck: every method and Winograd bit-exact on every target, exit 0") {
+  const Result r = cli("selfcheck --threads 2");
+  CHECK(r.status == 0);
+  CHECK(r.out.find("MISMATCH") == std::string::npos);
+  CHECK(r.out.find("winograd 3x3: ok") != std::string::npos);
+  CHECK(r.out.find("selfcheck passed") != std::string::npos);
+}
+
 TEST_CASE("run: shard outputs concatenate to the full output, threads do not change it") {
   const Result full = cli("run " + kModel + " " + kImages + " --threads 1 --batch 7");
   REQUIRE(full.status == 0);
