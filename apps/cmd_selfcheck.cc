@@ -34,7 +34,7 @@ bool winograd_matches(std::mt19937& rng) {
   if (ww.empty()) return false;
   const size_t ldc = static_cast<size_t>(ww.blocks) * 16;
   std::vector<int32_t> sums(static_cast<size_t>(oh * ow) * ldc);
-  ops::detail::winograd_sums(ww, x.data(), wp, oh, ow, 0, (oh + 1) / 2, sums.data(), ldc);
+  ops::detail::winograd_sums(ww, {x.data(), hp, wp, 0, 0, 0}, oh, ow, 0, (oh + 1) / 2, sums.data(), ldc);
   for (int64_t oy = 0; oy < oh; ++oy)
     for (int64_t ox = 0; ox < ow; ++ox)
       for (int64_t o = 0; o < n; ++o) {

@@ -253,13 +253,25 @@ class Conv2d : public Op {
     const int64_t extra_rows = winograd ? g.oh % 2 : 0, extra_cols = winograd ? g.ow % 2 : 0;
     const conv::PaddedInput p = conv::padded_input(g, padding_[2] + extra_rows, padding_[3] + extra_cols,
                                                    gather_cp_ ? gather_cp_ : g.c, es, pad_value(q0), fold_kw_);
-    // Gathered without padding, from integers handed over in this layout: the
-    // padded copy would be the same bytes, so the GEMM reads them where they
-    // lie (ResNet's strided 1x1 projections). A tensor stores 4 bytes per
-    // element, which leaves the slack the gather reads past its runs.
+    // Integers handed over in the layout the kernels read (channels-last,
+    // no channel padding) are read where they lie: by Winograd, whose tiles
+    // take the spatial padding as a value, and by the gathered GEMM when the
+    // layer has no padding (ResNet's strided 1x1 projections), where the
+    // padded copy would be the same bytes. A tensor stores 4 bytes per
+    // element and a twin keeps 64 bytes of slack: room for the vector reads
+    // past the last pixel.
     const bool unpadded = std::all_of(padding_.begin(), padding_.end(), [](int64_t v) { return v == 0; });
-    if (gather_cp_ == g.c && !fold_kw_ && unpadded && !winograd && !float_input && !q0.has_transform() &&
-        (in_twin_ || (4 - es) * static_cast<size_t>(x.size()) >= kSlack)) {  // a twin keeps 64 bytes of slack
+    const bool in_place = gather_cp_ == g.c && !fold_kw_ && !float_input && !q0.has_transform() &&
+                          (in_twin_ || (4 - es) * static_cast<size_t>(x.size()) >= kSlack);
+    if (in_place && winograd) {
+      const size_t per_image_bytes = static_cast<size_t>(per_image) * es;
+      const auto pad = static_cast<uint8_t>(pad_value(q0));
+      run_winograd(ctx, g, [&](int64_t n) {
+        return detail::WinogradImage{ints + static_cast<size_t>(n) * per_image_bytes, g.h, g.w, g.pt, g.pl, pad};
+      }, y, residual);
+      return;
+    }
+    if (in_place && unpadded) {
       run_gathered(ctx, g, p.gp, ints, y, residual);
       return;
     }
@@ -302,7 +314,11 @@ class Conv2d : public Op {
     const Geometry& gp = p.gp;
     const void* xq = padded.data();
     if (winograd) {
-      run_winograd(ctx, g, gp, static_cast<const uint8_t*>(xq), y, residual);
+      const size_t image_bytes = p.image_bytes();
+      run_winograd(ctx, g, [&](int64_t n) {
+        return detail::WinogradImage{static_cast<const uint8_t*>(xq) + static_cast<size_t>(n) * image_bytes, gp.h,
+                                     gp.w, 0, 0, 0};
+      }, y, residual);
       return;
     }
     if (gather_cp_) {
@@ -382,21 +398,21 @@ class Conv2d : public Op {
   // epilogue on them while they are in cache. Bands keep the sums near 32
   // KB; tasks (image, band) write disjoint outputs, so any split gives the
   // same bits.
-  void run_winograd(const RunContext& ctx, const Geometry& g, const Geometry& gp, const uint8_t* xq, Tensor& y,
+  // image(n): image n as the kernel reads it (in place, or a padded copy).
+  template <class Image>
+  void run_winograd(const RunContext& ctx, const Geometry& g, const Image& image, Tensor& y,
                     const float* residual) const {
     const MatmulDest dest = destination(g, y, 0, residual);
     const int64_t tiles_y = (g.oh + 1) / 2, ldc = winograd_.blocks * 16;
     const int64_t band = std::clamp<int64_t>((int64_t{1} << 15) / (2 * g.ow * ldc * 4), 1, tiles_y);
     const int64_t bands = (tiles_y + band - 1) / band;
-    const size_t image_bytes = static_cast<size_t>(gp.h * gp.w * gather_cp_);
     auto body = [&](size_t t0, size_t t1) {
       thread_local AlignedBuffer<int32_t> sums;
       sums.reserve_scratch(static_cast<size_t>(2 * band * g.ow * ldc) + 16);  // + the epilogue's whole-vector reads
       for (size_t t = t0; t < t1; ++t) {
         const int64_t n = static_cast<int64_t>(t) / bands, ty0 = static_cast<int64_t>(t) % bands * band;
         const int64_t ty1 = std::min(tiles_y, ty0 + band);
-        detail::winograd_sums(winograd_, xq + static_cast<size_t>(n) * image_bytes, gp.w, g.oh, g.ow, ty0, ty1,
-                              sums.data(), static_cast<size_t>(ldc));
+        detail::winograd_sums(winograd_, image(n), g.oh, g.ow, ty0, ty1, sums.data(), static_cast<size_t>(ldc));
         const int64_t m0 = (n * g.oh + 2 * ty0) * g.ow, m1 = (n * g.oh + std::min(g.oh, 2 * ty1)) * g.ow;
         qm_[0].finish_sums(sums.data(), static_cast<size_t>(ldc), static_cast<size_t>(m0), static_cast<size_t>(m1),
                            dest, activation_);

@@ -41,13 +41,27 @@ struct VLayout {
   size_t pstride, tstride;
 };
 
-// B^T of one padded column's 4 rows (at p, rows `row` bytes apart): its
-// column of B^T d.
+// A tile row's 4 rows of the padded grid: where each lies in memory, or
+// the row of pad pixels; `left` and `w` place the columns in memory.
+struct TileRows {
+  const uint8_t* r[4];
+  const uint8_t* pad_row;  // w pixels (and 64 bytes) of the pad value
+  size_t left, w;
+};
+
+// B^T of grid column `col`'s 4 rows, channels [ch, ch + lanes): its column
+// of B^T d. Columns outside the image are pad pixels in every row.
 template <class D>
-HWY_INLINE void ColumnTransform(D d, const uint8_t* p, size_t row, hn::Vec<D>& a, hn::Vec<D>& b, hn::Vec<D>& c,
-                                hn::Vec<D>& e) {
-  const auto x0 = hn::LoadU(d, p), x1 = hn::LoadU(d, p + row), x2 = hn::LoadU(d, p + 2 * row),
-             x3 = hn::LoadU(d, p + 3 * row);
+HWY_INLINE void ColumnTransform(D d, const TileRows& rows, size_t col, size_t cp, size_t ch, hn::Vec<D>& a,
+                                hn::Vec<D>& b, hn::Vec<D>& c, hn::Vec<D>& e) {
+  hn::Vec<D> x0, x1, x2, x3;
+  if (col - rows.left < rows.w) {  // (wraps for the columns left of the image)
+    const size_t off = (col - rows.left) * cp + ch;
+    x0 = hn::LoadU(d, rows.r[0] + off), x1 = hn::LoadU(d, rows.r[1] + off);
+    x2 = hn::LoadU(d, rows.r[2] + off), x3 = hn::LoadU(d, rows.r[3] + off);
+  } else {
+    x0 = x1 = x2 = x3 = hn::LoadU(d, rows.pad_row + ch);
+  }
   a = hn::Sub(x0, x2);
   b = hn::Add(x1, x2);
   c = hn::Sub(x2, x1);
@@ -64,22 +78,20 @@ HWY_INLINE void StoreVRow(D d, hn::Vec<D> t0, hn::Vec<D> t1, hn::Vec<D> t2, hn::
   hn::StoreU(hn::Add(hn::Sub(t1, t3), hn::Set(d, bias[3])), d, v + 3 * pstride);
 }
 
-// V of tiles [t0, t1) of the tile row whose first padded row is at x. Tile t
-// reads padded columns 2t .. 2t + 3; the next tile's first two columns are
-// this one's last two, so each column is transformed once.
+// V of tiles [t0, t1) of a tile row. Tile t reads grid columns 2t .. 2t +
+// 3; the next tile's first two columns are this one's last two, so each
+// column is transformed once.
 template <class D>
-void InputTransform(D d, const uint8_t* x, size_t row, size_t cp, size_t t0, size_t t1, const uint8_t* bias,
+void InputTransform(D d, const TileRows& rows, size_t cp, size_t t0, size_t t1, const uint8_t* bias,
                     const VLayout& out) {
   const size_t lanes = hn::Lanes(d);
   for (size_t ch = 0; ch < cp; ch += lanes) {
-    const uint8_t* col = x + 2 * t0 * cp + ch;
     hn::Vec<D> a0, b0, c0, e0, a1, b1, c1, e1, a2, b2, c2, e2, a3, b3, c3, e3;
-    ColumnTransform(d, col, row, a0, b0, c0, e0);
-    ColumnTransform(d, col + cp, row, a1, b1, c1, e1);
+    ColumnTransform(d, rows, 2 * t0, cp, ch, a0, b0, c0, e0);
+    ColumnTransform(d, rows, 2 * t0 + 1, cp, ch, a1, b1, c1, e1);
     for (size_t t = t0; t < t1; ++t) {
-      col += 2 * cp;
-      ColumnTransform(d, col, row, a2, b2, c2, e2);
-      ColumnTransform(d, col + cp, row, a3, b3, c3, e3);
+      ColumnTransform(d, rows, 2 * t + 2, cp, ch, a2, b2, c2, e2);
+      ColumnTransform(d, rows, 2 * t + 3, cp, ch, a3, b3, c3, e3);
       uint8_t* v = out.v + (t - t0) * out.tstride + ch;
       StoreVRow(d, a0, a1, a2, a3, bias, v, out.pstride);
       StoreVRow(d, b0, b1, b2, b3, bias + 4, v + 4 * out.pstride, out.pstride);
@@ -181,13 +193,30 @@ void OutputTransform(const int32_t* m, size_t nt, size_t f0, size_t b, const Ban
   }
 }
 
+// A row of pad pixels (w pixels of cp bytes and 64 bytes of slack), filled
+// again only when the value or the size changes.
+const uint8_t* PadRow(uint8_t pad, size_t bytes) {
+  thread_local AlignedBuffer<uint8_t> row;
+  thread_local size_t filled = 0;
+  thread_local uint8_t value = 0;
+  if (bytes + 64 > filled || pad != value) {
+    row.reserve_scratch(bytes + 64);
+    std::memset(row.data(), pad, bytes + 64);
+    filled = bytes + 64;
+    value = pad;
+  }
+  return row.data();
+}
+
 template <size_t kCap>
-void SumsWith(const WinogradWeights& w, const uint8_t* x, size_t wp, size_t oh, size_t ow, size_t ty0, size_t ty1,
+void SumsWith(const WinogradWeights& w, const WinogradImage& image, size_t oh, size_t ow, size_t ty0, size_t ty1,
               int32_t* sums, size_t ldc) {
   const hn::CappedTag<uint8_t, kCap> d8;
   const size_t cp = static_cast<size_t>(w.units) * 4, blocks = static_cast<size_t>(w.blocks);
   const size_t tstride = (cp + hn::Lanes(d8) - 1) / hn::Lanes(d8) * hn::Lanes(d8);
-  const size_t tiles = (ow + 1) / 2, row = wp * cp;
+  const size_t tiles = (ow + 1) / 2, row = static_cast<size_t>(image.w) * cp;
+  const size_t top = static_cast<size_t>(image.top), h = static_cast<size_t>(image.h);
+  TileRows rows{{}, PadRow(image.pad, row), static_cast<size_t>(image.left), static_cast<size_t>(image.w)};
   thread_local AlignedBuffer<uint8_t> vbuf;
   thread_local AlignedBuffer<int32_t> mbuf;
   vbuf.reserve_scratch(16 * kChunk * tstride);
@@ -199,7 +228,11 @@ void SumsWith(const WinogradWeights& w, const uint8_t* x, size_t wp, size_t oh, 
     for (size_t f = f0; f < f0 + nt;) {  // the chunk's pieces of tile rows
       const size_t ty = ty0 + f / tiles, tx = f % tiles, end = std::min(f0 + nt, (f / tiles + 1) * tiles);
       const VLayout layout{vbuf.data() + (f - f0) * tstride, kChunk * tstride, tstride};
-      InputTransform(d8, x + 2 * ty * row, row, cp, tx, tx + (end - f), w.bias.data(), layout);
+      for (size_t i = 0; i < 4; ++i) {
+        const size_t y = 2 * ty + i - top;  // (wraps for the rows above the image)
+        rows.r[i] = y < h ? image.x + y * row : rows.pad_row;
+      }
+      InputTransform(d8, rows, cp, tx, tx + (end - f), w.bias.data(), layout);
       f = end;
     }
     for (size_t b = 0; b < blocks; ++b) {
@@ -210,11 +243,11 @@ void SumsWith(const WinogradWeights& w, const uint8_t* x, size_t wp, size_t oh, 
   }
 }
 
-void WinogradSums(const WinogradWeights& w, const uint8_t* x, int64_t wp, int64_t oh, int64_t ow, int64_t ty0,
+void WinogradSums(const WinogradWeights& w, const WinogradImage& image, int64_t oh, int64_t ow, int64_t ty0,
                   int64_t ty1, int32_t* sums, size_t ldc) {
   const size_t cp = static_cast<size_t>(w.units) * 4;
   const auto go = [&](auto cap) {
-    SumsWith<decltype(cap)::value>(w, x, static_cast<size_t>(wp), static_cast<size_t>(oh), static_cast<size_t>(ow),
+    SumsWith<decltype(cap)::value>(w, image, static_cast<size_t>(oh), static_cast<size_t>(ow),
                                    static_cast<size_t>(ty0), static_cast<size_t>(ty1), sums, ldc);
   };
   // Byte vectors no wider than a pixel's channels need (16 channels: 16 bytes).
@@ -298,9 +331,9 @@ WinogradWeights winograd_weights(const int16_t* w, int64_t n, int64_t cp, int32_
   return out;
 }
 
-void winograd_sums(const WinogradWeights& w, const uint8_t* x, int64_t wp, int64_t oh, int64_t ow, int64_t ty0,
+void winograd_sums(const WinogradWeights& w, const WinogradImage& image, int64_t oh, int64_t ow, int64_t ty0,
                    int64_t ty1, int32_t* sums, size_t ldc) {
-  HWY_DYNAMIC_DISPATCH(WinogradSums)(w, x, wp, oh, ow, ty0, ty1, sums, ldc);
+  HWY_DYNAMIC_DISPATCH(WinogradSums)(w, image, oh, ow, ty0, ty1, sums, ldc);
 }
 
 bool winograd_pays_off() {

@@ -50,13 +50,24 @@ struct WinogradWeights {
 // transformed operand would not fit its byte.
 WinogradWeights winograd_weights(const int16_t* w, int64_t n, int64_t cp, int32_t lo, int32_t hi);
 
+// One image as winograd_sums reads it, on the padded grid the tiles cover
+// (the layer's padding, and one more row / column for an odd output size):
+// the grid's rows [top, top + h) and columns [left, left + w) lie in memory,
+// pixel (r, c) at x + ((r - top) * w + c - left) * 4 * units bytes (u8 or
+// i8 integers, channels padded to the units), readable 64 bytes past the
+// last one; every other pixel of the grid is `pad` in every channel. So the
+// previous layer's integers are read where they lie (top, left: the
+// layer's padding) -- no padded copy -- or a padded copy is (top = left = 0).
+struct WinogradImage {
+  const uint8_t* x = nullptr;
+  int64_t h = 0, w = 0, top = 0, left = 0;
+  uint8_t pad = 0;
+};
+
 // The int32 sums of output rows [2 ty0, min(oh, 2 ty1)) of one image.
-// x: the image padded so every tile has its 4 x 4 pixels -- row stride wp
-// pixels of 4 * w.units bytes each (u8 or i8 integers), at least 2 ty1 + 2
-// rows and 2 ceil(ow / 2) + 2 columns, readable 64 bytes past its end.
 // Output pixel (oy, ox) goes to row (oy - 2 ty0) * ow + ox of sums, ldc
 // int32 apart (ldc >= blocks * 16; the columns past n are 0).
-void winograd_sums(const WinogradWeights& w, const uint8_t* x, int64_t wp, int64_t oh, int64_t ow, int64_t ty0,
+void winograd_sums(const WinogradWeights& w, const WinogradImage& image, int64_t oh, int64_t ow, int64_t ty0,
                    int64_t ty1, int32_t* sums, size_t ldc);
 
 // Whether the SIMD target in use multiplies bytes in one instruction

@@ -57,35 +57,67 @@ std::vector<int64_t> direct(const Case& k, const std::vector<int16_t>& w, const 
   return s;
 }
 
-// Runs one case on the current target, whole and in bands of tile rows;
-// returns the number of wrong sums (and of overwritten guard columns).
+// Where the image lies on the padded grid (WinogradImage): rows [top, top +
+// h) and columns [left, left + w) in memory, the rest pad pixels.
+struct Placement {
+  int64_t top, left, h, w;
+};
+
+// Runs one case on the current target, whole and in bands of tile rows,
+// with the image as a padded copy (the whole grid in memory) and with parts
+// of the grid's border only implied (each side 0..2 pixels of pad, as a
+// layer's padding and an odd size's extra row or column give them); returns
+// the number of wrong sums (and of overwritten guard columns).
 size_t check(const Case& k, std::mt19937& rng) {
   const std::vector<int16_t> w = random_weights(k, rng);
   const WinogradWeights ww = winograd_weights(w.data(), k.n, k.cp, k.lo, k.hi);
   REQUIRE_FALSE(ww.empty());
   const int64_t tiles_y = (k.oh + 1) / 2, hp = 2 * tiles_y + 2, wp = 2 * ((k.ow + 1) / 2) + 2;
-  // The padded image, exactly as long as the contract's 64 readable bytes
-  // past it (the ASan build catches reads further out).
-  std::vector<uint8_t> x(static_cast<size_t>(hp * wp * k.cp) + 64, 0);
-  std::uniform_int_distribution<int> dist(k.lo, k.hi);
-  for (int64_t p = 0; p < hp * wp; ++p)
-    for (int64_t ch = 0; ch < k.c; ++ch) x[static_cast<size_t>(p * k.cp + ch)] = static_cast<uint8_t>(dist(rng));
+  std::uniform_int_distribution<int> dist(k.lo, k.hi), side(0, 2);
   const size_t ldc = static_cast<size_t>(ww.blocks) * 16 + 3;  // 3 guard columns the sums must not touch
   constexpr int32_t kGuard = 0x5A5A5A5A;
   size_t wrong = 0;
-  for (int64_t band : {tiles_y, int64_t{1}, int64_t{2}})
-    for (int64_t ty0 = 0; ty0 < tiles_y; ty0 += band) {
-      const int64_t ty1 = std::min(tiles_y, ty0 + band), rows = (std::min(k.oh, 2 * ty1) - 2 * ty0) * k.ow;
-      std::vector<int32_t> sums(static_cast<size_t>(rows) * ldc, kGuard);
-      winograd_sums(ww, x.data(), wp, k.oh, k.ow, ty0, ty1, sums.data(), ldc);
-      const std::vector<int64_t> want = direct(k, w, x, wp, ty0, ty1);
-      for (int64_t r = 0; r < rows; ++r) {
-        const int32_t* row = sums.data() + static_cast<size_t>(r) * ldc;
-        for (int64_t o = 0; o < k.n; ++o) wrong += row[o] != want[static_cast<size_t>(r * k.n + o)];
-        for (size_t o = static_cast<size_t>(k.n); o < ldc - 3; ++o) wrong += row[o] != 0;
-        for (size_t o = ldc - 3; o < ldc; ++o) wrong += row[o] != kGuard;
-      }
+  for (const bool copy : {true, false}) {
+    Placement at{0, 0, hp, wp};
+    if (!copy) {
+      at.top = side(rng), at.left = side(rng);
+      at.h = std::max<int64_t>(1, hp - at.top - side(rng)), at.w = std::max<int64_t>(1, wp - at.left - side(rng));
     }
+    CAPTURE(copy);
+    CAPTURE(at.top);
+    CAPTURE(at.left);
+    const auto pad = static_cast<uint8_t>(dist(rng));
+    // The grid the direct sums read: pad pixels outside the image (every
+    // channel), the image's integers inside (channels past c: 0).
+    std::vector<uint8_t> grid(static_cast<size_t>(hp * wp * k.cp), 0);
+    // The image in memory, exactly as long as the contract's 64 readable
+    // bytes past it (the ASan build catches reads further out).
+    std::vector<uint8_t> image(static_cast<size_t>(at.h * at.w * k.cp) + 64, 0);
+    for (int64_t y = 0; y < hp; ++y)
+      for (int64_t x = 0; x < wp; ++x) {
+        const bool inside = y >= at.top && y < at.top + at.h && x >= at.left && x < at.left + at.w;
+        for (int64_t ch = 0; ch < k.cp; ++ch) {
+          uint8_t& g = grid[static_cast<size_t>((y * wp + x) * k.cp + ch)];
+          if (!inside) g = pad;
+          else if (ch < k.c) g = static_cast<uint8_t>(dist(rng));
+          if (inside) image[static_cast<size_t>(((y - at.top) * at.w + x - at.left) * k.cp + ch)] = g;
+        }
+      }
+    const WinogradImage in{image.data(), at.h, at.w, at.top, at.left, pad};
+    for (int64_t band : {tiles_y, int64_t{1}, int64_t{2}})
+      for (int64_t ty0 = 0; ty0 < tiles_y; ty0 += band) {
+        const int64_t ty1 = std::min(tiles_y, ty0 + band), rows = (std::min(k.oh, 2 * ty1) - 2 * ty0) * k.ow;
+        std::vector<int32_t> sums(static_cast<size_t>(rows) * ldc, kGuard);
+        winograd_sums(ww, in, k.oh, k.ow, ty0, ty1, sums.data(), ldc);
+        const std::vector<int64_t> want = direct(k, w, grid, wp, ty0, ty1);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int32_t* row = sums.data() + static_cast<size_t>(r) * ldc;
+          for (int64_t o = 0; o < k.n; ++o) wrong += row[o] != want[static_cast<size_t>(r * k.n + o)];
+          for (size_t o = static_cast<size_t>(k.n); o < ldc - 3; ++o) wrong += row[o] != 0;
+          for (size_t o = ldc - 3; o < ldc; ++o) wrong += row[o] != kGuard;
+        }
+      }
+  }
   return wrong;
 }
 
