@@ -519,14 +519,18 @@ class Conv2d : public Op {
   // Winograd weights for a 3 x 3 stride-1 convolution read in place with
   // channels padded to cp (so unsigned activations: signed ones are biased
   // as the GEMM packs them), no run-time transform, inputs and weights
-  // narrow enough for its bytes; none otherwise, and none where the direct
-  // GEMM runs on AMX tiles (16 x 16 x 64 products an instruction: far more
-  // than the 2.25x fewer VNNI products gain).
+  // narrow enough for its bytes; none otherwise, none where the SIMD target
+  // would not run them (no VPDPBUSD: on AVX2 or NEON they would only take
+  // memory: 16 positions x 64 bytes per 16 outputs and 4 channels, 3.6x
+  // the 288 bytes of their 4-bit weights), and none where the direct GEMM
+  // runs on AMX tiles (16 x 16 x 64 products an instruction: far more than
+  // the 2.25x fewer VNNI products gain).
   void prepare_winograd() {
     const QuantizedMatmul& q = qm_[0];
     const swar::IntFormat f = q.storage();
-    if (fold_kw_ || w_->dim(2) != 3 || w_->dim(3) != 3 || stride_[0] != 1 || stride_[1] != 1 || dilation_[0] != 1 ||
-        f.bits > 8 || q.has_transform() || !q.uses_plain_sums() || q.integer_weights().empty() || q.kernel() == "amx")
+    if (!detail::winograd_pays_off() || fold_kw_ || w_->dim(2) != 3 || w_->dim(3) != 3 || stride_[0] != 1 ||
+        stride_[1] != 1 || dilation_[0] != 1 || f.bits > 8 || q.has_transform() || !q.uses_plain_sums() ||
+        q.integer_weights().empty() || q.kernel() == "amx")
       return;
     winograd_ = detail::winograd_weights(q.integer_weights().data(), cout_, gather_cp_,
                                          static_cast<int32_t>(f.min_value()), static_cast<int32_t>(f.max_value()));

@@ -21,7 +21,9 @@
 #include "quant/uniform.h"
 #include "runtime/engine.h"
 #include "runtime/session.h"
+#include "swar/targets.h"
 #include "tests/runtime/test_models.h"
+#include "tests/simd_targets.h"
 
 using namespace bitlane;
 using test::ModelBuilder;
@@ -259,6 +261,52 @@ TEST_CASE("quantized conv2d: the Winograd path gives the direct GEMM's bits") {
             "(Winograd is checked by its kernel test)");
   else
     CHECK(winograd_layers >= 60);  // at least both layers of every case under the three uniform plans
+}
+
+TEST_CASE("quantized conv2d: Winograd weights are prepared only where the SIMD target runs them") {
+  // An engine built under a target without native byte products holds no
+  // Winograd weights (they would only take memory), so it keeps the direct
+  // GEMM even when later run where Winograd pays; one built where it pays
+  // runs it. Either way the bits are the reference kernels'.
+  Executor one(1);
+  ModelBuilder mb;
+  mb.input("x", {16, 6, 6}).output("y")
+      .weight("w", {16, 16, 3, 3}, 1601).weight("b", {16}, 1602)
+      .node("conv2d", "c", {"x"}, {"h"}, {{"weight", "w"}, {"bias", "b"}, {"padding", {1, 1, 1, 1}},
+                                          {"activation", "relu"}})
+      .node("conv2d", "c2", {"h"}, {"y"}, {{"weight", "w"}, {"padding", {1, 1, 1, 1}}});
+  const Tensor x = test::random_tensor({2, 16, 6, 6}, 1603, -1.f, 1.f);
+  auto engine = [&](bool reference) {
+    EngineOptions o;
+    o.plan = quant::QuantPlan::from_text("4", {});
+    o.calibration = {x};
+    o.reference_kernels = reference;
+    return Engine::build(mb.build(), o, one);
+  };
+  auto output = [&](const std::shared_ptr<const Engine>& e) {
+    Session s(e);
+    const Tensor& y = *s.run({x}, one)[0];
+    return std::vector<float>(y.f32(), y.f32() + y.size());
+  };
+  const bool pays_here = ops::detail::winograd_pays_off();
+  int built_elsewhere = 0;
+  test::for_each_simd_target([&](const std::string&) {
+    const bool pays_there = ops::detail::winograd_pays_off();
+    // Built under this target (the reference too: calibration runs the float
+    // model, whose last bits differ between targets), run under the best one.
+    const std::shared_ptr<const Engine> e = engine(false), reference = engine(true);
+    swar::ScopedTarget best(swar::available_targets().front().name);
+    const std::vector<float> want = output(reference);
+    CHECK(ops::detail::winograd_pays_off() == pays_here);
+    const std::string second = e->ops().back()->kernel();
+    CHECK((second == "winograd") == (pays_here && pays_there));
+    built_elsewhere += pays_here && !pays_there;
+    const std::vector<float> got = output(e);
+    REQUIRE(got.size() == want.size());
+    CHECK(std::memcmp(got.data(), want.data(), want.size() * 4) == 0);
+  });
+  if (!pays_here) MESSAGE("no SIMD target here multiplies bytes natively: Winograd is never prepared");
+  else CHECK(built_elsewhere >= 1);  // the portable fallback at least
 }
 
 TEST_CASE("pooling: hand-worked windows, padding and ceil mode") {
