@@ -5,7 +5,7 @@ the same model, each PyTorch variant at its best of eager and TorchScript
 markdown table per thread count (bench/README.md).
 
   /usr/bin/python3 bench/e2e_bench.py [--bitlane build/release/bitlane] [--threads 1,2]
-                                      [--json out.json]
+                                      [--rounds 3] [--json out.json]
 
 PyTorch int8: FX static quantization (oneDNN backend, calibrated on the
 model's calibration samples) for the CNNs and the MLP, dynamic quantization
@@ -13,6 +13,12 @@ for the LSTM (PyTorch has no static int8 LSTM). Cells are speed-ups over
 PyTorch's best (the fastest of fp32/int8 x eager/TorchScript); above 1 means
 bitlane is faster. The LSTM rows run --seq characters per call; its speed
 in tokens/s is batch x seq / latency.
+
+--rounds N measures every model N times, bitlane (a fresh process each time)
+and PyTorch interleaved, and reports each cell's median over the rounds: on a
+shared host a process can land in a slow spell for its whole life (bitlane's
+ResNet at 1.53 ms in one process, 1.96 in the next, minutes apart), and one
+round per cell then reads that spell as a ratio.
 """
 import argparse
 import json
@@ -93,6 +99,13 @@ def best_torch(variants, x, min_time):
     return best
 
 
+def median_of(rounds):
+    """The median over rounds of a time (ms), with the variant that gave it most often."""
+    times = sorted(t for t, _ in rounds)
+    names = [n for _, n in rounds]
+    return float(np.median(times)), max(set(names), key=names.count)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bitlane", default=os.path.join(REPO, "build", "release", "bitlane"))
@@ -101,6 +114,7 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--min-time", type=float, default=1.0)
     ap.add_argument("--seq", type=int, default=64, help="characters per call for the LSTM")
+    ap.add_argument("--rounds", type=int, default=1, help="measure each model this often, report medians")
     ap.add_argument("--json", help="also write every measurement here")
     args = ap.parse_args()
     models_dir = args.models or os.path.join(os.path.dirname(args.bitlane), "models")
@@ -118,29 +132,42 @@ def main():
             if not os.path.exists(path):
                 continue
             doc = json.load(open(path))
-            out = subprocess.run([args.bitlane, "bench", model_dir, "--threads", str(threads),
-                                  "--bits", ",".join(PLANS), "--batch", "1,64", "--seq", str(args.seq),
-                                  "--min-time", str(args.min_time), "--format", "json"],
-                                 check=True, capture_output=True, text=True).stdout
-            run = json.loads(out)
-            if cpu is None:
-                cpu = f"{run['cpu']}, SIMD target {run['simd']}"
-            bl = {(r["plan"], r["batch"]): r["median_ms"] for r in run["results"]}
+            torch_models = {}
             for batch in (1, 64):
                 x = inputs_for(doc, batch, args.seq)
                 fp32 = BitlaneModule(path).eval()
                 int8 = torch_int8(BitlaneModule(path).eval(), doc, model_dir, x)
-                t32 = best_torch([("fp32 eager", fp32), ("fp32 script", scripted(fp32, x))], x, args.min_time)
-                t8 = best_torch([("int8 eager", int8), ("int8 script", scripted(int8, x))], x, args.min_time)
+                torch_models[batch] = (x, [("fp32 eager", fp32), ("fp32 script", scripted(fp32, x))],
+                                       [("int8 eager", int8), ("int8 script", scripted(int8, x))])
+            bl_rounds, t32_rounds, t8_rounds = [], {1: [], 64: []}, {1: [], 64: []}
+            for _ in range(args.rounds):
+                out = subprocess.run([args.bitlane, "bench", model_dir, "--threads", str(threads),
+                                      "--bits", ",".join(PLANS), "--batch", "1,64", "--seq", str(args.seq),
+                                      "--min-time", str(args.min_time), "--format", "json"],
+                                     check=True, capture_output=True, text=True).stdout
+                run = json.loads(out)
+                if cpu is None:
+                    cpu = f"{run['cpu']}, SIMD target {run['simd']}"
+                bl_rounds.append({(r["plan"], r["batch"]): r["median_ms"] for r in run["results"]})
+                for batch, (x, v32, v8) in torch_models.items():
+                    t32_rounds[batch].append(best_torch(v32, x, args.min_time))
+                    t8_rounds[batch].append(best_torch(v8, x, args.min_time))
+            for batch in (1, 64):
+                bl = {p: float(np.median([r[(p, batch)] for r in bl_rounds])) for p in PLANS}
+                t32, t8 = median_of(t32_rounds[batch]), median_of(t8_rounds[batch])
                 best = min(t32, t8)
-                cells = [f"{best[0] / bl[(p, batch)]:.2f}x ({bl[(p, batch)]:.3f})" for p in PLANS]
+                cells = [f"{best[0] / bl[p]:.2f}x ({bl[p]:.3f})" for p in PLANS]
                 print(f"| {name} | {batch} | {t32[0]:.3f} ({t32[1].split()[1]}) | {t8[0]:.3f} ({t8[1].split()[1]}) | " +
                       " | ".join(cells) + " |", flush=True)
-                records.append({"model": name, "batch": batch, "threads": threads, "torch_fp32_ms": t32[0],
-                                "torch_fp32_variant": t32[1], "torch_int8_ms": t8[0], "torch_int8_variant": t8[1],
-                                "bitlane_ms": {p: bl[(p, batch)] for p in PLANS}})
+                records.append({"model": name, "batch": batch, "threads": threads, "rounds": args.rounds,
+                                "torch_fp32_ms": t32[0], "torch_fp32_variant": t32[1], "torch_int8_ms": t8[0],
+                                "torch_int8_variant": t8[1], "bitlane_ms": bl,
+                                "bitlane_ms_rounds": {p: [r[(p, batch)] for r in bl_rounds] for p in PLANS},
+                                "torch_fp32_ms_rounds": [t for t, _ in t32_rounds[batch]],
+                                "torch_int8_ms_rounds": [t for t, _ in t8_rounds[batch]]})
     print("\nbitlane cells: speed-up over PyTorch's best of the same row (bitlane's median ms per call);"
-          " torch cells: median ms (the faster of eager and TorchScript).")
+          " torch cells: median ms (the faster of eager and TorchScript)" +
+          (f"; each the median of {args.rounds} interleaved rounds." if args.rounds > 1 else "."))
     if cpu:
         print(f"CPU: {cpu} (bitlane's report).")
     if args.json:
