@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ops/kernels/epilogue.h"
@@ -131,5 +133,43 @@ TEST_CASE("epilogue: every target, form and tile width matches the scalar defini
             for (int form = 0; form < 8 && ok; ++form)
               ok = check_case(Case{rows, c0, c0 + width, act, (form & 1) != 0, (form & 2) != 0, (form & 4) != 0}, rng);
     CHECK(ok);
+  });
+}
+
+TEST_CASE("epilogue: values past the grid, past int32 and infinite clamp to the grid's ends on every target") {
+  // y reaches the requantizer through a residual (scale and offset 0): the
+  // grid's ends, halves around them, values past int32 (the conversion's
+  // overflow) and infinities must give clamp(round_half_even(y), lo, hi) --
+  // whichever order a kernel clamps and rounds in. NaN gives lo where the
+  // float compare says so (x86's MAXPS / MINPS return their second operand).
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> ys = {-inf, -1e30f, -3e9f, -2147483904.f, -129.5f, -128.5f, -128.f, -0.5f, -0.f,
+                                 0.f,  0.49f,  0.5f,  1.5f, 14.5f,  15.f,   15.5f,  126.5f, 127.5f, 200.f,
+                                 2147483520.f, 3e9f, 1e30f, inf, nan};
+  const size_t rows = ys.size(), cols = 16;
+  std::vector<float> zero(cols + 64, 0.f), res(rows * cols);
+  for (size_t r = 0; r < rows; ++r) std::fill_n(res.begin() + static_cast<long>(r * cols), cols, ys[r]);
+  std::vector<int32_t> acc(rows * cols + 16, 0);
+  const EpilogueParams p{zero.data(), zero.data(), nullptr, EpilogueAct::kNone};
+  EpilogueTile t{acc.data(), cols, rows, 0, cols, nullptr};
+  t.res = res.data(), t.ldr = cols;
+  const RequantParams q4{1.f, 0.f, 1.f, 0.f, 15.f}, q8{1.f, 0.f, 1.f, -128.f, 127.f};
+  bitlane::test::for_each_simd_target([&](const std::string& target) {
+    std::vector<uint8_t> u(rows * cols);
+    std::vector<int8_t> s8(rows * cols);
+    epilogue_to_u8(t, p, q4, u.data(), cols);
+    epilogue_to_i8(t, p, q8, s8.data(), cols);
+    const bool x86 = target.find("AVX") != std::string::npos || target.find("SSE") != std::string::npos;
+    for (size_t r = 0; r < rows; ++r) {
+      const float y = ys[r];
+      if (std::isnan(y) && !x86) continue;
+      INFO("y = " << y);
+      const int want4 = std::isnan(y) ? 0 : static_cast<int>(std::clamp(std::nearbyint(y), 0.f, 15.f));
+      const int want8 = std::isnan(y) ? -128 : static_cast<int>(std::clamp(std::nearbyint(y), -128.f, 127.f));
+      for (size_t c = 0; c < cols; ++c) {
+        CHECK(int{u[r * cols + c]} == want4);
+        CHECK(int{s8[r * cols + c]} == want8);
+      }
+    }
   });
 }
