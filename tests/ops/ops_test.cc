@@ -201,16 +201,17 @@ TEST_CASE("quantized conv2d: the Winograd path gives the direct GEMM's bits") {
   // natively (ops/kernels/winograd.h); the reference kernels run the direct
   // GEMM. Two chained convolutions (the second reads the first's integers),
   // odd and even sizes (2 x 2 tiles cut at the edges), no padding (which the
-  // direct path reads in place), uneven padding, channels padded to 4,
-  // output channels around the 16-column blocks, signed and unsigned
-  // activations, 1 and 3 images, 1 and 2 threads: every bit the same.
+  // direct path reads in place), uneven padding, padding wider than the
+  // kernel, channels padded to 4, output channels around the 16-column
+  // blocks, signed and unsigned activations, 1 and 3 images, 1 and 2
+  // threads: every bit the same.
   Executor one(1), two(2);
   struct Case {
     int64_t c, h, w, cout;
     std::vector<int64_t> pad;  // of the first convolution; the second pads 1
   };
   const Case cases[] = {{16, 8, 8, 16, {1, 1, 1, 1}}, {6, 7, 9, 17, {1, 1, 1, 1}}, {40, 6, 5, 33, {0, 0, 0, 0}},
-                        {16, 9, 7, 16, {2, 0, 1, 1}}, {3, 5, 6, 8, {1, 1, 1, 1}}};
+                        {16, 9, 7, 16, {2, 0, 1, 1}}, {3, 5, 6, 8, {1, 1, 1, 1}}, {8, 4, 5, 16, {3, 3, 3, 2}}};
   unsigned seed = 1500;
   int winograd_layers = 0;
   for (const Case& k : cases)

@@ -65,7 +65,7 @@ struct Placement {
 
 // Runs one case on the current target, whole and in bands of tile rows,
 // with the image as a padded copy (the whole grid in memory) and with parts
-// of the grid's border only implied (each side 0..2 pixels of pad, as a
+// of the grid's border only implied (each side 0..3 pixels of pad, as a
 // layer's padding and an odd size's extra row or column give them); returns
 // the number of wrong sums (and of overwritten guard columns).
 size_t check(const Case& k, std::mt19937& rng) {
@@ -73,7 +73,7 @@ size_t check(const Case& k, std::mt19937& rng) {
   const WinogradWeights ww = winograd_weights(w.data(), k.n, k.cp, k.lo, k.hi);
   REQUIRE_FALSE(ww.empty());
   const int64_t tiles_y = (k.oh + 1) / 2, hp = 2 * tiles_y + 2, wp = 2 * ((k.ow + 1) / 2) + 2;
-  std::uniform_int_distribution<int> dist(k.lo, k.hi), side(0, 2);
+  std::uniform_int_distribution<int> dist(k.lo, k.hi), side(0, 3);
   const size_t ldc = static_cast<size_t>(ww.blocks) * 16 + 3;  // 3 guard columns the sums must not touch
   constexpr int32_t kGuard = 0x5A5A5A5A;
   size_t wrong = 0;
