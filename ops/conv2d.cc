@@ -265,7 +265,7 @@ class Conv2d : public Op {
                           (in_twin_ || (4 - es) * static_cast<size_t>(x.size()) >= kSlack);
     if (in_place && winograd) {
       const size_t per_image_bytes = static_cast<size_t>(per_image) * es;
-      const auto pad = static_cast<uint8_t>(pad_value(q0));
+      const auto pad = static_cast<uint8_t>(p.pad);  // the integer for 0, as the padded copy would hold
       run_winograd(ctx, g, [&](int64_t n) {
         return detail::WinogradImage{ints + static_cast<size_t>(n) * per_image_bytes, g.h, g.w, g.pt, g.pl, pad};
       }, y, residual);
