@@ -131,9 +131,13 @@ class Lstm : public Op {
     thread_local std::vector<float> xw, gates, seq[2], x_tm;
     grow_scratch(xw, static_cast<size_t>(block * n * 4 * H));
     grow_scratch(gates, static_cast<size_t>(n * 4 * H));
-    // Layer l writes buffer l % 2 while it reads the previous layer's.
-    grow_scratch(seq[0], static_cast<size_t>(n * steps * H));
-    if (layers_ > 1) grow_scratch(seq[1], static_cast<size_t>(n * steps * H));
+    // Every layer but the last writes its sequence time-major into buffer
+    // l % 2 while it reads the previous layer's; the last writes straight
+    // into the output ([n, steps, H]). Either way h_t lies where the next
+    // step's recurrent product reads it (rows of the n streams, `ld_b` apart)
+    // -- no copy of h per step, no transposition at the end.
+    for (int64_t i = 0; i < std::min<int64_t>(layers_ - 1, 2); ++i)
+      grow_scratch(seq[i], static_cast<size_t>(n * steps * H));
     int64_t width = layer_[0].in;
     grow_scratch(x_tm, static_cast<size_t>(n * steps * width));
     for (int64_t b = 0; b < n; ++b)
@@ -143,9 +147,12 @@ class Lstm : public Op {
     const float* x = x_tm.data();
     for (int64_t l = 0; l < layers_; ++l) {
       const Layer& L = layer_[static_cast<size_t>(l)];
-      float* h = st.h[static_cast<size_t>(l)].data() + s0 * H;
+      float* h0 = st.h[static_cast<size_t>(l)].data() + s0 * H;
       float* c = st.c[static_cast<size_t>(l)].data() + s0 * H;
-      float* y = seq[l % 2].data();
+      const bool last = l + 1 == layers_;
+      // h_t of stream b at y + b * ld_b + t * ld_t.
+      float* y = last ? output + s0 * steps * H : seq[l % 2].data();
+      const int64_t ld_b = last ? steps * H : H, ld_t = last ? H : n * H;
       for (int64_t t0 = 0; t0 < steps; t0 += block) {
         // Input contributions of steps [t0, t1): [(t1 - t0) * n, 4H].
         const int64_t t1 = std::min(steps, t0 + block), rows = (t1 - t0) * n;
@@ -158,24 +165,25 @@ class Lstm : public Op {
           gemm_f32(xb, rows, width, float_weights()[static_cast<size_t>(l)].ih, L.bias.data(), xw.data(), 4 * H,
                    ctx.ex);
         for (int64_t t = t0; t < t1; ++t) {
+          const float* h = t == 0 ? h0 : y + (t - 1) * ld_t;
+          const int64_t ldh = t == 0 ? H : ld_b;
           if (L.e_hh.ready())
-            L.e_hh.run(h, n, H, gates.data(), 4 * H, ctx);
+            L.e_hh.run(h, n, ldh, gates.data(), 4 * H, ctx);
           else if (L.q_hh.ready())
-            L.q_hh.run(h, n, H, gates.data(), 4 * H, ctx);
+            L.q_hh.run(h, n, ldh, gates.data(), 4 * H, ctx);
           else
-            gemm_f32(h, n, H, float_weights()[static_cast<size_t>(l)].hh, nullptr, gates.data(), 4 * H, ctx.ex);
+            gemm_f32(h, n, ldh, float_weights()[static_cast<size_t>(l)].hh, nullptr, gates.data(), 4 * H, ctx.ex);
           // Rows are independent: split them over the threads when there is
           // enough to share (each row's arithmetic is the same either way).
           // (Pointers, not the thread_local vectors: named inside the
           // lambda, those would be the running thread's own.)
           const float* xt = xw.data() + (t - t0) * n * 4 * H;
           const float* rt = gates.data();
+          float* yt = y + t * ld_t;
           auto cells = [&](size_t b0, size_t b1) {
             for (size_t b = b0; b < b1; ++b) {
               const int64_t bi = static_cast<int64_t>(b);
-              float* hb = h + bi * H;
-              detail::lstm_cell(xt + bi * 4 * H, rt + bi * 4 * H, c + bi * H, hb, H);
-              std::memcpy(y + (t * n + bi) * H, hb, static_cast<size_t>(H) * 4);
+              detail::lstm_cell(xt + bi * 4 * H, rt + bi * 4 * H, c + bi * H, yt + bi * ld_b, H);
             }
           };
           if (n * H >= 4096)
@@ -184,12 +192,12 @@ class Lstm : public Op {
             cells(0, static_cast<size_t>(n));
         }
       }
+      if (steps > 0)  // the state: h of the last step
+        for (int64_t b = 0; b < n; ++b)
+          std::memcpy(h0 + b * H, y + (steps - 1) * ld_t + b * ld_b, static_cast<size_t>(H) * 4);
       x = y;
       width = H;
     }
-    for (int64_t b = 0; b < n; ++b)  // back to [n, steps, H]
-      for (int64_t t = 0; t < steps; ++t)
-        std::memcpy(output + ((s0 + b) * steps + t) * H, x + (t * n + b) * H, static_cast<size_t>(H) * 4);
   }
 
   bool quantizable() const override { return true; }

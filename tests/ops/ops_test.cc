@@ -626,8 +626,10 @@ TEST_CASE("lstm: the same bits on 1 and 2 threads, over two streamed calls") {
     }
 }
 
-TEST_CASE("lstm matches the PyTorch equations, and streams state across calls") {
-  const int64_t in = 5, hidden = 4, layers = 2, steps = 6, batch = 2;
+// One to three layers: the first reads the input, the last writes the
+// output, the middle one reads and writes the op's own sequence buffers.
+static void check_lstm_against_equations(int64_t layers) {
+  const int64_t in = 5, hidden = 4, steps = 6, batch = 2;
   ModelBuilder mb;
   nlohmann::json ih = nlohmann::json::array(), hh = ih, bih = ih, bhh = ih;
   for (int l = 0; l < layers; ++l) {
@@ -706,6 +708,13 @@ TEST_CASE("lstm matches the PyTorch equations, and streams state across calls") 
         const double g = got[half + static_cast<size_t>((b * (steps / 2) + t % (steps / 2)) * hidden + j)];
         REQUIRE(std::abs(g - want[static_cast<size_t>((b * steps + t) * hidden + j)]) < 1e-5);
       }
+}
+
+TEST_CASE("lstm matches the PyTorch equations, and streams state across calls") {
+  for (const int64_t layers : {1, 2, 3}) {
+    CAPTURE(layers);
+    check_lstm_against_equations(layers);
+  }
 }
 
 TEST_CASE("lstm: a weight list with no name per layer is refused, an empty one too") {
