@@ -157,12 +157,21 @@ HWY_INLINE void ForEachVector(D d, const EpilogueTile& t, const EpilogueParams& 
       }
     }
 #endif
-    size_t c = t.c0;
-    for (; c + N <= t.c1; c += N)
-      Rows<Fm, true>(d, t, p, 0, t.rows, c, N, [=](size_t r, auto y) { store(r, c, convert(y), N); });
-    if (c < t.c1) {
-      const size_t n = t.c1 - c;
-      Rows<Fm, false>(d, t, p, 0, t.rows, c, n, [=](size_t r, auto y) { store(r, c, convert(y), n); });
+    // Rows in blocks of 8, all column vectors of a block before the next:
+    // the whole tile column by column walked every row's line at a stride
+    // of ldc int32 (3 KB for the LSTM's 4 x 192 gates), 64 rows at a time --
+    // from L2, 3-4x slower per value than the same tile in row blocks
+    // (floats out; bytes out are bound by their conversion either way).
+    const size_t block = t.c1 - t.c0 > N ? 8 : t.rows;
+    for (size_t r0 = 0; r0 < t.rows; r0 += block) {
+      const size_t r1 = std::min(t.rows, r0 + block);
+      size_t c = t.c0;
+      for (; c + N <= t.c1; c += N)
+        Rows<Fm, true>(d, t, p, r0, r1, c, N, [=](size_t r, auto y) { store(r, c, convert(y), N); });
+      if (c < t.c1) {
+        const size_t n = t.c1 - c;
+        Rows<Fm, false>(d, t, p, r0, r1, c, n, [=](size_t r, auto y) { store(r, c, convert(y), n); });
+      }
     }
   });
 }
