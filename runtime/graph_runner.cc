@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/executor.h"
 #include "core/limits.h"
 
@@ -45,6 +46,9 @@ int64_t GraphRunner::check_inputs(const std::vector<Tensor>& inputs) const {
     batch = t.dim(0);
     if (spec.layout == "T" && static_cast<uint64_t>(t.dim(1)) > limits().max_sequence_length)
       fail(where, "sequence of " + std::to_string(t.dim(1)) + " tokens exceeds the limit");
+    // A NaN or infinity would reach the quantizers (which clamp it to a grid
+    // end: a silent wrong answer) or every float output: named instead.
+    if (t.dtype() == DType::kF32) require_finite(t.f32(), t.size(), where);
   }
   return batch;
 }

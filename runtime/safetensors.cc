@@ -1,8 +1,6 @@
 #include "runtime/safetensors.h"
 
 #include <algorithm>
-#include <bit>
-#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -17,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/limits.h"
 
 namespace bitlane {
@@ -337,16 +336,7 @@ Tensor SafeTensorsFile::read_f32(const SafeTensor& t) const {
     else if (d == "I64") convert_elements<int64_t>(p, n, dst, as_float);
     else convert_elements<uint64_t>(p, n, dst, as_float);
   }
-  // NaN and infinity: every exponent bit set. One branch-free pass, then
-  // the first such element named.
-  uint32_t any = 0;
-  for (int64_t i = 0; i < n; ++i)
-    any |= static_cast<uint32_t>((std::bit_cast<uint32_t>(dst[i]) & 0x7F800000u) == 0x7F800000u);
-  if (any)
-    for (int64_t i = 0; i < n; ++i)
-      if (!std::isfinite(dst[i]))
-        fail(origin_ + ": tensor '" + t.name + "'",
-             std::string(std::isnan(dst[i]) ? "NaN" : "infinite") + " value at element " + std::to_string(i));
+  require_finite(dst, n, origin_ + ": tensor '" + t.name + "'");
   return out;
 }
 

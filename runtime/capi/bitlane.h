@@ -93,7 +93,7 @@ size_t bitlane_model_label_count(const bitlane_model* model);
 const char* bitlane_model_label(const bitlane_model* model, size_t index);
 
 /* Runs on float input, batch first (shape[0] = batch), for a single-input
- * model. */
+ * model. A NaN or infinite value is BITLANE_ERROR_INPUT, its element named. */
 bitlane_status bitlane_run_f32(bitlane_model* model, const float* data, const int64_t* shape, size_t rank);
 /* Runs on token ids, shape [batch, steps] (text models). State carries over
  * to the next call until bitlane_model_reset. */

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -182,6 +183,19 @@ TEST_CASE("C API: bad arguments and inputs are statuses with messages") {
   CHECK(std::string(bitlane_model_last_error(h.h)).find("[1, 1, 27, 28]") != std::string::npos);
   const int64_t zero[] = {0, 1, 28, 28};
   CHECK(bitlane_run_f32(h.h, x.data(), zero, 4) == BITLANE_ERROR_ARGUMENT);
+  // A NaN or infinite input value is named, for the float and the quantized plan alike.
+  for (const char* plan : {"fp32", "4"}) {
+    CAPTURE(plan);
+    REQUIRE(bitlane_model_set_plan(h.h, plan) == BITLANE_OK);
+    std::vector<float> bad = x;
+    bad[300] = std::numeric_limits<float>::quiet_NaN();
+    CHECK(bitlane_run_f32(h.h, bad.data(), shape, 4) == BITLANE_ERROR_INPUT);
+    CHECK(std::string(bitlane_model_last_error(h.h)).find("NaN value at element 300") != std::string::npos);
+    bad[300] = 0.f;
+    bad[783] = -std::numeric_limits<float>::infinity();
+    CHECK(bitlane_run_f32(h.h, bad.data(), shape, 4) == BITLANE_ERROR_INPUT);
+    CHECK(std::string(bitlane_model_last_error(h.h)).find("infinite value at element 783") != std::string::npos);
+  }
   const int64_t huge[] = {int64_t{1} << 30, 1, 28, 28};
   CHECK(bitlane_run_f32(h.h, x.data(), huge, 4) != BITLANE_OK);  // over the tensor limit: refused before allocating
   CHECK(bitlane_run_f32(h.h, nullptr, shape, 4) == BITLANE_ERROR_ARGUMENT);

@@ -10,9 +10,11 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/executor.h"
 #include "core/limits.h"
 #include "runtime/engine.h"
 #include "runtime/model.h"
+#include "runtime/session.h"
 #include "runtime/safetensors.h"
 #include "tests/runtime/test_models.h"
 
@@ -176,6 +178,32 @@ TEST_CASE("weights: NaN and infinite values are refused with the tensor's name")
   CHECK(error_of(mb).find("tensor 'w1': NaN value at element 5") != std::string::npos);
   mb.weights.at("w1").f32()[5] = std::numeric_limits<float>::infinity();
   CHECK(error_of(mb).find("tensor 'w1': infinite value at element 5") != std::string::npos);
+}
+
+TEST_CASE("inputs: NaN and infinite values are refused with the input's name, in runs and in calibration") {
+  const auto model = good().build();
+  Executor ex(1);
+  Tensor x({3, 4});
+  for (int64_t i = 0; i < x.size(); ++i) x.f32()[i] = 0.1f * static_cast<float>(i);
+  Tensor bad = x;
+  bad.f32()[6] = -std::numeric_limits<float>::infinity();
+  for (const char* plan : {"fp32", "4"}) {
+    CAPTURE(plan);
+    EngineOptions o;
+    o.plan = quant::QuantPlan::from_text(plan, {});
+    o.calibration = {x};
+    Session s(Engine::build(model, o, ex));
+    CHECK_THROWS_WITH_AS(s.run({bad}, ex), doctest::Contains("input 'x': infinite value at element 6"), Error);
+    bad.f32()[6] = std::numeric_limits<float>::quiet_NaN();
+    CHECK_THROWS_WITH_AS(s.run({bad}, ex), doctest::Contains("input 'x': NaN value at element 6"), Error);
+    CHECK(s.run({x}, ex)[0]->size() == 3 * 2);  // and the session still runs
+    bad.f32()[6] = -std::numeric_limits<float>::infinity();
+  }
+  // Calibration samples go through the same check before any quantizer sees them.
+  EngineOptions o;
+  o.plan = quant::QuantPlan::from_text("4", {});
+  o.calibration = {bad};
+  CHECK_THROWS_WITH_AS(Engine::build(model, o, ex), doctest::Contains("infinite value at element 6"), Error);
 }
 
 TEST_CASE("safetensors: truncated, lying or overlapping headers") {
