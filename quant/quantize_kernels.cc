@@ -33,11 +33,27 @@ HWY_INLINE void QuantizeT(const float* x, int64_t n, const QuantizeParams& p, T*
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   const auto inv = hn::Set(df, p.inv_scale), off = hn::Set(df, p.offset), half = hn::Set(df, p.half);
   const auto lo = hn::Set(df, p.lo), hi = hn::Set(df, p.hi);
-  for (; i + N <= n; i += N) {
-    auto g = hn::Add(hn::Mul(hn::LoadU(df, x + i), inv), off);
-    g = hn::Mul(g, half);
-    g = hn::Min(hn::Max(hn::Round(g), lo), hi);
-    hn::StoreU(hn::DemoteTo(dt, hn::ConvertTo(di, g)), dt, out + i);
+  // Clamping to the integer bounds before rounding gives what rounding first
+  // gives (rounding is monotonic and keeps integers), so one conversion
+  // that rounds to nearest even does both steps -- where it is an
+  // instruction (CVTPS2DQ, FCVTNS); Highway emulates it elsewhere with an
+  // addition of 0.5 that can round twice. x * 1 is x: the multiply by half
+  // only for binary grids.
+  auto quantize = [&](auto g) {
+    g = hn::Min(hn::Max(g, lo), hi);
+#if HWY_TARGET == HWY_EMU128
+    return hn::ConvertTo(di, hn::Round(g));
+#else
+    return hn::NearestInt(g);
+#endif
+  };
+  if (p.half == 1.f) {
+    for (; i + N <= n; i += N)
+      hn::StoreU(hn::DemoteTo(dt, quantize(hn::Add(hn::Mul(hn::LoadU(df, x + i), inv), off))), dt, out + i);
+  } else {
+    for (; i + N <= n; i += N)
+      hn::StoreU(hn::DemoteTo(dt, quantize(hn::Mul(hn::Add(hn::Mul(hn::LoadU(df, x + i), inv), off), half))), dt,
+                 out + i);
   }
 #endif
   for (; i < n; ++i) {
