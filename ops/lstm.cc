@@ -139,12 +139,22 @@ class Lstm : public Op {
     for (int64_t i = 0; i < std::min<int64_t>(layers_ - 1, 2); ++i)
       grow_scratch(seq[i], static_cast<size_t>(n * steps * H));
     int64_t width = layer_[0].in;
-    grow_scratch(x_tm, static_cast<size_t>(n * steps * width));
-    for (int64_t b = 0; b < n; ++b)
-      for (int64_t t = 0; t < steps; ++t)
-        std::memcpy(x_tm.data() + (t * n + b) * width, input + ((s0 + b) * steps + t) * width,
-                    static_cast<size_t>(width) * 4);
-    const float* x = x_tm.data();
+    // Layer l's input, step t, stream b at x + t * x_step + b * x_row. With
+    // one step per block (43 streams and more at the char LSTM's width) each
+    // input product takes one step's rows, which the [n, steps, width] input
+    // holds steps * width apart; one stream's steps are contiguous: both read
+    // in place. Blocks of several steps of several streams need their rows
+    // contiguous: the input goes time-major first.
+    const float* x = input + s0 * steps * width;
+    int64_t x_step = width, x_row = n == 1 ? width : steps * width;
+    if (block > 1 && n > 1) {
+      grow_scratch(x_tm, static_cast<size_t>(n * steps * width));
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t t = 0; t < steps; ++t)
+          std::memcpy(x_tm.data() + (t * n + b) * width, x + b * x_row + t * x_step, static_cast<size_t>(width) * 4);
+      x = x_tm.data();
+      x_step = n * width, x_row = width;
+    }
     for (int64_t l = 0; l < layers_; ++l) {
       const Layer& L = layer_[static_cast<size_t>(l)];
       float* h0 = st.h[static_cast<size_t>(l)].data() + s0 * H;
@@ -156,13 +166,13 @@ class Lstm : public Op {
       for (int64_t t0 = 0; t0 < steps; t0 += block) {
         // Input contributions of steps [t0, t1): [(t1 - t0) * n, 4H].
         const int64_t t1 = std::min(steps, t0 + block), rows = (t1 - t0) * n;
-        const float* xb = x + t0 * n * width;
+        const float* xb = x + t0 * x_step;
         if (L.e_ih.ready())
-          L.e_ih.run(xb, rows, width, xw.data(), 4 * H, ctx);
+          L.e_ih.run(xb, rows, x_row, xw.data(), 4 * H, ctx);
         else if (L.q_ih.ready())
-          L.q_ih.run(xb, rows, width, xw.data(), 4 * H, ctx);
+          L.q_ih.run(xb, rows, x_row, xw.data(), 4 * H, ctx);
         else
-          gemm_f32(xb, rows, width, float_weights()[static_cast<size_t>(l)].ih, L.bias.data(), xw.data(), 4 * H,
+          gemm_f32(xb, rows, x_row, float_weights()[static_cast<size_t>(l)].ih, L.bias.data(), xw.data(), 4 * H,
                    ctx.ex);
         for (int64_t t = t0; t < t1; ++t) {
           const float* h = t == 0 ? h0 : y + (t - 1) * ld_t;
@@ -195,8 +205,9 @@ class Lstm : public Op {
       if (steps > 0)  // the state: h of the last step
         for (int64_t b = 0; b < n; ++b)
           std::memcpy(h0 + b * H, y + (steps - 1) * ld_t + b * ld_b, static_cast<size_t>(H) * 4);
-      x = y;
+      x = y;  // time-major, unless it was the last layer
       width = H;
+      x_step = n * H, x_row = H;
     }
   }
 

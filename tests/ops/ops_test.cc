@@ -626,6 +626,39 @@ TEST_CASE("lstm: the same bits on 1 and 2 threads, over two streamed calls") {
     }
 }
 
+TEST_CASE("lstm: each stream's bits are the same in a batch of 50, of 7 and alone") {
+  // The char LSTM's width: a batch of 50 takes its input products one step
+  // at a time, reading the [N, T, in] input in place; 7 streams take blocks
+  // of several steps from a time-major copy; one stream reads its steps in
+  // place as a block (ops/lstm.cc).
+  const int64_t in = 16, hidden = 192, steps = 5;
+  for (const char* plan : {"fp32", "8"}) {
+    CAPTURE(plan);
+    ModelBuilder mb;
+    mb.weight("wih", {4 * hidden, in}, 31, 0.3f).weight("whh", {4 * hidden, hidden}, 32, 0.1f);
+    mb.input("x", {-1, in}).output("y").node("lstm", "lstm", {"x"}, {"y"},
+        {{"hidden_size", hidden}, {"weight_ih", {"wih"}}, {"weight_hh", {"whh"}}});
+    const Tensor x = test::random_tensor({50, steps, in}, 9, -2, 2);
+    Executor one(1);
+    EngineOptions o;
+    o.plan = quant::QuantPlan::from_text(plan, {});
+    o.calibration = {x};
+    Session s(Engine::build(mb.build(), o, one));
+    const Tensor all = *s.run({x}, one)[0];
+    const int64_t per = steps * in, out_per = steps * hidden;
+    for (const int64_t batch : {7, 1})
+      for (int64_t b0 = 0; b0 < 50; b0 += batch) {
+        const int64_t nb = std::min<int64_t>(batch, 50 - b0);
+        Tensor part({nb, steps, in});
+        std::memcpy(part.f32(), x.f32() + b0 * per, static_cast<size_t>(nb * per) * 4);
+        const Tensor& y = *s.run({part}, one)[0];
+        CAPTURE(batch);
+        CAPTURE(b0);
+        REQUIRE(std::memcmp(y.f32(), all.f32() + b0 * out_per, static_cast<size_t>(nb * out_per) * 4) == 0);
+      }
+  }
+}
+
 // One to three layers: the first reads the input, the last writes the
 // output, the middle one reads and writes the op's own sequence buffers.
 static void check_lstm_against_equations(int64_t layers) {
