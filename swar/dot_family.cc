@@ -39,7 +39,33 @@ const T* row_ptr(const MatrixView& v, size_t r) {
 
 }  // namespace
 
+namespace {
+
+// Column col's correction for activations a = a' + ab and weights w = w' + wb:
+// sum over k of a w = sum a' w' + ab sum w' + wb sum a' + k ab wb; the second
+// and fourth terms per column.
+int32_t column_correction(const PackedData& w, size_t col, int64_t ab) {
+  return wrap32(ab * w.col_sum[col] + static_cast<int64_t>(w.k) * ab * w.w_bias);
+}
+
+void pack_dot_columns(const MatrixView& w, PackedData& p, const DotLayout& L);
+
+}  // namespace
+
 void pack_dot_weights(const MatrixView& w, PackedData& p, const DotLayout& L) {
+  pack_dot_columns(w, p, L);
+  const int64_t ab = L.activation_bias(p.a_format);
+  p.col_init.clear();
+  p.col_init_bias = ab;
+  if (ab != 0 || p.w_bias != 0) {
+    p.col_init.assign(ceil_div(p.n, kDotBlock) * kDotBlock, 0);
+    for (size_t col = 0; col < p.n; ++col) p.col_init[col] = column_correction(p, col, ab);
+  }
+}
+
+namespace {
+
+void pack_dot_columns(const MatrixView& w, PackedData& p, const DotLayout& L) {
   const size_t n = w.rows, k = w.cols;
   const size_t units = ceil_div(k, L.group);
   const size_t blocks = ceil_div(n, kDotBlock);
@@ -88,6 +114,8 @@ void pack_dot_weights(const MatrixView& w, PackedData& p, const DotLayout& L) {
   }
 }
 
+}  // namespace
+
 void prepare_dot_activations(const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& options,
                              PackedActivations& out, const DotLayout& L) {
   out.format = af;
@@ -106,13 +134,20 @@ void prepare_dot_activations(const MatrixView& a, IntFormat af, const PackedData
   if (!out.fast && !options.trusted_range) check_range(a, af, "activations");
   out.in_place = false;
   out.trusted = options.trusted_range;
-  // Bias corrections as accumulator starting values (int32 results).
-  const int64_t ab = out.bias, wb = w.w_bias, kk = static_cast<int64_t>(w.k);
+  // Bias corrections as accumulator starting values (int32 results): the
+  // weights' own when this call's bias is theirs.
+  const int64_t ab = out.bias, wb = w.w_bias;
   out.col_init.clear();
   out.row_init.clear();
+  out.col_inits = nullptr;
   if (ab != 0 || wb != 0) {
-    out.col_init.assign(ceil_div(w.n, kDotBlock) * kDotBlock, 0);
-    for (size_t n = 0; n < w.n; ++n) out.col_init[n] = wrap32(ab * w.col_sum[n] + kk * ab * wb);
+    if (ab == w.col_init_bias && !w.col_init.empty()) {
+      out.col_inits = w.col_init.data();
+    } else {
+      out.col_init.assign(ceil_div(w.n, kDotBlock) * kDotBlock, 0);
+      for (size_t n = 0; n < w.n; ++n) out.col_init[n] = column_correction(w, n, ab);
+      out.col_inits = out.col_init.data();
+    }
   }
   if (wb != 0) out.row_init.assign(m, 0);
   // Unsigned bytes whose rows span whole K units (K a multiple of the group,
@@ -227,7 +262,7 @@ void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& L) {
     // The kernel starts from the corrections and writes whole column blocks
     // straight into C; a last, partial block goes via scratch.
     int32_t* c = static_cast<int32_t*>(job.c);
-    g.col_init = pa.col_init.empty() ? nullptr : pa.col_init.data();
+    g.col_init = pa.col_inits;
     g.row_init = pa.row_init.empty() ? nullptr : pa.row_init.data();
     if (L.nibbles && !pa.row_offset) {
       // Nibbles multiplied as stored (w' + 8) save the kernel a subtraction

@@ -255,6 +255,7 @@ void prepare_activations(const MatrixView& a, IntFormat af, const PackedData& w,
   out.need_sums = false;
   out.row_sum.clear();
   out.col_init.clear();
+  out.col_inits = nullptr;
   out.row_init.clear();
   out.in_place = false;
   out.trusted = options.trusted_range;

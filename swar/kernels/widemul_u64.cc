@@ -89,6 +89,7 @@ void prepare_activations(const MatrixView& a, IntFormat af, const PackedData& w,
   out.need_sums = true;
   out.row_sum.assign(a.rows, 0);
   out.col_init.clear();
+  out.col_inits = nullptr;
   out.row_init.clear();
   out.fast = out.in_place = false;
   out.trusted = options.trusted_range;
