@@ -29,6 +29,21 @@ struct LstmState : OpState {
 };
 
 
+// One step's cell updates: stream b from its input and recurrent gate
+// pre-activations (rows of x and r, 4H apart), its c (H apart), writing h_t
+// at y + b * ld_b.
+struct StepCells {
+  const float* x;
+  const float* r;
+  float* c;
+  float* y;
+  int64_t ld_b, hidden;
+  void run(int64_t b0, int64_t b1) const {
+    for (int64_t b = b0; b < b1; ++b)
+      detail::lstm_cell(x + b * 4 * hidden, r + b * 4 * hidden, c + b * hidden, y + b * ld_b, hidden);
+  }
+};
+
 class Lstm : public Op {
  public:
   explicit Lstm(OpBuilder& b) : where_(b.where()) {
@@ -177,6 +192,18 @@ class Lstm : public Op {
         for (int64_t t = t0; t < t1; ++t) {
           const float* h = t == 0 ? h0 : y + (t - 1) * ld_t;
           const int64_t ldh = t == 0 ? H : ld_b;
+          // (Pointers, not the thread_local vectors: named inside a lambda
+          // running on another thread, those would be that thread's own.)
+          StepCells step{xw.data() + (t - t0) * n * 4 * H, gates.data(), c, y + t * ld_t, ld_b, H};
+          if (L.q_hh.ready() && ctx.ex.threads() == 1) {
+            // The cell runs on each block of rows the recurrent product's
+            // epilogue has just written, while its gates are in L1.
+            MatmulDest gate_rows = MatmulDest::rows(gates.data(), 4 * H);
+            gate_rows.rows_done = [](void* p, int64_t r0, int64_t r1) { static_cast<StepCells*>(p)->run(r0, r1); };
+            gate_rows.rows_done_ctx = &step;
+            L.q_hh.run(h, n, ldh, gate_rows, Activation::kNone, ctx);
+            continue;
+          }
           if (L.e_hh.ready())
             L.e_hh.run(h, n, ldh, gates.data(), 4 * H, ctx);
           else if (L.q_hh.ready())
@@ -185,21 +212,12 @@ class Lstm : public Op {
             gemm_f32(h, n, ldh, float_weights()[static_cast<size_t>(l)].hh, nullptr, gates.data(), 4 * H, ctx.ex);
           // Rows are independent: split them over the threads when there is
           // enough to share (each row's arithmetic is the same either way).
-          // (Pointers, not the thread_local vectors: named inside the
-          // lambda, those would be the running thread's own.)
-          const float* xt = xw.data() + (t - t0) * n * 4 * H;
-          const float* rt = gates.data();
-          float* yt = y + t * ld_t;
-          auto cells = [&](size_t b0, size_t b1) {
-            for (size_t b = b0; b < b1; ++b) {
-              const int64_t bi = static_cast<int64_t>(b);
-              detail::lstm_cell(xt + bi * 4 * H, rt + bi * 4 * H, c + bi * H, yt + bi * ld_b, H);
-            }
-          };
           if (n * H >= 4096)
-            ctx.ex.parallel_for(static_cast<size_t>(n), 8, cells);
+            ctx.ex.parallel_for(static_cast<size_t>(n), 8, [&](size_t b0, size_t b1) {
+              step.run(static_cast<int64_t>(b0), static_cast<int64_t>(b1));
+            });
           else
-            cells(0, static_cast<size_t>(n));
+            step.run(0, n);
         }
       }
       if (steps > 0)  // the state: h of the last step

@@ -173,6 +173,8 @@ void QuantizedMatmul::epilogue(const Call& call, const void* sums, size_t m0, si
   const auto* acc32 = static_cast<const int32_t*>(sums);
   const auto* acc64 = static_cast<const int64_t*>(sums);
   const MatmulDest& d = *call.out;
+  if (d.rows_done && (c0 != 0 || c1 != static_cast<size_t>(out_) || d.twin || d.kind != MatmulDest::Kind::kF32Rows))
+    fail("QuantizedMatmul", "rows_done needs float rows computed whole (one thread)");
   auto store_int = [&](float y, void* base, size_t i) {
     if (d.type == DType::kU8) static_cast<uint8_t*>(base)[i] = requantize<uint8_t>(y, call.rq);
     else if (d.type == DType::kI8) static_cast<int8_t*>(base)[i] = requantize<int8_t>(y, call.rq);
@@ -198,6 +200,7 @@ void QuantizedMatmul::epilogue(const Call& call, const void* sums, size_t m0, si
         }
       }
     }
+    if (d.rows_done) d.rows_done(d.rows_done_ctx, static_cast<int64_t>(m0), static_cast<int64_t>(m1));
     return;
   }
   // Rows [r0, r1) of the sums as an epilogue tile.
@@ -215,6 +218,14 @@ void QuantizedMatmul::epilogue(const Call& call, const void* sums, size_t m0, si
     case MatmulDest::Kind::kF32Rows: {
       float* f = d.f32 + static_cast<int64_t>(m0) * d.ld;
       const size_t ld = static_cast<size_t>(d.ld);
+      if (d.rows_done && !d.twin) {
+        for (size_t r = m0; r < m1; r += 8) {
+          const size_t r1 = std::min(m1, r + 8);
+          detail::epilogue_to_f32(tile(r, r1), call.params, d.f32 + static_cast<int64_t>(r) * d.ld, ld);
+          d.rows_done(d.rows_done_ctx, static_cast<int64_t>(r), static_cast<int64_t>(r1));
+        }
+        return;
+      }
       if (!d.twin) {
         detail::epilogue_to_f32(t, call.params, f, ld);
         return;

@@ -45,6 +45,14 @@ struct MatmulDest {
   const float* residual = nullptr;
   int64_t residual_ld = 0;
   void* twin = nullptr;  // kF32Rows: the same values on `grid` as `type`, or none
+  // kF32Rows: told of rows as they are finished, every column written --
+  // rows_done(rows_done_ctx, r0, r1), blocks of at most 8 rows while they
+  // are in L1, from the task that computed them -- so a consumer (the LSTM
+  // cell) reads them there. The call's tiles must span every column, which
+  // they do on one thread (swar/gemm.cc) and in the reference path; a
+  // partial tile is an error.
+  void (*rows_done)(void* ctx, int64_t r0, int64_t r1) = nullptr;
+  void* rows_done_ctx = nullptr;
 
   static MatmulDest rows(float* y, int64_t ld) {
     MatmulDest d;

@@ -965,6 +965,58 @@ TEST_CASE("plans: CLI items apply in any order and widths keep the scheme's sett
   CHECK(QuantPlan::from_json(f.to_json(), "round trip").defaults == f.defaults);
 }
 
+TEST_CASE("a quantized layer tells rows_done of each block of rows once, with the rows final, and refuses partial tiles") {
+  const int64_t in = 300, out = 200, batch = 37;
+  const Tensor w = test::random_tensor({out, in}, 24, -1.f, 1.f);
+  const Tensor x = test::random_tensor({batch, in}, 25, 0.f, 3.f);
+  quant::QuantPlan plan;
+  plan.defaults = quant::parse_layer_plan({{"bits", 4}}, plan.defaults, "test");
+  ops::QuantizedMatmul q;
+  q.prepare(w.f32(), out, in, nullptr, plan.defaults, quant::activation_affine(0.f, 3.f, 4, false));
+  Executor one(1);
+  for (const bool reference : {false, true}) {
+    CAPTURE(reference);
+    std::vector<float> want(static_cast<size_t>(batch * out)), y(want.size(), -1.f);
+    q.run(x.f32(), batch, in, want.data(), out, ops::RunContext{one, nullptr, reference});
+    struct Seen {
+      const std::vector<float> *want, *y;
+      int64_t cols;
+      bool blocks_of_8;  // the fast path's blocks; the reference tells all rows at once
+      std::vector<int> times;
+      int not_final = 0, too_big = 0;
+    } seen{&want, &y, out, !reference, std::vector<int>(static_cast<size_t>(batch), 0)};
+    ops::MatmulDest d = ops::MatmulDest::rows(y.data(), out);
+    d.rows_done = [](void* p, int64_t r0, int64_t r1) {
+      auto& s = *static_cast<Seen*>(p);
+      s.too_big += s.blocks_of_8 && r1 - r0 > 8;
+      for (int64_t r = r0; r < r1; ++r) {
+        ++s.times[static_cast<size_t>(r)];
+        s.not_final += std::memcmp(s.y->data() + r * s.cols, s.want->data() + r * s.cols,
+                                   static_cast<size_t>(s.cols) * 4) != 0;
+      }
+    };
+    d.rows_done_ctx = &seen;
+    q.run(x.f32(), batch, in, d, ops::Activation::kNone, ops::RunContext{one, nullptr, reference});
+    CHECK(seen.not_final == 0);
+    CHECK(seen.too_big == 0);
+    CHECK(std::count(seen.times.begin(), seen.times.end(), 1) == batch);
+    CHECK(y == want);
+  }
+  // Two threads and three rows: the GEMM splits the columns over tasks, so
+  // no row is ever finished by one tile.
+  const int64_t wide = 2048;
+  const Tensor w2 = test::random_tensor({wide, wide}, 26, -1.f, 1.f);
+  const Tensor x2 = test::random_tensor({3, wide}, 27, 0.f, 3.f);
+  ops::QuantizedMatmul q2;
+  q2.prepare(w2.f32(), wide, wide, nullptr, plan.defaults, quant::activation_affine(0.f, 3.f, 4, false));
+  std::vector<float> y2(static_cast<size_t>(3 * wide));
+  ops::MatmulDest d2 = ops::MatmulDest::rows(y2.data(), wide);
+  d2.rows_done = [](void*, int64_t, int64_t) {};
+  Executor two(2);
+  CHECK_THROWS_WITH_AS(q2.run(x2.f32(), 3, wide, d2, ops::Activation::kNone, ops::RunContext{two, nullptr, false}),
+                       doctest::Contains("rows_done needs float rows computed whole"), Error);
+}
+
 TEST_CASE("a quantized layer computes the same without its unpacked weights, which only the reference reads") {
   const int64_t in = 37, out = 13, batch = 6;
   const Tensor w = test::random_tensor({out, in}, 21, -1.f, 1.f);
