@@ -4,8 +4,8 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "core/finite.h"
 #include "core/executor.h"
+#include "core/finite.h"
 #include "core/limits.h"
 
 namespace bitlane {

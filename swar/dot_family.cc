@@ -37,10 +37,6 @@ const T* row_ptr(const MatrixView& v, size_t r) {
   return static_cast<const T*>(v.data) + r * v.stride;
 }
 
-}  // namespace
-
-namespace {
-
 // Column col's correction for activations a = a' + ab and weights w = w' + wb:
 // sum over k of a w = sum a' w' + ab sum w' + wb sum a' + k ab wb; the second
 // and fourth terms per column.
@@ -48,6 +44,7 @@ int32_t column_correction(const PackedData& w, size_t col, int64_t ab) {
   return wrap32(ab * w.col_sum[col] + static_cast<int64_t>(w.k) * ab * w.w_bias);
 }
 
+// The weights' bytes and column sums (pack_dot_weights adds the corrections).
 void pack_dot_columns(const MatrixView& w, PackedData& p, const DotLayout& L);
 
 }  // namespace
