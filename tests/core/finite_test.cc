@@ -21,8 +21,14 @@ namespace {
 
 // Runs body once per compiled target this CPU supports, restoring the
 // automatic choice afterwards (as swar::ScopedTarget does, one layer up).
+// A build for one static target (BITLANE_HWY_STATIC: no run-time dispatch,
+// no Highway library) has that one.
 template <class F>
 void for_each_target(F&& body) {
+#if BITLANE_HWY_STATIC
+  INFO("SIMD target " << hwy::TargetName(HWY_STATIC_TARGET));
+  body();
+#else
   for (const int64_t target : hwy::SupportedAndGeneratedTargets()) {
     hwy::SetSupportedTargetsForTest(target);
     hwy::GetChosenTarget().Update(hwy::SupportedTargets());
@@ -31,6 +37,7 @@ void for_each_target(F&& body) {
   }
   hwy::SetSupportedTargetsForTest(0);
   hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+#endif
 }
 
 }  // namespace
