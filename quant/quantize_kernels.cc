@@ -28,7 +28,6 @@ HWY_INLINE void QuantizeT(const float* x, int64_t n, const QuantizeParams& p, T*
   int64_t i = 0;
 #if HWY_TARGET != HWY_SCALAR
   const hn::ScalableTag<float> df;
-  const hn::Rebind<int32_t, decltype(df)> di;
   const hn::Rebind<T, decltype(df)> dt;
   const int64_t N = static_cast<int64_t>(hn::Lanes(df));
   const auto inv = hn::Set(df, p.inv_scale), off = hn::Set(df, p.offset), half = hn::Set(df, p.half);
@@ -42,7 +41,7 @@ HWY_INLINE void QuantizeT(const float* x, int64_t n, const QuantizeParams& p, T*
   auto quantize = [&](auto g) {
     g = hn::Min(hn::Max(g, lo), hi);
 #if HWY_TARGET == HWY_EMU128
-    return hn::ConvertTo(di, hn::Round(g));
+    return hn::ConvertTo(hn::Rebind<int32_t, decltype(df)>(), hn::Round(g));
 #else
     return hn::NearestInt(g);
 #endif
