@@ -162,10 +162,13 @@ void OutputTransform(const int32_t* m, size_t nt, size_t f0, size_t b, const Ban
                      size_t ldc) {
   const hn::CappedTag<int32_t, 16> d32;
   const size_t lanes = hn::Lanes(d32), ow = band.ow;
+  // Tile f0 + t's row and column, stepped (a division per tile was ~1/4 of this pass).
+  size_t ty = f0 / band.tiles, tx = f0 % band.tiles;
   for (size_t t = 0; t < nt; ++t) {
-    const size_t ty = (f0 + t) / band.tiles, ox = 2 * ((f0 + t) % band.tiles);
-    const bool second_col = ox + 1 < ow, second_row = 2 * (band.ty0 + ty) + 1 < band.oh;
-    int32_t* out = sums + (2 * ty * ow + ox) * ldc + b * 16;
+    const size_t ox = 2 * tx, row = ty;
+    if (++tx == band.tiles) tx = 0, ++ty;  // the next tile's
+    const bool second_col = ox + 1 < ow, second_row = 2 * (band.ty0 + row) + 1 < band.oh;
+    int32_t* out = sums + (2 * row * ow + ox) * ldc + b * 16;
     for (size_t c = 0; c < 16; c += lanes) {
       const int32_t* mt = m + t * 16 + c;
       const size_t ps = kChunk * 16;  // positions apart
