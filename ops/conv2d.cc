@@ -388,10 +388,10 @@ class Conv2d : public Op {
   }
 
   // Winograd F(2x2, 3x3) (ops/kernels/winograd.h) where it was prepared and
-  // this SIMD target multiplies bytes natively; the reference and the
-  // statistics (term pairs) take the direct GEMM, which they define.
+  // pays off on this SIMD target; the reference and the statistics (term
+  // pairs) take the direct GEMM, which they define.
   bool use_winograd(const RunContext& ctx) const {
-    return !winograd_.empty() && !ctx.reference && !ctx.stats && detail::winograd_pays_off();
+    return !ctx.reference && !ctx.stats && detail::winograd_pays_off(winograd_);
   }
 
   // The sums of each band of tile rows of an image, then the layer's
@@ -520,20 +520,21 @@ class Conv2d : public Op {
   // channels padded to cp (so unsigned activations: signed ones are biased
   // as the GEMM packs them), no run-time transform, inputs and weights
   // narrow enough for its bytes; none otherwise, none where the SIMD target
-  // would not run them (no VPDPBUSD: on AVX2 or NEON they would only take
-  // memory: 16 positions x 64 bytes per 16 outputs and 4 channels, 3.6x
-  // the 288 bytes of their 4-bit weights), and none where the direct GEMM
-  // runs on AMX tiles (16 x 16 x 64 products an instruction: far more than
-  // the 2.25x fewer VNNI products gain).
+  // would not run them (winograd_pays_off: on NEON, or on AVX2 with wide
+  // U, they would only take memory: 16 positions x 64 bytes per 16 outputs
+  // and 4 channels, 3.6x the 288 bytes of their 4-bit weights), and none
+  // where the direct GEMM runs on AMX tiles (16 x 16 x 64 products an
+  // instruction: far more than the 2.25x fewer VNNI products gain).
   void prepare_winograd() {
     const QuantizedMatmul& q = qm_[0];
     const swar::IntFormat f = q.storage();
-    if (!detail::winograd_pays_off() || fold_kw_ || w_->dim(2) != 3 || w_->dim(3) != 3 || stride_[0] != 1 ||
+    if (!detail::winograd_may_pay_off() || fold_kw_ || w_->dim(2) != 3 || w_->dim(3) != 3 || stride_[0] != 1 ||
         stride_[1] != 1 || dilation_[0] != 1 || f.bits > 8 || q.has_transform() || !q.uses_plain_sums() ||
         q.integer_weights().empty() || q.kernel() == "amx")
       return;
     winograd_ = detail::winograd_weights(q.integer_weights().data(), cout_, gather_cp_,
                                          static_cast<int32_t>(f.min_value()), static_cast<int32_t>(f.max_value()));
+    if (!detail::winograd_pays_off(winograd_)) winograd_ = {};
   }
 
   double weight_bits() const override {
@@ -568,7 +569,7 @@ class Conv2d : public Op {
   }
 
   std::string kernel() const override {
-    if (!winograd_.empty() && detail::winograd_pays_off()) return "winograd";
+    if (detail::winograd_pays_off(winograd_)) return "winograd";
     if (!qm_.empty()) return qm_[0].kernel();
     return em_.empty() ? "" : "exponent";
   }

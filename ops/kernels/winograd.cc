@@ -6,7 +6,7 @@
 //   2. products: per position p and block of 16 output channels, one
 //      accumulator per tile, four tiles at a time, each K unit's 4 bytes of
 //      V broadcast against the 16 columns' units of U (one VPDPBUSD on
-//      AVX3_DL);
+//      AVX3_DL; PMADDUBSW pair sums added in int16 on AVX3, AVX2, SSE4);
 //   3. output transform: Y = A^T M A of each tile, >> 2, into the sums.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/kernels/winograd.cc"
@@ -111,6 +111,98 @@ HWY_INLINE hn::Vec<D32> Quad(D32 d32, const uint8_t* v, size_t tstride, size_t t
   return hn::Set(d32, quad);
 }
 
+// Without VPDPBUSD, where PMADDUBSW exists: each unit's byte pairs summed
+// into int16 lanes, added there for up to w.pair_units units (exact: the
+// layer's V and U keep such sums in int16, winograd_weights), then widened
+// into int32 by PMADDWD against ones -- one multiply per unit and one per
+// chunk, where the exact byte product takes 3 (widened every unit) to 9.
+// kTiles tiles x all 16 columns at once (AVX2: two vectors), so each
+// broadcast of V serves every column vector; the int32 sums of a chunk go
+// to m (a later chunk adds to them there).
+#if HWY_ARCH_X86
+template <size_t kTiles, class D32>
+HWY_INLINE void PairSumTiles(D32 d32, const int32_t* u, size_t k0, size_t k1, const int32_t* start,
+                             const uint8_t* v, size_t tstride, size_t t, int32_t* m) {
+  using Sums16 = swar::detail::HWY_NAMESPACE::BytePairSums16Product;
+  using V = hn::Vec<D32>;
+  constexpr size_t kVecs = 16 / hn::MaxLanes(d32), L = hn::MaxLanes(d32);
+  V z[kTiles][kVecs];
+  for (size_t i = 0; i < kTiles; ++i)
+    for (size_t j = 0; j < kVecs; ++j) z[i][j] = hn::Zero(d32);
+  for (size_t k = k0; k < k1; ++k) {
+    V w[kVecs];
+    for (size_t j = 0; j < kVecs; ++j) w[j] = hn::LoadU(d32, u + k * 16 + j * L);
+    for (size_t i = 0; i < kTiles; ++i) {
+      const V q = Quad(d32, v, tstride, t + i, k);
+      for (size_t j = 0; j < kVecs; ++j) z[i][j] = Sums16::Step(d32, q, w[j], z[i][j]);
+    }
+  }
+  for (size_t i = 0; i < kTiles; ++i)
+    for (size_t j = 0; j < kVecs; ++j) {
+      int32_t* out = m + (t + i) * 16 + j * L;
+      const V base = hn::LoadU(d32, k0 == 0 ? start + j * L : out);
+      hn::StoreU(hn::Add(base, Sums16::Widen(d32, z[i][j])), d32, out);
+    }
+}
+
+// Few units (16 channels: 4) in one chunk: all of U's vectors stay in
+// registers for every tile, so a tile costs its broadcasts, products and
+// int16 adds, no weight loads and no tile set-up.
+template <size_t kUnits, class D32>
+void ResidentPairSumProducts(D32 d32, const int32_t* u, const int32_t* start, const uint8_t* v, size_t tstride,
+                             size_t nt, int32_t* m) {
+  using Sums16 = swar::detail::HWY_NAMESPACE::BytePairSums16Product;
+  using V = hn::Vec<D32>;
+  constexpr size_t kVecs = 16 / hn::MaxLanes(d32), L = hn::MaxLanes(d32);
+  V w[kUnits][kVecs], s[kVecs];
+  for (size_t k = 0; k < kUnits; ++k)
+    for (size_t j = 0; j < kVecs; ++j) w[k][j] = hn::LoadU(d32, u + k * 16 + j * L);
+  for (size_t j = 0; j < kVecs; ++j) s[j] = hn::LoadU(d32, start + j * L);
+  for (size_t t = 0; t < nt; ++t) {
+    V z[kVecs];
+    for (size_t j = 0; j < kVecs; ++j) z[j] = hn::Zero(d32);
+    for (size_t k = 0; k < kUnits; ++k) {
+      const V q = Quad(d32, v, tstride, t, k);
+      for (size_t j = 0; j < kVecs; ++j) z[j] = Sums16::Step(d32, q, w[k][j], z[j]);
+    }
+    for (size_t j = 0; j < kVecs; ++j) hn::StoreU(hn::Add(s[j], Sums16::Widen(d32, z[j])), d32, m + t * 16 + j * L);
+  }
+}
+
+// U's vectors that stay in registers beside a tile's: half the register file.
+template <class D32>
+constexpr size_t kResidentVecs = hn::MaxLanes(D32()) == 16 ? 16 : 8;
+
+template <size_t kUnits, class D32>
+bool TryResident(D32 d32, size_t units, const int32_t* u, const int32_t* start, const uint8_t* v, size_t tstride,
+                 size_t nt, int32_t* m) {
+  if constexpr (kUnits * (16 / hn::MaxLanes(d32)) > kResidentVecs<D32>) {
+    return false;
+  } else {
+    if (units == kUnits) {
+      ResidentPairSumProducts<kUnits>(d32, u, start, v, tstride, nt, m);
+      return true;
+    }
+    return TryResident<kUnits + 1>(d32, units, u, start, v, tstride, nt, m);
+  }
+}
+
+template <class D32>
+void PairSumProducts(D32 d32, const WinogradWeights& w, const int8_t* u, const int32_t* start, const uint8_t* v,
+                     size_t tstride, size_t nt, int32_t* m) {
+  constexpr size_t kTiles = hn::MaxLanes(d32) == 4 ? 2 : 4;  // SSE4: 16 registers hold 2 tiles x 4 vectors
+  const size_t units = static_cast<size_t>(w.units), chunk = static_cast<size_t>(w.pair_units);
+  const auto* u32 = reinterpret_cast<const int32_t*>(u);
+  if (units <= chunk && TryResident<1>(d32, units, u32, start, v, tstride, nt, m)) return;
+  for (size_t k0 = 0; k0 < units; k0 += chunk) {
+    const size_t k1 = std::min(units, k0 + chunk);
+    size_t t = 0;
+    for (; t + kTiles <= nt; t += kTiles) PairSumTiles<kTiles>(d32, u32, k0, k1, start, v, tstride, t, m);
+    for (; t < nt; ++t) PairSumTiles<1>(d32, u32, k0, k1, start, v, tstride, t, m);
+  }
+}
+#endif
+
 // The sums of position p, column block b for tiles [0, nt): m[t * 16 + c].
 // Four tiles at a time share each weight load and keep four independent
 // chains of products in flight (one chain per tile waited on VPDPBUSD's
@@ -122,6 +214,11 @@ void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, si
   const size_t pb = p * static_cast<size_t>(w.blocks) + b;
   const int8_t* u = w.u.data() + pb * units * 64;
   const int32_t* start = w.start.data() + pb * 16;
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_AVX3_DL
+  if constexpr (swar::detail::HWY_NAMESPACE::FillsRegister<decltype(d32), hn::Vec<decltype(d32)>>()) {
+    if (w.pair_units > 0) return PairSumProducts(d32, w, u, start, v, tstride, nt, m);
+  }
+#endif
   for (size_t c = 0; c < 16; c += lanes) {
     const auto s = hn::LoadU(d32, start + c);
     const auto* uc = reinterpret_cast<const int32_t*>(u + c * 4);
@@ -259,7 +356,15 @@ void WinogradSums(const WinogradWeights& w, const WinogradImage& image, int64_t 
   else go(std::integral_constant<size_t, 64>());
 }
 
-bool WinogradPaysOff() { return HWY_TARGET == HWY_AVX3_DL; }
+// How this target forms the products: 2 VPDPBUSD, 1 PMADDUBSW pair sums
+// (PairSumProducts), 0 only by emulation (3-9 instructions a product, more
+// than the 2.25x fewer products gain after the transforms).
+int WinogradProductKind() {
+  if (HWY_TARGET == HWY_AVX3_DL) return 2;
+  return swar::detail::HWY_NAMESPACE::FillsRegister<hn::CappedTag<int32_t, 16>, hn::Vec<hn::CappedTag<int32_t, 16>>>()
+             ? 1
+             : 0;
+}
 
 }  // namespace HWY_NAMESPACE
 }  // namespace bitlane::ops::detail
@@ -271,10 +376,12 @@ HWY_AFTER_NAMESPACE();
 #include <cstdlib>
 #include <string_view>
 
+#include "swar/targets.h"
+
 namespace bitlane::ops::detail {
 
 HWY_EXPORT(WinogradSums);
-HWY_EXPORT(WinogradPaysOff);
+HWY_EXPORT(WinogradProductKind);
 
 namespace {
 // B^T's rows: V[i][j] = sum over r, s of kBt[i][r] kBt[j][s] d[r][s].
@@ -295,7 +402,7 @@ WinogradWeights winograd_weights(const int16_t* w, int64_t n, int64_t cp, int32_
   out.blocks = (n + 15) / 16;
   const size_t blocks = static_cast<size_t>(out.blocks), units = static_cast<size_t>(out.units);
   // Position p = (i, j): V is a sum of 4 inputs, `pos` of them added.
-  int64_t bias[16];
+  int64_t bias[16], span[16];
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j) {
       int pos = 0, neg = 0;
@@ -308,9 +415,11 @@ WinogradWeights winograd_weights(const int16_t* w, int64_t n, int64_t cp, int32_
       const int64_t vmin = int64_t{pos} * lo - int64_t{neg} * hi, vmax = int64_t{pos} * hi - int64_t{neg} * lo;
       if (vmax - vmin > 255) return {};
       bias[4 * i + j] = -vmin;
+      span[4 * i + j] = vmax - vmin;
       out.bias[static_cast<size_t>(4 * i + j)] = static_cast<uint8_t>(static_cast<uint64_t>(-vmin) & 0xFF);
     }
   out.u.resize(16 * blocks * units * 64);
+  int64_t max_pair = 0, pair_pos[16] = {}, pair_neg[16] = {};  // the largest pair sum's magnitude
   out.start.resize(16 * blocks * 16);
   for (int64_t o = 0; o < n; ++o) {
     const size_t b = static_cast<size_t>(o / 16), col = static_cast<size_t>(o % 16);
@@ -325,28 +434,55 @@ WinogradWeights winograd_weights(const int16_t* w, int64_t n, int64_t cp, int32_
           const int64_t u = t[i][0] * kG[j][0] + t[i][1] * kG[j][1] + t[i][2] * kG[j][2];
           if (u < -128 || u > 127) return {};
           const size_t p = static_cast<size_t>(4 * i + j);
+          // PMADDUBSW's pair: channels 2q and 2q + 1 of one column, V + bias in [0, span].
+          if (ch % 2 == 0) {
+            pair_pos[p] = std::max<int64_t>(u, 0), pair_neg[p] = std::min<int64_t>(u, 0);
+          } else {
+            pair_pos[p] += std::max<int64_t>(u, 0), pair_neg[p] += std::min<int64_t>(u, 0);
+            max_pair = std::max(max_pair, span[p] * std::max(pair_pos[p], -pair_neg[p]));
+          }
           out.u[((p * blocks + b) * units + static_cast<size_t>(ch / 4)) * 64 + col * 4 + static_cast<size_t>(ch % 4)] =
               static_cast<int8_t>(u);
           out.start[(p * blocks + b) * 16 + col] -= static_cast<int32_t>(bias[p] * u);
         }
     }
   }
+  out.pair_units = max_pair == 0 ? out.units : std::min<int64_t>(out.units, 32767 / max_pair);
   return out;
 }
 
 void winograd_sums(const WinogradWeights& w, const WinogradImage& image, int64_t oh, int64_t ow, int64_t ty0,
                    int64_t ty1, int32_t* sums, size_t ldc) {
+  swar::apply_target_from_environment();
   HWY_DYNAMIC_DISPATCH(WinogradSums)(w, image, oh, ow, ty0, ty1, sums, ldc);
 }
 
-bool winograd_pays_off() {
+namespace {
+bool winograd_off() {
   // BITLANE_WINOGRAD=0 keeps every convolution on the direct GEMM: the
   // baseline of the same binary (bench/README.md), the same output bits.
   static const bool off = [] {
     const char* env = std::getenv("BITLANE_WINOGRAD");
     return env && std::string_view(env) == "0";
   }();
-  return !off && HWY_DYNAMIC_DISPATCH(WinogradPaysOff)();
+  return off;
+}
+}  // namespace
+
+// Each entry point applies BITLANE_TARGET first, as the GEMM's do.
+bool winograd_may_pay_off() {
+  swar::apply_target_from_environment();
+  return !winograd_off() && HWY_DYNAMIC_DISPATCH(WinogradProductKind)() > 0;
+}
+
+bool winograd_pays_off(const WinogradWeights& w) {
+  swar::apply_target_from_environment();
+  if (w.empty() || winograd_off()) return false;
+  switch (HWY_DYNAMIC_DISPATCH(WinogradProductKind)()) {
+    case 2: return true;
+    case 1: return w.pair_units >= std::min<int64_t>(w.units, kWinogradMinPairUnits);
+    default: return false;
+  }
 }
 
 }  // namespace bitlane::ops::detail

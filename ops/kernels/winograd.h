@@ -17,7 +17,9 @@
 // unsigned byte and U a signed one. Each V is a signed sum of 4 inputs, so
 // inputs spanning at most 63 (6-bit integers, signed or not) fit; U sums up
 // to 9 weights with factors up to 4, which 4-bit weights fit (|U| <= 72).
-// winograd_weights checks both for the layer's actual integers.
+// winograd_weights checks both for the layer's actual integers. Without
+// VPDPBUSD, PMADDUBSW's pair sums are added in int16 lanes over as many
+// units as the layer's V and U keep exact (pair_units), then widened.
 #pragma once
 
 #include <array>
@@ -32,6 +34,9 @@ struct WinogradWeights {
   int64_t units = 0;   // K units of 4 channels per kernel position (the input's channel stride / 4)
   int64_t n = 0;       // output channels
   int64_t blocks = 0;  // column blocks of 16 output channels
+  // Units whose PMADDUBSW pair sums (V + bias times 2 channels' U) can be
+  // added in int16 lanes without overflow, at most `units` (0: not one).
+  int64_t pair_units = 0;
   // U per position p (0..15, row-major 4 x 4), column block b, unit k: 16
   // columns x 4 bytes (the int8 GEMM's unit layout) at ((p * blocks + b) *
   // units + k) * 64.
@@ -70,11 +75,20 @@ struct WinogradImage {
 void winograd_sums(const WinogradWeights& w, const WinogradImage& image, int64_t oh, int64_t ow, int64_t ty0,
                    int64_t ty1, int32_t* sums, size_t ldc);
 
-// Whether the SIMD target in use multiplies bytes in one instruction
-// (VPDPBUSD): there 16 products per tile beat the direct 36 with room for
-// the transforms. The exact emulations elsewhere cost 3-9 instructions a
-// product and the direct GEMM's narrow-operand steps fewer. False when the
-// environment sets BITLANE_WINOGRAD=0.
-bool winograd_pays_off();
+// Whether a layer's Winograd pays off on the SIMD target in use. With
+// VPDPBUSD (AVX3_DL) always: 16 products per tile beat the direct 36 with
+// room for the transforms. With PMADDUBSW only (AVX3, AVX2, SSE4) when the
+// int16 pair sums hold at least kWinogradMinPairUnits units between
+// widenings (or all of them): 1.33 multiplies a unit or fewer, so the
+// products still take ~1.7x fewer instructions than the direct GEMM's
+// int16-sum tiles. Activations and weights of up to 4 bits always qualify
+// (60 x 144 x 3 < 32768); 5 and 6-bit activations only with small U. Never
+// where products need emulation (3-9 instructions each: NEON, SVE, the
+// portable targets). False when the environment sets BITLANE_WINOGRAD=0.
+constexpr int64_t kWinogradMinPairUnits = 3;
+bool winograd_pays_off(const WinogradWeights& w);
+
+// Whether any layer's Winograd could pay off here (worth preparing its weights).
+bool winograd_may_pay_off();
 
 }  // namespace bitlane::ops::detail

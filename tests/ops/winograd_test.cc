@@ -189,3 +189,45 @@ TEST_CASE("winograd: the weight transform by hand, and the limits of its bytes")
   // Channels not in whole units of 4 are the caller's to pad.
   CHECK(winograd_weights(w.data(), 1, 3, 0, 15).empty());
 }
+
+TEST_CASE("winograd: int16 pair sums stay exact at their bound on every SIMD target") {
+  // Without VPDPBUSD, a unit's PMADDUBSW pair sums (V + bias times the U of
+  // 2 channels) are added in int16 lanes for pair_units units. The largest
+  // pair: position (1, 1), whose V adds 4 inputs (V + bias up to 4 x 15 =
+  // 60) and whose U sums all 9 weights. Every weight 7: U = 63, a pair
+  // 60 x 126 = 7560, 4 units (30240; 5 would wrap). Every weight -8: U =
+  // -72, a pair -8640, 3 units (-25920; 4 would wrap). 8 units of channels
+  // take 2 and 3 chunks; every input 15 (image and padding) makes every
+  // pair sum its extreme, and every output 9 x 32 x 15 x w.
+  for (const int weight : {7, -8}) {
+    CAPTURE(weight);
+    const int64_t cp = 32, n = 16, side = 6;
+    const std::vector<int16_t> w(static_cast<size_t>(n * 9 * cp), static_cast<int16_t>(weight));
+    const WinogradWeights ww = winograd_weights(w.data(), n, cp, 0, 15);
+    REQUIRE_FALSE(ww.empty());
+    CHECK(ww.pair_units == (weight == 7 ? 4 : 3));
+    const std::vector<uint8_t> image(static_cast<size_t>(side * side * cp) + 64, 15);
+    const WinogradImage in{image.data(), side, side, 1, 1, 15};
+    const size_t ldc = static_cast<size_t>(ww.blocks) * 16;
+    bitlane::test::for_each_simd_target([&](const std::string&) {
+      std::vector<int32_t> sums(static_cast<size_t>(side * side) * ldc, 0);
+      winograd_sums(ww, in, side, side, 0, side / 2, sums.data(), ldc);
+      size_t wrong = 0;
+      for (int32_t s : sums) wrong += s != 9 * 32 * 15 * weight;
+      CHECK(wrong == 0);
+    });
+  }
+  // Inputs spanning 63 (V + bias up to 252 at the 4 inner positions). The
+  // kernel's centre 7 in channels 0 and 1 of 64: U = +-7 there (G' column 1
+  // is 0 1 -1 0), pairs of 252 x 14, 9 of 16 units; centres of 14 and every
+  // other weight 14 too: U[1][1] = 126 per channel, a pair 252 x 252 wraps
+  // alone (0). Capped at the units: 1 for 4 channels.
+  std::vector<int16_t> w(9 * 64, 0);
+  w[4 * 64] = 7, w[4 * 64 + 1] = 7;
+  CHECK(winograd_weights(w.data(), 1, 64, 0, 63).pair_units == 32767 / (252 * 14));
+  std::vector<int16_t> w4(9 * 4, 0);
+  w4[4 * 4] = 7, w4[4 * 4 + 1] = 7;
+  CHECK(winograd_weights(w4.data(), 1, 4, 0, 63).pair_units == 1);
+  for (int ij = 0; ij < 9; ++ij) w[static_cast<size_t>(ij * 64)] = 14, w[static_cast<size_t>(ij * 64 + 1)] = 14;
+  CHECK(winograd_weights(w.data(), 1, 64, 0, 63).pair_units == 0);
+}
