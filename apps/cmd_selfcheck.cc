@@ -112,7 +112,9 @@ int cmd_selfcheck(int argc, char** argv) {
     }
     const bool winograd_ok = winograd_matches(rng);
     failures += !winograd_ok;
-    std::printf("%-8s winograd 3x3: %s\n", target.name.c_str(), winograd_ok ? "ok" : "MISMATCH");
+    // Checked on every target; run by convolutions only where it pays (winograd.h).
+    std::printf("%-8s winograd 3x3: %s%s\n", target.name.c_str(), winograd_ok ? "ok" : "MISMATCH",
+                ops::detail::winograd_may_pay_off() ? " (used here for narrow 3x3 layers)" : " (not used here)");
   }
   std::printf("\n%s\n", failures ? "selfcheck FAILED" : "selfcheck passed: all methods and Winograd bit-exact");
   return failures ? 1 : 0;
