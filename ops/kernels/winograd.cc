@@ -145,55 +145,12 @@ HWY_INLINE void PairSumTiles(D32 d32, const int32_t* u, size_t k0, size_t k1, co
     }
 }
 
-// Few units (16 channels: 4) in one chunk: all of U's vectors stay in
-// registers for every tile, so a tile costs its broadcasts, products and
-// int16 adds, no weight loads and no tile set-up.
-template <size_t kUnits, class D32>
-void ResidentPairSumProducts(D32 d32, const int32_t* u, const int32_t* start, const uint8_t* v, size_t tstride,
-                             size_t nt, int32_t* m) {
-  using Sums16 = swar::detail::HWY_NAMESPACE::BytePairSums16Product;
-  using V = hn::Vec<D32>;
-  constexpr size_t kVecs = 16 / hn::MaxLanes(d32), L = hn::MaxLanes(d32);
-  V w[kUnits][kVecs], s[kVecs];
-  for (size_t k = 0; k < kUnits; ++k)
-    for (size_t j = 0; j < kVecs; ++j) w[k][j] = hn::LoadU(d32, u + k * 16 + j * L);
-  for (size_t j = 0; j < kVecs; ++j) s[j] = hn::LoadU(d32, start + j * L);
-  for (size_t t = 0; t < nt; ++t) {
-    V z[kVecs];
-    for (size_t j = 0; j < kVecs; ++j) z[j] = hn::Zero(d32);
-    for (size_t k = 0; k < kUnits; ++k) {
-      const V q = Quad(d32, v, tstride, t, k);
-      for (size_t j = 0; j < kVecs; ++j) z[j] = Sums16::Step(d32, q, w[k][j], z[j]);
-    }
-    for (size_t j = 0; j < kVecs; ++j) hn::StoreU(hn::Add(s[j], Sums16::Widen(d32, z[j])), d32, m + t * 16 + j * L);
-  }
-}
-
-// U's vectors that stay in registers beside a tile's: half the register file.
-template <class D32>
-constexpr size_t kResidentVecs = hn::MaxLanes(D32()) == 16 ? 16 : 8;
-
-template <size_t kUnits, class D32>
-bool TryResident(D32 d32, size_t units, const int32_t* u, const int32_t* start, const uint8_t* v, size_t tstride,
-                 size_t nt, int32_t* m) {
-  if constexpr (kUnits * (16 / hn::MaxLanes(d32)) > kResidentVecs<D32>) {
-    return false;
-  } else {
-    if (units == kUnits) {
-      ResidentPairSumProducts<kUnits>(d32, u, start, v, tstride, nt, m);
-      return true;
-    }
-    return TryResident<kUnits + 1>(d32, units, u, start, v, tstride, nt, m);
-  }
-}
-
 template <class D32>
 void PairSumProducts(D32 d32, const WinogradWeights& w, const int8_t* u, const int32_t* start, const uint8_t* v,
                      size_t tstride, size_t nt, int32_t* m) {
   constexpr size_t kTiles = hn::MaxLanes(d32) == 4 ? 2 : 4;  // SSE4: 16 registers hold 2 tiles x 4 vectors
   const size_t units = static_cast<size_t>(w.units), chunk = static_cast<size_t>(w.pair_units);
   const auto* u32 = reinterpret_cast<const int32_t*>(u);
-  if (units <= chunk && TryResident<1>(d32, units, u32, start, v, tstride, nt, m)) return;
   for (size_t k0 = 0; k0 < units; k0 += chunk) {
     const size_t k1 = std::min(units, k0 + chunk);
     size_t t = 0;
