@@ -317,10 +317,14 @@ void WinogradSums(const WinogradWeights& w, const WinogradImage& image, int64_t 
 // (PairSumProducts), 0 only by emulation (3-9 instructions a product, more
 // than the 2.25x fewer products gain after the transforms).
 int WinogradProductKind() {
-  if (HWY_TARGET == HWY_AVX3_DL) return 2;
-  return swar::detail::HWY_NAMESPACE::FillsRegister<hn::CappedTag<int32_t, 16>, hn::Vec<hn::CappedTag<int32_t, 16>>>()
-             ? 1
-             : 0;
+#if HWY_TARGET == HWY_AVX3_DL
+  return 2;
+#elif HWY_ARCH_X86  // (SVE's sizeless vectors have no raw register to ask about)
+  using D32 = hn::CappedTag<int32_t, 16>;
+  return swar::detail::HWY_NAMESPACE::FillsRegister<D32, hn::Vec<D32>>() ? 1 : 0;
+#else
+  return 0;
+#endif
 }
 
 }  // namespace HWY_NAMESPACE

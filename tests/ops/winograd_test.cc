@@ -219,9 +219,9 @@ TEST_CASE("winograd: int16 pair sums stay exact at their bound on every SIMD tar
   }
   // Inputs spanning 63 (V + bias up to 252 at the 4 inner positions). The
   // kernel's centre 7 in channels 0 and 1 of 64: U = +-7 there (G' column 1
-  // is 0 1 -1 0), pairs of 252 x 14, 9 of 16 units; centres of 14 and every
-  // other weight 14 too: U[1][1] = 126 per channel, a pair 252 x 252 wraps
-  // alone (0). Capped at the units: 1 for 4 channels.
+  // is 0 1 -1 0), pairs of 252 x 14, 9 of 16 units; capped at the units: 1
+  // for 4 channels. All 9 weights of channels 0 and 1 at 14: U[1][1] = 126
+  // per channel, and one pair, 252 x 252, wraps by itself (0 units).
   std::vector<int16_t> w(9 * 64, 0);
   w[4 * 64] = 7, w[4 * 64 + 1] = 7;
   CHECK(winograd_weights(w.data(), 1, 64, 0, 63).pair_units == 32767 / (252 * 14));
