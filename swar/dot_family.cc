@@ -45,23 +45,6 @@ int32_t column_correction(const PackedData& w, size_t col, int64_t ab) {
 }
 
 // The weights' bytes and column sums (pack_dot_weights adds the corrections).
-void pack_dot_columns(const MatrixView& w, PackedData& p, const DotLayout& L);
-
-}  // namespace
-
-void pack_dot_weights(const MatrixView& w, PackedData& p, const DotLayout& L) {
-  pack_dot_columns(w, p, L);
-  const int64_t ab = L.activation_bias(p.a_format);
-  p.col_init.clear();
-  p.col_init_bias = ab;
-  if (ab != 0 || p.w_bias != 0) {
-    p.col_init.assign(ceil_div(p.n, kDotBlock) * kDotBlock, 0);
-    for (size_t col = 0; col < p.n; ++col) p.col_init[col] = column_correction(p, col, ab);
-  }
-}
-
-namespace {
-
 void pack_dot_columns(const MatrixView& w, PackedData& p, const DotLayout& L) {
   const size_t n = w.rows, k = w.cols;
   const size_t units = ceil_div(k, L.group);
@@ -112,6 +95,17 @@ void pack_dot_columns(const MatrixView& w, PackedData& p, const DotLayout& L) {
 }
 
 }  // namespace
+
+void pack_dot_weights(const MatrixView& w, PackedData& p, const DotLayout& L) {
+  pack_dot_columns(w, p, L);
+  const int64_t ab = L.activation_bias(p.a_format);
+  p.col_init.clear();
+  p.col_init_bias = ab;
+  if (ab != 0 || p.w_bias != 0) {
+    p.col_init.assign(ceil_div(p.n, kDotBlock) * kDotBlock, 0);
+    for (size_t col = 0; col < p.n; ++col) p.col_init[col] = column_correction(p, col, ab);
+  }
+}
 
 void prepare_dot_activations(const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& options,
                              PackedActivations& out, const DotLayout& L) {
