@@ -32,7 +32,12 @@ FeatureSet TargetFeatures() {
   f |= kVectorPopcount | kByteDot;
 #endif
 #if HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  f |= kByteMulAdd;  // the int7 kernels' PMADDUBSW steps (dot_tiles-inl.h)
+  f |= kByteMulAdd | kU7Dot;  // the int7 kernels' PMADDUBSW steps (dot_tiles-inl.h)
+#endif
+#if HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128
+  f |= kArmDot | kU7Dot;  // SDOT is part of every SVE core (byte_products-inl.h)
+#elif HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64
+  if (arm_dot_product()) f |= kArmDot | kU7Dot;
 #endif
   return f;
 }
@@ -52,6 +57,9 @@ HWY_AFTER_NAMESPACE();
 #include <cpuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
 #endif
 
 #include "swar/targets.h"
@@ -84,6 +92,16 @@ bool amx_usable() {
   return usable;
 }
 
+bool arm_dot_product() {
+#if defined(__aarch64__) && defined(__linux__)
+  constexpr unsigned long kHwcapAsimdDp = 1ul << 20;  // HWCAP_ASIMDDP, <asm/hwcap.h>
+  static const bool has = (getauxval(AT_HWCAP) & kHwcapAsimdDp) != 0;
+  return has;
+#else
+  return false;
+#endif
+}
+
 namespace {
 // AMD's cores with VPOPCNTQ (Zen 4 and later) are the ones that issue it on
 // as many ports as VPDPBUSD (cpu_features.h, kFastPopcount).
@@ -111,7 +129,8 @@ std::string feature_names(FeatureSet f) {
   static const std::pair<Feature, const char*> kNames[] = {
       {kVectors, "vectors"},         {kVectors256, "256-bit"},     {kVectors512, "512-bit"},
       {kVectorPopcount, "popcount"}, {kByteDot, "byte-dot"},       {kByteMulAdd, "byte-muladd"},
-      {kAmxInt8, "amx-int8"},        {kFastPopcount, "fast-popcount"}};
+      {kAmxInt8, "amx-int8"},        {kFastPopcount, "fast-popcount"},
+      {kArmDot, "arm-dot"},          {kU7Dot, "u7-dot"}};
   std::string s;
   for (const auto& [bit, name] : kNames)
     if (f & bit) s += (s.empty() ? "" : " ") + std::string(name);

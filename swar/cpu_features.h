@@ -23,6 +23,10 @@ enum Feature : uint32_t {
   // other AMD core with VPOPCNTQ, 5.3x by its port counts), against ~2.7x on
   // Intel's (Sapphire Rapids measured). Bit-serial's estimate follows it.
   kFastPopcount = 1u << 7,
+  kArmDot = 1u << 8,  // s8 x s8 4-way dot product into int32 (Arm SDOT: SVE, or NEON with FEAT_DotProd)
+  // Exact u7 x s8 4-way products without int8's emulation: PMADDUBSW +
+  // PMADDWD (kByteMulAdd) or SDOT (kArmDot). What method int7 needs.
+  kU7Dot = 1u << 9,
 };
 using FeatureSet = uint32_t;
 
@@ -34,6 +38,11 @@ FeatureSet kernel_features();
 // Whether the CPU has AMX-INT8 and the OS lets this process use its tile
 // state (Linux: arch_prctl(ARCH_REQ_XCOMP_PERM), requested once).
 bool amx_usable();
+
+// Whether the CPU has Arm's dot-product instructions (FEAT_DotProd: SDOT,
+// UDOT), which the NEON target's code may not assume (Linux: HWCAP_ASIMDDP).
+// False off Arm.
+bool arm_dot_product();
 
 // "vectors 512-bit popcount byte-dot ..." for messages and selfcheck.
 std::string feature_names(FeatureSet f);

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "hwy/highway.h"
+#include "swar/cpu_features.h"                // arm_dot_product
 #include "swar/kernels/avx3_dl_target-inl.h"  // VPDPBUSD on zmm registers
 
 HWY_BEFORE_NAMESPACE();
@@ -209,6 +210,71 @@ constexpr bool WidensAtEnd() {
   if constexpr (requires { Product::kWidenAtEnd; }) return Product::kWidenAtEnd;
   else return false;
 }
+
+// ------------------------------------------------------- Arm's SDOT
+//
+// SDOT adds to each int32 lane the 4 products of its signed bytes: one
+// instruction per 4-way step where int8's emulation above takes about 9.
+// Every SVE core has it; NEON cores from ARMv8.2's dot-product extension
+// (Cortex-A55/A76 and later, Apple M1, Graviton2), which the NEON target's
+// code may not assume: arm_dot_product() asks the CPU, and the kernels pick
+// these products only where ArmDotHere() is true. GCC builds the NEON target
+// for plain ARMv8.0 (+crypto), so there SDOT is inline assembly (not
+// volatile: identical products are shared like any expression) after an
+// .arch that adds it: binutils 2.40 takes dotprod only from ARMv8.2 on, and
+// .arch_extension alone is refused. The wider .arch stays for the rest of
+// the function, harmless (GCC emits only what the target allows).
+#if HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128
+constexpr bool kHaveArmDot = true;
+HWY_INLINE bool ArmDotHere() { return true; }
+template <class V32>
+HWY_INLINE V32 SignedDot(V32 a, V32 w, V32 acc) {
+  return svdot_s32(acc, svreinterpret_s8_s32(a), svreinterpret_s8_s32(w));
+}
+#elif HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64
+constexpr bool kHaveArmDot = true;
+HWY_INLINE bool ArmDotHere() { return arm_dot_product(); }
+#ifndef BITLANE_ARCH_DOTPROD
+#define BITLANE_ARCH_DOTPROD ".arch armv8.2-a+crypto+dotprod\n\t"
+#endif
+template <class V32>
+HWY_INLINE V32 SignedDot(V32 a, V32 w, V32 acc) {
+  if constexpr (sizeof(acc.raw) == 16)
+    asm(BITLANE_ARCH_DOTPROD "sdot %0.4s, %1.16b, %2.16b" : "+w"(acc.raw) : "w"(a.raw), "w"(w.raw));
+  else
+    asm(BITLANE_ARCH_DOTPROD "sdot %0.2s, %1.8b, %2.8b" : "+w"(acc.raw) : "w"(a.raw), "w"(w.raw));
+  return acc;
+}
+#else
+constexpr bool kHaveArmDot = false;
+HWY_INLINE bool ArmDotHere() { return false; }
+template <class V32>
+HWY_INLINE V32 SignedDot(V32, V32, V32 acc) {
+  return acc;  // not reached: the kernels ask kHaveArmDot first
+}
+#endif
+
+// int7 (activations of at most 7 bits): bytes <= 127 are the same bits as
+// s8, so a step is one SDOT.
+struct ArmDot7Product {
+  template <class D32, class V32>
+  static HWY_INLINE V32 Step(D32, V32 a, V32 w, V32 acc) {
+    return SignedDot(a, w, acc);
+  }
+};
+// int8 (u8 activations up to 255): a - 128 is the s8 with a's top bit
+// flipped, and a * w = (a - 128) * w + 128 * w. The second term depends on
+// the weights alone -- minus one SDOT of w with bytes of -128 -- so the
+// compiler computes it once per weight vector for all rows of a tile, as it
+// flips each row's bytes once for all its column vectors: SDOT + SUB per step.
+struct ArmDot8Product {
+  template <class D32, class V32>
+  static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
+    const V32 minus128 = hn::Set(d32, static_cast<int32_t>(0x80808080u));
+    const V32 minus128_w = SignedDot(minus128, w, hn::Zero(d32));
+    return hn::Sub(SignedDot(hn::Xor(a, minus128), w, acc), minus128_w);
+  }
+};
 
 struct WordsProduct {
   template <class D32, class V32>

@@ -2,14 +2,17 @@
 // per int32 lane, one layout (swar/dot_family.h, group 4, bytes). int8 and
 // int7 share one set of register tiles (dot_tiles-inl.h) on every Highway
 // target and differ in the product step:
-//   int8: one VPDPBUSD per tile step on AVX3_DL (VNNI), an exact even/odd
-//         PMADDWD emulation elsewhere (9 instructions);
+//   int8: one VPDPBUSD per tile step on AVX3_DL (VNNI), SDOT + SUB on Arm
+//         with the dot product (activations with the top bit flipped, and
+//         the weights' sums x 128 taken off), an exact even/odd PMADDWD
+//         emulation elsewhere (9 instructions);
 //   int7: activations of at most 7 bits, PMADDUBSW + PMADDWD (a pair of
 //         u7 x s8 products cannot saturate int16): 3 instructions, for AVX2
 //         and AVX-512 CPUs without VNNI; operands narrow enough that 16+ K
 //         units of pair sums fit an int16 lane add them with PADDW and widen
-//         once per chunk (BytePairSums16Product): 2 instructions. With VNNI,
-//         int8 wins and is chosen.
+//         once per chunk (BytePairSums16Product): 2 instructions. On Arm
+//         with the dot product one SDOT (u7 bytes are valid s8). With
+//         VNNI, int8 wins and is chosen.
 // amx runs the same layout on AMX tiles (kernels/amx_tiles.h) where the CPU
 // and the OS grant them, and hands int8 the rows short of a tile.
 #undef HWY_TARGET_INCLUDE
@@ -28,29 +31,42 @@ HWY_BEFORE_NAMESPACE();
 namespace bitlane::swar::detail {
 namespace HWY_NAMESPACE {
 
+// Stored nibbles come in packed rows only (never gathered).
 template <class Product, class Weights = ByteWeights>
 void Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1, int32_t* out,
            size_t ldo) {
-  if (g.row_offset)
-    DotTiles<Product, true, Weights>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
-  else
-    DotTiles<Product, false, Weights>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  if constexpr (!std::is_same_v<Weights, StoredNibbleWeights>) {
+    if (g.row_offset) return DotTiles<Product, true, Weights>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  }
+  DotTiles<Product, false, Weights>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+}
+
+// Product's tiles, or ArmProduct's where the CPU has SDOT (byte_products-inl.h;
+// a template, so that targets without it never instantiate them).
+template <class Product, class ArmProduct, class Weights = ByteWeights>
+void TilesOrArmDot(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
+                   int32_t* out, size_t ldo) {
+  if constexpr (kHaveArmDot) {
+    if (ArmDotHere()) return Tiles<ArmProduct, Weights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  }
+  Tiles<Product, Weights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
 void DotU8S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
-  Tiles<BytesProduct>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  TilesOrArmDot<BytesProduct, ArmDot8Product>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 void DotU7S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
-  Tiles<BytePairsProduct>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  TilesOrArmDot<BytePairsProduct, ArmDot7Product>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
+// Nibbles minus 8 and stored nibbles (0..15) are both s8: int8's products.
 void DotU8S4Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
   if (g.stored_nibbles)  // packed rows only (dot_family.cc)
-    DotTiles<BytesProduct, false, StoredNibbleWeights>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+    TilesOrArmDot<BytesProduct, ArmDot8Product, StoredNibbleWeights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
   else
-    Tiles<BytesProduct, NibbleWeights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+    TilesOrArmDot<BytesProduct, ArmDot8Product, NibbleWeights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -88,8 +104,10 @@ void int7_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col
 
 // bench/README.md, 64x784x512: ~600 GOPS with VNNI (AVX3_DL), ~100 on AVX2
 // through the emulation, 7 on the scalar fallback; flat in the widths.
+// Arm with SDOT: ARM_DOT_RATE below.
 double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
   const double rate = (have & kByteDot)       ? 3.0e5
+                      : (have & kArmDot)     ? ((have & kVectors256) ? 3.0e5 : 9.0e4)
                       : (have & kVectors512) ? 8.0e4
                       : (have & kVectors256) ? 5.0e4
                       : (have & kVectors)    ? 2.5e4
@@ -113,13 +131,21 @@ double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
 // With 128-bit vectors (SSE4): half AVX2's rate, as for int16 (dot_s16.cc);
 // measured 1.3-1.9x int16 at 2..7 bits on 64x784x512 and 3136x576x64 (Zen 5
 // running the SSE4 target, twenty-third session).
+// ARM_DOT_RATE: with SDOT (Arm; no Arm hardware here) from instruction
+// counts under qemu, in the units of int16's estimates there (3e4 on NEON,
+// 6e4 with 256-bit SVE): bench/README.md, thirty-third session, 64x784x64
+// at 4 bits (int7) and 8 bits (int8), instructions per GEMM: NEON int16
+// 2.21M, int7 0.44M (5.0x fewer), int8 0.71M (3.1x; the emulation 2.33M);
+// SVE 256-bit int16 1.35M, int7 0.20M (6.8x), int8 0.27M (5.0x).
 double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const double rate = (have & kByteDot)      ? 2.0e5
+                      : (have & kArmDot)     ? ((have & kVectors256) ? 4.0e5 : 1.5e5)
                       : (have & kVectors512) ? 1.6e5
                       : (have & kVectors256) ? 9.0e4
                                              : 4.5e4;
   const bool gemv_bits = a.bits == 1 && w.bits == 1 && !shape.many_rows;
-  const size_t units = (have & kByteDot) || gemv_bits ? 0 : dot_pair_units(a, w, kBytes4);
+  const bool int16_sums = (have & kByteMulAdd) && !(have & kByteDot);  // BytePairSums16Product's targets
+  const size_t units = !int16_sums || gemv_bits ? 0 : dot_pair_units(a, w, kBytes4);
   const double sums16 = units >= 64 ? 1.45 : units >= 32 ? 1.3 : units >= 16 ? 1.1 : 1.0;
   return rate * sums16 * dot_column_share(shape);
 }
@@ -156,8 +182,8 @@ extern constinit const MethodSpec kInt8Method = dot_method<kBytes4>(
     [](const TileJob& job) { run_dot_tile(job, int8_kernel, kBytes4); }, true);
 
 extern constinit const MethodSpec kInt7Method = dot_method<kBytes4>(
-    "int7", "activations of <= 7 bits x s8 weights: PMADDUBSW pair sums (cannot saturate) + PMADDWD into int32",
-    kByteMulAdd, &kInt8Method,  // the same layout: runs as int8 where PMADDUBSW is missing
+    "int7", "activations of <= 7 bits x s8 weights: PMADDUBSW pair sums (cannot saturate) + PMADDWD into int32, or Arm SDOT",
+    kU7Dot, &kInt8Method,  // the same layout: runs as int8 where neither is present
     [](IntFormat a, IntFormat w) { return a.bits <= 7 && w.bits <= 8; }, int7_macs_per_us,
     [](const TileJob& job) { run_dot_tile(job, int7_kernel, kBytes4); }, true);
 

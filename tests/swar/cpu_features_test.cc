@@ -6,6 +6,7 @@
 #include <string>
 
 #include "swar/cpu_features.h"
+#include "swar/gemm.h"
 #include "tests/simd_targets.h"
 
 using namespace bitlane::swar;
@@ -18,6 +19,16 @@ std::string cpuinfo_vendor() {
   std::string line;
   while (std::getline(in, line))
     if (line.rfind("vendor_id", 0) == 0) return line.substr(line.find(':') + 2);
+  return "";
+}
+
+// The Features line of /proc/cpuinfo, as " f1 f2 ... " ("" where there is
+// none: not Arm Linux, or qemu-user, which shows the host's file).
+std::string cpuinfo_arm_features() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Features", 0) == 0) return " " + line.substr(line.find(':') + 1) + " ";
   return "";
 }
 
@@ -34,4 +45,28 @@ TEST_CASE("cpu features: fast popcount means VPOPCNTQ on an AMD CPU, and every b
   });
   CHECK(feature_names(0) == "scalar");
   CHECK(feature_names(kVectors | kAmxInt8) == "vectors amx-int8");
+}
+
+TEST_CASE("cpu features: Arm's SDOT on SVE targets and where the CPU has the dot product, and int7 runs where a u7 dot does") {
+  // int7 and int8 take SDOT on Arm (swar/kernels/byte_products-inl.h); the
+  // gemm suite checks their sums on qemu's cortex-a53 (no dot product) and
+  // max (SVE2 and the dot product), on every target.
+  const std::string features = cpuinfo_arm_features();
+  if (!features.empty())
+    CHECK(arm_dot_product() == (features.find(" asimddp ") != std::string::npos));
+  else
+    MESSAGE("no Features line in /proc/cpuinfo (not Arm, or qemu-user): arm_dot_product() not compared with it");
+#if !defined(__aarch64__)
+  CHECK_FALSE(arm_dot_product());
+#endif
+  const GemmMethod int7 = parse_method("int7");
+  bitlane::test::for_each_simd_target([&](const std::string& target) {
+    const FeatureSet f = kernel_features();
+    CAPTURE(target);
+    const bool sve = target.rfind("SVE", 0) == 0;
+    CHECK(((f & kArmDot) != 0) == (sve || (target == "NEON" && arm_dot_product())));
+    CHECK(((f & kU7Dot) != 0) == ((f & (kByteMulAdd | kArmDot)) != 0));
+    CHECK(method_runs_here(int7) == ((f & kU7Dot) != 0));
+    CHECK((feature_names(f).find("arm-dot") != std::string::npos) == ((f & kArmDot) != 0));
+  });
 }
