@@ -35,8 +35,9 @@ FeatureSet TargetFeatures() {
   f |= kByteMulAdd | kU7Dot;  // the int7 kernels' PMADDUBSW steps (dot_tiles-inl.h)
 #endif
 #if HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128
-  f |= kArmDot | kU7Dot;  // SDOT is part of every SVE core (byte_products-inl.h)
+  f |= kArmDot | kU7Dot | kArmPopcount;  // SDOT is part of every SVE core (byte_products-inl.h)
 #elif HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64
+  f |= kArmPopcount;
   if (arm_dot_product()) f |= kArmDot | kU7Dot;
 #endif
   return f;
@@ -130,7 +131,7 @@ std::string feature_names(FeatureSet f) {
       {kVectors, "vectors"},         {kVectors256, "256-bit"},     {kVectors512, "512-bit"},
       {kVectorPopcount, "popcount"}, {kByteDot, "byte-dot"},       {kByteMulAdd, "byte-muladd"},
       {kAmxInt8, "amx-int8"},        {kFastPopcount, "fast-popcount"},
-      {kArmDot, "arm-dot"},          {kU7Dot, "u7-dot"}};
+      {kArmDot, "arm-dot"},          {kU7Dot, "u7-dot"},           {kArmPopcount, "arm-cnt"}};
   std::string s;
   for (const auto& [bit, name] : kNames)
     if (f & bit) s += (s.empty() ? "" : " ") + std::string(name);

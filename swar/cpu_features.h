@@ -27,6 +27,9 @@ enum Feature : uint32_t {
   // Exact u7 x s8 4-way products without int8's emulation: PMADDUBSW +
   // PMADDWD (kByteMulAdd) or SDOT (kArmDot). What method int7 needs.
   kU7Dot = 1u << 9,
+  // Popcount of 64-bit lanes on Arm (NEON: CNT on bytes + 3 pairwise adds;
+  // SVE: CNT on 64-bit lanes), far cheaper than SSE4's table lookups.
+  kArmPopcount = 1u << 10,
 };
 using FeatureSet = uint32_t;
 

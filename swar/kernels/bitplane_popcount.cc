@@ -325,10 +325,15 @@ void run_tile(const TileJob& job) {
 // Sapphire Rapids figure on 64x784x512, 6.9e5 at 1 x 1 = 2.3x int8, above
 // AMX's guess); 1.35e5 on AVX2 (1.34-1.44x int7 at 1 x 1, 0.72-0.78x at
 // 1 x 2, Zen 5's AVX2 target); the rest from 64x784x512 at 1 x 1 on older
-// code (AVX3 without VPOPCNTQ, 128-bit vectors, scalar).
+// code (AVX3 without VPOPCNTQ, 128-bit vectors, scalar). Arm
+// (kArmPopcount; no Arm hardware here): from instruction counts under qemu,
+// in the units of int16's NEON and SVE estimates (bench/README.md,
+// thirty-third session: 64x784x64 at 1 x 1 bit 6.6x fewer instructions
+// than int16 on NEON, 8.0x on 256-bit SVE).
 double macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const double pass = (have & kFastPopcount)     ? 1.75e6
                       : (have & kVectorPopcount) ? 8.4e5
+                      : (have & kArmPopcount)    ? ((have & kVectors256) ? 6.3e5 : 2.6e5)
                       : (have & kVectors512)     ? 2.1e5
                       : (have & kVectors256)     ? 1.35e5
                       : (have & kVectors)        ? 6.1e4
