@@ -6,7 +6,8 @@
 //   2. products: per position p and block of 16 output channels, one
 //      accumulator per tile, four tiles at a time, each K unit's 4 bytes of
 //      V broadcast against the 16 columns' units of U (one VPDPBUSD on
-//      AVX3_DL; PMADDUBSW pair sums added in int16 on AVX3, AVX2, SSE4);
+//      AVX3_DL; PMADDUBSW pair sums added in int16 on AVX3, AVX2, SSE4;
+//      SDOT on Arm with the dot product);
 //   3. output transform: Y = A^T M A of each tile, >> 2, into the sums.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/kernels/winograd.cc"
@@ -29,7 +30,6 @@ HWY_BEFORE_NAMESPACE();
 namespace bitlane::ops::detail {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-using swar::detail::HWY_NAMESPACE::DotBytes;
 
 // Tiles per chunk: the products' sums of a chunk (16 positions x 16 tiles x
 // 16 int32 = 16 KB) and its V stay in L1 between the passes.
@@ -164,18 +164,12 @@ void PairSumProducts(D32 d32, const WinogradWeights& w, const int8_t* u, const i
 // Four tiles at a time share each weight load and keep four independent
 // chains of products in flight (one chain per tile waited on VPDPBUSD's
 // latency: 4 dependent products for 16 channels).
-void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, size_t tstride, size_t nt,
-              int32_t* m) {
+// Product::Step (swar/kernels/byte_products-inl.h): a unit's u8 x s8 products.
+template <class Product>
+void UnitProducts(const WinogradWeights& w, const int8_t* u, const int32_t* start, const uint8_t* v,
+                  size_t tstride, size_t nt, int32_t* m) {
   const hn::CappedTag<int32_t, 16> d32;
   const size_t lanes = hn::Lanes(d32), units = static_cast<size_t>(w.units);
-  const size_t pb = p * static_cast<size_t>(w.blocks) + b;
-  const int8_t* u = w.u.data() + pb * units * 64;
-  const int32_t* start = w.start.data() + pb * 16;
-#if HWY_ARCH_X86 && HWY_TARGET != HWY_AVX3_DL
-  if constexpr (swar::detail::HWY_NAMESPACE::FillsRegister<decltype(d32), hn::Vec<decltype(d32)>>()) {
-    if (w.pair_units > 0) return PairSumProducts(d32, w, u, start, v, tstride, nt, m);
-  }
-#endif
   for (size_t c = 0; c < 16; c += lanes) {
     const auto s = hn::LoadU(d32, start + c);
     const auto* uc = reinterpret_cast<const int32_t*>(u + c * 4);
@@ -184,10 +178,10 @@ void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, si
       auto acc0 = s, acc1 = s, acc2 = s, acc3 = s;
       for (size_t k = 0; k < units; ++k) {
         const auto wk = hn::LoadU(d32, uc + k * 16);
-        acc0 = DotBytes(d32, Quad(d32, v, tstride, t, k), wk, acc0);
-        acc1 = DotBytes(d32, Quad(d32, v, tstride, t + 1, k), wk, acc1);
-        acc2 = DotBytes(d32, Quad(d32, v, tstride, t + 2, k), wk, acc2);
-        acc3 = DotBytes(d32, Quad(d32, v, tstride, t + 3, k), wk, acc3);
+        acc0 = Product::Step(d32, Quad(d32, v, tstride, t, k), wk, acc0);
+        acc1 = Product::Step(d32, Quad(d32, v, tstride, t + 1, k), wk, acc1);
+        acc2 = Product::Step(d32, Quad(d32, v, tstride, t + 2, k), wk, acc2);
+        acc3 = Product::Step(d32, Quad(d32, v, tstride, t + 3, k), wk, acc3);
       }
       hn::StoreU(acc0, d32, m + t * 16 + c);
       hn::StoreU(acc1, d32, m + (t + 1) * 16 + c);
@@ -197,10 +191,32 @@ void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, si
     for (; t < nt; ++t) {
       auto acc = s;
       for (size_t k = 0; k < units; ++k)
-        acc = DotBytes(d32, Quad(d32, v, tstride, t, k), hn::LoadU(d32, uc + k * 16), acc);
+        acc = Product::Step(d32, Quad(d32, v, tstride, t, k), hn::LoadU(d32, uc + k * 16), acc);
       hn::StoreU(acc, d32, m + t * 16 + c);
     }
   }
+}
+
+void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, size_t tstride, size_t nt,
+              int32_t* m) {
+  const size_t pb = p * static_cast<size_t>(w.blocks) + b;
+  const int8_t* u = w.u.data() + pb * static_cast<size_t>(w.units) * 64;
+  const int32_t* start = w.start.data() + pb * 16;
+  namespace sw = swar::detail::HWY_NAMESPACE;
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_AVX3_DL
+  const hn::CappedTag<int32_t, 16> d32;
+  if constexpr (sw::FillsRegister<decltype(d32), hn::Vec<decltype(d32)>>()) {
+    if (w.pair_units > 0) return PairSumProducts(d32, w, u, start, v, tstride, nt, m);
+  }
+#endif
+  if constexpr (sw::kHaveArmDot) {
+    if (sw::ArmDotHere()) {
+      // V + bias <= 127 is a valid s8: one SDOT a unit; otherwise SDOT + SUB.
+      if (w.s8_inputs) return UnitProducts<sw::ArmDot7Product>(w, u, start, v, tstride, nt, m);
+      return UnitProducts<sw::ArmDot8Product>(w, u, start, v, tstride, nt, m);
+    }
+  }
+  UnitProducts<sw::BytesProduct>(w, u, start, v, tstride, nt, m);
 }
 
 // Which tiles a chunk holds: the band's tiles in row-major order (tile row
@@ -314,8 +330,8 @@ void WinogradSums(const WinogradWeights& w, const WinogradImage& image, int64_t 
 }
 
 // How this target forms the products: 2 VPDPBUSD, 1 PMADDUBSW pair sums
-// (PairSumProducts), 0 only by emulation (3-9 instructions a product, more
-// than the 2.25x fewer products gain after the transforms).
+// (PairSumProducts), 3 Arm's SDOT, 0 only by emulation (3-9 instructions a
+// product, more than the 2.25x fewer products gain after the transforms).
 int WinogradProductKind() {
 #if HWY_TARGET == HWY_AVX3_DL
   return 2;
@@ -323,7 +339,7 @@ int WinogradProductKind() {
   using D32 = hn::CappedTag<int32_t, 16>;
   return swar::detail::HWY_NAMESPACE::FillsRegister<D32, hn::Vec<D32>>() ? 1 : 0;
 #else
-  return 0;
+  return swar::detail::HWY_NAMESPACE::ArmDotHere() ? 3 : 0;
 #endif
 }
 
@@ -409,6 +425,7 @@ WinogradWeights winograd_weights(const int16_t* w, int64_t n, int64_t cp, int32_
     }
   }
   out.pair_units = max_pair == 0 ? out.units : std::min<int64_t>(out.units, 32767 / max_pair);
+  out.s8_inputs = *std::max_element(span, span + 16) <= 127;
   return out;
 }
 
@@ -442,6 +459,7 @@ bool winograd_pays_off(const WinogradWeights& w) {
   switch (HWY_DYNAMIC_DISPATCH(WinogradProductKind)()) {
     case 2: return true;
     case 1: return w.pair_units >= std::min<int64_t>(w.units, kWinogradMinPairUnits);
+    case 3: return w.s8_inputs;
     default: return false;
   }
 }

@@ -37,6 +37,8 @@ struct WinogradWeights {
   // Units whose PMADDUBSW pair sums (V + bias times 2 channels' U) can be
   // added in int16 lanes without overflow, at most `units` (0: not one).
   int64_t pair_units = 0;
+  // Every V + bias <= 127: bytes the products may take as s8 (Arm's SDOT).
+  bool s8_inputs = false;
   // U per position p (0..15, row-major 4 x 4), column block b, unit k: 16
   // columns x 4 bytes (the int8 GEMM's unit layout) at ((p * blocks + b) *
   // units + k) * 64.
@@ -82,9 +84,13 @@ void winograd_sums(const WinogradWeights& w, const WinogradImage& image, int64_t
 // widenings (or all of them): 1.33 multiplies a unit or fewer, so the
 // products still take ~1.7x fewer instructions than the direct GEMM's
 // int16-sum tiles. Activations and weights of up to 4 bits always qualify
-// (60 x 144 x 3 < 32768); 5 and 6-bit activations only with small U. Never
-// where products need emulation (3-9 instructions each: NEON, SVE, the
-// portable targets). False when the environment sets BITLANE_WINOGRAD=0.
+// (60 x 144 x 3 < 32768); 5 and 6-bit activations only with small U. With
+// Arm's SDOT (SVE; NEON with the dot product) when every V + bias is at
+// most 127 (s8_inputs: activations of up to 5 bits), so that a product is
+// one SDOT as in the direct GEMM's int7 -- 16 a tile where it takes 36.
+// Never where products need emulation (3-9 instructions each: NEON without
+// the dot product, the portable targets). False when the environment sets
+// BITLANE_WINOGRAD=0.
 constexpr int64_t kWinogradMinPairUnits = 3;
 bool winograd_pays_off(const WinogradWeights& w);
 

@@ -188,6 +188,15 @@ TEST_CASE("winograd: the weight transform by hand, and the limits of its bytes")
   CHECK(winograd_weights(w.data(), 1, 4, 8, 64).empty());
   // Channels not in whole units of 4 are the caller's to pad.
   CHECK(winograd_weights(w.data(), 1, 3, 0, 15).empty());
+  // Arm's SDOT takes V + bias as s8: every span at most 127. The widest
+  // position adds 4 inputs ([0, 60] above): inputs spanning 31 give 124,
+  // 32 give 128; a signed range spans the same.
+  CHECK(ww.s8_inputs);
+  CHECK(winograd_weights(w.data(), 1, 4, 0, 31).s8_inputs);
+  CHECK(winograd_weights(w.data(), 1, 4, -16, 15).s8_inputs);
+  CHECK_FALSE(winograd_weights(w.data(), 1, 4, 0, 32).s8_inputs);
+  CHECK_FALSE(winograd_weights(w.data(), 1, 4, -16, 16).s8_inputs);
+  CHECK_FALSE(winograd_weights(w.data(), 1, 4, -32, 31).s8_inputs);
 }
 
 TEST_CASE("winograd: int16 pair sums stay exact at their bound on every SIMD target") {
