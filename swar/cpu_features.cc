@@ -37,8 +37,8 @@ FeatureSet TargetFeatures() {
 #if HWY_TARGET == HWY_SVE || HWY_TARGET == HWY_SVE2 || HWY_TARGET == HWY_SVE_256 || HWY_TARGET == HWY_SVE2_128
   f |= kArmDot | kU7Dot | kArmPopcount;  // SDOT is part of every SVE core (byte_products-inl.h)
 #elif HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64
-  f |= kArmPopcount;
-  if (arm_dot_product()) f |= kArmDot | kU7Dot;
+  f |= kArmPopcount | kU7Dot;  // int7: SMULL pair sums, or SDOT (byte_products-inl.h)
+  if (arm_dot_product()) f |= kArmDot;
 #endif
   return f;
 }

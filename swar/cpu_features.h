@@ -25,7 +25,8 @@ enum Feature : uint32_t {
   kFastPopcount = 1u << 7,
   kArmDot = 1u << 8,  // s8 x s8 4-way dot product into int32 (Arm SDOT: SVE, or NEON with FEAT_DotProd)
   // Exact u7 x s8 4-way products without int8's emulation: PMADDUBSW +
-  // PMADDWD (kByteMulAdd) or SDOT (kArmDot). What method int7 needs.
+  // PMADDWD (kByteMulAdd), SDOT (kArmDot) or NEON's SMULL pair sums. What
+  // method int7 needs.
   kU7Dot = 1u << 9,
   // Popcount of 64-bit lanes on Arm (NEON: CNT on bytes + 3 pairwise adds;
   // SVE: CNT on 64-bit lanes), far cheaper than SSE4's table lookups.

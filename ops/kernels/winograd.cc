@@ -210,11 +210,13 @@ void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, si
   }
 #endif
   if constexpr (sw::kHaveArmDot) {
+    // V + bias <= 127 is a valid s8: one SDOT a unit (SDOT + SUB otherwise),
+    // or without the dot product NEON's SMULL pair sums (BytePairsProduct).
     if (sw::ArmDotHere()) {
-      // V + bias <= 127 is a valid s8: one SDOT a unit; otherwise SDOT + SUB.
       if (w.s8_inputs) return UnitProducts<sw::ArmDot7Product>(w, u, start, v, tstride, nt, m);
       return UnitProducts<sw::ArmDot8Product>(w, u, start, v, tstride, nt, m);
     }
+    if (w.s8_inputs) return UnitProducts<sw::BytePairsProduct>(w, u, start, v, tstride, nt, m);
   }
   UnitProducts<sw::BytesProduct>(w, u, start, v, tstride, nt, m);
 }
@@ -339,7 +341,9 @@ int WinogradProductKind() {
   using D32 = hn::CappedTag<int32_t, 16>;
   return swar::detail::HWY_NAMESPACE::FillsRegister<D32, hn::Vec<D32>>() ? 1 : 0;
 #else
-  return swar::detail::HWY_NAMESPACE::ArmDotHere() ? 3 : 0;
+  // Arm: SDOT, or on NEON SMULL pair sums (4 instructions a product, as the
+  // direct GEMM's int7 there), both for inputs that fit s8.
+  return swar::detail::HWY_NAMESPACE::kHaveArmDot ? 3 : 0;
 #endif
 }
 

@@ -85,12 +85,12 @@ void winograd_sums(const WinogradWeights& w, const WinogradImage& image, int64_t
 // products still take ~1.7x fewer instructions than the direct GEMM's
 // int16-sum tiles. Activations and weights of up to 4 bits always qualify
 // (60 x 144 x 3 < 32768); 5 and 6-bit activations only with small U. With
-// Arm's SDOT (SVE; NEON with the dot product) when every V + bias is at
-// most 127 (s8_inputs: activations of up to 5 bits), so that a product is
-// one SDOT as in the direct GEMM's int7 -- 16 a tile where it takes 36.
-// Never where products need emulation (3-9 instructions each: NEON without
-// the dot product, the portable targets). False when the environment sets
-// BITLANE_WINOGRAD=0.
+// Arm's SDOT (SVE; NEON with the dot product) or NEON's SMULL pair sums
+// when every V + bias is at most 127 (s8_inputs: activations of up to 5
+// bits), so that a product costs what the direct GEMM's int7 pays there
+// (one SDOT, or 4 instructions) -- 16 a tile where it takes 36. Never where
+// products need emulation (3-9 instructions each: the portable targets).
+// False when the environment sets BITLANE_WINOGRAD=0.
 constexpr int64_t kWinogradMinPairUnits = 3;
 bool winograd_pays_off(const WinogradWeights& w);
 

@@ -165,12 +165,23 @@ constexpr bool FillsRegister() {
 // sums (at most 2 x 127 x 128 in magnitude) cannot saturate, so pair sums
 // into int16 then PMADDWD against ones into int32 are exact -- 2 instructions
 // + 1 add per 4-way step where VNNI is missing (the exact even/odd
-// emulation in DotBytes takes 9). Elsewhere: DotBytes.
+// emulation in DotBytes takes 9). On NEON (without the dot product, which
+// takes ArmDot7Product below) the same bound makes bytes <= 127 valid s8:
+// SMULL + SMULL2 (products into int16), ADDP (pairs, at most 32512) and
+// SADALP (pairs of pairs into the int32 lanes), 4 instructions where the
+// emulation takes 8. Elsewhere: DotBytes.
 struct BytePairsProduct {
   template <class D32, class V32>
   static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
 #ifdef BITLANE_PAIR_SUMS16
     if constexpr (FillsRegister<D32, V32>()) return hn::Add(acc, V32{AddInt16Pairs(MulBytePairs(a.raw, w.raw))});
+#endif
+#if HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64
+    if constexpr (hn::MaxLanes(d32) == 4) {
+      const int8x16_t a8 = vreinterpretq_s8_s32(a.raw), w8 = vreinterpretq_s8_s32(w.raw);
+      const int16x8_t lo = vmull_s8(vget_low_s8(a8), vget_low_s8(w8)), hi = vmull_high_s8(a8, w8);
+      return V32(vpadalq_s16(acc.raw, vpaddq_s16(lo, hi)));
+    }
 #endif
     return DotBytes(d32, a, w, acc);
   }

@@ -12,7 +12,8 @@
 //         units of pair sums fit an int16 lane add them with PADDW and widen
 //         once per chunk (BytePairSums16Product): 2 instructions. On Arm
 //         with the dot product one SDOT (u7 bytes are valid s8). With
-//         VNNI, int8 wins and is chosen.
+//         VNNI, int8 wins and is chosen. On NEON without it SMULL pair
+//         sums (4 instructions).
 // amx runs the same layout on AMX tiles (kernels/amx_tiles.h) where the CPU
 // and the OS grant them, and hands int8 the rows short of a tile.
 #undef HWY_TARGET_INCLUDE
@@ -137,9 +138,14 @@ double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
 // at 4 bits (int7) and 8 bits (int8), instructions per GEMM: NEON int16
 // 2.21M, int7 0.44M (5.0x fewer), int8 0.71M (3.1x; the emulation 2.33M);
 // SVE 256-bit int16 1.35M, int7 0.20M (6.8x), int8 0.27M (5.0x).
+// NEON without the dot product (SMULL pair sums: kU7Dot alone), counted
+// the same way on qemu's cortex-a53: 1.10M instructions (4 x 4 bits) and
+// 1.13M (7 x 8), 2.0x fewer than int16 -- twice its rate.
 double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
+  const bool neon_pairs = (have & kU7Dot) && !(have & (kArmDot | kByteMulAdd));
   const double rate = (have & kByteDot)      ? 2.0e5
                       : (have & kArmDot)     ? ((have & kVectors256) ? 4.0e5 : 1.5e5)
+                      : neon_pairs           ? 6.0e4
                       : (have & kVectors512) ? 1.6e5
                       : (have & kVectors256) ? 9.0e4
                                              : 4.5e4;
