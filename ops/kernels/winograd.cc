@@ -7,7 +7,7 @@
 //      accumulator per tile, four tiles at a time, each K unit's 4 bytes of
 //      V broadcast against the 16 columns' units of U (one VPDPBUSD on
 //      AVX3_DL; PMADDUBSW pair sums added in int16 on AVX3, AVX2, SSE4;
-//      SDOT on Arm with the dot product);
+//      on Arm SDOT, or NEON's SMULL pair sums without the dot product);
 //   3. output transform: Y = A^T M A of each tile, >> 2, into the sums.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/kernels/winograd.cc"
