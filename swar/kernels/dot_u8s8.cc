@@ -188,8 +188,8 @@ extern constinit const MethodSpec kInt8Method = dot_method<kBytes4>(
     [](const TileJob& job) { run_dot_tile(job, int8_kernel, kBytes4); }, true);
 
 extern constinit const MethodSpec kInt7Method = dot_method<kBytes4>(
-    "int7", "activations of <= 7 bits x s8 weights: PMADDUBSW pair sums (cannot saturate) + PMADDWD into int32, or Arm SDOT",
-    kU7Dot, &kInt8Method,  // the same layout: runs as int8 where neither is present
+    "int7", "activations of <= 7 bits x s8 weights: PMADDUBSW pair sums (cannot saturate) + PMADDWD into int32; Arm: SDOT, or SMULL pair sums",
+    kU7Dot, &kInt8Method,  // the same layout: runs as int8 where none of them is present
     [](IntFormat a, IntFormat w) { return a.bits <= 7 && w.bits <= 8; }, int7_macs_per_us,
     [](const TileJob& job) { run_dot_tile(job, int7_kernel, kBytes4); }, true);
 
