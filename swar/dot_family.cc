@@ -75,6 +75,7 @@ void pack_dot_columns(const MatrixView& w, PackedData& p, const DotLayout& L) {
     return;
   }
   std::vector<int32_t> row(k);
+  bool byte_min = false;
   for (size_t col = 0; col < n; ++col) {
     read_row(w, col, row.data());
     uint8_t* block = base + (col / kDotBlock) * block_bytes + (col % kDotBlock) * L.group * L.elem;
@@ -85,12 +86,18 @@ void pack_dot_columns(const MatrixView& w, PackedData& p, const DotLayout& L) {
       uint8_t* dst = block + (kk / L.group) * kDotBlock * L.group * L.elem + (kk % L.group) * L.elem;
       if (L.elem == 1) {
         *reinterpret_cast<int8_t*>(dst) = static_cast<int8_t>(v);
+        byte_min |= v == -128;
       } else {
         const int16_t v16 = static_cast<int16_t>(v);
         std::memcpy(dst, &v16, 2);
       }
     }
     p.col_sum[col] = sum;
+  }
+  p.no_byte_min = L.elem == 1 && !byte_min;
+  if (L.elem == 1) {
+    p.flip_init.assign(blocks * kDotBlock, 0);
+    for (size_t col = 0; col < n; ++col) p.flip_init[col] = wrap32(128 * p.col_sum[col]);
   }
 }
 
@@ -255,6 +262,10 @@ void run_dot_tile(const TileJob& job, DotKernel kernel, const DotLayout& L) {
     int32_t* c = static_cast<int32_t*>(job.c);
     g.col_init = pa.col_inits;
     g.row_init = pa.row_init.empty() ? nullptr : pa.row_init.data();
+    if (!w.flip_init.empty()) {
+      g.flip_init = w.flip_init.data();
+      g.no_byte_min = w.no_byte_min;
+    }
     if (L.nibbles && !pa.row_offset) {
       // Nibbles multiplied as stored (w' + 8) save the kernel a subtraction
       // per weight vector -- 8 of a GEMV's 34 vector instructions per 8 dot

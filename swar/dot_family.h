@@ -89,6 +89,13 @@ struct DotArgs {
   // exactly (dot_pair_units); int7's kernels widen to int32 once per that
   // many units instead of every unit where it is large enough.
   size_t pair_units = 0;
+  // Byte weights, calls over all K units (not the int64 path's chunks):
+  // 128 x each column's sum of w' (PackedData::flip_init), and whether no w'
+  // is -128. Arm's int8 products multiply a - 128 (u8 with the top bit
+  // flipped: an s8) and start from these sums instead of correcting every
+  // step; null elsewhere, and those products correct per step.
+  const int32_t* flip_init = nullptr;
+  bool no_byte_min = false;
 };
 using DotKernel = void (*)(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
                            size_t ku1, int32_t* out, size_t ldo);

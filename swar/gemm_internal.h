@@ -38,6 +38,12 @@ struct PackedData {
   // GEMV's set-up: 6% of the char LSTM at batch 1); empty when zero.
   std::vector<int32_t> col_init;
   int64_t col_init_bias = 0;
+  // Byte weights (not nibbles): 128 x col_sum per column, padded to whole
+  // blocks, and whether no stored byte is -128. Arm's int8 kernels flip the
+  // activations' top bit (a - 128 is an s8) and start from these sums
+  // instead of adding 128 x w every step (DotArgs::flip_init).
+  std::vector<int32_t> flip_init;
+  bool no_byte_min = false;
 };
 
 // The activations of one call, packed by the tasks (disjoint row ranges).

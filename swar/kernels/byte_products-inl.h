@@ -170,19 +170,30 @@ constexpr bool FillsRegister() {
 // SMULL + SMULL2 (products into int16), ADDP (pairs, at most 32512) and
 // SADALP (pairs of pairs into the int32 lanes), 4 instructions where the
 // emulation takes 8. Elsewhere: DotBytes.
+#if HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64
+constexpr bool kHaveNeonPairSums = true;
+// acc + the 4 products of each int32 lane's s8 sub-lanes, for operands whose
+// pairs of products fit int16 (|sum| <= 32767).
+template <class V32>
+HWY_INLINE V32 NeonPairSums(V32 a, V32 w, V32 acc) {
+  const int8x16_t a8 = vreinterpretq_s8_s32(a.raw), w8 = vreinterpretq_s8_s32(w.raw);
+  const int16x8_t lo = vmull_s8(vget_low_s8(a8), vget_low_s8(w8)), hi = vmull_high_s8(a8, w8);
+  return V32(vpadalq_s16(acc.raw, vpaddq_s16(lo, hi)));
+}
+#else
+constexpr bool kHaveNeonPairSums = false;
+template <class V32>
+HWY_INLINE V32 NeonPairSums(V32, V32, V32 acc) {
+  return acc;  // not reached: the kernels ask kHaveNeonPairSums first
+}
+#endif
 struct BytePairsProduct {
   template <class D32, class V32>
   static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
 #ifdef BITLANE_PAIR_SUMS16
     if constexpr (FillsRegister<D32, V32>()) return hn::Add(acc, V32{AddInt16Pairs(MulBytePairs(a.raw, w.raw))});
 #endif
-#if HWY_TARGET == HWY_NEON && HWY_ARCH_ARM_A64
-    if constexpr (hn::MaxLanes(d32) == 4) {
-      const int8x16_t a8 = vreinterpretq_s8_s32(a.raw), w8 = vreinterpretq_s8_s32(w.raw);
-      const int16x8_t lo = vmull_s8(vget_low_s8(a8), vget_low_s8(w8)), hi = vmull_high_s8(a8, w8);
-      return V32(vpadalq_s16(acc.raw, vpaddq_s16(lo, hi)));
-    }
-#endif
+    if constexpr (kHaveNeonPairSums && hn::MaxLanes(d32) == 4) return NeonPairSums(a, w, acc);
     return DotBytes(d32, a, w, acc);
   }
 };
@@ -286,6 +297,34 @@ struct ArmDot8Product {
     return hn::Sub(SignedDot(hn::Xor(a, minus128), w, acc), minus128_w);
   }
 };
+
+// int8 as above for calls that start from 128 x the weights' sums
+// (DotArgs::flip_init): one SDOT a step.
+struct ArmDot8FlippedProduct {
+  static constexpr bool kFlipStart = true;
+  template <class D32, class V32>
+  static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
+    return SignedDot(hn::Xor(a, hn::Set(d32, static_cast<int32_t>(0x80808080u))), w, acc);
+  }
+};
+// int8 on NEON without the dot product, for weights with no -128 and calls
+// that start from 128 x their sums: (a - 128) x w lies in [-16256, 16256],
+// so a pair of products fits int16 and int7's pair sums hold (4
+// instructions a step where the even/odd emulation takes 8). A -128 weight
+// against a - 128 = -128 twice would make 32768: those weights keep the
+// emulation.
+struct NeonPairs8FlippedProduct {
+  static constexpr bool kFlipStart = true;
+  template <class D32, class V32>
+  static HWY_INLINE V32 Step(D32 d32, V32 a, V32 w, V32 acc) {
+    return NeonPairSums(hn::Xor(a, hn::Set(d32, static_cast<int32_t>(0x80808080u))), w, acc);
+  }
+};
+template <class Product>
+constexpr bool FlipsAtStart() {
+  if constexpr (requires { Product::kFlipStart; }) return Product::kFlipStart;
+  else return false;
+}
 
 struct WordsProduct {
   template <class D32, class V32>

@@ -212,7 +212,8 @@ struct DotTiles {
         constexpr bool kHoldWeights = kLateStart || std::is_same_v<Product, WordsProduct>;
         auto start = [&](size_t r, size_t j) HWY_ATTR {
           if (!first) return hn::LoadU(d32, orow + r * ldo + j * L);
-          const V col = g.col_init ? hn::LoadU(d32, g.col_init + (v + j) * L) : hn::Zero(d32);
+          V col = g.col_init ? hn::LoadU(d32, g.col_init + (v + j) * L) : hn::Zero(d32);
+          if constexpr (FlipsAtStart<Product>()) col = hn::Add(col, hn::LoadU(d32, g.flip_init + (v + j) * L));
           return hn::Add(col, g.row_init ? hn::Set(d32, g.row_init[m + r]) : hn::Zero(d32));
         };
 #define BL_DECL(I)                                   \

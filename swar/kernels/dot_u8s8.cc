@@ -2,10 +2,12 @@
 // per int32 lane, one layout (swar/dot_family.h, group 4, bytes). int8 and
 // int7 share one set of register tiles (dot_tiles-inl.h) on every Highway
 // target and differ in the product step:
-//   int8: one VPDPBUSD per tile step on AVX3_DL (VNNI), SDOT + SUB on Arm
-//         with the dot product (activations with the top bit flipped, and
-//         the weights' sums x 128 taken off), an exact even/odd PMADDWD
-//         emulation elsewhere (9 instructions);
+//   int8: one VPDPBUSD per tile step on AVX3_DL (VNNI); on Arm the
+//         activations with the top bit flipped (a - 128, an s8) and the
+//         accumulators started from the weights' sums x 128: one SDOT, or
+//         without the dot product int7's SMULL pair sums where no weight is
+//         -128 (4 instructions); an exact even/odd PMADDWD emulation
+//         elsewhere (9 instructions);
 //   int7: activations of at most 7 bits, PMADDUBSW + PMADDWD (a pair of
 //         u7 x s8 products cannot saturate int16): 3 instructions, for AVX2
 //         and AVX-512 CPUs without VNNI; operands narrow enough that 16+ K
@@ -53,8 +55,17 @@ void TilesOrArmDot(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t c
   Tiles<Product, Weights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
+// On Arm, calls that start from the weights' sums x 128 (DotArgs::flip_init)
+// multiply the flipped activations alone: one SDOT a step instead of SDOT +
+// SUB, and without SDOT pair sums where no weight is -128.
 void DotU8S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
+  if constexpr (kHaveArmDot) {
+    if (g.flip_init && ArmDotHere()) return Tiles<ArmDot8FlippedProduct>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  }
+  if constexpr (kHaveNeonPairSums) {
+    if (g.flip_init && g.no_byte_min) return Tiles<NeonPairs8FlippedProduct>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  }
   TilesOrArmDot<BytesProduct, ArmDot8Product>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 void DotU7S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
@@ -105,15 +116,26 @@ void int7_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col
 
 // bench/README.md, 64x784x512: ~600 GOPS with VNNI (AVX3_DL), ~100 on AVX2
 // through the emulation, 7 on the scalar fallback; flat in the widths.
-// Arm with SDOT: ARM_DOT_RATE below.
+// Arm: ARM_DOT_RATE and ARM_FLIPPED below. `flipped`: the products that
+// start from 128 x the weights' sums (int8's byte weights; int4's nibbles
+// keep SDOT + SUB and the emulation).
+double byte_dot_rate(FeatureSet have, bool flipped) {
+  const bool neon_pairs = (have & kU7Dot) && !(have & (kArmDot | kByteMulAdd));
+  return (have & kByteDot)             ? 3.0e5
+         : (have & kArmDot)            ? ((have & kVectors256) ? (flipped ? 3.2e5 : 3.0e5) : (flipped ? 1.4e5 : 9.0e4))
+         : (neon_pairs && flipped)     ? 5.5e4
+         : (have & kVectors512)        ? 8.0e4
+         : (have & kVectors256)        ? 5.0e4
+         : (have & kVectors)           ? 2.5e4
+                                       : 3.0e3;
+}
+// ARM_FLIPPED (thirty-fourth session, bench/README.md): 64x784x64 at 8 bits,
+// instructions per GEMM under qemu: NEON with SDOT 0.71M -> 0.45M (SDOT
+// alone), SVE2 256-bit 0.27M -> 0.25M; cortex-a53 (no SDOT, weights in
+// [-127, 127]) 2.29M -> 1.14M, int16 2.24M. Weights holding -128 keep the
+// emulation on NEON without SDOT (2% behind int16, which this cannot see).
 double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
-  const double rate = (have & kByteDot)       ? 3.0e5
-                      : (have & kArmDot)     ? ((have & kVectors256) ? 3.0e5 : 9.0e4)
-                      : (have & kVectors512) ? 8.0e4
-                      : (have & kVectors256) ? 5.0e4
-                      : (have & kVectors)    ? 2.5e4
-                                             : 3.0e3;
-  return rate * dot_column_share(shape);
+  return byte_dot_rate(have, true) * dot_column_share(shape);
 }
 // bench/README.md, 64x784x512, 1 thread on a Zen 5: 253 GOPS on AVX2 (int8's
 // emulation 155, int16 180), 495 on AVX3 without VNNI (int8 355, int16 343);
@@ -168,7 +190,7 @@ double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
 double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const bool known = shape.k != 0 && shape.n != 0;
   const bool fits_l1 = known && shape.k * shape.n <= l1_data_cache_bytes();
-  return int8_macs_per_us(a, w, have, shape) * ((have & kByteDot) && !fits_l1 ? 1.05 : 0.9);
+  return byte_dot_rate(have, false) * dot_column_share(shape) * ((have & kByteDot) && !fits_l1 ? 1.05 : 0.9);
 }
 
 // Not measured: no AMX CPU has run this kernel yet. oneDNN's AMX kernels
@@ -183,7 +205,7 @@ double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
 }  // namespace
 
 extern constinit const MethodSpec kInt8Method = dot_method<kBytes4>(
-    "int8", "operands widened to bytes, 4-way u8 x s8 dot products into int32 (VPDPBUSD, emulated without VNNI)", 0,
+    "int8", "operands widened to bytes, 4-way u8 x s8 dot products into int32 (VPDPBUSD; Arm: SDOT, or SMULL pair sums; emulated elsewhere)", 0,
     nullptr, [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 8; }, int8_macs_per_us,
     [](const TileJob& job) { run_dot_tile(job, int8_kernel, kBytes4); }, true);
 

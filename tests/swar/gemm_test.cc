@@ -214,6 +214,56 @@ TEST_CASE("gemm: int7's pair sums added in int16 lanes stay exact at the chunk b
   });
 }
 
+
+TEST_CASE("gemm: int8 with the activations' top bit flipped: pair sums at their bound, a -128 weight") {
+  // On Arm int8 multiplies a - 128 (an s8) and starts from 128 x the
+  // weights' column sums; on NEON without the dot product it adds pairs of
+  // those products in int16, exact while no weight is -128: (-128) x (-127)
+  // twice is 32512. Weights of [-127, 127] at their ends against activations
+  // 0 and 255 reach that bound; a single -128 weight (with a = 0 the pair
+  // would be 32768) must send the whole matrix to the exact emulation. Both
+  // int32 (over all K) and int64 results (K chunks, corrected per step).
+  Executor ex(1);
+  std::mt19937 rng(23);
+  const GemmMethod int8 = parse_method("int8");
+  const IntFormat af{8, false}, wf{8, true};
+  auto run = [&](const std::vector<int32_t>& a, const std::vector<int32_t>& w, size_t m, size_t k, size_t n) {
+    const MatrixView av = MatrixView::of(a.data(), m, k), wv = MatrixView::of(w.data(), n, k);
+    std::vector<int64_t> want(m * n), got(m * n, -1);
+    gemm_reference(av, wv, want.data(), n);
+    const PackedWeights p = PackedWeights::pack(wv, wf, af, int8);
+    gemm(av, p, got.data(), n, ex);
+    std::vector<int32_t> got32(m * n, -1);
+    gemm(av, p, got32.data(), n, ex);
+    for (size_t i = 0; i < m * n; ++i)
+      if (got[i] != want[i] || got32[i] != want[i]) {
+        FAIL_CHECK("int8 on " << current_target() << " M=" << m << " K=" << k << " N=" << n << " at (" << i / n
+                              << ", " << i % n << "): " << got[i] << " / " << got32[i] << " != " << want[i]);
+        return false;
+      }
+    return true;
+  };
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    std::uniform_int_distribution<int32_t> wd(-127, 127), ad(0, 255);
+    for (size_t m : {1, 4, 13})
+      for (size_t k : {1, 4, 63, 65, 1000})
+        for (size_t n : {1, 16, 17, 65})
+          for (int pattern = 0; pattern < 4; ++pattern) {
+            std::vector<int32_t> a(m * k), w(n * k);
+            for (size_t i = 0; i < a.size(); ++i)
+              a[i] = pattern == 0 ? ad(rng) : pattern == 1 ? 0 : pattern == 2 ? 255 : (i % 2 ? 255 : 0);
+            for (size_t i = 0; i < w.size(); ++i)
+              w[i] = pattern == 0 ? wd(rng) : pattern == 3 ? (i % 2 ? 127 : -127) : -127;
+            if (!run(a, w, m, k, n)) return;
+            if (pattern == 1) {  // a = 0 everywhere: one -128 weight, then all of them
+              w[w.size() / 2] = -128;
+              if (!run(a, w, m, k, n)) return;
+              std::fill(w.begin(), w.end(), -128);
+              if (!run(a, w, m, k, n)) return;
+            }
+          }
+  });
+}
 TEST_CASE("gemm: widths 9..16 (generic path) including int64 results") {
   Executor ex(1);
   std::mt19937 rng(9);
