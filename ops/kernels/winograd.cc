@@ -7,7 +7,9 @@
 //      accumulator per tile, four tiles at a time, each K unit's 4 bytes of
 //      V broadcast against the 16 columns' units of U (one VPDPBUSD on
 //      AVX3_DL; PMADDUBSW pair sums added in int16 on AVX3, AVX2, SSE4;
-//      on Arm SDOT, or NEON's SMULL pair sums without the dot product);
+//      NEON's SMULL pair sums without the dot product; SDOT where a
+//      caller runs it with the dot product, which winograd_pays_off does
+//      not choose);
 //   3. output transform: Y = A^T M A of each tile, >> 2, into the sums.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/kernels/winograd.cc"
@@ -341,9 +343,18 @@ int WinogradProductKind() {
   using D32 = hn::CappedTag<int32_t, 16>;
   return swar::detail::HWY_NAMESPACE::FillsRegister<D32, hn::Vec<D32>>() ? 1 : 0;
 #else
-  // Arm: SDOT, or on NEON SMULL pair sums (4 instructions a product, as the
-  // direct GEMM's int7 there), both for inputs that fit s8.
-  return swar::detail::HWY_NAMESPACE::kHaveArmDot ? 3 : 0;
+  // Arm: NEON's SMULL pair sums for inputs that fit s8 (4 instructions a
+  // product, as the direct GEMM's int7 there). Not with SDOT (SVE; NEON with
+  // the dot product): there the direct GEMM's one SDOT a step leaves less
+  // than the transforms cost -- ResNet at 4 bits took 1.24x (NEON + dot) and
+  // 1.18x (SVE2) the instructions per image with Winograd, 0.88x on
+  // cortex-a53 (bench/README.md, thirty-fourth session; on x86 the same
+  // counts follow the measured times: AVX2 0.88x for 1.08x faster, SSE4
+  // 0.82x for 1.19x). Products() keeps its SDOT steps for callers of
+  // winograd_sums.
+  namespace sw = swar::detail::HWY_NAMESPACE;
+  if constexpr (HWY_TARGET == HWY_NEON && sw::kHaveArmDot) return sw::ArmDotHere() ? 0 : 3;
+  return 0;
 #endif
 }
 

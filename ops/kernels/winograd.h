@@ -84,13 +84,14 @@ void winograd_sums(const WinogradWeights& w, const WinogradImage& image, int64_t
 // widenings (or all of them): 1.33 multiplies a unit or fewer, so the
 // products still take ~1.7x fewer instructions than the direct GEMM's
 // int16-sum tiles. Activations and weights of up to 4 bits always qualify
-// (60 x 144 x 3 < 32768); 5 and 6-bit activations only with small U. With
-// Arm's SDOT (SVE; NEON with the dot product) or NEON's SMULL pair sums
-// when every V + bias is at most 127 (s8_inputs: activations of up to 5
-// bits), so that a product costs what the direct GEMM's int7 pays there
-// (one SDOT, or 4 instructions) -- 16 a tile where it takes 36. Never where
-// products need emulation (3-9 instructions each: the portable targets).
-// False when the environment sets BITLANE_WINOGRAD=0.
+// (60 x 144 x 3 < 32768); 5 and 6-bit activations only with small U. On
+// NEON without the dot product with SMULL pair sums when every V + bias is
+// at most 127 (s8_inputs: activations of up to 5 bits), so that a product
+// costs what the direct GEMM's int7 pays there (4 instructions) -- 16 a
+// tile where it takes 36. Not with Arm's SDOT (SVE; NEON with the dot
+// product), where the direct GEMM took fewer instructions per image, nor
+// where products need emulation (3-9 instructions each: the portable
+// targets). False when the environment sets BITLANE_WINOGRAD=0.
 constexpr int64_t kWinogradMinPairUnits = 3;
 bool winograd_pays_off(const WinogradWeights& w);
 
