@@ -20,15 +20,21 @@ namespace bitlane::swar::detail {
 
 inline constexpr size_t kDotBlock = 16;
 
-// The share of computed columns that are real: the dot kernels run whole
-// blocks of kDotBlock columns (N = 10 computes 16). Their estimates are
-// per real MAC. With it, bit-serial's choice against int8 / int4 misjudges
-// 13 of 238 measured cells instead of 15, all measured 0.89-1.09 (bench/
-// README.md, nineteenth session: int8 at K = 144 runs 280 GOPS with N =
-// 8..10, 462 with N = 24, ~740 from N = 48).
-inline double dot_column_share(GemmShape shape) {
+// The share of computed columns that are real: the dot kernels run blocks
+// of kDotBlock columns, but skip the vectors of the last block wholly past
+// the real columns (DotTiles::Kernel), so they compute N rounded up to
+// whole vectors of int32 lanes -- 16 on 512-bit targets (N = 10 computes
+// 16), 8 on 256-bit ones, 4 on 128-bit NEON and SSE4 (N = 6 computes 8).
+// Their estimates are per real MAC. With it, bit-serial's choice against
+// int8 / int4 misjudges 13 of 238 measured cells instead of 15, all
+// measured 0.89-1.09 (bench/README.md, nineteenth session, AVX-512: int8
+// at K = 144 runs 280 GOPS with N = 8..10, 462 with N = 24, ~740 from N =
+// 48). Below 16 lanes it counted 16 until the thirty-fourth session, and
+// sent LeNet's first convolution (N = 6) at 1 bit to bit-serial on NEON.
+inline double dot_column_share(GemmShape shape, FeatureSet have) {
   const size_t n = shape.n_or_reference();
-  return static_cast<double>(n) / static_cast<double>(ceil_div(n, kDotBlock) * kDotBlock);
+  const size_t lanes = (have & kVectors512) ? 16 : (have & kVectors256) ? 8 : 4;
+  return static_cast<double>(n) / static_cast<double>(ceil_div(n, lanes) * lanes);
 }
 
 struct DotLayout {

@@ -43,7 +43,7 @@ void kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, si
 // AVX2, 7 on the scalar fallback; flat in the widths.
 double macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
   const double rate = (have & kVectors512) ? 8.5e4 : (have & kVectors256) ? 6.0e4 : (have & kVectors) ? 3.0e4 : 3.4e3;
-  return rate * dot_column_share(shape);
+  return rate * dot_column_share(shape, have);
 }
 
 }  // namespace

@@ -135,7 +135,7 @@ double byte_dot_rate(FeatureSet have, bool flipped) {
 // [-127, 127]) 2.29M -> 1.14M, int16 2.24M. Weights holding -128 keep the
 // emulation on NEON without SDOT (2% behind int16, which this cannot see).
 double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
-  return byte_dot_rate(have, true) * dot_column_share(shape);
+  return byte_dot_rate(have, true) * dot_column_share(shape, have);
 }
 // bench/README.md, 64x784x512, 1 thread on a Zen 5: 253 GOPS on AVX2 (int8's
 // emulation 155, int16 180), 495 on AVX3 without VNNI (int8 355, int16 343);
@@ -175,7 +175,7 @@ double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
   const bool int16_sums = (have & kByteMulAdd) && !(have & kByteDot);  // BytePairSums16Product's targets
   const size_t units = !int16_sums || gemv_bits ? 0 : dot_pair_units(a, w, kBytes4);
   const double sums16 = units >= 64 ? 1.45 : units >= 32 ? 1.3 : units >= 16 ? 1.1 : 1.0;
-  return rate * sums16 * dot_column_share(shape);
+  return rate * sums16 * dot_column_share(shape, have);
 }
 
 // What nibbles buy is bytes: half int8's weight bytes to stream, paid for by
@@ -190,7 +190,7 @@ double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
 double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const bool known = shape.k != 0 && shape.n != 0;
   const bool fits_l1 = known && shape.k * shape.n <= l1_data_cache_bytes();
-  return byte_dot_rate(have, false) * dot_column_share(shape) * ((have & kByteDot) && !fits_l1 ? 1.05 : 0.9);
+  return byte_dot_rate(have, false) * dot_column_share(shape, have) * ((have & kByteDot) && !fits_l1 ? 1.05 : 0.9);
 }
 
 // Not measured: no AMX CPU has run this kernel yet. oneDNN's AMX kernels
@@ -199,7 +199,7 @@ double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
 // rate, so that 1-bit GEMMs stay on popcount until a measurement says
 // otherwise. Only GEMMs of 16 rows or more use tiles (the rest is int8).
 double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
-  return (have & kAmxInt8) ? 6.0e5 * dot_column_share(shape) : 0.0;
+  return (have & kAmxInt8) ? 6.0e5 * dot_column_share(shape, have) : 0.0;
 }
 
 }  // namespace
