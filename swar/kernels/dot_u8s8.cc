@@ -114,20 +114,24 @@ void int7_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col
   HWY_DYNAMIC_DISPATCH(DotU7S8Tiles)(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
+// NEON without the dot product: the byte products are SMULL pair sums
+// (kU7Dot with neither SDOT nor PMADDUBSW).
+bool neon_pairs_only(FeatureSet have) { return (have & kU7Dot) && !(have & (kArmDot | kByteMulAdd)); }
+
 // bench/README.md, 64x784x512: ~600 GOPS with VNNI (AVX3_DL), ~100 on AVX2
 // through the emulation, 7 on the scalar fallback; flat in the widths.
 // Arm: ARM_DOT_RATE and ARM_FLIPPED below. `flipped`: the products that
 // start from 128 x the weights' sums (int8's byte weights; int4's nibbles
 // keep SDOT + SUB and the emulation).
 double byte_dot_rate(FeatureSet have, bool flipped) {
-  const bool neon_pairs = (have & kU7Dot) && !(have & (kArmDot | kByteMulAdd));
-  return (have & kByteDot)             ? 3.0e5
-         : (have & kArmDot)            ? ((have & kVectors256) ? (flipped ? 3.2e5 : 3.0e5) : (flipped ? 1.4e5 : 9.0e4))
-         : (neon_pairs && flipped)     ? 5.5e4
-         : (have & kVectors512)        ? 8.0e4
-         : (have & kVectors256)        ? 5.0e4
-         : (have & kVectors)           ? 2.5e4
-                                       : 3.0e3;
+  return (have & kByteDot)                      ? 3.0e5
+         : (have & kArmDot)                     ? ((have & kVectors256) ? (flipped ? 3.2e5 : 3.0e5)
+                                                                        : (flipped ? 1.4e5 : 9.0e4))
+         : (neon_pairs_only(have) && flipped)   ? 5.5e4
+         : (have & kVectors512)                 ? 8.0e4
+         : (have & kVectors256)                 ? 5.0e4
+         : (have & kVectors)                    ? 2.5e4
+                                                : 3.0e3;
 }
 // ARM_FLIPPED (thirty-fourth session, bench/README.md): 64x784x64 at 8 bits,
 // instructions per GEMM under qemu: NEON with SDOT 0.71M -> 0.45M (SDOT
@@ -164,13 +168,12 @@ double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
 // the same way on qemu's cortex-a53: 1.10M instructions (4 x 4 bits) and
 // 1.13M (7 x 8), 2.0x fewer than int16 -- twice its rate.
 double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
-  const bool neon_pairs = (have & kU7Dot) && !(have & (kArmDot | kByteMulAdd));
-  const double rate = (have & kByteDot)      ? 2.0e5
-                      : (have & kArmDot)     ? ((have & kVectors256) ? 4.0e5 : 1.5e5)
-                      : neon_pairs           ? 6.0e4
-                      : (have & kVectors512) ? 1.6e5
-                      : (have & kVectors256) ? 9.0e4
-                                             : 4.5e4;
+  const double rate = (have & kByteDot)        ? 2.0e5
+                      : (have & kArmDot)       ? ((have & kVectors256) ? 4.0e5 : 1.5e5)
+                      : neon_pairs_only(have)  ? 6.0e4
+                      : (have & kVectors512)   ? 1.6e5
+                      : (have & kVectors256)   ? 9.0e4
+                                               : 4.5e4;
   const bool gemv_bits = a.bits == 1 && w.bits == 1 && !shape.many_rows;
   const bool int16_sums = (have & kByteMulAdd) && !(have & kByteDot);  // BytePairSums16Product's targets
   const size_t units = !int16_sums || gemv_bits ? 0 : dot_pair_units(a, w, kBytes4);
