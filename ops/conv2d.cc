@@ -488,7 +488,9 @@ class Conv2d : public Op {
       // shorter) each pixel holding its kernel row's kw pixels, padded to a
       // multiple of 4 (conv_lowering.h). The padding holds integer 0 and
       // meets weights made integer 0 (QuantizedMatmul::express_for_gather:
-      // exact when integer 0 means 0 on the weight grid).
+      // exact when integer 0 means 0 on the weight grid) or, for bit-serial,
+      // which packs its planes from there, weights as they quantized, the
+      // zero-point terms counting the real columns alone (prepare).
       // Term groups stay within the real channels of a kernel position: the
       // padding only lengthens a position's last group with zeros.
       const int64_t kh = w_->dim(2), kw = w_->dim(3), c4 = (cg + 3) / 4 * 4, f4 = (kw * cg + 3) / 4 * 4;
@@ -501,10 +503,17 @@ class Conv2d : public Op {
       std::vector<uint8_t> padding(static_cast<size_t>(units * cp), 0);
       for (int64_t u = 0; u < units; ++u)
         std::fill(padding.begin() + u * cp + real, padding.begin() + (u + 1) * cp, uint8_t{1});
+      // Bit-serial packs its planes from the gathered rows; the byte methods
+      // that read them in place may also run a 3 x 3 convolution's Winograd
+      // (prepare_winograd's conditions that are known before the weights).
+      QuantizedMatmul::Gathered gathered{&padding, static_cast<size_t>(fold ? f4 : kw * cp), 1.0};
+      if (!fold && kh == 3 && kw == 3 && stride_[0] == 1 && stride_[1] == 1 && dilation_[0] == 1 &&
+          !plan.scheme().transform(plan, a))
+        gathered.in_place_speedup = detail::winograd_gain();
       QuantizedMatmul q;
-      q.prepare(wp.data(), cout_, units * cp, bias_ ? bias_->f32() : nullptr, plan, a, fold ? cg : cp, &padding);
+      q.prepare(wp.data(), cout_, units * cp, bias_ ? bias_->f32() : nullptr, plan, a, fold ? cg : cp, gathered);
       q.set_counted_in(k);
-      if (q.zero_weight_is_zero() && swar::reads_gathered(q.packed())) {
+      if (q.takes_gathered_rows()) {
         qm_[0] = std::move(q);
         gather_cp_ = cp;
         fold_kw_ = fold;
@@ -524,13 +533,15 @@ class Conv2d : public Op {
   // U, they would only take memory: 16 positions x 64 bytes per 16 outputs
   // and 4 channels, 3.6x the 288 bytes of their 4-bit weights), and none
   // where the direct GEMM runs on AMX tiles (16 x 16 x 64 products an
-  // instruction: far more than the 2.25x fewer VNNI products gain).
+  // instruction: far more than the 2.25x fewer VNNI products gain) or on
+  // bit-serial's planes (its gain was measured against the byte methods
+  // that read the rows in place).
   void prepare_winograd() {
     const QuantizedMatmul& q = qm_[0];
     const swar::IntFormat f = q.storage();
     if (!detail::winograd_may_pay_off() || fold_kw_ || w_->dim(2) != 3 || w_->dim(3) != 3 || stride_[0] != 1 ||
         stride_[1] != 1 || dilation_[0] != 1 || f.bits > 8 || q.has_transform() || !q.uses_plain_sums() ||
-        q.integer_weights().empty() || q.kernel() == "amx")
+        q.integer_weights().empty() || q.kernel() == "amx" || !swar::reads_gathered(q.packed()))
       return;
     winograd_ = detail::winograd_weights(q.integer_weights().data(), cout_, gather_cp_,
                                          static_cast<int32_t>(f.min_value()), static_cast<int32_t>(f.max_value()));

@@ -15,7 +15,8 @@ namespace bitlane::ops {
 
 void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const float* bias,
                               const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment,
-                              const std::vector<uint8_t>* gather_padding) {
+                              const Gathered& gathered) {
+  const std::vector<uint8_t>* gather_padding = gathered.padding;
   out_ = out;
   in_ = counted_in_ = in;
   act_ = act;
@@ -44,8 +45,10 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   act_terms_.assign(terms.begin(), terms.begin() + magnitudes);
   swar::GemmMethod method;
   if (gather_padding) {
-    method = swar::choose_method_in_place(storage_, qw_.format,
-                                          {static_cast<size_t>(in), static_cast<size_t>(out)});
+    swar::GemmShape shape{static_cast<size_t>(in), static_cast<size_t>(out)};
+    shape.gathered_run = gathered.run;
+    shape.in_place_speedup = gathered.in_place_speedup;
+    method = swar::choose_method_in_place(storage_, qw_.format, shape);
     if (swar::method_reads_gathered(method)) express_for_gather(*gather_padding);
   }
   packed_ = swar::PackedWeights::pack(swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out),
@@ -57,10 +60,22 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   row_scale_.assign(static_cast<size_t>(out) + 64, 0.f);
   need_row_sums_ = false;
   const int64_t ma = act_.mul, oa = act_.offset;
+  // Columns that only pad a gathered layout meet activations of integer 0
+  // and stand for nothing: the zero-point terms count the real columns
+  // alone, so their weights may hold any integer (a binary grid has no 0;
+  // bit-serial reads gathered rows with the weights as they quantized).
+  int64_t real_in = in;
+  std::vector<int64_t> real_sum = qw_.row_sum;
+  if (gather_padding)
+    for (int64_t k = 0; k < in; ++k)
+      if ((*gather_padding)[static_cast<size_t>(k)]) {
+        --real_in;
+        for (int64_t c = 0; c < out; ++c) real_sum[static_cast<size_t>(c)] -= qw_.q[static_cast<size_t>(c * in + k)];
+      }
   for (int64_t c = 0; c < out; ++c) {
     const quant::Affine& wa = qw_.affine[static_cast<size_t>(c)];
     const double s = static_cast<double>(act_.scale) * wa.scale;
-    const int64_t constant = in * oa * wa.offset - wa.mul * oa * qw_.row_sum[static_cast<size_t>(c)];
+    const int64_t constant = real_in * oa * wa.offset - wa.mul * oa * real_sum[static_cast<size_t>(c)];
     scale_[static_cast<size_t>(c)] = static_cast<float>(s * static_cast<double>(ma * wa.mul));
     offset_[static_cast<size_t>(c)] = static_cast<float>(s * static_cast<double>(constant) + (bias ? bias[c] : 0.f));
     row_scale_[static_cast<size_t>(c)] = static_cast<float>(s * static_cast<double>(ma * wa.offset));
@@ -302,9 +317,14 @@ bool QuantizedMatmul::zero_weight_is_zero() const {
   return true;
 }
 
+bool QuantizedMatmul::takes_gathered_rows() const {
+  if (wide_) return false;
+  return (zero_weight_is_zero() && swar::reads_gathered(packed_)) || swar::packs_gathered(packed_);
+}
+
 void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDest& out, Activation act,
                                  const RunContext& ctx) const {
-  if (ctx.stats || ctx.reference || wide_ || !swar::reads_gathered(packed_)) {  // rows copied out
+  if (ctx.stats || ctx.reference || !takes_gathered_rows()) {  // rows copied out
     thread_local std::vector<uint8_t> buf;
     const size_t k = g.segments * g.run;
     grow_scratch(buf, std::max<size_t>(1, g.rows * k));
@@ -318,6 +338,14 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
   if (m == 0) return;
   const size_t ldc = (static_cast<size_t>(out_) + 15) / 16 * 16;
   Call call = plain_call(out, act, ldc);
+  swar::ActivationGather gather = g;
+  thread_local std::vector<float> ra;
+  if (need_row_sums_) {  // the GEMM sums each row as it packs it
+    grow_scratch(ra, m);
+    gather.row_sums = ra.data();
+    call.ra = ra.data();
+    call.params.row_scale = row_scale_.data();
+  }
   swar::GemmOptions options;
   options.c_block_padded = true;
   options.epilogue = {[](void* state_ptr, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
@@ -327,7 +355,7 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
                       &call};
   options.c_per_task = true;  // sums in the GEMM's per-task buffers: no C
   int32_t* no_c = nullptr;
-  swar::gemm(g, packed_, no_c, ldc, ctx.ex, options);
+  swar::gemm(gather, packed_, no_c, ldc, ctx.ex, options);
 }
 
 void QuantizedMatmul::finish_sums(const int32_t* sums, size_t ldc, size_t m0, size_t m1, const MatmulDest& out,

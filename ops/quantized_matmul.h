@@ -62,20 +62,30 @@ struct MatmulDest {
   }
 };
 
+// How a layer's activations will be gathered (QuantizedMatmul::prepare).
+struct GatheredLayout {
+  const std::vector<uint8_t>* padding = nullptr;
+  size_t run = 0;
+  double in_place_speedup = 1.0;
+};
+
 class QuantizedMatmul {
  public:
   // W is [out, in] fp32, bias [out] or null; act describes how inputs will
   // be quantized. The plan's scheme (uniform, term, sdp, drq) decides the
   // weight integers and the run-time transform of the activations; term
   // groups stay within segments of `segment` weights (conv: the channels of
-  // one kernel position; default: the whole row). gather_padding: the
+  // one kernel position; default: the whole row). gathered.padding: the
   // activations will come through run_gather (an implicit im2col), with
   // the columns marked 1 only padding the layout (their activations always
-  // integer 0); the method and the weights' integers are chosen for that
-  // (swar::choose_method_in_place, express_for_gather).
+  // integer 0), in runs of gather_run values; the method and the weights'
+  // integers are chosen for that (swar::choose_method_in_place,
+  // express_for_gather), the methods that read the rows in place counted
+  // in_place_speedup times faster (the caller's Winograd).
+  using Gathered = GatheredLayout;
   void prepare(const float* w, int64_t out, int64_t in, const float* bias,
                const quant::LayerPlan& plan, const quant::Affine& act, int64_t segment = 0,
-               const std::vector<uint8_t>* gather_padding = nullptr);
+               const Gathered& gathered = {});
   bool ready() const { return out_ > 0; }
   const quant::Affine& activation() const { return act_; }
   // The integer format of activations after the transform, as packed, and
@@ -110,6 +120,10 @@ class QuantizedMatmul {
 
   // The same from unsigned bytes gathered in place (conv: an implicit
   // im2col; swar::ActivationGather), already on this layer's grid.
+  // takes_gathered_rows: whether its GEMM reads them there (or its method
+  // packs them from there) -- else run_gather copies them out into rows, and
+  // a layer is better off with its own im2col.
+  bool takes_gathered_rows() const;
   void run_gather(const swar::ActivationGather& rows, const MatmulDest& out, Activation act,
                   const RunContext& ctx) const;
 
@@ -151,7 +165,7 @@ class QuantizedMatmul {
   struct Call;
   void run_gemm(const swar::MatrixView* view, const swar::ActivationRows* rows, const MatmulDest& out,
                 Activation act, const RunContext& ctx) const;
-  // The epilogue's parameters for sums that need no row sums (run_gather, finish_sums).
+  // The epilogue's parameters for sums that need no row sums (finish_sums; run_gather adds them).
   Call plain_call(const MatmulDest& out, Activation act, size_t ldc) const;
   // Rows [m0, m1) x columns [c0, c1) of the sums, row m0 at `sums`.
   void epilogue(const Call& call, const void* sums, size_t m0, size_t m1, size_t c0, size_t c1) const;

@@ -14,6 +14,7 @@
 #include "core/executor.h"
 #include "swar/dot_family.h"
 #include "swar/gemm_internal.h"
+#include "swar/pack_kernels.h"
 #include "swar/targets.h"
 
 namespace bitlane::swar {
@@ -67,12 +68,28 @@ struct Source {
   MatrixView view;                         // the matrix, or the staging matrix
   const ActivationRows* rows = nullptr;    // the producer, if any
   const ActivationGather* gather = nullptr;  // bytes multiplied in place, if any
+  bool gather_packed = false;                // or packed by the method (pack_gathered)
   void produce(size_t r0, size_t r1) const {
     if (!rows) return;
     auto* base = static_cast<uint8_t*>(const_cast<void*>(view.data));
     rows->produce(rows->ctx, r0, r1, base + r0 * view.stride * elem_bytes(view.type), view.stride);
   }
 };
+
+// g.row_sums[r] for rows [r0, r1), when the gather asks for them.
+void sum_gathered_rows(const ActivationGather& g, size_t r0, size_t r1) {
+  if (!g.row_sums) return;
+  int64_t runs[16];
+  for (size_t r = r0; r < r1; ++r) {
+    int64_t total = 0;
+    for (size_t s0 = 0; s0 < g.segments; s0 += 16) {
+      const size_t n = std::min<size_t>(16, g.segments - s0);
+      detail::sum_byte_rows(g.base + g.row_offset[r] + s0 * g.segment_stride, n, g.run, g.segment_stride, 0, runs);
+      for (size_t i = 0; i < n; ++i) total += runs[i];
+    }
+    g.row_sums[r] = static_cast<float>(total);
+  }
+}
 
 // Runs a GEMM whose activations hold values of w's activation format, or of
 // `af` (the digit split feeds bytes of wider activations).
@@ -94,7 +111,9 @@ void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c
   PackedActivations& pa = per_thread;
   method.prepare_activations(a, af, packed, options, pa);
   pa.row_offset = nullptr;
-  if (src.gather) {  // in place: the kernel reads each K unit where it lies
+  if (src.gather_packed) {
+    method.prepare_gathered(*src.gather, packed, ex, pa);
+  } else if (src.gather) {  // in place: the kernel reads each K unit where it lies
     const ActivationGather& g = *src.gather;
     const size_t per_run = g.run / 4;
     pa.unit_offset.resize(packed.k_units);
@@ -114,7 +133,14 @@ void run_gemm(const Source& src, IntFormat af, const PackedData& packed, void* c
   const size_t row_tasks = ceil_div(m, task_rows);
   std::atomic<bool> in_range{true};
   auto pack = [&](size_t m0, size_t m1) {
-    if (src.gather) return;  // nothing to pack
+    if (src.gather_packed) {
+      method.pack_gathered(*src.gather, packed, pa, m0, m1);
+      return;
+    }
+    if (src.gather) {  // read in place: nothing to pack
+      sum_gathered_rows(*src.gather, m0, m1);
+      return;
+    }
     src.produce(m0, m1);
     if (!method.pack_rows(a, packed, pa, m0, m1)) in_range = false;
   };
@@ -349,6 +375,12 @@ void gemm(const ActivationRows& a, const PackedWeights& w, int64_t* c, size_t ld
   run_gemm(src, w.activation_format(), w.data(), c, true, ldc, ex, o);
 }
 
+bool packs_gathered(const PackedWeights& w) {
+  if (w.method().automatic()) return false;
+  const detail::MethodSpec& m = detail::runnable(*w.data().method, kernel_features());
+  return m.pack_gathered && !w.activation_format().is_signed && w.activation_format().bits <= 8;
+}
+
 bool reads_gathered(const PackedWeights& w) {
   if (w.method().automatic()) return false;
   const detail::MethodSpec& m = detail::runnable(*w.data().method, kernel_features());
@@ -385,6 +417,7 @@ void copy_gathered(void* ctx, size_t r0, size_t r1, void* dst, size_t stride) {
     const uint8_t* src = g->base + g->row_offset[r];
     for (size_t s = 0; s < g->segments; ++s) copy_run(row + s * g->run, src + s * g->segment_stride, g->run);
   }
+  sum_gathered_rows(*g, r0, r1);
 }
 }  // namespace
 
@@ -395,7 +428,8 @@ void gemm(const ActivationGather& a, const PackedWeights& w, int32_t* c, size_t 
   if (a.segments * a.run != w.k())
     fail("swar::gemm", "gathered activations have K = " + std::to_string(a.segments * a.run) +
                            " but the weights were packed for K = " + std::to_string(w.k()));
-  if (!reads_gathered(w)) {  // copied into rows, then the usual path
+  const bool packed = packs_gathered(w);
+  if (!packed && !reads_gathered(w)) {  // copied into rows, then the usual path
     ActivationRows rows;
     rows.type = ElemType::kU8;
     rows.rows = a.rows;
@@ -408,6 +442,7 @@ void gemm(const ActivationGather& a, const PackedWeights& w, int32_t* c, size_t 
   Source src;
   src.view = {a.base, ElemType::kU8, a.rows, a.segments * a.run, a.segments * a.run};
   src.gather = &a;
+  src.gather_packed = packed;
   check_shapes(src.view, w, c, ldc, writes_c(options));
   const long double bound = static_cast<long double>(w.k()) * w.activation_format().max_magnitude() *
                             w.weight_format().max_magnitude();

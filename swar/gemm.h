@@ -70,6 +70,14 @@ struct GemmShape {
   // (choose_method_in_place sets it): never a GEMV, so an estimate that
   // favours a method for its GEMVs leaves that out (dot_u8s8.cc, int7).
   bool many_rows = false;
+  // Rows gathered in place (choose_method_in_place): each is K / gathered_run
+  // runs of gathered_run values (0: rows of a matrix). Bit-serial's cost of
+  // packing them grows with the runs (swar/kernels/gathered_planes.h).
+  size_t gathered_run = 0;
+  // How much faster than its estimate a method that reads gathered rows in
+  // place runs for this caller (a convolution's Winograd products: ops/
+  // kernels/winograd.h, winograd_gain), against the methods that pack them.
+  double in_place_speedup = 1.0;
   // Estimates that need a size take an unknown one as the reference shape
   // of bench/bitlane_kernels (64x784x512), where they were first calibrated.
   size_t k_or_reference() const { return k ? k : 784; }
@@ -84,13 +92,13 @@ double estimated_macs_per_us(GemmMethod m, IntFormat a, IntFormat w, GemmShape s
 // current SIMD target; PackedWeights::pack passes the shape it packs.
 GemmMethod choose_method(IntFormat a, IntFormat w, GemmShape shape = {});
 // The method for activations that can be gathered in place (an implicit
-// im2col, gemm(ActivationGather)): one that reads them in place unless a
-// method that needs them copied into rows first is faster by its estimate
-// with the copy added: kRowCopyUs per activation value, shared by the N
-// columns. Fitted to ResNet's 3x3 convolutions at 1 bit, bit-serial against
-// int8 in place (bench/README.md, nineteenth session): K = 576, N = 64
-// 1.39x (2.1x as a plain GEMM); K = 288, N = 32 0.64-0.77x (1.8x as a plain
-// GEMM), where 5.3e-5, fitted to the first alone, sent it to bit-serial.
+// im2col, gemm(ActivationGather)): the fastest by its estimate, where the
+// methods that neither read them in place (int8, int7, int4) nor pack them
+// from there (bit-serial) pay for copying them into rows first: kRowCopyUs
+// per activation value, shared by the N columns. Fitted when bit-serial
+// still took the copy, to ResNet's 3x3 convolutions at 1 bit against int8 in
+// place (bench/README.md, nineteenth session: K = 576, N = 64 1.39x, 2.1x
+// as a plain GEMM; K = 288, N = 32 0.64-0.77x, 1.8x as a plain GEMM).
 inline constexpr double kRowCopyUs = 9e-5;
 GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape = {});
 // Whether the method (as it runs on this target) can read gathered
@@ -152,13 +160,17 @@ struct ActivationRows {
 // Activations read where they lie (an implicit im2col): row m's K unsigned
 // bytes are `segments` runs of `run` bytes (a multiple of 4), run s at
 // base + row_offset[m] + s * segment_stride. Methods that read bytes in place
-// (int8) multiply them there; the others get them copied into rows first.
-// Values must lie in the activation format (not checked); the weights must
-// not need an activation row sum (signed weights of at most 8 bits do not).
+// (int8) multiply them there, bit-serial packs its planes from them
+// (packs_gathered), the others get them copied into rows first. Values must
+// lie in the activation format (not checked); the weights must not need an
+// activation row sum (signed weights of at most 8 bits do not).
 struct ActivationGather {
   const uint8_t* base = nullptr;
   size_t rows = 0, segments = 0, run = 0, segment_stride = 0;
   const int64_t* row_offset = nullptr;
+  // When not null: row_sums[m] = the sum of row m's values, written before
+  // the epilogue sees row m (a caller's zero-point corrections).
+  float* row_sums = nullptr;
 };
 
 // Promises a caller can make to save a pass over the activations, and the
@@ -199,8 +211,9 @@ void gemm(const ActivationRows& a, const PackedWeights& w, int32_t* c, size_t ld
 void gemm(const ActivationGather& a, const PackedWeights& w, int32_t* c, size_t ldc,
           const Executor& ex, const GemmOptions& options = {});
 // Whether the method of these weights multiplies gathered activations in
-// place (else they are copied into rows first).
+// place, or packs them without a copy (else they are copied into rows first).
 bool reads_gathered(const PackedWeights& w);
+bool packs_gathered(const PackedWeights& w);
 void gemm(const ActivationRows& a, const PackedWeights& w, int64_t* c, size_t ldc,
           const Executor& ex, const GemmOptions& options = {});
 

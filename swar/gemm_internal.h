@@ -18,6 +18,7 @@
 #include "core/aligned_buffer.h"
 #include "swar/cpu_features.h"
 #include "swar/gemm.h"
+#include "swar/kernels/gathered_planes.h"
 
 namespace bitlane::swar::detail {
 
@@ -68,6 +69,9 @@ struct PackedActivations {
   // rows + row_offset[m] + unit_offset[k] bytes; null for packed rows.
   const int64_t* row_offset = nullptr;
   std::vector<uint32_t> unit_offset;
+  // Gathered and packed by the method (MethodSpec::pack_gathered): the
+  // source bytes' bit planes, built once per call.
+  SourcePlanes source;
 };
 
 // One task of a GEMM: rows [m0, m1) x columns [c0, c1) of C (c0 a multiple
@@ -107,6 +111,15 @@ struct MethodSpec {
   void (*run_tile)(const TileJob& job);
   // Multiplies unsigned bytes gathered in place (PackedActivations::row_offset).
   bool reads_gathered = false;
+  // Or packs gathered rows itself, without copying them into rows first
+  // (null: copied): prepare_gathered once per call, after
+  // prepare_activations; pack_gathered per task, with the rows' sums when
+  // the gather asks for them (ActivationGather::row_sums). Unsigned values
+  // of at most 8 bits.
+  void (*prepare_gathered)(const ActivationGather& g, const PackedData& w, const Executor& ex,
+                           PackedActivations& out) = nullptr;
+  void (*pack_gathered)(const ActivationGather& g, const PackedData& w, PackedActivations& out, size_t r0,
+                        size_t r1) = nullptr;
 };
 
 // The rows, in the order ties are broken (method_table.cc).

@@ -80,19 +80,23 @@ bool method_reads_gathered(GemmMethod m) {
 
 GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape) {
   shape.many_rows = true;  // a convolution's pixels
-  const GemmMethod best = choose_method(a, w, shape);
-  if (best.spec()->reads_gathered) return best;
   const FeatureSet have = kernel_features();
-  const detail::MethodSpec* alt = nullptr;
-  double alt_rate = 0;
-  for (const detail::MethodSpec* s : detail::method_table()) {
-    if ((s->needs & have) != s->needs || !s->supports(a, w) || !s->reads_gathered) continue;
-    const double rate = s->macs_per_us(a, w, have, shape);
-    if (!alt || rate > alt_rate) alt = s, alt_rate = rate;
-  }
   const double n = static_cast<double>(shape.n_or_reference());
-  const double best_rate = 1.0 / (1.0 / best.spec()->macs_per_us(a, w, have, shape) + kRowCopyUs / n);
-  return alt && alt_rate >= best_rate ? GemmMethod(alt) : best;
+  const bool bytes = !a.is_signed && a.bits <= 8;  // what a gather holds
+  const detail::MethodSpec* best = nullptr;
+  double best_rate = 0;
+  for (const detail::MethodSpec* s : detail::method_table()) {
+    if ((s->needs & have) != s->needs || !s->supports(a, w)) continue;
+    double rate = s->macs_per_us(a, w, have, shape);
+    // Methods that read the bytes in place may run faster for the caller
+    // (its Winograd); those that neither read them there nor pack them
+    // from there get them copied into rows first.
+    if (bytes && s->reads_gathered) rate *= shape.in_place_speedup;
+    else if (!(bytes && s->pack_gathered)) rate = 1.0 / (1.0 / rate + kRowCopyUs / n);
+    if (!best || rate > best_rate) best = s, best_rate = rate;
+  }
+  if (!best) fail("GEMM method", "no method handles " + a.to_string() + " x " + w.to_string());
+  return GemmMethod(best);
 }
 
 GemmMethod choose_method(IntFormat a, IntFormat w, GemmShape shape) {

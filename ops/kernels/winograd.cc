@@ -468,6 +468,17 @@ bool winograd_may_pay_off() {
   return !winograd_off() && HWY_DYNAMIC_DISPATCH(WinogradProductKind)() > 0;
 }
 
+double winograd_gain() {
+  swar::apply_target_from_environment();
+  if (winograd_off()) return 1.0;
+  switch (HWY_DYNAMIC_DISPATCH(WinogradProductKind)()) {
+    case 2: return 1.4;
+    case 1:
+    case 3: return 1.15;
+    default: return 1.0;
+  }
+}
+
 bool winograd_pays_off(const WinogradWeights& w) {
   swar::apply_target_from_environment();
   if (w.empty() || winograd_off()) return false;

@@ -98,4 +98,12 @@ bool winograd_pays_off(const WinogradWeights& w);
 // Whether any layer's Winograd could pay off here (worth preparing its weights).
 bool winograd_may_pay_off();
 
+// How much faster than the direct byte GEMM a layer's Winograd runs where it
+// pays off, transforms included: 1.4 with VPDPBUSD (ResNet's 3x3 layers on
+// Zen 4: 1.44-1.61x the int8 GEMM's layer time), 1.15 with PMADDUBSW pair
+// sums or NEON's SMULL (ResNet at 4 bits as a whole: 1.08x on AVX2, 1.19x
+// on SSE4, 0.88x the instructions on cortex-a53), 1 where it does not.
+// Convolutions weigh bit-serial against it (swar::GemmShape::in_place_speedup).
+double winograd_gain();
+
 }  // namespace bitlane::ops::detail

@@ -288,6 +288,16 @@ bool pack_rows(const MatrixView& a, const PackedData& w, PackedActivations& out,
   return true;
 }
 
+// Gathered rows (a convolution's implicit im2col): planes of the source
+// bytes once, then each row's bits joined (gathered_planes.h), the planes
+// prepare_activations sized.
+void prepare_gathered(const ActivationGather& g, const PackedData&, const Executor& ex, PackedActivations& out) {
+  build_source_planes(g, out.format.bits, ex, out.source);
+}
+void pack_gathered(const ActivationGather& g, const PackedData& w, PackedActivations& out, size_t r0, size_t r1) {
+  gather_row_planes(g, out.source, w.k_units, out.data.data(), out.row_stride, r0, r1, g.row_sums);
+}
+
 void run_tile(const TileJob& job) {
   const PackedData& w = job.w;
   const BitSerialArgs g{static_cast<const uint64_t*>(job.a.rows),
@@ -304,13 +314,25 @@ void run_tile(const TileJob& job) {
                                       BitSerialOut{job.c, job.m0, job.ldc, job.wide, w.n});
 }
 
+// Packing the activations' planes, per activation value (the N columns
+// share it): 1.5e-5 us per value and plane from rows; from gathered rows
+// (gathered_planes.h) per row and plane 1e-3 us and 7e-4 us per 56 bits of
+// a run read (Zen 4, AVX3_DL, thirty-fifth session: 0.7-1.2 ns a read, 1-2
+// ns a row, runs of 40-192 bits; bench/README.md). Their tiny runs keep
+// LeNet's first convolution (runs of 8 bits, N = 6) on int8.
+double packing_us(IntFormat a, GemmShape shape) {
+  const size_t run = shape.gathered_run, k = shape.k_or_reference();
+  if (run == 0) return 1.5e-5 * a.bits;
+  const double reads = static_cast<double>(ceil_div(k, run) * ceil_div(run, 56));
+  return a.bits * (1e-3 + 7e-4 * reads) / static_cast<double>(k);
+}
+
 // Time per multiply-accumulate: one pass over K per plane pair (a_bits x
 // w_bits passes at `pass` MAC/us each) and what each tile pays once
 // (pointers, the stores into C), 2e-6 us per MAC and 64-bit word of K,
 // both over the padded product (K in whole words, N in blocks of 8); and
-// packing the activations' planes, 1.5e-5 us per activation value and
-// plane, shared by the N columns (at N = 16 that packing is most of
-// bit-serial's time). Fitted to bitserial against the best byte method on
+// packing the activations' planes (packing_us), shared by the N columns (at
+// N = 16 that packing is most of bit-serial's time). Fitted to bitserial against the best byte method on
 // a Zen 5 (bench/README.md, nineteenth session, after the packers' tails
 // were vectorised: 1x1 .. 4x4 bits, 17 shapes, K = 84 .. 2304, N = 10 ..
 // 768, measured ratios 0.22-4.7, best of two runs). Over the 140 cells with
@@ -342,7 +364,7 @@ double macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const double kw = static_cast<double>(ceil_div(k, 64));
   const double padding = kw * 64 / static_cast<double>(k) *
                          static_cast<double>(ceil_div(n, kBitSerialBlock) * kBitSerialBlock) / static_cast<double>(n);
-  return 1.0 / ((a.bits * w.bits / pass + 2e-6 / kw) * padding + 1.5e-5 * a.bits / static_cast<double>(n));
+  return 1.0 / ((a.bits * w.bits / pass + 2e-6 / kw) * padding + packing_us(a, shape) / static_cast<double>(n));
 }
 
 }  // namespace
@@ -359,7 +381,10 @@ extern const MethodSpec kBitSerialMethod{
     pack_weights,
     prepare_activations,
     pack_rows,
-    run_tile};
+    run_tile,
+    false,
+    prepare_gathered,
+    pack_gathered};
 
 }  // namespace bitlane::swar::detail
 #endif  // HWY_ONCE

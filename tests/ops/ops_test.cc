@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -113,6 +114,52 @@ std::vector<double> naive_conv(const Tensor& x, const Tensor& wt, const Tensor& 
   return y;
 }
 
+// Case k under a `bits` plan (symmetric weights or not), calibrated on its
+// input (uniform in [lo, hi]): its output against the naive convolution of
+// the operands as the public quantizers make them, dequantized. Returns the
+// layer's kernel.
+std::string check_against_dequantized(const ConvCase& k, int bits, bool wsym, unsigned& seed, float x_lo = -0.5f,
+                                      float x_hi = 2.f) {
+  CAPTURE(k.c);
+  CAPTURE(k.kh);
+  CAPTURE(k.sh);
+  CAPTURE(k.groups);
+  CAPTURE(bits);
+  CAPTURE(wsym);
+  const ModelBuilder mb = conv_model(k, seed);
+  quant::QuantPlan plan;
+  plan.defaults = quant::parse_layer_plan({{"bits", bits}, {"weight_symmetric", wsym}}, plan.defaults, "test");
+  const Tensor x = test::random_tensor({k.n, k.c, k.h, k.w}, seed++, x_lo, x_hi);
+  Executor ex(1);
+  EngineOptions o;
+  o.plan = plan;
+  o.calibration = {x};
+  auto engine = Engine::build(mb.build(), o, ex);
+  Session session(engine);
+  const Tensor& y = *session.run({x}, ex)[0];
+  // The operands as the public quantizers make them, dequantized.
+  quant::RangeStats stats;
+  stats.add(x.f32(), x.size());
+  const auto [lo, hi] = stats.choose(plan.defaults);
+  const quant::Affine a = quant::activation_affine(lo, hi, bits, false);
+  const int64_t k_len = k.c / k.groups * k.kh * k.kw;
+  const Tensor& w = mb.weights.at("w");
+  const quant::QuantizedWeights qw = quant::quantize_weights(w.f32(), k.cout, k_len, plan.defaults);
+  Tensor xd({k.n, k.c, k.h, k.w}), wd(w.shape());
+  std::vector<int16_t> qx(static_cast<size_t>(x.size()));
+  quant::quantize(x.f32(), x.size(), a, qx.data());
+  for (int64_t i = 0; i < x.size(); ++i) xd.f32()[i] = quant::dequantize(qx[static_cast<size_t>(i)], a);
+  for (int64_t i = 0; i < w.size(); ++i)
+    wd.f32()[i] = quant::dequantize(qw.q[static_cast<size_t>(i)], qw.affine[static_cast<size_t>(i / k_len)]);
+  const int64_t oh = (k.h + k.pad[0] + k.pad[2] - k.dh * (k.kh - 1) - 1) / k.sh + 1;
+  const int64_t ow = (k.w + k.pad[1] + k.pad[3] - k.dw * (k.kw - 1) - 1) / k.sw + 1;
+  // Float rounding of up to 288-term sums with zero-point corrections; a
+  // lowering error (a wrong pixel, padding value or channel) is off by a
+  // product of operands, ~1e-2 and more.
+  check_close(y, naive_conv(xd, wd, mb.weights.at("b"), k, oh, ow), 1e-4);
+  return engine->ops()[0]->kernel();
+}
+
 }  // namespace
 
 TEST_CASE("conv2d matches a naive convolution (stride, padding, dilation, groups)") {
@@ -161,38 +208,43 @@ TEST_CASE("quantized conv2d equals the naive convolution of the dequantized oper
   unsigned seed = 100;
   for (const ConvCase& k : cases)
     for (int bits : {8, 4, 1, 12})
-      for (bool wsym : {true, false}) {
-        CAPTURE(k.c);
-        CAPTURE(k.kh);
-        CAPTURE(k.groups);
-        CAPTURE(bits);
-        CAPTURE(wsym);
-        const ModelBuilder mb = conv_model(k, seed);
-        quant::QuantPlan plan;
-        plan.defaults = quant::parse_layer_plan({{"bits", bits}, {"weight_symmetric", wsym}}, plan.defaults, "test");
-        const Tensor x = test::random_tensor({k.n, k.c, k.h, k.w}, seed++, -0.5f, 2.f);
-        const Tensor y = run1(mb, x, plan, {x});
-        // The operands as the public quantizers make them, dequantized.
-        quant::RangeStats stats;
-        stats.add(x.f32(), x.size());
-        const auto [lo, hi] = stats.choose(plan.defaults);
-        const quant::Affine a = quant::activation_affine(lo, hi, bits, false);
-        const int64_t k_len = k.c / k.groups * k.kh * k.kw;
-        const Tensor& w = mb.weights.at("w");
-        const quant::QuantizedWeights qw = quant::quantize_weights(w.f32(), k.cout, k_len, plan.defaults);
-        Tensor xd({k.n, k.c, k.h, k.w}), wd(w.shape());
-        std::vector<int16_t> qx(static_cast<size_t>(x.size()));
-        quant::quantize(x.f32(), x.size(), a, qx.data());
-        for (int64_t i = 0; i < x.size(); ++i) xd.f32()[i] = quant::dequantize(qx[static_cast<size_t>(i)], a);
-        for (int64_t i = 0; i < w.size(); ++i)
-          wd.f32()[i] = quant::dequantize(qw.q[static_cast<size_t>(i)], qw.affine[static_cast<size_t>(i / k_len)]);
-        const int64_t oh = (k.h + k.pad[0] + k.pad[2] - k.dh * (k.kh - 1) - 1) / k.sh + 1;
-        const int64_t ow = (k.w + k.pad[1] + k.pad[3] - k.dw * (k.kw - 1) - 1) / k.sw + 1;
-        // Float rounding of up to 144-term sums with zero-point corrections;
-        // a lowering error (a wrong pixel, padding value or channel) is off
-        // by a product of operands, ~1e-2 and more.
-        check_close(y, naive_conv(xd, wd, mb.weights.at("b"), k, oh, ow), 1e-4);
-      }
+      for (bool wsym : {true, false}) check_against_dequantized(k, bits, wsym, seed);
+}
+
+TEST_CASE("quantized conv2d: bit-serial's planes of gathered rows give the naive convolution, padding counted nowhere") {
+  // Bit-serial packs the planes of rows gathered in place (LeNet's second
+  // convolution: 6 channels padded to 8; ResNet's 32-channel ones, stride
+  // 1 and 2) where its estimate beats the byte methods'. At 1 bit the
+  // weights' grid has no 0 (binary: -s, +s) and the activations here, mostly
+  // negative, have their zero point at integer 1 (the grid {-s, 0}), so the
+  // padding columns must drop out of the zero-point terms, not meet weights
+  // of 0. Every SIMD target; on AVX3_DL the 1-bit layers but the 3 x 3
+  // stride-1 one (Winograd's) must take that path.
+  const ConvCase cases[] = {
+      {2, 6, 12, 12, 16, 5, 5, 1, 1, 1, 1, 1, {0, 0, 0, 0}},
+      {1, 32, 9, 9, 64, 3, 3, 2, 2, 1, 1, 1, {1, 1, 1, 1}},
+      {1, 32, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}},
+  };
+  bitlane::test::for_each_simd_target([&](const std::string& target) {
+    unsigned seed = 300;
+    for (const ConvCase& k : cases)
+      for (int bits : {1, 2})
+        for (bool wsym : {true, false}) {
+          const std::string kernel = check_against_dequantized(k, bits, wsym, seed, -2.f, 0.5f);
+          if (target == "AVX3_DL" && bits == 1 && (k.kh == 5 || k.sh == 2)) CHECK(kernel == "bitserial");
+        }
+  });
+}
+
+TEST_CASE("quantized conv2d: bit-serial's estimate keeps LeNet's first convolution on the byte methods") {
+  // Runs of 8 bits (a folded kernel row) and 6 columns: a row's planes cost
+  // more to join than its products save (0.65 against 0.19 ms at batch 64,
+  // bench/README.md, thirty-fifth session).
+  swar::GemmShape shape{40, 6};
+  shape.gathered_run = 8;
+  for (const auto& [a, w] : {std::pair{swar::IntFormat{1, false}, swar::IntFormat{1, false}},
+                             std::pair{swar::IntFormat{2, false}, swar::IntFormat{2, true}}})
+    CHECK(swar::method_reads_gathered(swar::choose_method_in_place(a, w, shape)));
 }
 
 // Whether this SIMD target runs Winograd whatever a layer's U (VPDPBUSD),

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <numeric>
 #include <random>
 #include <string>
 #include <tuple>
@@ -541,46 +542,50 @@ TEST_CASE("gemm: nibble weights are chosen only for weights beyond L1 as bytes")
   });
 }
 
-TEST_CASE("gemm: bit-serial's estimate pays per plane pair, tile and column, so short-K convolutions stay in place") {
+TEST_CASE("gemm: bit-serial's estimate pays per plane pair, tile, column and gathered run") {
   // The estimate (swar/kernels/bitplane_popcount.cc) is one pass over K per
   // plane pair, a fixed cost per tile that K's words share and the packing
-  // of the activations' planes that the N columns share. Gathering a
-  // convolution's activations into rows for bit-serial cost LeNet and ResNet
-  // 4-8x at 1 bit when the estimate ignored K (bench/README.md, seventeenth
-  // session): their short-K convolutions must keep a method that reads the
-  // activations in place on the targets where that was measured (x86 with
-  // 256-bit vectors and wider; ARM, 128-bit targets and the scalar fallback
-  // follow their unmeasured estimates).
+  // of the activations' planes that the N columns share: per value from
+  // rows, per row and 56-bit read from gathered rows (a convolution's
+  // implicit im2col, gathered_planes.h). Where that was measured (AVX3_DL,
+  // Zen 4, bench/README.md, thirty-fifth session) the choice for gathered
+  // rows follows the layers' times: LeNet's first convolution (runs of 8
+  // bits, 6 columns) and ResNet's 16-channel ones (on Winograd, 1.4x the
+  // direct GEMM) stay on the byte methods, ResNet's 32-channel stride-2 one
+  // takes bit-serial at 1 bit (0.16 against 0.30 ms), none at 2 bits.
   const GemmMethod bitserial = parse_method("bitserial");
   const IntFormat u1{1, false}, s1{1, true}, u2{2, false}, s2{2, true};
+  auto gathered = [](size_t k, size_t n, size_t run, double speedup = 1.0) {
+    GemmShape shape{k, n};
+    shape.gathered_run = run;
+    shape.in_place_speedup = speedup;
+    return shape;
+  };
   bitlane::test::for_each_simd_target([&](const std::string& target) {
-    auto rate = [&](IntFormat a, IntFormat w, size_t k, size_t n) {
-      return estimated_macs_per_us(bitserial, a, w, {k, n});
-    };
-    CHECK(rate(u1, s1, 784, 512) > rate(u1, s2, 784, 512));
-    CHECK(rate(u1, s2, 784, 512) > rate(u2, s2, 784, 512));
+    auto rate = [&](IntFormat a, IntFormat w, GemmShape shape) { return estimated_macs_per_us(bitserial, a, w, shape); };
+    CHECK(rate(u1, s1, {784, 512}) > rate(u1, s2, {784, 512}));
+    CHECK(rate(u1, s2, {784, 512}) > rate(u2, s2, {784, 512}));
     // Per MAC, two plane pairs cost less than twice one: the tile's fixed
     // cost is shared.
-    CHECK(rate(u1, s2, 784, 512) > rate(u1, s1, 784, 512) / 2);
-    CHECK(rate(u1, s1, 64, 512) < rate(u1, s1, 768, 512));  // both whole words: the tile cost alone
-    CHECK(rate(u1, s1, 784, 512) < rate(u1, s1, 8192, 512));
-    CHECK(rate(u1, s1, 784, 64) < rate(u1, s1, 784, 512));  // planes packed for fewer columns
-    CHECK(rate(u1, s1, 784, 9) < rate(u1, s1, 784, 8));      // a block of 8 columns mostly padding
-    CHECK(estimated_macs_per_us(bitserial, u1, s1, {}) == rate(u1, s1, 784, 512));  // unknown shape
-#if !defined(__x86_64__)
-    return;
-#endif
-    if (!(kernel_features() & kVectors256)) return;
-    // LeNet's conv1 and conv2, ResNet's 16- and 32-channel 3x3 convolutions.
-    for (const GemmShape shape : {GemmShape{25, 6}, GemmShape{150, 16}, GemmShape{144, 16}, GemmShape{288, 32}})
-      for (const IntFormat a : {u1, u2})
-        for (const IntFormat w : {s1, s2}) {
-          const GemmMethod m = choose_method_in_place(a, w, shape);
-          CAPTURE(target);
-          CAPTURE(shape.k);
-          CAPTURE(a.to_string() + " x " + w.to_string());
-          CHECK(method_reads_gathered(m));
-        }
+    CHECK(rate(u1, s2, {784, 512}) > rate(u1, s1, {784, 512}) / 2);
+    CHECK(rate(u1, s1, {64, 512}) < rate(u1, s1, {768, 512}));  // both whole words: the tile cost alone
+    CHECK(rate(u1, s1, {784, 512}) < rate(u1, s1, {8192, 512}));
+    CHECK(rate(u1, s1, {784, 64}) < rate(u1, s1, {784, 512}));  // planes packed for fewer columns
+    CHECK(rate(u1, s1, {784, 9}) < rate(u1, s1, {784, 8}));      // a block of 8 columns mostly padding
+    CHECK(estimated_macs_per_us(bitserial, u1, s1, {}) == rate(u1, s1, {784, 512}));  // unknown shape
+    // Gathered: a read per run of up to 56 bits, so short runs cost more.
+    CHECK(rate(u1, s1, gathered(288, 32, 8)) < rate(u1, s1, gathered(288, 32, 48)));
+    CHECK(rate(u1, s1, gathered(240, 32, 60)) < rate(u1, s1, gathered(240, 32, 48)));  // two reads a run
+    if (target != "AVX3_DL") return;
+    CAPTURE(target);
+    // 1 bit (binary weights) and 2 bits, as the layers quantize them.
+    for (const auto& [a, w] : {std::pair{u1, IntFormat{1, false}}, std::pair{u2, s2}}) {
+      CAPTURE(a.to_string() + " x " + w.to_string());
+      CHECK(method_reads_gathered(choose_method_in_place(a, w, gathered(40, 6, 8))));          // LeNet conv1
+      CHECK(method_reads_gathered(choose_method_in_place(a, w, gathered(144, 16, 48, 1.4))));  // ResNet, Winograd
+      const GemmMethod strided = choose_method_in_place(a, w, gathered(288, 64, 96));          // ResNet, stride 2
+      CHECK((strided == bitserial) == (a.bits == 1));
+    }
   });
 }
 
@@ -664,11 +669,11 @@ TEST_CASE("gemm: one vector of columns (16-column layers) at every tile height a
 // Rows of an implicit im2col: row r is `segments` runs of `run` bytes at
 // base + offsets[r] + s * stride. Whether `method` multiplying them where
 // they lie (swar::ActivationGather) gives the reference's products of the
-// same rows copied out, against n random columns of format wf.
-bool gathered_equals_copied(GemmMethod method, IntFormat wf, const std::vector<uint8_t>& base,
+// same rows copied out, against n random columns of format wf -- and, with
+// `sums`, each row's sum of values (ActivationGather::row_sums).
+bool gathered_equals_copied(GemmMethod method, IntFormat af, IntFormat wf, const std::vector<uint8_t>& base,
                             const std::vector<int64_t>& offsets, size_t segments, size_t run, size_t stride,
-                            size_t n, std::mt19937& rng, const Executor& ex) {
-  const IntFormat af{8, false};
+                            size_t n, std::mt19937& rng, const Executor& ex, bool sums = false) {
   const size_t m = offsets.size(), k = segments * run;
   std::vector<uint8_t> rows(m * k);
   for (size_t r = 0; r < m; ++r)
@@ -686,10 +691,15 @@ bool gathered_equals_copied(GemmMethod method, IntFormat wf, const std::vector<u
   g.run = run;
   g.segment_stride = stride;
   g.row_offset = offsets.data();
+  std::vector<float> row_sums(m, -1.f);
+  if (sums) g.row_sums = row_sums.data();
   std::vector<int32_t> got(m * n, -1);
   gemm(g, p, got.data(), n, ex);
   for (size_t i = 0; i < m * n; ++i)
     if (got[i] != want[i]) return false;
+  for (size_t r = 0; sums && r < m; ++r)
+    if (row_sums[r] != static_cast<float>(std::accumulate(rows.begin() + r * k, rows.begin() + (r + 1) * k, 0)))
+      return false;
   return true;
 }
 
@@ -725,12 +735,51 @@ TEST_CASE("gemm: gathered rows with at most 8 columns (rows in the lanes) equal 
                   const int64_t last = *std::max_element(offsets.begin(), offsets.end());
                   std::vector<uint8_t> base(static_cast<size_t>(last) + (segments - 1) * stride + run);
                   for (auto& x : base) x = static_cast<uint8_t>(rng());
-                  const bool same = gathered_equals_copied(method, wf, base, offsets, segments, run, stride, n, rng, ex);
+                  const bool same =
+                      gathered_equals_copied(method, af, wf, base, offsets, segments, run, stride, n, rng, ex);
                   CHECK_MESSAGE(same, "step " << step << " width " << width << " reversed " << reversed
                                               << " segments " << segments << " n " << n);
                   if (!same) return;
                 }
       }
+  });
+}
+
+TEST_CASE("gemm: bit-serial packs gathered rows' planes as it packs the rows copied, and sums them") {
+  // Bit-serial joins each row's runs from the planes of the source bytes
+  // (swar/kernels/gathered_planes.h), a vector of rows at a time: runs of 4
+  // to 192 bytes (one to four 56-bit reads each), at any bit offset (the
+  // offsets random, out of order, repeated), row counts that leave a last
+  // partial vector, and K past 2048 (a row at a time). The byte methods fill
+  // the sums too: int8 reading the rows in place, int16 copying them.
+  Executor ex(1);
+  std::mt19937 rng(41);
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    for (IntFormat af : {IntFormat{1, false}, IntFormat{2, false}, IntFormat{5, false}, IntFormat{8, false}})
+      for (IntFormat wf : {IntFormat{1, false}, IntFormat{2, true}, IntFormat{3, true}})
+        for (const auto& [run, segments] : {std::pair<size_t, size_t>{4, 1}, {8, 5}, {40, 5}, {56, 2}, {60, 2},
+                                            {96, 3}, {192, 3}, {600, 4}})
+          for (size_t m : {1, 9, 33}) {
+            const size_t stride = run + 12, span = 3 * m + 5;
+            std::vector<uint8_t> base(span + (segments - 1) * stride + run);
+            for (auto& x : base) x = static_cast<uint8_t>(rng() % (1u << af.bits));
+            std::vector<int64_t> offsets(m);
+            for (auto& o : offsets) o = static_cast<int64_t>(rng() % span);
+            const size_t n = 9;  // a block of 8 columns and one more
+            CAPTURE(af.to_string() + " x " + wf.to_string());
+            CAPTURE(run);
+            CAPTURE(segments);
+            CAPTURE(m);
+            const bool same = gathered_equals_copied(parse_method("bitserial"), af, wf, base, offsets, segments, run,
+                                                     stride, n, rng, ex, true);
+            CHECK(same);
+            if (!same) return;
+            if (af.bits != 8 || wf.bits == 1 || run > 200) continue;
+            CHECK(gathered_equals_copied(parse_method("int8"), af, IntFormat{8, true}, base, offsets, segments, run,
+                                         stride, n, rng, ex, true));
+            CHECK(gathered_equals_copied(parse_method("int16"), af, IntFormat{8, true}, base, offsets, segments, run,
+                                         stride, n, rng, ex, true));
+          }
   });
 }
 
@@ -758,7 +807,8 @@ TEST_CASE("gemm: activations gathered in place equal the same rows copied") {
                 for (auto& x : base) x = static_cast<uint8_t>(rng());
                 std::vector<int64_t> offsets(m);
                 for (size_t r = 0; r < m; ++r) offsets[r] = static_cast<int64_t>((m - 1 - r) * row_pitch);  // out of order
-                const bool same = gathered_equals_copied(method, wf, base, offsets, segments, run, stride, n, rng, ex);
+                const bool same =
+                    gathered_equals_copied(method, af, wf, base, offsets, segments, run, stride, n, rng, ex);
                 CHECK_MESSAGE(same, "run " << run << " stride " << stride << " segments " << segments << " n " << n);
                 if (!same) return;
               }
