@@ -5,6 +5,7 @@
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "ops/kernels/epilogue.h"
+#include "ops/kernels/narrow_in_range-inl.h"
 #include "ops/kernels/partial_vectors-inl.h"
 
 #include <algorithm>
@@ -148,6 +149,12 @@ HWY_INLINE void ForEachVector(D d, const EpilogueTile& t, const EpilogueParams& 
       if (t.c1 - t.c0 <= N / 2) {
         const size_t c0 = t.c0, n = t.c1 - t.c0;
         RowPairs<Fm>(d, t, p, [=](size_t r, auto y, size_t rows) {
+          if constexpr (kSplitBeforeNarrowing) {
+            const hn::Half<D> dh;
+            store(r, c0, convert(hn::LowerHalf(dh, y)), n);
+            if (rows == 2) store(r + 1, c0, convert(hn::UpperHalf(dh, y)), n);
+            return;
+          }
           const auto v = convert(y);
           const hn::Half<hn::DFromV<decltype(v)>> dh;
           store(r, c0, hn::LowerHalf(dh, v), n);
@@ -208,35 +215,6 @@ void ToF32Planes(const EpilogueTile& t, const EpilogueParams& p, float* out, siz
       }
     }
   });
-}
-
-// int32 lanes already clamped into T's range, as T. On AVX-512 one VPMOVDB /
-// VPMOVDW truncates exactly (a saturating DemoteTo takes five instructions;
-// Highway 1.0.3's TruncateTo to bytes permutes dwords instead of bytes on
-// AVX3_DL, so the intrinsic is named directly); 8 lanes to bytes (AVX2) by
-// two shuffles; elsewhere DemoteTo.
-template <class DT, class VI>
-HWY_INLINE hn::Vec<DT> NarrowInRange(DT dt, VI vi) {
-#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  if constexpr (hn::MaxLanes(hn::DFromV<VI>()) == 16) {
-    if constexpr (sizeof(hn::TFromD<DT>) == 1)
-      return hn::Vec<DT>{_mm512_cvtepi32_epi8(vi.raw)};
-    else
-      return hn::Vec<DT>{_mm512_cvtepi32_epi16(vi.raw)};
-  }
-#endif
-#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
-  // Eight in-range int32 to bytes: the low byte of each, gathered in two
-  // shuffles (DemoteTo's saturating packs, permute and mask took four).
-  if constexpr (hn::MaxLanes(hn::DFromV<VI>()) == 8 && sizeof(hn::TFromD<DT>) == 1) {
-    const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  //
-                                               0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    const __m256i gathered = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(vi.raw, low_bytes),
-                                                         _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
-    return hn::Vec<DT>{_mm256_castsi256_si128(gathered)};
-  }
-#endif
-  return hn::DemoteTo(dt, vi);
 }
 
 // min(max(round(g), lo), hi) as int32, round to nearest even. lo and hi
