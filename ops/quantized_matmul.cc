@@ -2,6 +2,7 @@
 #include "ops/quantized_matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -84,6 +85,8 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
   const long double bound = static_cast<long double>(in) * act_.format.max_magnitude() *
                             qw_.format.max_magnitude();
   wide_ = bound > std::numeric_limits<int32_t>::max();
+  acc_bound_ = wide_ ? std::numeric_limits<int64_t>::max() : static_cast<int64_t>(bound);
+  steps_cache_ = std::make_shared<StepsCache>();
 }
 
 // Binary weights (q in {0, 1} meaning -s / +s: mul 2, offset 1) become the
@@ -144,7 +147,39 @@ struct QuantizedMatmul::Call {
   const float* ra = nullptr;  // row sums of the activations, by row (zero-point correction)
   detail::EpilogueParams params;
   detail::RequantParams rq{};
+  std::shared_ptr<const detail::EpilogueSteps> steps;  // thresholds instead of rq, if any
 };
+
+struct QuantizedMatmul::StepsCache {
+  struct Entry {
+    detail::EpilogueAct act;
+    detail::RequantParams rq;
+    detail::EpilogueSteps steps;
+  };
+  std::atomic<std::shared_ptr<const Entry>> last;
+};
+
+// Where the sums alone decide a 1- or 2-bit output, its thresholds
+// (detail::EpilogueSteps): computed for the first call with this grid and
+// activation (out x levels bisections over the sums' range) and kept.
+void QuantizedMatmul::attach_steps(Call& call) const {
+  const MatmulDest& d = *call.out;
+  if (d.kind != MatmulDest::Kind::kInt || d.residual || call.params.row_scale || call.wide ||
+      (d.type != DType::kU8 && d.type != DType::kI8) || call.rq.hi - call.rq.lo > 3 || !steps_cache_)
+    return;
+  const detail::RequantParams& q = call.rq;
+  auto same = [&](const StepsCache::Entry& e) {
+    return e.act == call.params.act && e.rq.inv_scale == q.inv_scale && e.rq.offset == q.offset &&
+           e.rq.half == q.half && e.rq.lo == q.lo && e.rq.hi == q.hi;
+  };
+  std::shared_ptr<const StepsCache::Entry> e = steps_cache_->last.load();
+  if (!e || !same(*e)) {
+    e = std::make_shared<const StepsCache::Entry>(StepsCache::Entry{
+        call.params.act, q, detail::epilogue_steps(call.params, q, static_cast<size_t>(out_), acc_bound_)});
+    steps_cache_->last.store(e);
+  }
+  if (!e->steps.empty()) call.steps = std::shared_ptr<const detail::EpilogueSteps>(e, &e->steps);
+}
 
 namespace {
 
@@ -176,8 +211,7 @@ detail::RequantParams requant_params(const quant::Affine& g) {
 
 template <typename T>
 T requantize(float y, const detail::RequantParams& q) {
-  const float g = (y * q.inv_scale + q.offset) * q.half;
-  return static_cast<T>(std::clamp(std::nearbyint(g), q.lo, q.hi));
+  return static_cast<T>(detail::requantized_value(y, q));
 }
 
 }  // namespace
@@ -266,7 +300,11 @@ void QuantizedMatmul::epilogue(const Call& call, const void* sums, size_t m0, si
     }
     case MatmulDest::Kind::kInt: {
       const size_t ld = static_cast<size_t>(d.ld);
-      if (d.type == DType::kU8)
+      if (call.steps && d.type == DType::kU8)
+        detail::epilogue_steps_to_u8(t, *call.steps, static_cast<uint8_t*>(d.data) + m0 * ld, ld);
+      else if (call.steps)
+        detail::epilogue_steps_to_i8(t, *call.steps, static_cast<int8_t*>(d.data) + m0 * ld, ld);
+      else if (d.type == DType::kU8)
         detail::epilogue_to_u8(t, call.params, call.rq, static_cast<uint8_t*>(d.data) + m0 * ld, ld);
       else if (d.type == DType::kI8)
         detail::epilogue_to_i8(t, call.params, call.rq, static_cast<int8_t*>(d.data) + m0 * ld, ld);
@@ -346,6 +384,7 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
     call.ra = ra.data();
     call.params.row_scale = row_scale_.data();
   }
+  attach_steps(call);
   swar::GemmOptions options;
   options.c_block_padded = true;
   options.epilogue = {[](void* state_ptr, const void* c, size_t m0, size_t m1, size_t c0, size_t c1) {
@@ -361,7 +400,9 @@ void QuantizedMatmul::run_gather(const swar::ActivationGather& g, const MatmulDe
 void QuantizedMatmul::finish_sums(const int32_t* sums, size_t ldc, size_t m0, size_t m1, const MatmulDest& out,
                                   Activation act) const {
   if (!uses_plain_sums()) fail("quantized layer", "sums formed outside the GEMM need int32 sums without row sums");
-  epilogue(plain_call(out, act, ldc), sums, m0, m1, 0, static_cast<size_t>(out_));
+  Call call = plain_call(out, act, ldc);
+  attach_steps(call);
+  epilogue(call, sums, m0, m1, 0, static_cast<size_t>(out_));
 }
 
 QuantizedMatmul::Call QuantizedMatmul::plain_call(const MatmulDest& out, Activation act, size_t ldc) const {
@@ -465,6 +506,7 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
     if (view) swar::gemm(*view, packed_, acc64.data(), ldc, ctx.ex, options);
     else swar::gemm(*rows, packed_, acc64.data(), ldc, ctx.ex, options);
   } else {  // int32 sums only in the GEMM's per-task buffers: no C
+    attach_steps(call);
     int32_t* no_c = nullptr;
     if (view) swar::gemm(*view, packed_, no_c, ldc, ctx.ex, options);
     else swar::gemm(*rows, packed_, no_c, ldc, ctx.ex, options);

@@ -191,6 +191,12 @@ class QuantizedMatmul {
   std::vector<float> scale_, offset_, row_scale_;
   bool wide_ = false;          // int64 accumulators needed
   bool need_row_sums_ = false;
+  int64_t acc_bound_ = 0;      // |exact sum| <= acc_bound_
+  // 1- and 2-bit outputs requantized by thresholds on the sums, kept for the
+  // last grid and activation they were computed for (shared by copies).
+  struct StepsCache;
+  std::shared_ptr<StepsCache> steps_cache_;
+  void attach_steps(Call& call) const;
 };
 
 // The element type of integers of format f in tensors (u8, i8 or i16).

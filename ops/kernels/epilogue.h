@@ -16,8 +16,11 @@
 // no bit of any result.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace bitlane::ops::detail {
 
@@ -67,6 +70,27 @@ enum class IntType : uint8_t { kU8, kI8, kI16 };
 void epilogue_to_f32_and_int(const EpilogueTile& t, const EpilogueParams& p, const RequantParams& q, float* out,
                              size_t ldo, IntType type, void* iout, size_t ildo);
 
+// Requantizing onto a grid of at most 4 integers (1- and 2-bit activations)
+// by thresholds on the sums: where y depends on the sum alone (no zero-point
+// correction, no residual) it is non-decreasing in it -- every float step,
+// the ReLU, the rounding and the clamp are -- so the epilogue's output is
+// lo + #{j : acc >= t_j[c]}, up to 3 compares where the floats took ten
+// operations a vector. The thresholds come from the scalar definition, so
+// the outputs are the float path's bit for bit.
+struct EpilogueSteps {
+  std::vector<int32_t> t;  // threshold j of column c at t[j * ld + c]; never met past the columns
+  size_t levels = 0, ld = 0;
+  int32_t lo = 0;
+  bool empty() const { return levels == 0; }
+};
+// Thresholds for columns [0, n) of sums within [-bound, bound]; empty where
+// they do not apply (a zero-point correction, a grid of more than 4
+// integers, a negative or non-finite scale, bound >= 2^31 - 1).
+EpilogueSteps epilogue_steps(const EpilogueParams& p, const RequantParams& q, size_t n, int64_t bound);
+// out[r * ldo + c] for the tile's rows and columns (t.ra and t.res unused).
+void epilogue_steps_to_u8(const EpilogueTile& t, const EpilogueSteps& s, uint8_t* out, size_t ldo);
+void epilogue_steps_to_i8(const EpilogueTile& t, const EpilogueSteps& s, int8_t* out, size_t ldo);
+
 // The scalar definition of one output, shared by the kernels' tails and the tests.
 inline float epilogue_value(int32_t acc, size_t c, float ra, const EpilogueParams& p, const float* res = nullptr) {
   float y = static_cast<float>(acc) * p.scale[c] + p.offset[c];
@@ -77,6 +101,11 @@ inline float epilogue_value(int32_t acc, size_t c, float ra, const EpilogueParam
     case EpilogueAct::kRelu6: return y < 0.f ? 0.f : y > 6.f ? 6.f : y;
     default: return y;
   }
+}
+// The next layer's integer for y (quant::quantize's operations), as a float.
+inline float requantized_value(float y, const RequantParams& q) {
+  const float g = (y * q.inv_scale + q.offset) * q.half;
+  return std::clamp(std::nearbyint(g), q.lo, q.hi);
 }
 
 }  // namespace bitlane::ops::detail

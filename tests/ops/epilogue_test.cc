@@ -173,3 +173,61 @@ TEST_CASE("epilogue: values past the grid, past int32 and infinite clamp to the 
     }
   });
 }
+
+TEST_CASE("epilogue: 1- and 2-bit grids by thresholds on the sums give the float path's bits on every target") {
+  // EpilogueSteps: the thresholds come from bisecting the scalar
+  // definition; the kernels must then give, for every sum in the layer's
+  // range, what the float epilogue gives -- here at each threshold and on
+  // either side of it, at both ends of the range and at random, for grids of
+  // 2, 3 and 4 integers (unsigned and signed, whole and half steps), every
+  // activation, narrow tiles (two rows a vector) and wide ones, scales of 0.
+  // Where the sums alone do not decide the output the thresholds are empty.
+  std::mt19937 rng(11);
+  const int64_t bound = 50000;
+  std::uniform_real_distribution<float> u(-2.f, 2.f);
+  std::uniform_int_distribution<int32_t> acc_d(-bound, bound);
+  const RequantParams grids[] = {{3.f, 0.f, 1.f, 0.f, 1.f},   {2.5f, 1.f, 1.f, 0.f, 2.f}, {1.7f, 1.f, 1.f, 0.f, 3.f},
+                                 {4.f, -0.5f, 1.f, -2.f, 1.f}, {3.f, 0.f, 0.5f, 0.f, 1.f}};
+  bitlane::test::for_each_simd_target([&](const std::string&) {
+    for (size_t n : {1, 6, 8, 17, 33})
+      for (EpilogueAct act : {EpilogueAct::kNone, EpilogueAct::kRelu, EpilogueAct::kRelu6})
+        for (const RequantParams& q : grids) {
+          std::vector<float> scale(n + 64, 0.f), offset(n + 64, 0.f);
+          for (size_t c = 0; c < n; ++c) scale[c] = c == 2 ? 0.f : std::abs(u(rng)) * 1e-4f, offset[c] = u(rng);
+          const EpilogueParams p{scale.data(), offset.data(), nullptr, act};
+          const EpilogueSteps s = epilogue_steps(p, q, n, bound);
+          REQUIRE(s.levels == static_cast<size_t>(q.hi - q.lo));
+          // Rows: each column's thresholds -1, 0, +1, the range's ends, random sums.
+          std::vector<int32_t> sums = {static_cast<int32_t>(-bound), static_cast<int32_t>(bound)};
+          for (size_t c = 0; c < n; ++c)
+            for (size_t j = 0; j < s.levels; ++j)
+              for (int d : {-1, 0, 1}) sums.push_back(std::clamp<int32_t>(s.t[j * s.ld + c] + d, -bound, bound));
+          for (int i = 0; i < 15; ++i) sums.push_back(acc_d(rng));
+          const size_t rows = sums.size(), lda = n + 16;
+          std::vector<int32_t> acc(rows * lda + 16);
+          for (size_t r = 0; r < rows; ++r)
+            for (size_t c = 0; c < n; ++c) acc[r * lda + c] = sums[(r + c) % rows];
+          const EpilogueTile t{acc.data(), lda, rows, 0, n, nullptr};
+          std::vector<uint8_t> want_u(rows * n), got_u(rows * n);
+          std::vector<int8_t> want_s(rows * n), got_s(rows * n);
+          if (q.lo >= 0) {
+            epilogue_to_u8(t, p, q, want_u.data(), n);
+            epilogue_steps_to_u8(t, s, got_u.data(), n);
+          }
+          epilogue_to_i8(t, p, q, want_s.data(), n);
+          epilogue_steps_to_i8(t, s, got_s.data(), n);
+          CAPTURE(n);
+          CAPTURE(int(act));
+          CAPTURE(q.hi);
+          CAPTURE(q.half);
+          CHECK(got_u == want_u);
+          CHECK(got_s == want_s);
+        }
+    // Not for zero-point corrections, 5 integers or more, a negative scale.
+    std::vector<float> one(80, 1.f), minus(80, -1.f);
+    CHECK(epilogue_steps({one.data(), one.data(), one.data(), EpilogueAct::kNone}, grids[0], 8, bound).empty());
+    CHECK(epilogue_steps({one.data(), one.data(), nullptr, EpilogueAct::kNone}, {1.f, 0.f, 1.f, 0.f, 4.f}, 8, bound)
+              .empty());
+    CHECK(epilogue_steps({minus.data(), one.data(), nullptr, EpilogueAct::kNone}, grids[0], 8, bound).empty());
+  });
+}
