@@ -331,17 +331,17 @@ double packing_us(IntFormat a, GemmShape shape) {
 // w_bits passes at `pass` MAC/us each) and what each tile pays once
 // (pointers, the stores into C), 2e-6 us per MAC and 64-bit word of K,
 // both over the padded product (K in whole words, N in blocks of 8); and
-// packing the activations' planes (packing_us), shared by the N columns (at
-// N = 16 that packing is most of bit-serial's time). Fitted to bitserial against the best byte method on
-// a Zen 5 (bench/README.md, nineteenth session, after the packers' tails
-// were vectorised: 1x1 .. 4x4 bits, 17 shapes, K = 84 .. 2304, N = 10 ..
-// 768, measured ratios 0.22-4.7, best of two runs). Over the 140 cells with
-// N >= 64 the estimated ratio is 0.66-1.38 of the measured one, median
-// 0.98, 6 cells on the wrong side of 1 (measured 0.89-1.06); over all 238,
-// 13 (measured 0.89-1.09) once the dot methods count their padded columns
-// (dot_column_share; int8's own slope below N = 48 and its K mod 4 copy
-// stay unmodelled). Unknown
-// shapes count as 784 x 512 (GemmShape). `pass`: 1.75e6 where popcount runs ~5x
+// packing the activations' planes (packing_us), shared by the N columns (at N =
+// 16 that packing is most of bit-serial's time). Fitted to bitserial against
+// the best byte method on a Zen 5 (bench/README.md, nineteenth session, after
+// the packers' tails were vectorised: 1x1 .. 4x4 bits, 17 shapes, K = 84 ..
+// 2304, N = 10 .. 768, measured ratios 0.22-4.7, best of two runs). Over the
+// 140 cells with N >= 64 the estimated ratio is 0.66-1.38 of the measured one,
+// median 0.98, 6 cells on the wrong side of 1 (measured 0.89-1.06); over all
+// 238, 13 (measured 0.89-1.09) once the dot methods count their padded columns
+// (dot_column_share; int8's own slope below N = 48 and its K mod 4 copy stay
+// unmodelled). Unknown shapes count as 784 x 512 (GemmShape).
+// `pass`: 1.75e6 where popcount runs ~5x
 // VPDPBUSD's rate (kFastPopcount; bitserial 4.0x the byte methods on
 // 64x784x512 at 1 x 1 bit, Zen 5); 8.4e5 with VPOPCNTQ elsewhere (keeps the
 // Sapphire Rapids figure on 64x784x512, 6.9e5 at 1 x 1 = 2.3x int8, above

@@ -64,8 +64,8 @@ void SourceWords(const uint8_t* src, size_t n, int planes, uint64_t* bits, size_
 // Rows [r0, r1): each plane's runs appended to a 64-bit register, written out
 // a word at a time. Runs are read 56 bits at a time (8 bytes from any bit
 // offset hold 56 bits past it).
-void RowPlanesScalar(const ActivationGather& g, const SourcePlanes& s, size_t kw, uint64_t* out, size_t row_stride,
-               size_t r0, size_t r1, float* sums) {
+void RowPlanesScalar(const ActivationGather& g, const SourcePlanes& s, size_t kw, uint64_t* out,
+                     size_t row_stride, size_t r0, size_t r1, float* sums) {
   const size_t run = g.run, segments = g.segments;
   for (size_t r = r0; r < r1; ++r) {
     uint64_t* row = out + r * row_stride;
@@ -113,7 +113,7 @@ void RowPlanesScalar(const ActivationGather& g, const SourcePlanes& s, size_t kw
 // from differs), so the joining -- shifts, and when a word is full -- is
 // uniform across lanes and the reads are one gather per 56 bits. A row at
 // a time, that joining was a chain of dependent shifts per run (LeNet's
-// second convolution: ~8 cycles a run, 3x bit-serial's products).
+// second convolution: ~8 cycles a run, over twice bit-serial's products).
 constexpr size_t kMaxRowWords = 32;  // K <= 2048 (longer rows: a row at a time)
 
 void RowPlanes(const ActivationGather& g, const SourcePlanes& s, size_t kw, uint64_t* out, size_t row_stride,

@@ -211,7 +211,7 @@ TEST_CASE("quantized conv2d equals the naive convolution of the dequantized oper
       for (bool wsym : {true, false}) check_against_dequantized(k, bits, wsym, seed);
 }
 
-TEST_CASE("quantized conv2d: bit-serial's planes of gathered rows give the naive convolution, padding counted nowhere") {
+TEST_CASE("quantized conv2d: bit-serial's planes of gathered rows give the naive convolution, padding nowhere") {
   // Bit-serial packs the planes of rows gathered in place (LeNet's second
   // convolution: 6 channels padded to 8; ResNet's 32-channel ones, stride
   // 1 and 2) where its estimate beats the byte methods'. At 1 bit the
@@ -234,17 +234,6 @@ TEST_CASE("quantized conv2d: bit-serial's planes of gathered rows give the naive
           if (target == "AVX3_DL" && bits == 1 && (k.kh == 5 || k.sh == 2)) CHECK(kernel == "bitserial");
         }
   });
-}
-
-TEST_CASE("quantized conv2d: bit-serial's estimate keeps LeNet's first convolution on the byte methods") {
-  // Runs of 8 bits (a folded kernel row) and 6 columns: a row's planes cost
-  // more to join than its products save (0.65 against 0.19 ms at batch 64,
-  // bench/README.md, thirty-fifth session).
-  swar::GemmShape shape{40, 6};
-  shape.gathered_run = 8;
-  for (const auto& [a, w] : {std::pair{swar::IntFormat{1, false}, swar::IntFormat{1, false}},
-                             std::pair{swar::IntFormat{2, false}, swar::IntFormat{2, true}}})
-    CHECK(swar::method_reads_gathered(swar::choose_method_in_place(a, w, shape)));
 }
 
 // Whether this SIMD target runs Winograd whatever a layer's U (VPDPBUSD),

@@ -562,7 +562,9 @@ TEST_CASE("gemm: bit-serial's estimate pays per plane pair, tile, column and gat
     return shape;
   };
   bitlane::test::for_each_simd_target([&](const std::string& target) {
-    auto rate = [&](IntFormat a, IntFormat w, GemmShape shape) { return estimated_macs_per_us(bitserial, a, w, shape); };
+    auto rate = [&](IntFormat a, IntFormat w, GemmShape shape) {
+      return estimated_macs_per_us(bitserial, a, w, shape);
+    };
     CHECK(rate(u1, s1, {784, 512}) > rate(u1, s2, {784, 512}));
     CHECK(rate(u1, s2, {784, 512}) > rate(u2, s2, {784, 512}));
     // Per MAC, two plane pairs cost less than twice one: the tile's fixed
