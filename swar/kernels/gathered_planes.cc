@@ -35,11 +35,8 @@ void SourceWords(const uint8_t* src, size_t n, int planes, uint64_t* bits, size_
   for (size_t q = w0; q < w1; ++q) {
     const size_t at = q * 64;
     HWY_ALIGN uint8_t tail[64] = {};
-    const uint8_t* block = src + at;
-    if (at + 64 > n) {  // the last, partial block (or the zero word past it)
-      if (at < n) std::memcpy(tail, src + at, n - at);
-      block = tail;
-    }
+    if (at < n && at + 64 > n) std::memcpy(tail, src + at, n - at);  // the last, partial block
+    const uint8_t* block = at + 64 <= n ? src + at : tail;            // (or the zero word past it)
 #if HWY_TARGET != HWY_SCALAR
     const hn::ScalableTag<uint8_t> d;
     const size_t N = hn::Lanes(d);
