@@ -52,6 +52,7 @@ HWY_AFTER_NAMESPACE();
 #endif  // per-target include guard
 
 #if HWY_ONCE
+#include <cstring>
 #include <mutex>
 
 #if defined(__x86_64__)
@@ -104,15 +105,21 @@ bool arm_dot_product() {
 }
 
 namespace {
-// AMD's cores with VPOPCNTQ (Zen 4 and later) are the ones that issue it on
-// as many ports as VPDPBUSD (cpu_features.h, kFastPopcount).
-bool amd_cpu() {
+// The CPU's vendor string (CPUID leaf 0), "" off x86. AMD's cores with
+// VPOPCNTQ (Zen 4 and later) issue it on as many ports as VPDPBUSD
+// (kFastPopcount); Intel's AVX-512 cores share their VNNI ports with every
+// other 512-bit instruction (kDotSharesPorts).
+std::string cpu_vendor() {
 #if defined(__x86_64__)
   unsigned a = 0, b = 0, c = 0, d = 0;
   __cpuid(0, a, b, c, d);
-  return b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "Auth" "enti" "cAMD"
+  char name[12];
+  std::memcpy(name, &b, 4);
+  std::memcpy(name + 4, &d, 4);
+  std::memcpy(name + 8, &c, 4);
+  return std::string(name, 12);
 #else
-  return false;
+  return "";
 #endif
 }
 }  // namespace
@@ -121,8 +128,9 @@ FeatureSet kernel_features() {
   apply_target_from_environment();
   FeatureSet f = detail::target_features();
   if ((f & kByteDot) && amx_usable()) f |= kAmxInt8;
-  static const bool amd = amd_cpu();
-  if ((f & kVectorPopcount) && amd) f |= kFastPopcount;
+  static const std::string vendor = cpu_vendor();
+  if ((f & kVectorPopcount) && vendor == "AuthenticAMD") f |= kFastPopcount;
+  if ((f & kByteDot) && (f & kVectors512) && vendor == "GenuineIntel") f |= kDotSharesPorts;
   return f;
 }
 
@@ -131,7 +139,8 @@ std::string feature_names(FeatureSet f) {
       {kVectors, "vectors"},         {kVectors256, "256-bit"},     {kVectors512, "512-bit"},
       {kVectorPopcount, "popcount"}, {kByteDot, "byte-dot"},       {kByteMulAdd, "byte-muladd"},
       {kAmxInt8, "amx-int8"},        {kFastPopcount, "fast-popcount"},
-      {kArmDot, "arm-dot"},          {kU7Dot, "u7-dot"},           {kArmPopcount, "arm-cnt"}};
+      {kArmDot, "arm-dot"},          {kU7Dot, "u7-dot"},           {kArmPopcount, "arm-cnt"},
+      {kDotSharesPorts, "dot-shares-ports"}};
   std::string s;
   for (const auto& [bit, name] : kNames)
     if (f & bit) s += (s.empty() ? "" : " ") + std::string(name);

@@ -31,6 +31,15 @@ enum Feature : uint32_t {
   // Popcount of 64-bit lanes on Arm (NEON: CNT on bytes + 3 pairwise adds;
   // SVE: CNT on 64-bit lanes), far cheaper than SSE4's table lookups.
   kArmPopcount = 1u << 10,
+  // VPDPBUSD on both of the core's 512-bit vector ports, which run every
+  // other 512-bit instruction too (Intel's AVX-512 server cores: ports 0 and
+  // 5; bench/bitlane_ceilings on Emerald Rapids: 735 GOPS, 1.6x Zen 4's), so
+  // work beside the products -- int4's nibble unpacking, Winograd's
+  // transforms -- takes their issue slots: int4 ran 0.75x int8 on GEMMs and
+  // Winograd 0.93x the direct GEMM on ResNet at 4 bits there. AMD's cores run
+  // that work on ports the products leave free. Set on Intel CPUs for targets
+  // with VNNI on 512-bit vectors.
+  kDotSharesPorts = 1u << 11,
 };
 using FeatureSet = uint32_t;
 

@@ -189,11 +189,15 @@ double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
 // 16- and 32-channel convolutions: 0.84-0.96x), where int8 reads them from L1
 // anyway. With VNNI it is chosen for weights of <= 4 bits beyond L1 (or of
 // unknown shape); without VNNI (the emulated dot product) and on ARM it is
-// unmeasured and ranked below int8 / int7.
+// unmeasured and ranked below int8 / int7. Not where the unpacking takes
+// VPDPBUSD's ports (kDotSharesPorts; bench/README.md, thirty-sixth session,
+// Emerald Rapids, 4 x 4 bits, int4 / int8: 0.73-0.75x on 64x784x512 and
+// 64x512x512, 1.02x on 1x784x512 with L2 feeding int8's bytes fast enough).
 double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const bool known = shape.k != 0 && shape.n != 0;
   const bool fits_l1 = known && shape.k * shape.n <= l1_data_cache_bytes();
-  return byte_dot_rate(have, false) * dot_column_share(shape, have) * ((have & kByteDot) && !fits_l1 ? 1.05 : 0.9);
+  const bool pays = (have & kByteDot) && !(have & kDotSharesPorts) && !fits_l1;
+  return byte_dot_rate(have, false) * dot_column_share(shape, have) * (pays ? 1.05 : 0.9);
 }
 
 // Not measured: no AMX CPU has run this kernel yet. oneDNN's AMX kernels

@@ -34,13 +34,16 @@ std::string cpuinfo_arm_features() {
 
 }  // namespace
 
-TEST_CASE("cpu features: fast popcount means VPOPCNTQ on an AMD CPU, and every bit has a name") {
-  const bool amd = cpuinfo_vendor() == "AuthenticAMD";
+TEST_CASE("cpu features: fast popcount means VPOPCNTQ on an AMD CPU, shared dot ports 512-bit VNNI on an Intel one, and every bit has a name") {
+  const std::string vendor = cpuinfo_vendor();
+  const bool amd = vendor == "AuthenticAMD", intel = vendor == "GenuineIntel";
   bitlane::test::for_each_simd_target([&](const std::string& target) {
     const FeatureSet f = kernel_features();
     CAPTURE(target);
     CHECK(((f & kFastPopcount) != 0) == (amd && (f & kVectorPopcount) != 0));
+    CHECK(((f & kDotSharesPorts) != 0) == (intel && (f & kByteDot) && (f & kVectors512)));
     CHECK((feature_names(f).find("fast-popcount") != std::string::npos) == ((f & kFastPopcount) != 0));
+    CHECK((feature_names(f).find("dot-shares-ports") != std::string::npos) == ((f & kDotSharesPorts) != 0));
     CHECK((feature_names(f).find("popcount") != std::string::npos) == ((f & kVectorPopcount) != 0));
   });
   CHECK(feature_names(0) == "scalar");

@@ -501,11 +501,12 @@ TEST_CASE("gemm: GEMV split across columns by threads equals the reference and o
   });
 }
 
-TEST_CASE("gemm: nibble weights are chosen only for weights beyond L1 as bytes") {
+TEST_CASE("gemm: nibble weights are chosen only for weights beyond L1 as bytes, and not where unpacking takes VNNI's ports") {
   // int4 reads half int8's weight bytes and unpacks them in registers: it
   // pays where those bytes stream from beyond L1 (swar/kernels/dot_u8s8.cc),
   // so the automatic choice looks at the shape it packs. At exactly L1's size
-  // the bytes still fit.
+  // the bytes still fit. Where VPDPBUSD shares its ports with the unpacking
+  // (kDotSharesPorts: Intel's AVX-512 cores) int8 is ahead everywhere.
   const IntFormat af{4, false}, wf{4, true};
   const GemmMethod int8 = parse_method("int8"), int4 = parse_method("int4");
   const size_t n = 16, k_fits = l1_data_cache_bytes() / n, k_beyond = k_fits + 4;
@@ -518,21 +519,24 @@ TEST_CASE("gemm: nibble weights are chosen only for weights beyond L1 as bytes")
   const Executor one(1);
   bitlane::test::for_each_simd_target([&](const std::string& target) {
     auto rate = [&](GemmMethod m, GemmShape s) { return estimated_macs_per_us(m, af, wf, s); };
-    if (!(kernel_features() & kByteDot)) {  // emulated dot products: int4 never ahead
+    const FeatureSet f = kernel_features();
+    if (!(f & kByteDot) || (f & kDotSharesPorts)) {  // emulated dot products, shared ports: int4 never ahead
       CHECK(rate(int4, fits) < rate(int8, fits));
       CHECK(rate(int4, beyond) < rate(int8, beyond));
-      return;
+      CHECK(rate(int4, GemmShape{}) < rate(int8, GemmShape{}));
+      if (!(f & kByteDot)) return;
+    } else {
+      CHECK(rate(int4, fits) < rate(int8, fits));
+      CHECK(rate(int4, beyond) > rate(int8, beyond));
+      CHECK(rate(int4, GemmShape{}) > rate(int8, GemmShape{}));  // unknown: taken as beyond
     }
-    CHECK(rate(int4, fits) < rate(int8, fits));
-    CHECK(rate(int4, beyond) > rate(int8, beyond));
-    CHECK(rate(int4, GemmShape{}) > rate(int8, GemmShape{}));  // unknown: taken as beyond
     for (const size_t k : {k_fits, k_beyond}) {
       CAPTURE(k);
       const MatrixView wv = MatrixView::of(w.data(), n, k), av = MatrixView::of(a.data(), 3, k);
       const PackedWeights p = PackedWeights::pack(wv, wf, af);  // automatic choice
       CHECK(p.method() == choose_method(af, wf, {k, n}));
-      if (k == k_fits) CHECK(p.method() != int4);
-      else if (!(kernel_features() & kAmxInt8)) CHECK(p.method() == int4);
+      if (k == k_fits || (f & kDotSharesPorts)) CHECK(p.method() != int4);
+      else if (!(f & kAmxInt8)) CHECK(p.method() == int4);
       MESSAGE(target << ": " << n << " x " << k << " 4-bit weights packed for " << std::string(method_name(p.method())));
       std::vector<int64_t> want(3 * n), got(3 * n);
       gemm_reference(av, wv, want.data(), n);
