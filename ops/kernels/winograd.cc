@@ -368,6 +368,7 @@ HWY_AFTER_NAMESPACE();
 #include <cstdlib>
 #include <string_view>
 
+#include "swar/cpu_features.h"
 #include "swar/targets.h"
 
 namespace bitlane::ops::detail {
@@ -460,18 +461,30 @@ bool winograd_off() {
   }();
   return off;
 }
+
+// The target's product kind (WinogradProductKind), 0 where Winograd does not
+// pay: VPDPBUSD on ports that also run the transforms (swar::kDotSharesPorts).
+// There the direct GEMM runs VPDPBUSD twice as often as on Zen 4 and the
+// transforms take its slots: ResNet at 4 bits on Emerald Rapids, Winograd /
+// direct layer time 0.94x on the 16-channel layers, 1.12x on the 32-channel
+// one, 0.80x on the 64-channel 7 x 7 one (tiles cover 8 x 8), 0.93-0.95x the
+// whole model (bench/README.md, thirty-sixth session).
+int product_kind_here() {
+  const int kind = HWY_DYNAMIC_DISPATCH(WinogradProductKind)();
+  return kind == 2 && (swar::kernel_features() & swar::kDotSharesPorts) ? 0 : kind;
+}
 }  // namespace
 
 // Each entry point applies BITLANE_TARGET first, as the GEMM's do.
 bool winograd_may_pay_off() {
   swar::apply_target_from_environment();
-  return !winograd_off() && HWY_DYNAMIC_DISPATCH(WinogradProductKind)() > 0;
+  return !winograd_off() && product_kind_here() > 0;
 }
 
 double winograd_gain() {
   swar::apply_target_from_environment();
   if (winograd_off()) return 1.0;
-  switch (HWY_DYNAMIC_DISPATCH(WinogradProductKind)()) {
+  switch (product_kind_here()) {
     case 2: return 1.4;
     case 1:
     case 3: return 1.15;
@@ -482,7 +495,7 @@ double winograd_gain() {
 bool winograd_pays_off(const WinogradWeights& w) {
   swar::apply_target_from_environment();
   if (w.empty() || winograd_off()) return false;
-  switch (HWY_DYNAMIC_DISPATCH(WinogradProductKind)()) {
+  switch (product_kind_here()) {
     case 2: return true;
     case 1: return w.pair_units >= std::min<int64_t>(w.units, kWinogradMinPairUnits);
     case 3: return w.s8_inputs;

@@ -79,7 +79,8 @@ void winograd_sums(const WinogradWeights& w, const WinogradImage& image, int64_t
 
 // Whether a layer's Winograd pays off on the SIMD target in use. With
 // VPDPBUSD (AVX3_DL) always: 16 products per tile beat the direct 36 with
-// room for the transforms. With PMADDUBSW only (AVX3, AVX2, SSE4) when the
+// room for the transforms -- but not on cores whose VNNI ports also run the
+// transforms (swar::kDotSharesPorts: Intel's AVX-512 cores). With PMADDUBSW only (AVX3, AVX2, SSE4) when the
 // int16 pair sums hold at least kWinogradMinPairUnits units between
 // widenings (or all of them): 1.33 multiplies a unit or fewer, so the
 // products still take ~1.7x fewer instructions than the direct GEMM's
@@ -100,7 +101,7 @@ bool winograd_may_pay_off();
 
 // How much faster than the direct byte GEMM a layer's Winograd runs where it
 // pays off, transforms included: 1.4 with VPDPBUSD (ResNet's 3x3 layers on
-// Zen 4: 1.44-1.61x the int8 GEMM's layer time), 1.15 with PMADDUBSW pair
+// Zen 4: 1.44-1.61x the int8 GEMM's layer time; 1 on Intel's), 1.15 with PMADDUBSW pair
 // sums or NEON's SMULL (ResNet at 4 bits as a whole: 1.08x on AVX2, 1.19x
 // on SSE4, 0.88x the instructions on cortex-a53), 1 where it does not.
 // Convolutions weigh bit-serial against it (swar::GemmShape::in_place_speedup).
