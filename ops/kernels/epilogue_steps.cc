@@ -26,15 +26,22 @@ namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 // The grid's integer from L thresholds: lo + L less one for each threshold
-// not met (a compare gives -1 where true). Three by one step of a binary
-// search, as the thresholds rise: below t1 the count is [a >= t0], from t1
-// on 2 + [a >= t2] -- two compares where three took three mask-to-vector
-// moves and adds too (on Intel's AVX-512 cores the 2-bit epilogue cost more
-// than the float requantizer it replaces: 22.7% of LeNet's samples at 2
-// bits against 20.0% at 8; bench/README.md, thirty-sixth session).
+// not met (a compare gives -1 where true). On AVX-512, where compares give
+// masks, three by one step of a binary search, as the thresholds rise: below
+// t1 the count is [a >= t0], from t1 on 2 + [a >= t2] -- two compares and
+// two blends where three took three mask-to-vector moves and adds too (on
+// Intel's cores the 2-bit epilogue cost more than the float requantizer it
+// replaces: 22.7% of LeNet's samples at 2 bits against 20.0% at 8). Not on
+// AVX2, where compares give vectors and the blends cost more (LeNet at 2
+// bits 4% slower that way): bench/README.md, thirty-sixth session.
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+constexpr bool kBisectThree = true;
+#else
+constexpr bool kBisectThree = false;
+#endif
 template <size_t L, class DI, class V>
 HWY_INLINE V CountSteps(DI di, V a, V t0, V t1, V t2, int32_t lo) {
-  if constexpr (L == 3) {
+  if constexpr (L == 3 && kBisectThree) {
     const auto below = hn::Lt(a, t1);
     const V base = hn::IfThenElse(below, hn::Set(di, lo + 1), hn::Set(di, lo + 3));
     return hn::Add(base, hn::VecFromMask(di, hn::Lt(a, hn::IfThenElse(below, t0, t2))));
