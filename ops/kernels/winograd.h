@@ -77,22 +77,22 @@ struct WinogradImage {
 void winograd_sums(const WinogradWeights& w, const WinogradImage& image, int64_t oh, int64_t ow, int64_t ty0,
                    int64_t ty1, int32_t* sums, size_t ldc);
 
-// Whether a layer's Winograd pays off on the SIMD target in use. With
-// VPDPBUSD (AVX3_DL) always: 16 products per tile beat the direct 36 with
-// room for the transforms -- but not on cores whose VNNI ports also run the
-// transforms (swar::kDotSharesPorts: Intel's AVX-512 cores). With PMADDUBSW only (AVX3, AVX2, SSE4) when the
-// int16 pair sums hold at least kWinogradMinPairUnits units between
-// widenings (or all of them): 1.33 multiplies a unit or fewer, so the
-// products still take ~1.7x fewer instructions than the direct GEMM's
+// Whether a layer's Winograd pays off on the SIMD target in use. With VPDPBUSD
+// (AVX3_DL) always: 16 products per tile beat the direct 36 with room for the
+// transforms -- but not on cores whose VNNI ports also run the transforms
+// (swar::kDotSharesPorts: Intel's AVX-512 cores). With PMADDUBSW only (AVX3,
+// AVX2, SSE4) when the int16 pair sums hold at least kWinogradMinPairUnits
+// units between widenings (or all of them): 1.33 multiplies a unit or fewer, so
+// the products still take ~1.7x fewer instructions than the direct GEMM's
 // int16-sum tiles. Activations and weights of up to 4 bits always qualify
-// (60 x 144 x 3 < 32768); 5 and 6-bit activations only with small U. On
-// NEON without the dot product with SMULL pair sums when every V + bias is
-// at most 127 (s8_inputs: activations of up to 5 bits), so that a product
-// costs what the direct GEMM's int7 pays there (4 instructions) -- 16 a
-// tile where it takes 36. Not with Arm's SDOT (SVE; NEON with the dot
-// product), where the direct GEMM took fewer instructions per image, nor
-// where products need emulation (3-9 instructions each: the portable
-// targets). False when the environment sets BITLANE_WINOGRAD=0.
+// (60 x 144 x 3 < 32768); 5 and 6-bit activations only with small U. On NEON without
+// the dot product with SMULL pair sums when every V + bias is at most 127
+// (s8_inputs: activations of up to 5 bits), so that a product costs what the
+// direct GEMM's int7 pays there (4 instructions) -- 16 a tile where it takes
+// 36. Not with Arm's SDOT (SVE; NEON with the dot product), where the direct
+// GEMM took fewer instructions per image, nor where products need emulation
+// (3-9 instructions each: the portable targets). False when the environment
+// sets BITLANE_WINOGRAD=0.
 constexpr int64_t kWinogradMinPairUnits = 3;
 bool winograd_pays_off(const WinogradWeights& w);
 
@@ -101,8 +101,8 @@ bool winograd_may_pay_off();
 
 // How much faster than the direct byte GEMM a layer's Winograd runs where it
 // pays off, transforms included: 1.4 with VPDPBUSD (ResNet's 3x3 layers on
-// Zen 4: 1.44-1.61x the int8 GEMM's layer time; 1 on Intel's), 1.15 with PMADDUBSW pair
-// sums or NEON's SMULL (ResNet at 4 bits as a whole: 1.08x on AVX2, 1.19x
+// Zen 4: 1.44-1.61x the int8 GEMM's layer time; 1 on Intel's), 1.15 with PMADDUBSW
+// pair sums or NEON's SMULL (ResNet at 4 bits as a whole: 1.08x on AVX2, 1.19x
 // on SSE4, 0.88x the instructions on cortex-a53), 1 where it does not.
 // Convolutions weigh bit-serial against it (swar::GemmShape::in_place_speedup).
 double winograd_gain();
