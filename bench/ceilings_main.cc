@@ -53,6 +53,31 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) void vpdpbusd_l
       : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "cc");
 }
 
+// int8 on AVX2 cores with AVX-VNNI (Intel's client cores from Alder Lake
+// and its E-core Xeons; AMD from Zen 5): 12 chains of the VEX-encoded
+// VPDPBUSD ymm; 32 u8 x s8 multiply-accumulates each.
+__attribute__((target("avx2,avxvnni"), noinline)) void vex_vpdpbusd_loop(int64_t steps) {
+  __asm__ volatile(
+      "1:\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm2\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm3\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm4\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm5\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm6\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm7\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm8\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm9\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm10\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm11\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm12\n"
+      "%{vex%} vpdpbusd %%ymm1, %%ymm0, %%ymm13\n"
+      "dec %0\n"
+      "jnz 1b\n"
+      : "+r"(steps)
+      :
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "cc");
+}
+
 // int7 and oneDNN's AVX2 int8: 6 chains of VPMADDUBSW + VPMADDWD (against
 // ones) + VPADDD ymm (only the add is carried); 32 multiply-accumulates each.
 __attribute__((target("avx2"), noinline)) void maddubs_loop(int64_t steps) {
@@ -183,6 +208,7 @@ bool supported(const char* needs) {
     const std::string f = list.substr(b, e - b);
     // __builtin_cpu_supports needs a literal: the few names used here.
     bool ok = f == "avx2"                ? __builtin_cpu_supports("avx2")
+              : f == "avxvnni"           ? __builtin_cpu_supports("avxvnni")
               : f == "avx512bw"          ? __builtin_cpu_supports("avx512bw")
               : f == "avx512vnni"        ? __builtin_cpu_supports("avx512vnni")
               : f == "avx512vpopcntdq"   ? __builtin_cpu_supports("avx512vpopcntdq")
@@ -210,6 +236,7 @@ int main(int argc, char** argv) {
 #if defined(__x86_64__)
   const Ceiling ceilings[] = {
       {"int8 (VNNI)", "VPDPBUSD zmm", "avx512bw,avx512vnni", 12 * 64, vpdpbusd_loop},
+      {"int8 (AVX-VNNI)", "VPDPBUSD ymm (VEX)", "avx2,avxvnni", 12 * 32, vex_vpdpbusd_loop},
       {"int7, oneDNN AVX2", "VPMADDUBSW + VPMADDWD + VPADDD ymm", "avx2", 6 * 32, maddubs_loop},
       {"int16", "VPMADDWD + VPADDD zmm", "avx512bw", 12 * 32, vpmaddwd_loop},
       {"bitserial (1 x 1 bit)", "VPANDQ + VPOPCNTQ + VPADDQ zmm", "avx512vpopcntdq", 12 * 512, popcount_loop},

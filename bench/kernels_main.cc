@@ -186,7 +186,7 @@ int main(int argc, char** argv) try {
       ("methods", "auto, all, or a list of methods (bitserial,int8,int7,amx,int4,int16,widemul; amx only where the CPU has AMX)",
        cxxopts::value<std::string>()->default_value("auto"))
       ("signed-activations", "use signed activations (default: unsigned, as after ReLU)")
-      ("onednn-isa", "vnni (cap oneDNN at AVX512 VNNI), avx2 (at AVX2: no VNNI) or default (its own choice, e.g. AMX)",
+      ("onednn-isa", "vnni (cap oneDNN at AVX512 VNNI), avx2 (at AVX2: no VNNI), avx2_vnni (AVX2 with AVX-VNNI) or default (its own choice, e.g. AMX)",
        cxxopts::value<std::string>()->default_value("vnni"))
       ("target", "force a SIMD target (e.g. AVX2)", cxxopts::value<std::string>())
       ("min-time", "seconds per measurement", cxxopts::value<double>()->default_value("0.3"))

@@ -21,7 +21,8 @@ class OneDnnInt8 : public GemmPeer {
     if (!capped && isa_ != "default") {
       if (isa_ == "vnni") dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx512_core_vnni);
       else if (isa_ == "avx2") dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2);
-      else throw std::invalid_argument("--onednn-isa: expected vnni, avx2 or default, got '" + isa_ + "'");
+      else if (isa_ == "avx2_vnni") dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2_vnni);
+      else throw std::invalid_argument("--onednn-isa: expected vnni, avx2, avx2_vnni or default, got '" + isa_ + "'");
       capped = true;
     }
   }
