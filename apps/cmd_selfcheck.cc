@@ -86,6 +86,8 @@ int cmd_selfcheck(int argc, char** argv) {
   int failures = 0;
   for (const auto& target : swar::available_targets()) {
     swar::ScopedTarget scope(target.name);
+    // The AVX2 target's byte products take AVX-VNNI where the CPU has it (swar/targets.h).
+    const std::string label = target.name == "AVX2" && swar::avx_vnni_usable() ? "AVX2+VNNI" : target.name;
     for (int bits : {1, 2, 3, 4, 8, 12}) {
       const swar::IntFormat af{bits, false}, wf{bits, true};
       std::uniform_int_distribution<int> da(0, static_cast<int>(af.max_value()));
@@ -97,7 +99,7 @@ int cmd_selfcheck(int argc, char** argv) {
       const auto av = swar::MatrixView::of(a.data(), m, k), wv = swar::MatrixView::of(w.data(), n, k);
       std::vector<int64_t> want(m * n), got(m * n);
       swar::gemm_reference(av, wv, want.data(), n);
-      std::printf("%-8s %2d-bit:", target.name.c_str(), bits);
+      std::printf("%-9s %2d-bit:", label.c_str(), bits);
       for (swar::GemmMethod method : swar::all_methods()) {
         if (!swar::method_supports(method, swar::IntFormat{bits, true}, swar::IntFormat{bits, true}) ||
             !swar::method_runs_here(method))
@@ -113,7 +115,7 @@ int cmd_selfcheck(int argc, char** argv) {
     const bool winograd_ok = winograd_matches(rng);
     failures += !winograd_ok;
     // Checked on every target; run by convolutions only where it pays (winograd.h).
-    std::printf("%-8s winograd 3x3: %s%s\n", target.name.c_str(), winograd_ok ? "ok" : "MISMATCH",
+    std::printf("%-9s winograd 3x3: %s%s\n", label.c_str(), winograd_ok ? "ok" : "MISMATCH",
                 ops::detail::winograd_may_pay_off() ? " (used here for narrow 3x3 layers)" : " (not used here)");
   }
   std::printf("\n%s\n", failures ? "selfcheck FAILED" : "selfcheck passed: all methods and Winograd bit-exact");

@@ -31,6 +31,9 @@ FeatureSet TargetFeatures() {
   // The kernels add avx512vnni to this target (swar/kernels/avx3_dl_target-inl.h).
   f |= kVectorPopcount | kByteDot;
 #endif
+#if HWY_TARGET == HWY_AVX2
+  if (avx_vnni_usable()) f |= kByteDot;  // VEX VPDPBUSD on ymm (byte_products-inl.h)
+#endif
 #if HWY_TARGET == HWY_SSE4 || HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
   f |= kByteMulAdd | kU7Dot;  // the int7 kernels' PMADDUBSW steps (dot_tiles-inl.h)
 #endif
@@ -94,6 +97,20 @@ bool amx_usable() {
   return usable;
 }
 
+bool avx_vnni_usable() {
+#if defined(__x86_64__)
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_max(0, nullptr) < 7) return false;
+    __cpuid_count(7, 1, a, b, c, d);
+    return (a & (1u << 4)) != 0;  // AVX-VNNI; its ymm state is AVX2's, which the target already needs
+  }();
+  return has && avx_vnni_allowed();
+#else
+  return false;
+#endif
+}
+
 bool arm_dot_product() {
 #if defined(__aarch64__) && defined(__linux__)
   constexpr unsigned long kHwcapAsimdDp = 1ul << 20;  // HWCAP_ASIMDDP, <asm/hwcap.h>
@@ -127,7 +144,7 @@ std::string cpu_vendor() {
 FeatureSet kernel_features() {
   apply_target_from_environment();
   FeatureSet f = detail::target_features();
-  if ((f & kByteDot) && amx_usable()) f |= kAmxInt8;
+  if ((f & kByteDot) && (f & kVectors512) && amx_usable()) f |= kAmxInt8;
   static const std::string vendor = cpu_vendor();
   if ((f & kVectorPopcount) && vendor == "AuthenticAMD") f |= kFastPopcount;
   if ((f & kByteDot) && (f & kVectors512) && vendor == "GenuineIntel") f |= kDotSharesPorts;

@@ -15,7 +15,7 @@ enum Feature : uint32_t {
   kVectors256 = 1u << 1,      // vectors of at least 256 bits
   kVectors512 = 1u << 2,      // vectors of 512 bits
   kVectorPopcount = 1u << 3,  // popcount of 64-bit lanes in one instruction (VPOPCNTQ)
-  kByteDot = 1u << 4,         // u8 x s8 4-way dot product into int32 (VNNI VPDPBUSD)
+  kByteDot = 1u << 4,         // u8 x s8 4-way dot product into int32 (VPDPBUSD: AVX512-VNNI, or AVX-VNNI on AVX2)
   kByteMulAdd = 1u << 5,      // u8 x s8 pair products into int16 (PMADDUBSW)
   kAmxInt8 = 1u << 6,         // AMX tiles with TDPBUSD, granted by the OS
   // VPOPCNTQ on a core that runs AND + VPOPCNTQ + ADD ~5x as fast as
@@ -44,13 +44,19 @@ enum Feature : uint32_t {
 using FeatureSet = uint32_t;
 
 // Features of the target the kernels dispatch to now (follows force_target
-// and BITLANE_TARGET). AMX counts only on a target with VNNI: forcing an
-// older target (BITLANE_TARGET=AVX2) keeps the kernels to that target.
+// and BITLANE_TARGET). AMX counts only on a target with 512-bit VNNI:
+// forcing an older target (BITLANE_TARGET=AVX2) keeps the kernels to that
+// target.
 FeatureSet kernel_features();
 
 // Whether the CPU has AMX-INT8 and the OS lets this process use its tile
 // state (Linux: arch_prctl(ARCH_REQ_XCOMP_PERM), requested once).
 bool amx_usable();
+
+// Whether the CPU has AVX-VNNI (CPUID leaf 7, sub-leaf 1, EAX bit 4) and
+// allow_avx_vnni (swar/targets.h) permits it: the AVX2 target's kernels
+// then take the VEX VPDPBUSD for their byte products and report kByteDot.
+bool avx_vnni_usable();
 
 // Whether the CPU has Arm's dot-product instructions (FEAT_DotProd: SDOT,
 // UDOT), which the NEON target's code may not assume (Linux: HWCAP_ASIMDDP).

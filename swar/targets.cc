@@ -1,5 +1,6 @@
 #include "swar/targets.h"
 
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <mutex>
@@ -36,6 +37,8 @@ int64_t cpu_targets() {
 
 // The target bit currently forced (0: automatic choice).
 int64_t g_forced = 0;
+// Read by every GEMM call that may take AVX-VNNI; set by tests and BITLANE_AVX_VNNI.
+std::atomic<bool> g_avx_vnni_allowed{true};
 
 void dispatch_to(int64_t bit) {
   g_forced = bit;
@@ -85,11 +88,16 @@ void force_target(std::string_view name) {
                           names + ")");
 }
 
+bool allow_avx_vnni(bool allowed) { return g_avx_vnni_allowed.exchange(allowed); }
+bool avx_vnni_allowed() { return g_avx_vnni_allowed.load(std::memory_order_relaxed); }
+
 void apply_target_from_environment() {
   static std::once_flag once;
   std::call_once(once, [] {
     const char* env = std::getenv("BITLANE_TARGET");
     if (env && *env) force_target(env);
+    const char* vnni = std::getenv("BITLANE_AVX_VNNI");
+    if (vnni && std::string_view(vnni) == "0") allow_avx_vnni(false);
   });
 }
 

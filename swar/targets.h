@@ -40,6 +40,16 @@ void force_target(std::string_view name);
 // entry points, harmless to call again.
 void apply_target_from_environment();
 
+// AVX-VNNI (the VEX-encoded VPDPBUSD on 256-bit vectors: Intel's cores
+// without AVX-512 from Alder Lake on, AMD's from Zen 5) has no Highway
+// target; the AVX2 target's byte products use it where the CPU has it
+// (swar/kernels/byte_products-inl.h). allow_avx_vnni(false), or
+// BITLANE_AVX_VNNI=0 in the environment, keeps that target to plain AVX2 --
+// as on a CPU without it -- so one machine can test and measure both.
+// Returns the previous setting.
+bool allow_avx_vnni(bool allowed);
+bool avx_vnni_allowed();
+
 // Forces a target for a scope (tests, benchmarks) and restores the choice
 // that held before (automatic, or what BITLANE_TARGET forced).
 class ScopedTarget {

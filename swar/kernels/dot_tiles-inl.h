@@ -165,10 +165,18 @@ constexpr int kDotMaxVecs = 4;
 // dot product's latency (2 per cycle x 5 cycles). 3136x144x16, 1 thread
 // (bitlane_kernels --shapes 3136x144x16): 513-525 -> 566-577 GOPS. On
 // AVX-512 one vector of columns runs PairTiles instead (pair_tiles-inl.h).
-constexpr int TileRows(int nv) { return nv == 1 && kDotMaxAcc == 16 ? 12 : kDotMaxAcc / nv; }
-
 template <class Product, bool kGathered = false, class Weights = ByteWeights>
 struct DotTiles {
+  // AVX-VNNI's product is one instruction with no temporaries, so AVX2's 16
+  // registers hold 12 accumulators beside a row's broadcast, byte weights
+  // read from memory by the instruction itself: VPDPBUSD's latency (5) on
+  // two ports wants 10 chains, and 8 ran at 75% of its ceiling (90-96% with
+  // 12; bench/README.md, thirty-seventh session). Nibbles need registers to
+  // unpack into.
+  static constexpr int kMaxAcc =
+      kHaveAvxVnni && std::is_same_v<Product, AvxVnniProduct> && std::is_same_v<Weights, ByteWeights> ? 12
+                                                                                                      : kDotMaxAcc;
+  static constexpr int TileRows(int nv) { return nv == 1 && kMaxAcc == 16 ? 12 : kMaxAcc / nv; }
   static constexpr size_t kBlock = kDotBlock;
   // Fewer units than this per int16 chunk: each chunk's start loads and
   // stores cost more than the instructions saved (AVX2, 64x784x512 and

@@ -44,13 +44,19 @@ void Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, siz
   DotTiles<Product, false, Weights>::Kernel(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 
-// Product's tiles, or ArmProduct's where the CPU has SDOT (byte_products-inl.h;
-// a template, so that targets without it never instantiate them).
-template <class Product, class ArmProduct, class Weights = ByteWeights>
-void TilesOrArmDot(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
-                   int32_t* out, size_t ldo) {
+// Product's tiles, or a dot-product instruction's where the CPU has one
+// beyond its Highway target: ArmProduct's with SDOT, VnniProduct's with
+// AVX-VNNI (byte_products-inl.h; templates, so that targets without them
+// never instantiate them). int7 keeps its pair sums there: int8 is the
+// method of VPDPBUSD, chosen over int7 wherever it is present.
+template <class Product, class ArmProduct, class VnniProduct, class Weights = ByteWeights>
+void TilesOrDotInstruction(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0,
+                           size_t ku1, int32_t* out, size_t ldo) {
   if constexpr (kHaveArmDot) {
     if (ArmDotHere()) return Tiles<ArmProduct, Weights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  }
+  if constexpr (kHaveAvxVnni) {
+    if (AvxVnniHere()) return Tiles<VnniProduct, Weights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
   }
   Tiles<Product, Weights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
@@ -66,19 +72,22 @@ void DotU8S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t co
   if constexpr (kHaveNeonPairSums) {
     if (g.flip_init && g.no_byte_min) return Tiles<NeonPairs8FlippedProduct>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
   }
-  TilesOrArmDot<BytesProduct, ArmDot8Product>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  TilesOrDotInstruction<BytesProduct, ArmDot8Product, AvxVnniProduct>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
 }
 void DotU7S8Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
-  TilesOrArmDot<BytePairsProduct, ArmDot7Product>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+  TilesOrDotInstruction<BytePairsProduct, ArmDot7Product, BytePairsProduct>(g, m0, m1, col0, col1, ku0, ku1, out,
+                                                                            ldo);
 }
 // Nibbles minus 8 and stored nibbles (0..15) are both s8: int8's products.
 void DotU8S4Tiles(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col1, size_t ku0, size_t ku1,
                   int32_t* out, size_t ldo) {
   if (g.stored_nibbles)  // packed rows only (dot_family.cc)
-    TilesOrArmDot<BytesProduct, ArmDot8Product, StoredNibbleWeights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+    TilesOrDotInstruction<BytesProduct, ArmDot8Product, AvxVnniProduct, StoredNibbleWeights>(g, m0, m1, col0, col1,
+                                                                                             ku0, ku1, out, ldo);
   else
-    TilesOrArmDot<BytesProduct, ArmDot8Product, NibbleWeights>(g, m0, m1, col0, col1, ku0, ku1, out, ldo);
+    TilesOrDotInstruction<BytesProduct, ArmDot8Product, AvxVnniProduct, NibbleWeights>(g, m0, m1, col0, col1, ku0,
+                                                                                       ku1, out, ldo);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -118,13 +127,22 @@ void int7_kernel(const DotArgs& g, size_t m0, size_t m1, size_t col0, size_t col
 // (kU7Dot with neither SDOT nor PMADDUBSW).
 bool neon_pairs_only(FeatureSet have) { return (have & kU7Dot) && !(have & (kArmDot | kByteMulAdd)); }
 
+// AVX_VNNI_RATE: the AVX2 target with AVX-VNNI (thirty-seventh session,
+// bench/README.md; Emerald Rapids running the AVX2 target, 1 thread, 12
+// accumulators a tile): int8 330-356 GOPS on 64x784x512, 3136x576x64 and
+// 196x2304x256 (up to 96% of the instruction's 371), int7's pair sums
+// 248-257, bit-serial 1 x 1 200-215, int16 100-128: in the units of int7's
+// 1.3e5 for 255 GOPS. So every width takes int8 there, 1 bit too: on a GEMV
+// bit-serial is faster (203 against 151 GOPS on 1x784x512), on batches the
+// layers mostly run it is 0.6-0.8x.
+constexpr double AVX_VNNI_RATE = 1.75e5;
 // bench/README.md, 64x784x512: ~600 GOPS with VNNI (AVX3_DL), ~100 on AVX2
 // through the emulation, 7 on the scalar fallback; flat in the widths.
 // Arm: ARM_DOT_RATE and ARM_FLIPPED below. `flipped`: the products that
 // start from 128 x the weights' sums (int8's byte weights; int4's nibbles
 // keep SDOT + SUB and the emulation).
 double byte_dot_rate(FeatureSet have, bool flipped) {
-  return (have & kByteDot)                      ? 3.0e5
+  return (have & kByteDot)                      ? ((have & kVectors512) ? 3.0e5 : AVX_VNNI_RATE)
          : (have & kArmDot)                     ? ((have & kVectors256) ? (flipped ? 3.2e5 : 3.0e5)
                                                                         : (flipped ? 1.4e5 : 9.0e4))
          : (neon_pairs_only(have) && flipped)   ? 5.5e4
@@ -168,14 +186,15 @@ double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
 // the same way on qemu's cortex-a53: 1.10M instructions (4 x 4 bits) and
 // 1.13M (7 x 8), 2.0x fewer than int16 -- twice its rate.
 double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
-  const double rate = (have & kByteDot)        ? 2.0e5
+  const bool vnni512 = (have & kByteDot) && (have & kVectors512);  // int8's VPDPBUSD on zmm: far ahead
+  const double rate = vnni512                  ? 2.0e5
                       : (have & kArmDot)       ? ((have & kVectors256) ? 4.0e5 : 1.5e5)
                       : neon_pairs_only(have)  ? 6.0e4
                       : (have & kVectors512)   ? 1.6e5
                       : (have & kVectors256)   ? 9.0e4
                                                : 4.5e4;
   const bool gemv_bits = a.bits == 1 && w.bits == 1 && !shape.many_rows;
-  const bool int16_sums = (have & kByteMulAdd) && !(have & kByteDot);  // BytePairSums16Product's targets
+  const bool int16_sums = (have & kByteMulAdd) && !vnni512;  // BytePairSums16Product's targets
   const size_t units = !int16_sums || gemv_bits ? 0 : dot_pair_units(a, w, kBytes4);
   const double sums16 = units >= 64 ? 1.45 : units >= 32 ? 1.3 : units >= 16 ? 1.1 : 1.0;
   return rate * sums16 * dot_column_share(shape, have);
@@ -187,17 +206,22 @@ double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
 // on GEMVs (1x400x120 .. 1x784x512) and 0.95-1.04x on GEMMs; weights that fit
 // L1 as bytes 0.83-0.97x, GEMV or GEMM (1x576x64, 1x288x64; ResNet's
 // 16- and 32-channel convolutions: 0.84-0.96x), where int8 reads them from L1
-// anyway. With VNNI it is chosen for weights of <= 4 bits beyond L1 (or of
-// unknown shape); without VNNI (the emulated dot product) and on ARM it is
-// unmeasured and ranked below int8 / int7. Not where the unpacking takes
+// anyway. With 512-bit VNNI it is chosen for weights of <= 4 bits beyond L1
+// (or of unknown shape); without VNNI (the emulated dot product) and on ARM
+// it is unmeasured and ranked below int8 / int7. Not where the unpacking takes
 // VPDPBUSD's ports (kDotSharesPorts; bench/README.md, thirty-sixth session,
 // Emerald Rapids, 4 x 4 bits, int4 / int8: 0.73-0.75x on 64x784x512 and
 // 64x512x512, 1.02x on 1x784x512 with L2 feeding int8's bytes fast enough).
 double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
   const bool known = shape.k != 0 && shape.n != 0;
   const bool fits_l1 = known && shape.k * shape.n <= l1_data_cache_bytes();
-  const bool pays = (have & kByteDot) && !(have & kDotSharesPorts) && !fits_l1;
-  return byte_dot_rate(have, false) * dot_column_share(shape, have) * (pays ? 1.05 : 0.9);
+  const bool vnni512 = (have & kByteDot) && (have & kVectors512);
+  const bool pays = vnni512 && !(have & kDotSharesPorts) && !fits_l1;
+  // AVX-VNNI: 0.53-0.63x int8 on 64x784x512 and 3136x576x64, 0.81-0.86x on
+  // 1x784x512 (the nibbles' unpacking beside one VPDPBUSD a step, and int8's
+  // tiles hold 12 accumulators where int4's hold 8).
+  const double behind = (have & kByteDot) && !vnni512 ? 0.7 : 0.9;
+  return byte_dot_rate(have, false) * dot_column_share(shape, have) * (pays ? 1.05 : behind);
 }
 
 // Not measured: no AMX CPU has run this kernel yet. oneDNN's AMX kernels
