@@ -118,14 +118,18 @@ HWY_INLINE hn::Vec<D32> Quad(D32 d32, const uint8_t* v, size_t tstride, size_t t
 // layer's V and U keep such sums in int16, winograd_weights), then widened
 // into int32 by PMADDWD against ones -- one multiply per unit and one per
 // chunk, where the exact byte product takes 3 (widened every unit) to 9.
-// kTiles tiles x all 16 columns at once (AVX2: two vectors), so each
-// broadcast of V serves every column vector; the int32 sums of a chunk go
-// to m (a later chunk adds to them there).
+// With AVX-VNNI the same tiles take one VPDPBUSD a unit into int32 (chunks
+// of all units). kTiles tiles x all 16 columns at once (AVX2: two vectors),
+// so each broadcast of V serves every column vector and 8 chains hide the
+// products' latency (UnitProducts' 4, one column vector at a time, reloaded
+// every broadcast, left the products 38% of ResNet's time at 4 bits on the
+// AVX2 target with AVX-VNNI; these tiles took the model from 5.38-5.44 to
+// 5.05-5.10 ms, Emerald Rapids, thirty-seventh session);
+// the int32 sums of a chunk go to m (a later chunk adds to them there).
 #if HWY_ARCH_X86
-template <size_t kTiles, class D32>
-HWY_INLINE void PairSumTiles(D32 d32, const int32_t* u, size_t k0, size_t k1, const int32_t* start,
-                             const uint8_t* v, size_t tstride, size_t t, int32_t* m) {
-  using Sums16 = swar::detail::HWY_NAMESPACE::BytePairSums16Product;
+template <class Product, size_t kTiles, class D32>
+HWY_INLINE void SumTiles(D32 d32, const int32_t* u, size_t k0, size_t k1, const int32_t* start, const uint8_t* v,
+                         size_t tstride, size_t t, int32_t* m) {
   using V = hn::Vec<D32>;
   constexpr size_t kVecs = 16 / hn::MaxLanes(d32), L = hn::MaxLanes(d32);
   V z[kTiles][kVecs];
@@ -136,28 +140,31 @@ HWY_INLINE void PairSumTiles(D32 d32, const int32_t* u, size_t k0, size_t k1, co
     for (size_t j = 0; j < kVecs; ++j) w[j] = hn::LoadU(d32, u + k * 16 + j * L);
     for (size_t i = 0; i < kTiles; ++i) {
       const V q = Quad(d32, v, tstride, t + i, k);
-      for (size_t j = 0; j < kVecs; ++j) z[i][j] = Sums16::Step(d32, q, w[j], z[i][j]);
+      for (size_t j = 0; j < kVecs; ++j) z[i][j] = Product::Step(d32, q, w[j], z[i][j]);
     }
   }
   for (size_t i = 0; i < kTiles; ++i)
     for (size_t j = 0; j < kVecs; ++j) {
       int32_t* out = m + (t + i) * 16 + j * L;
       const V base = hn::LoadU(d32, k0 == 0 ? start + j * L : out);
-      hn::StoreU(hn::Add(base, Sums16::Widen(d32, z[i][j])), d32, out);
+      V sum = z[i][j];
+      if constexpr (swar::detail::HWY_NAMESPACE::WidensAtEnd<Product>()) sum = Product::Widen(d32, sum);
+      hn::StoreU(hn::Add(base, sum), d32, out);
     }
 }
 
-template <class D32>
-void PairSumProducts(D32 d32, const WinogradWeights& w, const int8_t* u, const int32_t* start, const uint8_t* v,
-                     size_t tstride, size_t nt, int32_t* m) {
+// Units in chunks of `chunk` (the int16 sums' bound, or all of them).
+template <class Product, class D32>
+void TiledProducts(D32 d32, size_t chunk, const WinogradWeights& w, const int8_t* u, const int32_t* start,
+                   const uint8_t* v, size_t tstride, size_t nt, int32_t* m) {
   constexpr size_t kTiles = hn::MaxLanes(d32) == 4 ? 2 : 4;  // SSE4: 16 registers hold 2 tiles x 4 vectors
-  const size_t units = static_cast<size_t>(w.units), chunk = static_cast<size_t>(w.pair_units);
+  const size_t units = static_cast<size_t>(w.units);
   const auto* u32 = reinterpret_cast<const int32_t*>(u);
   for (size_t k0 = 0; k0 < units; k0 += chunk) {
     const size_t k1 = std::min(units, k0 + chunk);
     size_t t = 0;
-    for (; t + kTiles <= nt; t += kTiles) PairSumTiles<kTiles>(d32, u32, k0, k1, start, v, tstride, t, m);
-    for (; t < nt; ++t) PairSumTiles<1>(d32, u32, k0, k1, start, v, tstride, t, m);
+    for (; t + kTiles <= nt; t += kTiles) SumTiles<Product, kTiles>(d32, u32, k0, k1, start, v, tstride, t, m);
+    for (; t < nt; ++t) SumTiles<Product, 1>(d32, u32, k0, k1, start, v, tstride, t, m);
   }
 }
 #endif
@@ -207,8 +214,14 @@ void Products(const WinogradWeights& w, size_t p, size_t b, const uint8_t* v, si
   namespace sw = swar::detail::HWY_NAMESPACE;
 #if HWY_ARCH_X86 && HWY_TARGET != HWY_AVX3_DL
   const hn::CappedTag<int32_t, 16> d32;
+  if constexpr (sw::kHaveAvxVnni) {
+    if (sw::AvxVnniHere())
+      return TiledProducts<sw::AvxVnniProduct>(d32, static_cast<size_t>(w.units), w, u, start, v, tstride, nt, m);
+  }
   if constexpr (sw::FillsRegister<decltype(d32), hn::Vec<decltype(d32)>>()) {
-    if (w.pair_units > 0) return PairSumProducts(d32, w, u, start, v, tstride, nt, m);
+    if (w.pair_units > 0)
+      return TiledProducts<sw::BytePairSums16Product>(d32, static_cast<size_t>(w.pair_units), w, u, start, v,
+                                                      tstride, nt, m);
   }
 #endif
   if constexpr (sw::kHaveArmDot) {
@@ -333,13 +346,17 @@ void WinogradSums(const WinogradWeights& w, const WinogradImage& image, int64_t 
   else go(std::integral_constant<size_t, 64>());
 }
 
-// How this target forms the products: 2 VPDPBUSD, 1 PMADDUBSW pair sums
-// (PairSumProducts), 3 Arm's SDOT, 0 only by emulation (3-9 instructions a
+// How this target forms the products: 2 VPDPBUSD (AVX3_DL; AVX2 with
+// AVX-VNNI: 1.10x the direct GEMM on ResNet at 4 bits, Emerald Rapids), 1
+// PMADDUBSW pair sums (TiledProducts), 3 Arm's SDOT, 0 only by emulation (3-9 instructions a
 // product, more than the 2.25x fewer products gain after the transforms).
 int WinogradProductKind() {
 #if HWY_TARGET == HWY_AVX3_DL
   return 2;
 #elif HWY_ARCH_X86  // (SVE's sizeless vectors have no raw register to ask about)
+  if constexpr (swar::detail::HWY_NAMESPACE::kHaveAvxVnni) {
+    if (swar::detail::HWY_NAMESPACE::AvxVnniHere()) return 2;
+  }
   using D32 = hn::CappedTag<int32_t, 16>;
   return swar::detail::HWY_NAMESPACE::FillsRegister<D32, hn::Vec<D32>>() ? 1 : 0;
 #else
