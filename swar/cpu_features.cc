@@ -145,9 +145,9 @@ FeatureSet kernel_features() {
   apply_target_from_environment();
   FeatureSet f = detail::target_features();
   if ((f & kByteDot) && (f & kVectors512) && amx_usable()) f |= kAmxInt8;
-  static const std::string vendor = cpu_vendor();
-  if ((f & kVectorPopcount) && vendor == "AuthenticAMD") f |= kFastPopcount;
-  if ((f & kByteDot) && (f & kVectors512) && vendor == "GenuineIntel") f |= kDotSharesPorts;
+  static const bool amd = cpu_vendor() == "AuthenticAMD", intel = cpu_vendor() == "GenuineIntel";
+  if ((f & kVectorPopcount) && amd) f |= kFastPopcount;
+  if ((f & kByteDot) && (f & kVectors512) && intel) f |= kDotSharesPorts;
   return f;
 }
 
