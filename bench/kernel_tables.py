@@ -3,7 +3,7 @@
 bitlane's GEMM per width as a ratio against oneDNN int8 at its default ISA
 and capped at AVX-512 VNNI (each against its own oneDNN of the same run:
 oneDNN takes one ISA cap per process), optionally the AVX2 target against
-oneDNN capped at AVX2, and how close each kernel comes to the ceiling of its
+oneDNN capped at AVX2 (and, where the CPU has AVX-VNNI, both with it), and how close each kernel comes to the ceiling of its
 instruction on this core (bench/bitlane_ceilings).
 
   python3 bench/kernel_tables.py [--build build/release] [--avx2] [--trusted-range] [--min-time 0.3]
@@ -26,10 +26,11 @@ CEILING_OF = {"int8": "int8 (VNNI)", "int4": "int8 (VNNI)", "int7": "int7, oneDN
               "bitserial": "bitserial (1 x 1 bit)"}
 
 
-def kernels(exe, extra, min_time, widths):
+def kernels(exe, extra, min_time, widths, env=None):
     cmd = [exe, "--json", "--min-time", str(min_time), "--threads", "1,2",
            "--bits", ",".join(widths)] + extra
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                         env=dict(os.environ, **(env or {}))).stdout
     return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
 
 
@@ -119,8 +120,14 @@ def main():
     ceiling_table(vnni, WIDTHS, ceil)
     if args.avx2:
         w = ["1x1", "2x2", "4x4", "7x7", "8x8"]
-        avx2 = kernels(exe, ["--target", "AVX2", "--onednn-isa", "avx2"] + trust, args.min_time, w)
+        # Plain AVX2 (BITLANE_AVX_VNNI=0), as on a CPU without AVX-VNNI.
+        avx2 = kernels(exe, ["--target", "AVX2", "--onednn-isa", "avx2"] + trust, args.min_time, w,
+                       {"BITLANE_AVX_VNNI": "0"})
         ratio_table(avx2, w, "bitlane's AVX2 target against oneDNN int8 capped at AVX2 (no VNNI):")
+        if "int8 (AVX-VNNI)" in ceil:  # Intel's client cores and E-core Xeons, AMD from Zen 5
+            vnni = kernels(exe, ["--target", "AVX2", "--onednn-isa", "avx2_vnni"] + trust, args.min_time, w)
+            ratio_table(vnni, w, "bitlane's AVX2 target with AVX-VNNI against oneDNN int8 capped at AVX2 "
+                                 "with AVX-VNNI:")
 
 
 if __name__ == "__main__":
