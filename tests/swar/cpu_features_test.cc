@@ -7,6 +7,7 @@
 
 #include "swar/cpu_features.h"
 #include "swar/gemm.h"
+#include "swar/targets.h"
 #include "tests/simd_targets.h"
 
 using namespace bitlane::swar;
@@ -32,7 +33,45 @@ std::string cpuinfo_arm_features() {
   return "";
 }
 
+// The flags line of /proc/cpuinfo (x86 Linux), as " f1 f2 ... " ("" where
+// there is none).
+std::string cpuinfo_x86_flags() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("flags", 0) == 0) return " " + line.substr(line.find(':') + 1) + " ";
+  return "";
+}
+
 }  // namespace
+
+TEST_CASE("cpu features: AVX-VNNI as the OS reports it, byte-dot on the AVX2 target exactly where it is present and allowed") {
+  // The AVX2 target's int8 takes AVX-VNNI's VPDPBUSD where the CPU has it
+  // (swar/kernels/byte_products-inl.h); BITLANE_AVX_VNNI=0 or
+  // allow_avx_vnni(false) keeps plain AVX2, whose 8 bits run int16.
+  const std::string flags = cpuinfo_x86_flags();
+  const bool listed = flags.find(" avx_vnni ") != std::string::npos;
+#if defined(__x86_64__)
+  if (!flags.empty() && avx_vnni_allowed()) CHECK(avx_vnni_usable() == listed);
+#else
+  CHECK_FALSE(avx_vnni_usable());
+#endif
+  const bool was_allowed = allow_avx_vnni(false);
+  CHECK_FALSE(avx_vnni_usable());
+  allow_avx_vnni(was_allowed);
+  const IntFormat u8{8, false}, s8{8, true};
+  const GemmMethod int8 = parse_method("int8");
+  bitlane::test::for_each_simd_target([&](const std::string& target) {
+    const FeatureSet f = kernel_features();
+    CAPTURE(target);
+    if (target == "AVX2") {
+      CHECK(((f & kByteDot) != 0) == avx_vnni_usable());
+      CHECK((choose_method(u8, s8, {784, 512}) == int8) == avx_vnni_usable());  // int16 without it
+    }
+    if (f & kAmxInt8) CHECK((f & kVectors512));  // never on the AVX2 target
+  });
+  if (!listed) MESSAGE("no avx_vnni in /proc/cpuinfo: the AVX2 target's AVX-VNNI path is not run here");
+}
 
 TEST_CASE("cpu features: fast popcount means VPOPCNTQ on an AMD CPU, shared dot ports 512-bit VNNI on an Intel one, and every bit has a name") {
   const std::string vendor = cpuinfo_vendor();
