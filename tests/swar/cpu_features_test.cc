@@ -23,23 +23,14 @@ std::string cpuinfo_vendor() {
   return "";
 }
 
-// The Features line of /proc/cpuinfo, as " f1 f2 ... " ("" where there is
-// none: not Arm Linux, or qemu-user, which shows the host's file).
-std::string cpuinfo_arm_features() {
+// The value of /proc/cpuinfo's first line starting with `key`, as " v1 v2
+// ... " ("" where there is none). "Features": Arm Linux (not qemu-user,
+// which shows the host's file); "flags": x86 Linux.
+std::string cpuinfo_list(const char* key) {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("Features", 0) == 0) return " " + line.substr(line.find(':') + 1) + " ";
-  return "";
-}
-
-// The flags line of /proc/cpuinfo (x86 Linux), as " f1 f2 ... " ("" where
-// there is none).
-std::string cpuinfo_x86_flags() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("flags", 0) == 0) return " " + line.substr(line.find(':') + 1) + " ";
+    if (line.rfind(key, 0) == 0) return " " + line.substr(line.find(':') + 1) + " ";
   return "";
 }
 
@@ -49,7 +40,7 @@ TEST_CASE("cpu features: AVX-VNNI as the OS reports it, byte-dot on the AVX2 tar
   // The AVX2 target's int8 takes AVX-VNNI's VPDPBUSD where the CPU has it
   // (swar/kernels/byte_products-inl.h); BITLANE_AVX_VNNI=0 or
   // allow_avx_vnni(false) keeps plain AVX2, whose 8 bits run int16.
-  const std::string flags = cpuinfo_x86_flags();
+  const std::string flags = cpuinfo_list("flags");
   const bool listed = flags.find(" avx_vnni ") != std::string::npos;
 #if defined(__x86_64__)
   if (!flags.empty() && avx_vnni_allowed()) CHECK(avx_vnni_usable() == listed);
@@ -93,7 +84,7 @@ TEST_CASE("cpu features: Arm's SDOT on SVE targets and where the CPU has the dot
   // int7 and int8 take SDOT on Arm (swar/kernels/byte_products-inl.h); the
   // gemm suite checks their sums on qemu's cortex-a53 (no dot product) and
   // max (SVE2 and the dot product), on every target.
-  const std::string features = cpuinfo_arm_features();
+  const std::string features = cpuinfo_list("Features");
   if (!features.empty())
     CHECK(arm_dot_product() == (features.find(" asimddp ") != std::string::npos));
   else
