@@ -118,14 +118,15 @@ HWY_INLINE hn::Vec<D32> Quad(D32 d32, const uint8_t* v, size_t tstride, size_t t
 // layer's V and U keep such sums in int16, winograd_weights), then widened
 // into int32 by PMADDWD against ones -- one multiply per unit and one per
 // chunk, where the exact byte product takes 3 (widened every unit) to 9.
-// With AVX-VNNI the same tiles take one VPDPBUSD a unit into int32 (chunks
-// of all units). kTiles tiles x all 16 columns at once (AVX2: two vectors),
-// so each broadcast of V serves every column vector and 8 chains hide the
-// products' latency (UnitProducts' 4, one column vector at a time, reloaded
-// every broadcast, left the products 38% of ResNet's time at 4 bits on the
-// AVX2 target with AVX-VNNI; these tiles took the model from 5.38-5.44 to
-// 5.05-5.10 ms, Emerald Rapids, thirty-seventh session);
-// the int32 sums of a chunk go to m (a later chunk adds to them there).
+// With AVX-VNNI the same tiles take one VPDPBUSD a unit into int32 (one
+// chunk of all units). kTiles tiles x all 16 columns at once (AVX2: two
+// vectors), so each broadcast of V serves every column vector and 8 chains
+// hide the products' latency; the int32 sums of a chunk go to m (a later
+// chunk adds to them there). UnitProducts (one column vector at a time, 4
+// chains, V broadcast again for each) left AVX-VNNI's products 38% of
+// ResNet's time at 4 bits; these tiles took the model from 5.38-5.44 to
+// 5.05-5.10 ms (Emerald Rapids running the AVX2 target, thirty-seventh
+// session; 6 tiles, 12 chains, measured level).
 #if HWY_ARCH_X86
 template <class Product, size_t kTiles, class D32>
 HWY_INLINE void SumTiles(D32 d32, const int32_t* u, size_t k0, size_t k1, const int32_t* start, const uint8_t* v,
@@ -348,8 +349,9 @@ void WinogradSums(const WinogradWeights& w, const WinogradImage& image, int64_t 
 
 // How this target forms the products: 2 VPDPBUSD (AVX3_DL; AVX2 with
 // AVX-VNNI: 1.10x the direct GEMM on ResNet at 4 bits, Emerald Rapids), 1
-// PMADDUBSW pair sums (TiledProducts), 3 Arm's SDOT, 0 only by emulation (3-9 instructions a
-// product, more than the 2.25x fewer products gain after the transforms).
+// PMADDUBSW pair sums (TiledProducts), 3 Arm's SDOT, 0 only by emulation
+// (3-9 instructions a product, more than the 2.25x fewer products gain
+// after the transforms).
 int WinogradProductKind() {
 #if HWY_TARGET == HWY_AVX3_DL
   return 2;

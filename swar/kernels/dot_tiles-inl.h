@@ -158,24 +158,25 @@ constexpr int kDotMaxAcc = 8;   // 16 vector registers (SSE4, AVX2) or emulated
 #define BL_LATE_ROWS 1
 #endif
 constexpr int kDotMaxVecs = 4;
-// Rows of the tallest tile with nv vectors of columns. One vector of columns
-// (16-channel convolutions) stops at 12 rows: 16 row pointers do not fit
-// x86's 16 general registers beside the loop's own and were spilled to
-// vector registers and back every K unit; 12 accumulators still cover the
-// dot product's latency (2 per cycle x 5 cycles). 3136x144x16, 1 thread
-// (bitlane_kernels --shapes 3136x144x16): 513-525 -> 566-577 GOPS. On
-// AVX-512 one vector of columns runs PairTiles instead (pair_tiles-inl.h).
 template <class Product, bool kGathered = false, class Weights = ByteWeights>
 struct DotTiles {
-  // AVX-VNNI's product is one instruction with no temporaries, so AVX2's 16
-  // registers hold 12 accumulators beside a row's broadcast, byte weights
-  // read from memory by the instruction itself: VPDPBUSD's latency (5) on
-  // two ports wants 10 chains, and 8 ran at 75% of its ceiling (90-96% with
-  // 12; bench/README.md, thirty-seventh session). Nibbles need registers to
-  // unpack into.
+  // Accumulators a tile holds: AVX-VNNI's product is one instruction with no
+  // temporaries, so AVX2's 16 registers hold 12 beside a row's broadcast,
+  // byte weights read from memory by the instruction itself: VPDPBUSD's
+  // latency (5) on two ports wants 10 chains, and 8 ran at 75% of its
+  // ceiling (78-96% with 12; bench/README.md, thirty-seventh session).
+  // Nibbles need registers to unpack into.
   static constexpr int kMaxAcc =
       kHaveAvxVnni && std::is_same_v<Product, AvxVnniProduct> && std::is_same_v<Weights, ByteWeights> ? 12
                                                                                                       : kDotMaxAcc;
+  // Rows of the tallest tile with nv vectors of columns. One vector of
+  // columns (16-channel convolutions) stops at 12 rows: 16 row pointers do
+  // not fit x86's 16 general registers beside the loop's own and were
+  // spilled to vector registers and back every K unit; 12 accumulators
+  // still cover the dot product's latency (2 per cycle x 5 cycles).
+  // 3136x144x16, 1 thread (bitlane_kernels --shapes 3136x144x16): 513-525
+  // -> 566-577 GOPS. On AVX-512 one vector of columns runs PairTiles instead
+  // (pair_tiles-inl.h).
   static constexpr int TileRows(int nv) { return nv == 1 && kMaxAcc == 16 ? 12 : kMaxAcc / nv; }
   static constexpr size_t kBlock = kDotBlock;
   // Fewer units than this per int16 chunk: each chunk's start loads and
