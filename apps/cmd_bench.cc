@@ -240,7 +240,7 @@ int cmd_bench(int argc, char** argv) {
 
   if (json) {
     nlohmann::json j = {{"model", path}, {"cpu", cpu_description()}, {"simd", swar::current_target()},
-                        {"scheduler", Executor::backend_name()}, {"version", BITLANE_VERSION_STRING}};
+                        {"simd_label", swar::target_label(swar::current_target())}, {"scheduler", Executor::backend_name()}, {"version", BITLANE_VERSION_STRING}};
     for (const Result& r : results) {
       nlohmann::json e = {{"threads", r.threads}, {"plan", r.plan}, {"batch", r.batch}, {"micro_batch", r.micro},
                           {"micro_batches", r.split.count}, {"micro_batch_size", r.split.size}, {"init_ms", r.init_ms},
@@ -256,8 +256,8 @@ int cmd_bench(int argc, char** argv) {
     return 0;
   }
   std::printf("model: %s\nCPU: %s; SIMD target %s; scheduler %s; bitlane %s (%s, %s)\n\n", path.c_str(),
-              cpu_description().c_str(), swar::current_target().c_str(), Executor::backend_name(), BITLANE_VERSION_STRING,
-              __VERSION__, BITLANE_BUILD_TYPE);
+              cpu_description().c_str(), swar::target_label(swar::current_target()).c_str(), Executor::backend_name(),
+              BITLANE_VERSION_STRING, __VERSION__, BITLANE_BUILD_TYPE);
   std::printf("| threads | plan | batch | split | init ms | first ms | min ms | mean ms | stdev ms | items/s | kernels |\n"
               "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n");
   for (const Result& r : results)

@@ -74,7 +74,7 @@ int cmd_selfcheck(int argc, char** argv) {
   for (const auto& f : cpu.features) std::printf(" %s", f.c_str());
   std::printf("\nthreads:   %d available, scheduler %s\n", Executor::hardware_threads(),
               Executor::backend_name());
-  std::printf("SIMD:      %s selected; available:", swar::current_target().c_str());
+  std::printf("SIMD:      %s selected; available:", swar::target_label(swar::current_target()).c_str());
   for (const auto& t : swar::available_targets()) std::printf(" %s", t.name.c_str());
   // What the GEMM methods' speed estimates assume (fast-popcount, amx-int8
   // change which method a layer gets).
@@ -86,8 +86,7 @@ int cmd_selfcheck(int argc, char** argv) {
   int failures = 0;
   for (const auto& target : swar::available_targets()) {
     swar::ScopedTarget scope(target.name);
-    // The AVX2 target's byte products take AVX-VNNI where the CPU has it (swar/targets.h).
-    const std::string label = target.name == "AVX2" && swar::avx_vnni_usable() ? "AVX2+VNNI" : target.name;
+    const std::string label = swar::target_label(target.name);
     for (int bits : {1, 2, 3, 4, 8, 12}) {
       const swar::IntFormat af{bits, false}, wf{bits, true};
       std::uniform_int_distribution<int> da(0, static_cast<int>(af.max_value()));

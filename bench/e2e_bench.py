@@ -147,7 +147,7 @@ def main():
                                      check=True, capture_output=True, text=True).stdout
                 run = json.loads(out)
                 if cpu is None:
-                    cpu = f"{run['cpu']}, SIMD target {run['simd']}"
+                    cpu = f"{run['cpu']}, SIMD target {run.get('simd_label', run['simd'])}"
                 bl_rounds.append({(r["plan"], r["batch"]): r["median_ms"] for r in run["results"]})
                 for batch, (x, v32, v8) in torch_models.items():
                     t32_rounds[batch].append(best_torch(v32, x, args.min_time))

@@ -226,7 +226,8 @@ int main(int argc, char** argv) try {
   for (const auto& f : cpu.features) features += f + " ";
   if (!json)
     std::printf("# bitlane_kernels\n\nCPU: %s, %s\nfeatures: %s\nSIMD target: %s\nbitlane's activations: %s\n",
-                cpu_description().c_str(), cpu.arch.c_str(), features.c_str(), swar::current_target().c_str(),
+                cpu_description().c_str(), cpu.arch.c_str(), features.c_str(),
+                swar::target_label(swar::current_target()).c_str(),
                 trusted ? "trusted to be in range (--trusted-range, as quantized layers call it)"
                         : "range-checked in each call");
 

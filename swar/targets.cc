@@ -91,6 +91,11 @@ void force_target(std::string_view name) {
 bool allow_avx_vnni(bool allowed) { return g_avx_vnni_allowed.exchange(allowed); }
 bool avx_vnni_allowed() { return g_avx_vnni_allowed.load(std::memory_order_relaxed); }
 
+std::string target_label(std::string_view name) {
+  apply_target_from_environment();  // BITLANE_AVX_VNNI
+  return name == "AVX2" && avx_vnni_usable() ? "AVX2+VNNI" : std::string(name);
+}
+
 void apply_target_from_environment() {
   static std::once_flag once;
   std::call_once(once, [] {

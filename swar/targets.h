@@ -50,6 +50,11 @@ void apply_target_from_environment();
 bool allow_avx_vnni(bool allowed);
 bool avx_vnni_allowed();
 
+// A target's name for people: "AVX2+VNNI" for the AVX2 target where it runs
+// AVX-VNNI's products, else the name itself. Keys (BITLANE_TARGET,
+// force_target, the calibration cache, bench's JSON "simd") keep the name.
+std::string target_label(std::string_view name);
+
 // Forces a target for a scope (tests, benchmarks) and restores the choice
 // that held before (automatic, or what BITLANE_TARGET forced).
 class ScopedTarget {

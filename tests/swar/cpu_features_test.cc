@@ -58,6 +58,9 @@ TEST_CASE("cpu features: AVX-VNNI as the OS reports it, byte-dot on the AVX2 tar
     if (target == "AVX2") {
       CHECK(((f & kByteDot) != 0) == avx_vnni_usable());
       CHECK((choose_method(u8, s8, {784, 512}) == int8) == avx_vnni_usable());  // int16 without it
+      CHECK(target_label(target) == (avx_vnni_usable() ? "AVX2+VNNI" : "AVX2"));  // what selfcheck and bench print
+    } else {
+      CHECK(target_label(target) == target);
     }
     if (f & kAmxInt8) CHECK((f & kVectors512));  // never on the AVX2 target
   });
