@@ -239,8 +239,12 @@ int cmd_bench(int argc, char** argv) {
         }
 
   if (json) {
-    nlohmann::json j = {{"model", path}, {"cpu", cpu_description()}, {"simd", swar::current_target()},
-                        {"simd_label", swar::target_label(swar::current_target())}, {"scheduler", Executor::backend_name()}, {"version", BITLANE_VERSION_STRING}};
+    nlohmann::json j = {{"model", path},
+                        {"cpu", cpu_description()},
+                        {"simd", swar::current_target()},
+                        {"simd_label", swar::target_label(swar::current_target())},
+                        {"scheduler", Executor::backend_name()},
+                        {"version", BITLANE_VERSION_STRING}};
     for (const Result& r : results) {
       nlohmann::json e = {{"threads", r.threads}, {"plan", r.plan}, {"batch", r.batch}, {"micro_batch", r.micro},
                           {"micro_batches", r.split.count}, {"micro_batch_size", r.split.size}, {"init_ms", r.init_ms},

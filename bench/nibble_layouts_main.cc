@@ -138,7 +138,8 @@ BL_VNNI512 void gemv_col_pairs(const uint8_t* a, const Weights& p, int32_t* out)
       const __m512i lows = _mm512_add_epi32(low_sum[j][0], low_sum[j][1]);
       _mm512_storeu_si512(out + 2 * (q + j) * 16, lows);
       // (The masked form: GCC 12 warns on the plain one's undefined source.)
-      _mm512_storeu_si512(out + (2 * (q + j) + 1) * 16, _mm512_maskz_srai_epi32(0xFFFF, _mm512_sub_epi32(raws, lows), 4));
+      const __m512i high = _mm512_maskz_srai_epi32(0xFFFF, _mm512_sub_epi32(raws, lows), 4);
+      _mm512_storeu_si512(out + (2 * (q + j) + 1) * 16, high);
     }
   }
 }
@@ -174,7 +175,8 @@ int main(int argc, char** argv) {
   }
   const double min_time = args["min-time"].as<double>();
   const int rounds = std::max(1, args["rounds"].as<int>());
-  std::printf("| shape | bytes GOPS | nibbles by K unit | nibbles by column | by column / bytes | by column / by K unit |\n"
+  std::printf("| shape | bytes GOPS | nibbles by K unit | nibbles by column | by column / bytes |"
+              " by column / by K unit |\n"
               "|---|---:|---:|---:|---:|---:|\n");
   std::stringstream list(args["shapes"].as<std::string>());
   for (std::string s; std::getline(list, s, ',');) {
