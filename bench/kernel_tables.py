@@ -3,8 +3,9 @@
 bitlane's GEMM per width as a ratio against oneDNN int8 at its default ISA
 and capped at AVX-512 VNNI (each against its own oneDNN of the same run:
 oneDNN takes one ISA cap per process), optionally the AVX2 target against
-oneDNN capped at AVX2 (and, where the CPU has AVX-VNNI, both with it), and how close each kernel comes to the ceiling of its
-instruction on this core (bench/bitlane_ceilings).
+oneDNN capped at AVX2 (and, where the CPU has AVX-VNNI, both with it), and
+how close each kernel comes to the ceiling of its instruction on this core
+(bench/bitlane_ceilings).
 
   python3 bench/kernel_tables.py [--build build/release] [--avx2] [--trusted-range] [--min-time 0.3]
 

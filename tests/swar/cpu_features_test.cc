@@ -14,24 +14,27 @@ using namespace bitlane::swar;
 
 namespace {
 
-// The vendor_id line of /proc/cpuinfo ("" where there is none).
-std::string cpuinfo_vendor() {
+// What follows the ':' of /proc/cpuinfo's first line starting with `key`
+// ("" where there is none).
+std::string cpuinfo_value(const char* key) {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("vendor_id", 0) == 0) return line.substr(line.find(':') + 2);
+    if (line.rfind(key, 0) == 0) return line.substr(line.find(':') + 1);
   return "";
 }
 
-// The value of /proc/cpuinfo's first line starting with `key`, as " v1 v2
-// ... " ("" where there is none). "Features": Arm Linux (not qemu-user,
-// which shows the host's file); "flags": x86 Linux.
+// The vendor_id ("" where there is none).
+std::string cpuinfo_vendor() {
+  const std::string v = cpuinfo_value("vendor_id");
+  return v.empty() ? v : v.substr(1);
+}
+
+// A list line as " v1 v2 ... " ("" where there is none). "Features": Arm
+// Linux (not qemu-user, which shows the host's file); "flags": x86 Linux.
 std::string cpuinfo_list(const char* key) {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key, 0) == 0) return " " + line.substr(line.find(':') + 1) + " ";
-  return "";
+  const std::string v = cpuinfo_value(key);
+  return v.empty() ? v : " " + v + " ";
 }
 
 }  // namespace
