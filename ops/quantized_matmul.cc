@@ -44,17 +44,28 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
       weight_terms_[static_cast<size_t>(k)] += terms[static_cast<size_t>(v < 0 ? -v : v)];
     }
   act_terms_.assign(terms.begin(), terms.begin() + magnitudes);
-  swar::GemmMethod method;
+  swar::GemmMethod method, many_rows_method;
+  swar::GemmShape shape{static_cast<size_t>(in), static_cast<size_t>(out)};
   if (gather_padding) {
-    swar::GemmShape shape{static_cast<size_t>(in), static_cast<size_t>(out)};
     shape.gathered_run = gathered.run;
     shape.in_place_speedup = gathered.in_place_speedup;
     method = swar::choose_method_in_place(storage_, qw_.format, shape);
     if (swar::method_reads_gathered(method)) express_for_gather(*gather_padding);
+  } else {
+    // A call may bring one row (a GEMV) or many. Where the best methods for
+    // the two differ (1 x 1 bits without VNNI: bit-serial's 1-bit weights
+    // win GEMVs, int7's pair sums GEMMs), both packings are kept and each
+    // call takes the one for its rows (run_gemm): the weights' bytes grow by
+    // the second packing, the choice no longer waits for a batch size.
+    method = swar::choose_method(storage_, qw_.format, shape);
+    shape.many_rows = true;
+    many_rows_method = swar::choose_method(storage_, qw_.format, shape);
   }
-  packed_ = swar::PackedWeights::pack(swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out),
-                                                           static_cast<size_t>(in)),
-                                      qw_.format, storage_, method);
+  const swar::MatrixView wq = swar::MatrixView::of(qw_.q.data(), static_cast<size_t>(out), static_cast<size_t>(in));
+  packed_ = swar::PackedWeights::pack(wq, qw_.format, storage_, method);
+  many_rows_packed_.reset();
+  if (!many_rows_method.automatic() && many_rows_method != method)
+    many_rows_packed_ = swar::PackedWeights::pack(wq, qw_.format, storage_, many_rows_method);
   // Padded: the epilogue kernels load whole vectors (ops/kernels/epilogue.h).
   scale_.assign(static_cast<size_t>(out) + 64, 0.f);
   offset_.assign(static_cast<size_t>(out) + 64, 0.f);
@@ -122,9 +133,12 @@ void QuantizedMatmul::express_for_gather(const std::vector<uint8_t>& padding) {
 }
 
 std::string QuantizedMatmul::kernel() const {
-  const swar::GemmMethod m = packed_.method();
-  return swar::method_name(swar::method_runs_here(m) ? m : swar::choose_method(storage_, qw_.format,
-                                                                                     {packed_.k(), packed_.n()}));
+  auto name = [&](const swar::PackedWeights& p) -> std::string {
+    const swar::GemmMethod m = p.method();
+    return swar::method_name(swar::method_runs_here(m) ? m : swar::choose_method(storage_, qw_.format, {p.k(), p.n()}));
+  };
+  if (!many_rows_packed_) return name(packed_);
+  return name(*many_rows_packed_) + " (1 row: " + name(packed_) + ")";
 }
 
 int64_t QuantizedMatmul::weight_bytes() const {
@@ -450,6 +464,7 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
                                const MatmulDest& out, Activation act, const RunContext& ctx) const {
   const size_t m = view ? view->rows : rows->rows;
   if (m == 0) return;
+  const swar::PackedWeights& packed = m >= kManyRows && many_rows_packed_ ? *many_rows_packed_ : packed_;
   thread_local std::vector<int64_t> acc64;
   thread_local std::vector<float> ra;
   Call call;
@@ -503,13 +518,13 @@ void QuantizedMatmul::run_gemm(const swar::MatrixView* view, const swar::Activat
   if (wide_) {
     grow_scratch(acc64, m * ldc);
     call.wide = true;
-    if (view) swar::gemm(*view, packed_, acc64.data(), ldc, ctx.ex, options);
-    else swar::gemm(*rows, packed_, acc64.data(), ldc, ctx.ex, options);
+    if (view) swar::gemm(*view, packed, acc64.data(), ldc, ctx.ex, options);
+    else swar::gemm(*rows, packed, acc64.data(), ldc, ctx.ex, options);
   } else {  // int32 sums only in the GEMM's per-task buffers: no C
     attach_steps(call);
     int32_t* no_c = nullptr;
-    if (view) swar::gemm(*view, packed_, no_c, ldc, ctx.ex, options);
-    else swar::gemm(*rows, packed_, no_c, ldc, ctx.ex, options);
+    if (view) swar::gemm(*view, packed, no_c, ldc, ctx.ex, options);
+    else swar::gemm(*rows, packed, no_c, ldc, ctx.ex, options);
   }
 }
 

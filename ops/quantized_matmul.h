@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "ops/fused_activation.h"
@@ -139,9 +140,17 @@ class QuantizedMatmul {
   // The integer weights (out x in), until release_reference_weights.
   const std::vector<int16_t>& integer_weights() const { return qw_.q; }
 
+  // The weights as packed for calls of one row; calls of kManyRows rows or
+  // more take many_rows_packed() where it is set (prepare).
   const swar::PackedWeights& packed() const { return packed_; }
+  const std::optional<swar::PackedWeights>& many_rows_packed() const { return many_rows_packed_; }
+  // Rows from which a call's activation rows are "many": int7 beat bit-serial
+  // from 2 rows on on AVX2 without VNNI (1 x 1 bits, 2..32 x 784 x 512:
+  // 1.06-1.13x, 0.83x at 1 row; bench/README.md, thirty-ninth session).
+  static constexpr size_t kManyRows = 2;
   // The GEMM method that runs it here ("int8", ...; its fallback's name when
-  // this target lacks the method's instructions).
+  // this target lacks the method's instructions); "int7 (1 row: bitserial)"
+  // where calls of one row take another.
   std::string kernel() const;
   // Whether a weight of integer 0 means 0 in every row (symmetric grids with
   // mul 1): then columns of zero weights may pad K without changing a sum.
@@ -184,6 +193,7 @@ class QuantizedMatmul {
   std::vector<uint8_t> act_terms_;     // terms of each activation magnitude
   quant::QuantizedWeights qw_;
   swar::PackedWeights packed_;
+  std::optional<swar::PackedWeights> many_rows_packed_;  // set where many rows run on another method
   // y = S * scale + offset - Ra * row_scale per output column c, with S the
   // integer dot product and Ra the row's sum of quantized inputs:
   // scale = sa sw ma mw, offset = sa sw (K oa ow - mw oa Cw) + bias,

@@ -66,9 +66,11 @@ bool method_supports(GemmMethod m, IntFormat a, IntFormat w);
 // that is known of them is whether every call has many (many_rows).
 struct GemmShape {
   size_t k = 0, n = 0;
-  // Activations read in place are a convolution's output pixels
-  // (choose_method_in_place sets it): never a GEMV, so an estimate that
-  // favours a method for its GEMVs leaves that out (dot_u8s8.cc, int7).
+  // Every call has many rows: a convolution's output pixels read in place
+  // (choose_method_in_place sets it), or a layer's packing for its calls of
+  // many rows beside the one for single rows (ops/quantized_matmul.h): never
+  // a GEMV, so an estimate that favours a method for its GEMVs leaves that
+  // out (dot_u8s8.cc, int7).
   bool many_rows = false;
   // Rows gathered in place (choose_method_in_place): each is K / gathered_run
   // runs of gathered_run values (0: rows of a matrix). Bit-serial's cost of

@@ -166,13 +166,15 @@ double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
 // 4-bit x 4-bit: 136) skip a multiply per step: bench/README.md, twenty-first
 // session, 64x784x512 on AVX2 and AVX3: 1.1x at 16 units, 1.3x at 32-33,
 // 1.45x from 64 on. Not counted at 1 x 1 bit for products that may be GEMVs,
-// which stay on bit-serial: level with int7 on AVX2's GEMMs, ahead on AVX3's
-// (1.0-1.1x), and its 1-bit weights win GEMVs (1x784x512: 307-311 against
-// 222-261 GOPS on AVX2, 578-584 against 289-297 on AVX3). Counted for a
-// convolution's pixels read in place (many_rows), which are never GEMVs:
-// without it ResNet's 64-channel convolutions went to bit-serial on AVX2 at
-// 1 bit and ran 12-27% slower than int7 in place (bench/README.md,
-// twenty-third session).
+// which stay on bit-serial: its 1-bit weights win GEMVs (1x784x512: 307-311
+// against 222-261 GOPS on AVX2, 578-584 against 289-297 on AVX3; Emerald
+// Rapids' AVX2, thirty-ninth session: 207 against 171). Counted for many
+// rows (many_rows): a convolution's pixels read in place, which are never
+// GEMVs (without it ResNet's 64-channel convolutions went to bit-serial on
+// AVX2 at 1 bit and ran 12-27% slower than int7 in place; bench/README.md,
+// twenty-third session), and the second packing a dense layer keeps for
+// calls of 2 rows or more (ops/quantized_matmul.h, kManyRows: int7 1.06-1.13x
+// bit-serial from 2 to 32 rows on Emerald Rapids' AVX2).
 // With 128-bit vectors (SSE4): half AVX2's rate, as for int16 (dot_s16.cc);
 // measured 1.3-1.9x int16 at 2..7 bits on 64x784x512 and 3136x576x64 (Zen 5
 // running the SSE4 target, twenty-third session).

@@ -185,15 +185,26 @@ TEST_CASE("eval: folder per class and CSV give the same accuracy, info and bench
   REQUIRE(results.size() == 2);
   CHECK(results[0]["kernels"] == "");
   // Layers may run on different methods ("int8+widemul" on a baseline-only
-  // build): every '+'-separated name is one of the method table's.
+  // build), and a layer's single rows on another ("int7 (1 row: bitserial)"):
+  // every '+'-separated name, and the one in parentheses, is one of the
+  // method table's.
   const std::string k4 = results[1]["kernels"];
   REQUIRE(!k4.empty());
   const auto& methods = swar::all_methods();
+  auto check_name = [&](const std::string& name) {
+    CHECK_MESSAGE(std::any_of(methods.begin(), methods.end(), [&](swar::GemmMethod m) { return name == swar::method_name(m); }),
+                  "'" << name << "' in '" << k4 << "'");
+  };
+  const std::string one_row = " (1 row: ";
   for (size_t b = 0; b <= k4.size();) {
     const size_t e = std::min(k4.find('+', b), k4.size());
     const std::string name = k4.substr(b, e - b);
-    CHECK_MESSAGE(std::any_of(methods.begin(), methods.end(), [&](swar::GemmMethod m) { return name == swar::method_name(m); }),
-                  "'" << name << "' in '" << k4 << "'");
+    const size_t open = name.find(one_row);
+    check_name(name.substr(0, open));
+    if (open != std::string::npos) {
+      CHECK(name.back() == ')');
+      check_name(name.substr(open + one_row.size(), name.size() - 1 - open - one_row.size()));
+    }
     b = e + 1;
   }
 }

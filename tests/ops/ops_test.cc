@@ -1103,3 +1103,51 @@ TEST_CASE("a quantized layer computes the same without its unpacked weights, whi
     CHECK_THROWS_WITH_AS(run(released, true), doctest::Contains("released"), Error);
   }
 }
+
+TEST_CASE("a layer whose single rows and many rows run best on different methods keeps both packings, each with the reference's bits") {
+  // 1 x 1 bits without VNNI: bit-serial's GEMVs, int7's GEMMs
+  // (QuantizedMatmul::kManyRows). Every target, with AVX-VNNI and without.
+  const int64_t in = 300, out = 40, batch = 5;
+  const Tensor w = test::random_tensor({out, in}, 31, -1.f, 1.f);
+  const Tensor b = test::random_tensor({out}, 32, -0.5f, 0.5f);
+  const Tensor x = test::random_tensor({batch, in}, 33, 0.f, 3.f);
+  Executor ex(2);
+  int kept_two = 0;
+  for (const bool vnni : {true, false}) {
+    const bool was = swar::allow_avx_vnni(vnni);
+    test::for_each_simd_target([&](const std::string& target) {
+      for (int bits : {1, 2, 4}) {
+        CAPTURE(target);
+        CAPTURE(vnni);
+        CAPTURE(bits);
+        quant::QuantPlan plan;
+        plan.defaults = quant::parse_layer_plan({{"bits", bits}}, plan.defaults, "test");
+        ops::QuantizedMatmul q;
+        q.prepare(w.f32(), out, in, b.f32(), plan.defaults, quant::activation_affine(0.f, 3.f, bits, false));
+        auto run = [&](int64_t r0, int64_t rows, bool reference) {
+          std::vector<float> y(static_cast<size_t>(rows * out));
+          q.run(x.f32() + r0 * in, rows, in, y.data(), out, ops::RunContext{ex, nullptr, reference});
+          return y;
+        };
+        const std::vector<float> want = run(0, batch, true);  // the scalar reference
+        CHECK(run(0, batch, false) == want);
+        for (int64_t r = 0; r < batch; ++r)  // GEMVs
+          CHECK(run(r, 1, false) == std::vector<float>(want.begin() + r * out, want.begin() + (r + 1) * out));
+        const bool plain_avx2 = target == "AVX2" && !swar::avx_vnni_usable();
+        if (plain_avx2 && bits == 1) {
+          REQUIRE(q.many_rows_packed());
+          CHECK(q.kernel() == "int7 (1 row: bitserial)");
+        }
+        if (q.many_rows_packed()) {
+          ++kept_two;
+          CHECK(q.many_rows_packed()->method() != q.packed().method());
+          CHECK(q.kernel().find(" (1 row: ") != std::string::npos);
+        } else {
+          CHECK(q.kernel().find('(') == std::string::npos);
+        }
+      }
+    });
+    swar::allow_avx_vnni(was);
+  }
+  if (kept_two == 0) MESSAGE("no target here runs single rows and many rows on different methods");
+}
