@@ -144,9 +144,10 @@ class QuantizedMatmul {
   // more take many_rows_packed() where it is set (prepare).
   const swar::PackedWeights& packed() const { return packed_; }
   const std::optional<swar::PackedWeights>& many_rows_packed() const { return many_rows_packed_; }
-  // Rows from which a call's activation rows are "many": int7 beat bit-serial
-  // from 2 rows on on AVX2 without VNNI (1 x 1 bits, 2..32 x 784 x 512:
-  // 1.06-1.13x, 0.83x at 1 row; bench/README.md, thirty-ninth session).
+  // Rows from which a call's activation rows are "many": at 1 x 1 bits on
+  // AVX2, int7 beat bit-serial from 2 rows on (2..32 x 784 x 512: 1.06-1.13x,
+  // 0.83x at 1 row), AVX-VNNI's int8 was level at 2 rows and 1.18x at 4
+  // (0.74x at 1; bench/README.md, thirty-ninth session).
   static constexpr size_t kManyRows = 2;
   // The GEMM method that runs it here ("int8", ...; its fallback's name when
   // this target lacks the method's instructions); "int7 (1 row: bitserial)"

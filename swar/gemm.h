@@ -63,15 +63,17 @@ bool method_supports(GemmMethod m, IntFormat a, IntFormat w);
 // are left out: a layer's weights are packed before its batch size is known,
 // and at the sizes measured the weights' bytes, not the rows, decide between
 // methods that differ in how many bytes they read (dot_u8s8.cc, int4). All
-// that is known of them is whether every call has many (many_rows).
+// that is known of them is whether every call has one or many (rows).
 struct GemmShape {
   size_t k = 0, n = 0;
-  // Every call has many rows: a convolution's output pixels read in place
-  // (choose_method_in_place sets it), or a layer's packing for its calls of
-  // many rows beside the one for single rows (ops/quantized_matmul.h): never
-  // a GEMV, so an estimate that favours a method for its GEMVs leaves that
-  // out (dot_u8s8.cc, int7).
-  bool many_rows = false;
+  // What is known of every call's rows: nothing (kAny), one row (a layer's
+  // packing for its GEMVs, ops/quantized_matmul.h) or many (a convolution's
+  // output pixels read in place, choose_method_in_place; a layer's packing
+  // for its calls of several rows). An estimate that favours a method for
+  // its GEMVs does so unless the rows are many (dot_u8s8.cc, int7); one that
+  // loses GEMVs says so only where they are one (int8 on AVX-VNNI).
+  enum class Rows : uint8_t { kAny, kOne, kMany };
+  Rows rows = Rows::kAny;
   // Rows gathered in place (choose_method_in_place): each is K / gathered_run
   // runs of gathered_run values (0: rows of a matrix). Bit-serial's cost of
   // packing them grows with the runs (swar/kernels/gathered_planes.h).

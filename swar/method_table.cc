@@ -79,7 +79,7 @@ bool method_reads_gathered(GemmMethod m) {
 }
 
 GemmMethod choose_method_in_place(IntFormat a, IntFormat w, GemmShape shape) {
-  shape.many_rows = true;  // a convolution's pixels
+  shape.rows = GemmShape::Rows::kMany;  // a convolution's pixels
   const FeatureSet have = kernel_features();
   const double n = static_cast<double>(shape.n_or_reference());
   const bool bytes = !a.is_signed && a.bits <= 8;  // what a gather holds

@@ -132,10 +132,22 @@ bool neon_pairs_only(FeatureSet have) { return (have & kU7Dot) && !(have & (kArm
 // accumulators a tile): int8 330-356 GOPS on 64x784x512, 3136x576x64 and
 // 196x2304x256 (up to 96% of the instruction's 371), int7's pair sums
 // 248-257, bit-serial 1 x 1 200-215, int16 100-128: in the units of int7's
-// 1.3e5 for 255 GOPS. So every width takes int8 there, 1 bit too: on a GEMV
-// bit-serial is faster (203 against 151 GOPS on 1x784x512), on batches the
-// layers mostly run it is 0.6-0.8x.
+// 1.3e5 for 255 GOPS. So every width takes int8 there, 1 bit too, except
+// for single rows (GemmShape::Rows::kOne; a layer's GEMV packing) at 1 x 1:
+// there bit-serial is faster, by its estimate's K and N (thirty-ninth
+// session, int8 / bit-serial on GEMVs: 1x784x512 0.74, 1x512x512 0.68,
+// 1x2304x256 0.64, 1x784x64 0.76, 1x300x40 0.66, 1x512x10 0.56; but 1.06 at
+// 1x128x512 and 1.18 at 1x64x64, where bit-serial's cost per tile and
+// K word shows -- AVX_VNNI_GEMV_1BIT takes the first and the last right);
+// level at 2 rows, 0.85x at 4, on batches 0.6-0.8x. int4 runs the same
+// products: 0.9x int8 on those GEMVs, 1.1-1.45x where N <= 40.
 constexpr double AVX_VNNI_RATE = 1.75e5;
+constexpr double AVX_VNNI_GEMV_1BIT = 0.62;
+double avx_vnni_gemv_share(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
+  const bool avx_vnni = (have & kByteDot) && !(have & kVectors512);
+  const bool gemv_bits = a.bits == 1 && w.bits == 1 && shape.rows == GemmShape::Rows::kOne;
+  return avx_vnni && gemv_bits ? AVX_VNNI_GEMV_1BIT : 1.0;
+}
 // bench/README.md, 64x784x512: ~600 GOPS with VNNI (AVX3_DL), ~100 on AVX2
 // through the emulation, 7 on the scalar fallback; flat in the widths.
 // Arm: ARM_DOT_RATE and ARM_FLIPPED below. `flipped`: the products that
@@ -156,8 +168,8 @@ double byte_dot_rate(FeatureSet have, bool flipped) {
 // alone), SVE2 256-bit 0.27M -> 0.25M; cortex-a53 (no SDOT, weights in
 // [-127, 127]) 2.29M -> 1.14M, int16 2.24M. Weights holding -128 keep the
 // emulation on NEON without SDOT (2% behind int16, which this cannot see).
-double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
-  return byte_dot_rate(have, true) * dot_column_share(shape, have);
+double int8_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
+  return byte_dot_rate(have, true) * dot_column_share(shape, have) * avx_vnni_gemv_share(a, w, have, shape);
 }
 // bench/README.md, 64x784x512, 1 thread on a Zen 5: 253 GOPS on AVX2 (int8's
 // emulation 155, int16 180), 495 on AVX3 without VNNI (int8 355, int16 343);
@@ -169,7 +181,7 @@ double int8_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
 // which stay on bit-serial: its 1-bit weights win GEMVs (1x784x512: 307-311
 // against 222-261 GOPS on AVX2, 578-584 against 289-297 on AVX3; Emerald
 // Rapids' AVX2, thirty-ninth session: 207 against 171). Counted for many
-// rows (many_rows): a convolution's pixels read in place, which are never
+// rows (GemmShape::Rows::kMany): a convolution's pixels read in place, which are never
 // GEMVs (without it ResNet's 64-channel convolutions went to bit-serial on
 // AVX2 at 1 bit and ran 12-27% slower than int7 in place; bench/README.md,
 // twenty-third session), and the second packing a dense layer keeps for
@@ -195,7 +207,7 @@ double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
                       : (have & kVectors512)   ? 1.6e5
                       : (have & kVectors256)   ? 9.0e4
                                                : 4.5e4;
-  const bool gemv_bits = a.bits == 1 && w.bits == 1 && !shape.many_rows;
+  const bool gemv_bits = a.bits == 1 && w.bits == 1 && shape.rows != GemmShape::Rows::kMany;
   const bool int16_sums = (have & kByteMulAdd) && !vnni512;  // BytePairSums16Product's targets
   const size_t units = !int16_sums || gemv_bits ? 0 : dot_pair_units(a, w, kBytes4);
   const double sums16 = units >= 64 ? 1.45 : units >= 32 ? 1.3 : units >= 16 ? 1.1 : 1.0;
@@ -223,7 +235,8 @@ double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
   // 1x784x512 (the nibbles' unpacking beside one VPDPBUSD a step, and int8's
   // tiles hold 12 accumulators where int4's hold 8).
   const double behind = (have & kByteDot) && !vnni512 ? 0.7 : 0.9;
-  return byte_dot_rate(have, false) * dot_column_share(shape, have) * (pays ? 1.05 : behind);
+  return byte_dot_rate(have, false) * dot_column_share(shape, have) * (pays ? 1.05 : behind) *
+         avx_vnni_gemv_share(a, w, have, shape);
 }
 
 // Not measured: no AMX CPU has run this kernel yet. oneDNN's AMX kernels

@@ -612,9 +612,16 @@ TEST_CASE("gemm: in place at 1 x 1 bit, int7 counts its int16 sums: a convolutio
     // int8 with VNNI; Arm's SDOT has no int16 sums.
     if (!(kernel_features() & kByteMulAdd) || (kernel_features() & kByteDot)) return;
     for (const IntFormat w : {u1, s1}) {
-      CHECK(estimated_macs_per_us(int7, u1, w, {576, 64, true}) > estimated_macs_per_us(int7, u1, w, {576, 64}));
-      // A dense layer, whose calls may be GEMVs, stays on bit-serial.
+      GemmShape many{576, 64}, one{576, 64};
+      many.rows = GemmShape::Rows::kMany;
+      one.rows = GemmShape::Rows::kOne;
+      CHECK(estimated_macs_per_us(int7, u1, w, many) > estimated_macs_per_us(int7, u1, w, {576, 64}));
+      CHECK(estimated_macs_per_us(int7, u1, w, one) == estimated_macs_per_us(int7, u1, w, {576, 64}));
+      // Products whose calls may be GEMVs stay on bit-serial (a dense layer's
+      // packing for single rows; ops/quantized_matmul.h keeps another for many).
       CHECK(choose_method(u1, w, {784, 512}) == bitserial);
+      one.k = 784, one.n = 512;
+      CHECK(choose_method(u1, w, one) == bitserial);
 #if defined(__x86_64__)
       if (!(kernel_features() & kVectors256)) continue;
       // ResNet's 32- and 64-channel convolutions into 64 channels (measured).
@@ -625,6 +632,30 @@ TEST_CASE("gemm: in place at 1 x 1 bit, int7 counts its int16 sums: a convolutio
 #endif
     }
   });
+}
+
+TEST_CASE("gemm: with AVX-VNNI, 1 x 1 bit GEMVs go to bit-serial, other products to int8") {
+  // Measured on the AVX2 target with AVX-VNNI (bench/README.md, thirty-ninth
+  // session): int8 / bit-serial 0.56-0.76 on GEMVs with K >= 300, 1.18 at
+  // 1x64x64; from 2 rows int8 level or ahead.
+  const IntFormat u1{1, false}, s1{1, true};
+  int seen = 0;
+  bitlane::test::for_each_simd_target([&](const std::string& target) {
+    if (target != "AVX2" || !avx_vnni_usable()) return;
+    ++seen;
+    for (const IntFormat w : {u1, s1})
+      for (const GemmShape base : {GemmShape{784, 512}, GemmShape{512, 10}, GemmShape{300, 40}, GemmShape{64, 64}}) {
+        CAPTURE(base.k);
+        CAPTURE(base.n);
+        GemmShape one = base, many = base;
+        one.rows = GemmShape::Rows::kOne;
+        many.rows = GemmShape::Rows::kMany;
+        CHECK(choose_method(u1, w, one) == parse_method(base.k >= 300 ? "bitserial" : "int8"));
+        CHECK(choose_method(u1, w, many) == parse_method("int8"));
+        CHECK(choose_method(u1, w, base) == parse_method("int8"));  // rows unknown: as before
+      }
+  });
+  if (seen == 0) MESSAGE("no AVX2 target with AVX-VNNI here");
 }
 
 TEST_CASE("gemm: the dot methods' estimates count the columns their blocks compute") {
