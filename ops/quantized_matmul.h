@@ -147,7 +147,9 @@ class QuantizedMatmul {
   // Rows from which a call's activation rows are "many": at 1 x 1 bits on
   // AVX2, int7 beat bit-serial from 2 rows on (2..32 x 784 x 512: 1.06-1.13x,
   // 0.83x at 1 row), AVX-VNNI's int8 was level at 2 rows and 1.18x at 4
-  // (0.74x at 1; bench/README.md, thirty-ninth session).
+  // (0.74x at 1); on Emerald Rapids' AVX-512 int8 ran 4 x 784 x 512 at 2 x 2
+  // bits 1.77x bit-serial (0.75x at 1 row; bench/README.md, thirty-ninth
+  // session).
   static constexpr size_t kManyRows = 2;
   // The GEMM method that runs it here ("int8", ...; its fallback's name when
   // this target lacks the method's instructions); "int7 (1 row: bitserial)"

@@ -133,20 +133,34 @@ bool neon_pairs_only(FeatureSet have) { return (have & kU7Dot) && !(have & (kArm
 // 196x2304x256 (up to 96% of the instruction's 371), int7's pair sums
 // 248-257, bit-serial 1 x 1 200-215, int16 100-128: in the units of int7's
 // 1.3e5 for 255 GOPS. So every width takes int8 there, 1 bit too, except
-// for single rows (GemmShape::Rows::kOne; a layer's GEMV packing) at 1 x 1:
-// there bit-serial is faster, by its estimate's K and N (thirty-ninth
-// session, int8 / bit-serial on GEMVs: 1x784x512 0.74, 1x512x512 0.68,
-// 1x2304x256 0.64, 1x784x64 0.76, 1x300x40 0.66, 1x512x10 0.56; but 1.06 at
-// 1x128x512 and 1.18 at 1x64x64, where bit-serial's cost per tile and
-// K word shows -- AVX_VNNI_GEMV_1BIT takes the first and the last right);
-// level at 2 rows, 0.85x at 4, on batches 0.6-0.8x. int4 runs the same
-// products: 0.9x int8 on those GEMVs, 1.1-1.45x where N <= 40.
+// for single rows at 1 x 1 (gemv_share).
 constexpr double AVX_VNNI_RATE = 1.75e5;
-constexpr double AVX_VNNI_GEMV_1BIT = 0.62;
-double avx_vnni_gemv_share(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
-  const bool avx_vnni = (have & kByteDot) && !(have & kVectors512);
-  const bool gemv_bits = a.bits == 1 && w.bits == 1 && shape.rows == GemmShape::Rows::kOne;
-  return avx_vnni && gemv_bits ? AVX_VNNI_GEMV_1BIT : 1.0;
+
+// Single rows (GemmShape::Rows::kOne: a layer's packing for its GEMVs) read
+// each weight byte for one product; the byte methods' GEMVs then run at a
+// fraction of the GEMM rate their estimates stand for, bit-serial's (a bit
+// per weight and plane) much less so. Measured (thirty-ninth session,
+// bench/README.md, `bitlane_kernels --bits ... --methods bitserial,int8,int4`
+// on GEMVs of K = 128..2304, N = 10..512, 15 width pairs):
+// - Intel's AVX-512 cores (kDotSharesPorts), Emerald Rapids: int8 244-259
+//   GOPS whatever the widths (~0.35x its GEMMs), int4 2-5% ahead of it from
+//   N = 64 on; bit-serial 1.2-2x both up to 4 plane pairs (2x2: 329 against
+//   252 on 1x784x512; 3x1: 401), behind from 6 on (2x3: 234). GEMV_512 puts
+//   int8 at 0.51 of its rate in bit-serial's units there: 2 of 90 cells
+//   then go to a method more than 10% slower than the best (K = 128, and
+//   N = 10, where bit-serial's cost per tile and column block shows).
+// - The AVX2 target with AVX-VNNI, 1 x 1 bit (GEMV_AVX_VNNI_1BIT), int8 /
+//   bit-serial: 1x784x512 0.74, 1x512x512 0.68, 1x2304x256 0.64, 1x784x64
+//   0.76, 1x300x40 0.66, 1x512x10 0.56; 1.06 at 1x128x512 and 1.18 at
+//   1x64x64; level at 2 rows, 0.85x at 4. int4 runs the same products (0.9x
+//   int8 there, 1.1-1.45x where N <= 40). Other widths unmeasured: left.
+// Elsewhere (Zen 4 / 5, AVX2 without VNNI, Arm) not measured: 1.
+constexpr double GEMV_512 = 0.51;
+constexpr double GEMV_AVX_VNNI_1BIT = 0.62;
+double gemv_share(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
+  if (shape.rows != GemmShape::Rows::kOne || !(have & kByteDot)) return 1.0;
+  if (have & kVectors512) return (have & kDotSharesPorts) ? GEMV_512 : 1.0;
+  return a.bits == 1 && w.bits == 1 ? GEMV_AVX_VNNI_1BIT : 1.0;
 }
 // bench/README.md, 64x784x512: ~600 GOPS with VNNI (AVX3_DL), ~100 on AVX2
 // through the emulation, 7 on the scalar fallback; flat in the widths.
@@ -169,7 +183,7 @@ double byte_dot_rate(FeatureSet have, bool flipped) {
 // [-127, 127]) 2.29M -> 1.14M, int16 2.24M. Weights holding -128 keep the
 // emulation on NEON without SDOT (2% behind int16, which this cannot see).
 double int8_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape shape) {
-  return byte_dot_rate(have, true) * dot_column_share(shape, have) * avx_vnni_gemv_share(a, w, have, shape);
+  return byte_dot_rate(have, true) * dot_column_share(shape, have) * gemv_share(a, w, have, shape);
 }
 // bench/README.md, 64x784x512, 1 thread on a Zen 5: 253 GOPS on AVX2 (int8's
 // emulation 155, int16 180), 495 on AVX3 without VNNI (int8 355, int16 343);
@@ -211,7 +225,7 @@ double int7_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
   const bool int16_sums = (have & kByteMulAdd) && !vnni512;  // BytePairSums16Product's targets
   const size_t units = !int16_sums || gemv_bits ? 0 : dot_pair_units(a, w, kBytes4);
   const double sums16 = units >= 64 ? 1.45 : units >= 32 ? 1.3 : units >= 16 ? 1.1 : 1.0;
-  return rate * sums16 * dot_column_share(shape, have);
+  return rate * sums16 * dot_column_share(shape, have) * gemv_share(a, w, have, shape);
 }
 
 // What nibbles buy is bytes: half int8's weight bytes to stream, paid for by
@@ -231,21 +245,24 @@ double int4_macs_per_us(IntFormat a, IntFormat w, FeatureSet have, GemmShape sha
   const bool fits_l1 = known && shape.k * shape.n <= l1_data_cache_bytes();
   const bool vnni512 = (have & kByteDot) && (have & kVectors512);
   const bool pays = vnni512 && !(have & kDotSharesPorts) && !fits_l1;
+  // Intel's GEMVs (gemv_share): 1.02-1.05x int8 where the bytes do not fit L1.
+  const bool gemv_pays = vnni512 && (have & kDotSharesPorts) && !fits_l1 && shape.rows == GemmShape::Rows::kOne;
   // AVX-VNNI: 0.53-0.63x int8 on 64x784x512 and 3136x576x64, 0.81-0.86x on
   // 1x784x512 (the nibbles' unpacking beside one VPDPBUSD a step, and int8's
   // tiles hold 12 accumulators where int4's hold 8).
   const double behind = (have & kByteDot) && !vnni512 ? 0.7 : 0.9;
-  return byte_dot_rate(have, false) * dot_column_share(shape, have) * (pays ? 1.05 : behind) *
-         avx_vnni_gemv_share(a, w, have, shape);
+  return byte_dot_rate(have, false) * dot_column_share(shape, have) * (pays ? 1.05 : gemv_pays ? 1.03 : behind) *
+         gemv_share(a, w, have, shape);
 }
 
 // Not measured: no AMX CPU has run this kernel yet. oneDNN's AMX kernels
 // reach 1640-2350 GOPS on one Sapphire Rapids core (bench/README.md), 2.6-3.9x
 // its VNNI ones; this assumes ~60% of that, just below bit-serial's 1 x 1
 // rate, so that 1-bit GEMMs stay on popcount until a measurement says
-// otherwise. Only GEMMs of 16 rows or more use tiles (the rest is int8).
+// otherwise. Only GEMMs of 16 rows or more use tiles (the rest is int8):
+// single rows are int8's.
 double amx_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) {
-  return (have & kAmxInt8) ? 6.0e5 * dot_column_share(shape, have) : 0.0;
+  return (have & kAmxInt8) && shape.rows != GemmShape::Rows::kOne ? 6.0e5 * dot_column_share(shape, have) : 0.0;
 }
 
 }  // namespace

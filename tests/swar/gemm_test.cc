@@ -658,6 +658,37 @@ TEST_CASE("gemm: with AVX-VNNI, 1 x 1 bit GEMVs go to bit-serial, other products
   if (seen == 0) MESSAGE("no AVX2 target with AVX-VNNI here");
 }
 
+TEST_CASE("gemm: on Intel's AVX-512 cores, GEMVs go to bit-serial up to 4 plane pairs and to int4 beyond") {
+  // Measured on Emerald Rapids (bench/README.md, thirty-ninth session,
+  // 1x784x512): bit-serial 2x2 329, 3x1 401 GOPS against int8 245-248 and
+  // int4 251-252; 2x3 234 and 4x4 96 against int4 253 and 250. Products
+  // whose rows are unknown or many keep int8 (4 rows: int8 666, bit-serial
+  // 377 at 2x2).
+  int seen = 0;
+  bitlane::test::for_each_simd_target([&](const std::string& target) {
+    const FeatureSet f = kernel_features();
+    if (!(f & kDotSharesPorts) || (f & kAmxInt8)) return;
+    ++seen;
+    CAPTURE(target);
+    GemmShape one{784, 512}, many{784, 512};
+    one.rows = GemmShape::Rows::kOne;
+    many.rows = GemmShape::Rows::kMany;
+    const struct {
+      int a, w;
+      const char* gemv;
+    } cases[] = {{2, 2, "bitserial"}, {3, 1, "bitserial"}, {1, 4, "bitserial"}, {2, 3, "int4"}, {4, 4, "int4"}};
+    for (const auto& c : cases) {
+      CAPTURE(c.a);
+      CAPTURE(c.w);
+      const IntFormat a{c.a, false}, w{c.w, true};
+      CHECK(choose_method(a, w, one) == parse_method(c.gemv));
+      CHECK(choose_method(a, w, many) == parse_method("int8"));
+      CHECK(choose_method(a, w, {784, 512}) == parse_method("int8"));
+    }
+  });
+  if (seen == 0) MESSAGE("no target here on an Intel AVX-512 core without AMX");
+}
+
 TEST_CASE("gemm: the dot methods' estimates count the columns their blocks compute") {
   // The dot kernels compute N rounded up to whole vectors of int32 lanes: on
   // AVX-512 N = 10 computes 16 and N = 24 computes 32 (measured at K = 144:
