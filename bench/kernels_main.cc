@@ -81,6 +81,11 @@ double time_bitlane(const Shape& s, int a_bits, int w_bits, bool signed_act,
   std::vector<int16_t> a(static_cast<size_t>(s.m) * s.k), w(static_cast<size_t>(s.n) * s.k);
   for (auto& x : a) x = static_cast<int16_t>(da(rng));
   for (auto& x : w) x = static_cast<int16_t>(dw(rng));
+  if (method.automatic()) {  // as a dense layer packs for calls of m rows (ops/quantized_matmul.h)
+    swar::GemmShape shape{static_cast<size_t>(s.k), static_cast<size_t>(s.n)};
+    shape.rows = s.m == 1 ? swar::GemmShape::Rows::kOne : swar::GemmShape::Rows::kMany;
+    method = swar::choose_method(af, wf, shape);
+  }
   const auto packed = swar::PackedWeights::pack(swar::MatrixView::of(w.data(), s.n, s.k), wf, af,
                                                 method);
   *chosen = swar::method_name(packed.method());
@@ -183,7 +188,9 @@ int main(int argc, char** argv) try {
       ("bits", "activation x weight widths: N (= NxN) or AxW, comma list",
        cxxopts::value<std::string>()->default_value("1,2,3,4,8"))
       ("threads", "thread counts, comma list", cxxopts::value<std::string>()->default_value("1,2"))
-      ("methods", "auto, all, or a list of methods (bitserial,int8,int7,amx,int4,int16,widemul; amx only where the CPU has AMX)",
+      ("methods",
+       "auto (as a dense layer packs for calls of M rows), all, or a list of methods "
+       "(bitserial,int8,int7,amx,int4,int16,widemul; amx only where the CPU has AMX)",
        cxxopts::value<std::string>()->default_value("auto"))
       ("signed-activations", "use signed activations (default: unsigned, as after ReLU)")
       ("onednn-isa", "vnni (cap oneDNN at AVX512 VNNI), avx2 (at AVX2: no VNNI), avx2_vnni (AVX2 with AVX-VNNI) or default (its own choice, e.g. AMX)",
