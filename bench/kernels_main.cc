@@ -190,7 +190,7 @@ int main(int argc, char** argv) try {
       ("threads", "thread counts, comma list", cxxopts::value<std::string>()->default_value("1,2"))
       ("methods",
        "auto (as a dense layer packs for calls of M rows), all, or a list of methods "
-       "(bitserial,int8,int7,amx,int4,int16,widemul; amx only where the CPU has AMX)",
+       "(bitserial,int8,int7,amx,int4,int4col,int16,widemul; amx only where the CPU has AMX)",
        cxxopts::value<std::string>()->default_value("auto"))
       ("signed-activations", "use signed activations (default: unsigned, as after ReLU)")
       ("onednn-isa", "vnni (cap oneDNN at AVX512 VNNI), avx2 (at AVX2: no VNNI), avx2_vnni (AVX2 with AVX-VNNI) or default (its own choice, e.g. AMX)",

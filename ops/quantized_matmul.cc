@@ -55,11 +55,11 @@ void QuantizedMatmul::prepare(const float* w, int64_t out, int64_t in, const flo
     // A call may bring one row (a GEMV) or many. Where the best methods for
     // the two differ (GEMVs read each weight once, so the methods with the
     // fewest weight bytes gain: 1 x 1 bits on AVX2, bit-serial against int7
-    // or AVX-VNNI's int8; on Intel's AVX-512 cores bit-serial up to 4 plane
-    // pairs and int4 beyond, against int8; swar/kernels/dot_u8s8.cc,
-    // gemv_share), both packings are kept and each call takes the one for
-    // its rows (run_gemm): the weights' bytes grow by the second packing,
-    // the choice no longer waits for a batch size.
+    // or AVX-VNNI's int8; on Intel's AVX-512 cores bit-serial or the
+    // column-paired nibbles against int8; swar/kernels/dot_u8s8.cc,
+    // gemv_share, and nibble_columns.cc), both packings are kept and each
+    // call takes the one for its rows (run_gemm): the weights' bytes grow by
+    // the second packing, the choice no longer waits for a batch size.
     shape.rows = swar::GemmShape::Rows::kOne;
     method = swar::choose_method(storage_, qw_.format, shape);
     shape.rows = swar::GemmShape::Rows::kMany;

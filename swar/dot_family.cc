@@ -52,9 +52,30 @@ void pack_dot_columns(const MatrixView& w, PackedData& p, const DotLayout& L) {
   const size_t block_bytes = dot_block_bytes(units, L);
   p.w_bias = L.weight_bias(p.w_format);
   p.k_units = units;
-  p.data.resize(ceil_div(blocks * block_bytes, 8));
+  const size_t total = L.column_pairs ? ceil_div(blocks, 2) * 2 * block_bytes : blocks * block_bytes;
+  p.data.resize(ceil_div(total, 8));
   p.col_sum.assign(n, 0);
   auto* base = reinterpret_cast<uint8_t*>(p.data.data());
+  if (L.column_pairs) {
+    // Every byte w'_A = 0 (stored 8), w'_B = 0 first: padding columns, K
+    // values, and the second half of a last block alone.
+    std::memset(base, 0x08, total);
+    std::vector<int32_t> row(k);
+    for (size_t col = 0; col < n; ++col) {
+      read_row(w, col, row.data());
+      uint8_t* pair = base + (col / (2 * kDotBlock)) * 2 * block_bytes + (col % kDotBlock) * 4;
+      const bool high = (col / kDotBlock) % 2 == 1;
+      int64_t sum = 0;
+      for (size_t kk = 0; kk < k; ++kk) {
+        const int64_t v = row[kk] - p.w_bias;  // in [-8, 7]
+        sum += v;
+        uint8_t& b = pair[(kk / 4) * 64 + kk % 4];
+        b = high ? static_cast<uint8_t>((b & 0x0F) | ((v & 0xF) << 4)) : static_cast<uint8_t>((b & 0xF0) | (v + 8));
+      }
+      p.col_sum[col] = sum;
+    }
+    return;
+  }
   if (L.nibbles) {
     // Every nibble 8 (the value 0) first: padding columns and K values.
     std::memset(base, 0x88, blocks * block_bytes);

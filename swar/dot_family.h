@@ -8,7 +8,8 @@
 //   weights      [block of 16 cols][K unit][16 cols][group]  (w' = w - w_bias)
 //   activations  [row][K unit][group]                        (a' = a - a_bias)
 // With group 4 and bytes this is also the VNNI and AMX tile layout; nibble
-// weights (kNibbles4) pack two K units into one unit's 64 bytes.
+// weights (kNibbles4) pack two K units into one unit's 64 bytes, column-paired
+// nibbles (kNibbleColumns4) two blocks' units.
 #pragma once
 
 #include <cstddef>
@@ -47,6 +48,11 @@ struct DotLayout {
   // Weights as 4-bit nibbles w' + 8 (w' in [-8, 7]): the 64 bytes of K units
   // 2p and 2p + 1 of a block share 64 bytes, unit 2p in the low nibbles.
   bool nibbles = false;
+  // Weights as 4-bit nibbles pairing blocks 2q and 2q + 1 (kernels/
+  // nibble_columns.cc): unit k of both in one 64 bytes, the byte of column c
+  // holding block 2q's w' + 8 in its low nibble and block 2q + 1's w' (two's
+  // complement) in its high one -- as an s8, 16 w'_B + w'_A + 8.
+  bool column_pairs = false;
 };
 // u8 activations x s8 weights, 4 per lane
 inline constexpr DotLayout kBytes4{4, 1,
@@ -64,9 +70,13 @@ inline constexpr DotLayout kWords2{2, 2,
                                    [](IntFormat a) -> int64_t { return (!a.is_signed && a.bits == 16) ? 32768 : 0; },
                                    [](IntFormat w) -> int64_t { return (!w.is_signed && w.bits == 16) ? 32768 : 0; }};
 
-// Bytes of one 16-column block of packed weights with `units` K units.
+// u8 activations x 4-bit weights in column-paired nibbles, 4 per lane
+inline constexpr DotLayout kNibbleColumns4{4, 1, kBytes4.activation_bias, kNibbles4.weight_bias, false, true};
+
+// Bytes of one 16-column block of packed weights with `units` K units (for
+// column pairs, half of a pair's).
 inline size_t dot_block_bytes(size_t units, const DotLayout& L) {
-  return L.nibbles ? (units + 1) / 2 * 64 : units * 16 * L.group * L.elem;
+  return L.nibbles ? (units + 1) / 2 * 64 : L.column_pairs ? units * 32 : units * 16 * L.group * L.elem;
 }
 
 // Kernel arguments. Kernels compute the tile rows [m0, m1) x columns

@@ -19,12 +19,13 @@ extern const MethodSpec kInt8Method;       // kernels/dot_u8s8.cc
 extern const MethodSpec kInt7Method;       // kernels/dot_u8s8.cc
 extern const MethodSpec kAmxMethod;        // kernels/dot_u8s8.cc + amx_tiles.h
 extern const MethodSpec kInt4Method;       // kernels/dot_u8s8.cc (nibble weights)
+extern const MethodSpec kInt4ColMethod;    // kernels/nibble_columns.cc
 extern const MethodSpec kInt16Method;      // kernels/dot_s16.cc
 extern const MethodSpec kWideMulMethod;    // kernels/widemul_u64.cc
 
 namespace {
 const MethodSpec* const kMethods[] = {&kBitSerialMethod, &kInt8Method, &kInt7Method, &kAmxMethod,
-                                      &kInt4Method, &kInt16Method, &kWideMulMethod};
+                                      &kInt4Method, &kInt4ColMethod, &kInt16Method, &kWideMulMethod};
 }  // namespace
 
 std::span<const MethodSpec* const> method_table() { return kMethods; }

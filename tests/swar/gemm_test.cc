@@ -290,6 +290,15 @@ TEST_CASE("gemm: large K with extreme values stays exact in int64") {
                      ex));
   CHECK(check_case(parse_method("int16"), IntFormat{16, true}, IntFormat{16, true}, 2, 5000, 3,
                    Fill::kMin, rng, ex));
+  // Column-paired nibbles recover a block's sums as (raw - low) / 16, exact
+  // while 16 x them fits int32: K = 70000 takes two passes at their bound
+  // (u8 x s4 extremes), 40 columns a lone last block, int32 output too.
+  const IntFormat u8{8, false}, s4{4, true};
+  for (GemmMethod method : methods_here(u8, s4))
+    for (Fill fill : {Fill::kMax, Fill::kMin, Fill::kAlternate}) {
+      CAPTURE(method_name(method));
+      CHECK(check_fills(method, u8, s4, 2, 70000, 40, Fill::kMax, fill, rng, ex));
+    }
 }
 
 TEST_CASE("gemm: long K split into cache panels that start at odd K units") {
@@ -658,32 +667,38 @@ TEST_CASE("gemm: with AVX-VNNI, 1 x 1 bit GEMVs go to bit-serial, other products
   if (seen == 0) MESSAGE("no AVX2 target with AVX-VNNI here");
 }
 
-TEST_CASE("gemm: on Intel's AVX-512 cores, GEMVs go to bit-serial up to 4 plane pairs and to int4 beyond") {
-  // Measured on Emerald Rapids (bench/README.md, thirty-ninth session,
-  // 1x784x512): bit-serial 2x2 329, 3x1 401 GOPS against int8 245-248 and
-  // int4 251-252; 2x3 234 and 4x4 96 against int4 253 and 250. Products
-  // whose rows are unknown or many keep int8 (4 rows: int8 666, bit-serial
-  // 377 at 2x2).
+TEST_CASE("gemm: on Intel's AVX-512 cores, GEMVs go to bit-serial, int4col or int4, other products to int8") {
+  // Measured on Emerald Rapids (bench/README.md, thirty-ninth session), GOPS
+  // on 1x784x512: int8 244-248 at every width, int4 252-254, int4col
+  // 396-399, bit-serial 1x2 523, 3x1 404, 2x2 326, 4x4 97; on 1x784x64
+  // int4 226-227, int4col 211-212, int8 209-210, bit-serial 2x1 397, 4x4 90.
+  // Products whose rows are unknown or many keep their methods: int8
+  // (64x784x512: 672, int4col 510-516, int4 509-518), bit-serial up to 2
+  // plane pairs.
   int seen = 0;
   bitlane::test::for_each_simd_target([&](const std::string& target) {
     const FeatureSet f = kernel_features();
     if (!(f & kDotSharesPorts) || (f & kAmxInt8)) return;
     ++seen;
     CAPTURE(target);
-    GemmShape one{784, 512}, many{784, 512};
-    one.rows = GemmShape::Rows::kOne;
-    many.rows = GemmShape::Rows::kMany;
     const struct {
+      size_t n;
       int a, w;
       const char* gemv;
-    } cases[] = {{2, 2, "bitserial"}, {3, 1, "bitserial"}, {1, 4, "bitserial"}, {2, 3, "int4"}, {4, 4, "int4"}};
+    } cases[] = {{512, 1, 2, "bitserial"}, {512, 3, 1, "bitserial"}, {512, 2, 2, "int4col"}, {512, 1, 4, "int4col"},
+                 {512, 2, 3, "int4col"},   {512, 4, 4, "int4col"},   {64, 2, 1, "bitserial"}, {64, 4, 4, "int4"}};
     for (const auto& c : cases) {
+      CAPTURE(c.n);
       CAPTURE(c.a);
       CAPTURE(c.w);
+      GemmShape one{784, c.n}, many{784, c.n};
+      one.rows = GemmShape::Rows::kOne;
+      many.rows = GemmShape::Rows::kMany;
       const IntFormat a{c.a, false}, w{c.w, true};
       CHECK(choose_method(a, w, one) == parse_method(c.gemv));
-      CHECK(choose_method(a, w, many) == parse_method("int8"));
-      CHECK(choose_method(a, w, {784, 512}) == parse_method("int8"));
+      const GemmMethod gemm = choose_method(a, w, many);
+      CHECK(gemm == parse_method(c.a * c.w <= 2 ? "bitserial" : "int8"));
+      CHECK(choose_method(a, w, {784, c.n}) == gemm);
     }
   });
   if (seen == 0) MESSAGE("no target here on an Intel AVX-512 core without AMX");
