@@ -262,25 +262,19 @@ double pair_macs_per_us(IntFormat, IntFormat, FeatureSet have, GemmShape shape) 
   return rate * dot_column_share(shape, have);
 }
 
+// The dot family's row on this layout, its columns split at pairs.
+constexpr MethodSpec column_pair_method() {
+  MethodSpec m = dot_method<kNibbleColumns4>(
+      "int4col",
+      "weights of <= 4 bits as nibbles pairing two blocks of columns: raw bytes and low nibbles into two VPDPBUSD",
+      0, nullptr, [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 4; }, pair_macs_per_us,
+      run_pair_tile, false);
+  m.block = kPair;
+  return m;
+}
+
 }  // namespace
 
-extern constinit const MethodSpec kInt4ColMethod{
-    "int4col",
-    "weights of <= 4 bits as nibbles pairing two blocks of columns: raw bytes and low nibbles into two VPDPBUSD",
-    kPair,
-    4,
-    0,
-    nullptr,
-    [](IntFormat a, IntFormat w) { return a.bits <= 8 && w.bits <= 4; },
-    pair_macs_per_us,
-    [](const MatrixView& w, PackedData& p) { pack_dot_weights(w, p, kNibbleColumns4); },
-    [](const MatrixView& a, IntFormat af, const PackedData& w, const GemmOptions& o, PackedActivations& out) {
-      prepare_dot_activations(a, af, w, o, out, kNibbleColumns4);
-    },
-    [](const MatrixView& a, const PackedData& w, PackedActivations& out, size_t r0, size_t r1) {
-      return pack_dot_rows(a, w, out, r0, r1, kNibbleColumns4);
-    },
-    run_pair_tile,
-    false};
+extern constinit const MethodSpec kInt4ColMethod = column_pair_method();
 
 }  // namespace bitlane::swar::detail
