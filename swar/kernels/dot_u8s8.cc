@@ -146,9 +146,11 @@ constexpr double AVX_VNNI_RATE = 1.75e5;
 //   GOPS whatever the widths (~0.35x its GEMMs), int4 2-5% ahead of it from
 //   N = 64 on; bit-serial 1.2-2x both up to 4 plane pairs (2x2: 329 against
 //   252 on 1x784x512; 3x1: 401), behind from 6 on (2x3: 234). GEMV_512 puts
-//   int8 at 0.51 of its rate in bit-serial's units there: 2 of 90 cells
-//   then go to a method more than 10% slower than the best (K = 128, and
-//   N = 10, where bit-serial's cost per tile and column block shows).
+//   int8 at 0.51 of its rate in bit-serial's units there. With int4col
+//   (nibble_columns.cc, 1.55-1.69x int8 where N >= 256) the single-row
+//   choice over 91 cells (7 shapes x 13 width pairs) is never below int8
+//   and within 10% of the best but in 7 (K = 128, and N = 10, where
+//   bit-serial's cost per tile and column block shows).
 // - The AVX2 target with AVX-VNNI, 1 x 1 bit (GEMV_AVX_VNNI_1BIT), int8 /
 //   bit-serial: 1x784x512 0.74, 1x512x512 0.68, 1x2304x256 0.64, 1x784x64
 //   0.76, 1x300x40 0.66, 1x512x10 0.56; 1.06 at 1x128x512 and 1.18 at
