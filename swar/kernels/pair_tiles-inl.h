@@ -5,11 +5,11 @@
 // Why: DotTiles' tile for one vector of columns loads a broadcast of one
 // row's 4 bytes for every product step -- 13 loads per 12 VPDPBUSD, so its
 // K loop runs at the load ports' pace, not the dot products'. Here each load
-// broadcasts 8 bytes (units k and k + 1) and two permutes turn the weight
-// vectors of both units into columns 0-7 and 8-15 with the units
-// interleaved (lane 2c: column c's unit k, lane 2c + 1: its unit k + 1).
-// Each row keeps two accumulators whose lane pairs are summed when the tile
-// ends: 10 broadcast loads + 2 weight loads + 2 permutes per 20 products
+// broadcasts 8 bytes (units k and k + 1) and the weight vectors of both
+// units, permuted once per span of rows (Panel), hold columns 0-7 and 8-15
+// with the units interleaved (lane 2c: column c's unit k, lane 2c + 1: its
+// unit k + 1). Each row keeps two accumulators whose lane pairs are summed
+// when the tile ends: 10 broadcast loads + 2 weight loads per 20 products
 // (10 rows). Integer sums in another order: the same bits.
 //
 // Needs unit k + 1's bytes right after unit k's in each row: always true of
@@ -59,14 +59,54 @@ struct PairTiles {
   // rows measured slower: GCC 12 spilled accumulators).
   static constexpr int kRows = 10;
 
+  // Units per span whose weight steps are permuted once (Panel): DotTiles'
+  // K chunks for one vector of columns (kPanelBytes / 256 = 160) fit.
+  static constexpr size_t kPanelUnits = 160;
+  // The weight vectors of every step of a span's units, permuted once per
+  // span instead of once per tile: per step, columns 0-7 (lo) and 8-15 (hi)
+  // of units k and k + 1 interleaved -- lane 2c column c's unit k, lane
+  // 2c + 1 its unit k + 1 (0 for a unit alone: an odd first unit, a last
+  // one). With the permutes in the tiles, each step took 2 of them beside
+  // its 20 VPDPBUSD on the same two ports (bench/README.md, fortieth
+  // session: 3136x144x16 1.12x, ResNet 1.03x on Intel).
+  struct Panel {
+    HWY_ALIGN int32_t w[kPanelUnits / 2 + 2][2][16];
+  };
+
+  template <bool kHalf>
+  static void Permute(size_t v, const DotArgs& g, size_t ku0, size_t ku1, Panel& p) {
+    const hn::FixedTag<int32_t, 16> d32;
+    using V = hn::Vec<decltype(d32)>;
+    const uint8_t* wcol = static_cast<const uint8_t*>(g.w) + v * g.w_block_bytes;
+    const __m512i lo_index = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi_index = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const V zero = hn::Zero(d32);
+    size_t s = 0;
+    auto step = [&](V w_a, V w_b) HWY_ATTR {
+      hn::Store(V{_mm512_permutex2var_epi32(w_a.raw, lo_index, w_b.raw)}, d32, p.w[s][0]);
+      if constexpr (!kHalf) hn::Store(V{_mm512_permutex2var_epi32(w_a.raw, hi_index, w_b.raw)}, d32, p.w[s][1]);
+      ++s;
+    };
+    size_t k = ku0;
+    if (k & 1) step(Weights::Load(d32, wcol, k++), zero);  // pairs start at even units (nibble pairs)
+    for (; k + 2 <= ku1; k += 2) {
+      if constexpr (Weights::kPairs) {
+        const V raw = Weights::Raw(d32, wcol, k);
+        step(Weights::Low(d32, raw), Weights::High(d32, raw));
+      } else {
+        step(Weights::Load(d32, wcol, k), Weights::Load(d32, wcol, k + 1));
+      }
+    }
+    if (k < ku1) step(Weights::Load(d32, wcol, k), zero);
+  }
+
   template <int MR, bool kHalf>
   struct Tile {
-    static void Run(size_t m, size_t count, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first,
-                    size_t m_base, size_t v_base, int32_t* out, size_t ldo) {
+    static void Run(size_t m, size_t count, const Panel& p, size_t v, const DotArgs& g, size_t ku0, size_t ku1,
+                    bool first, size_t m_base, size_t v_base, int32_t* out, size_t ldo) {
       const hn::FixedTag<int32_t, 16> d32;
       const hn::Repartition<int64_t, decltype(d32)> d64;
       using V = hn::Vec<decltype(d32)>;
-      const uint8_t* wcol = static_cast<const uint8_t*>(g.w) + v * g.w_block_bytes;
       // `count` tiles of MR rows from row m, one below the other (one call
       // per run of tiles: see DotTiles::Tile).
       for (size_t tile = 0; tile < count; ++tile, m += MR) {
@@ -74,10 +114,6 @@ struct PairTiles {
         for (int r = 0; r < MR; ++r)
           arow[r] = static_cast<const uint8_t*>(g.a) +
                     (kGathered ? static_cast<size_t>(g.row_offset[m + r]) : (m + r) * g.a_row_bytes);
-        // Columns 0-7 (low) and 8-15 (high) of units k (a) and k + 1 (b),
-        // interleaved per column.
-        const __m512i lo_index = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-        const __m512i hi_index = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
         const V zero = hn::Zero(d32);
         int32_t* orow = out + (m - m_base) * ldo + (v - v_base) * 16;
         // Row R's accumulators: columns 0-7 (lo) and 8-15 (hi) in lane pairs,
@@ -96,36 +132,32 @@ struct PairTiles {
   }
         BL_PAIR_ROWS(BL_DECL)
 #undef BL_DECL
-        // Units k and (TWO) k + 1 of every row; WA, WB their weight vectors.
+        // Units k and (TWO) k + 1 of every row, the weights of the panel's next step.
 #define BL_ROW(R)                                                   \
   if constexpr (R < MR) {                                           \
     const V a = Broadcast<two>(d32, d64, arow[R] + a_off);          \
     c##R##_lo = Product::Step(d32, a, wlo, c##R##_lo);              \
     if constexpr (!kHalf) c##R##_hi = Product::Step(d32, a, whi, c##R##_hi); \
   }
-#define BL_PAIR_STEP(K, WA, WB, TWO)                                          \
-  {                                                                           \
-    constexpr bool two = (TWO);                                               \
-    const V w_a = (WA), w_b = (WB);                                           \
-    const V wlo{_mm512_permutex2var_epi32(w_a.raw, lo_index, w_b.raw)};       \
-    const V whi = kHalf ? zero : V{_mm512_permutex2var_epi32(w_a.raw, hi_index, w_b.raw)}; \
-    const size_t a_off = kGathered ? g.unit_offset[K] : (K) * 4;              \
-    BL_PAIR_ROWS(BL_ROW)                                                      \
+#define BL_PAIR_STEP(K, TWO)                                     \
+  {                                                              \
+    constexpr bool two = (TWO);                                  \
+    const V wlo = hn::Load(d32, wp);                             \
+    const V whi = kHalf ? zero : hn::Load(d32, wp + 16);         \
+    const size_t a_off = kGathered ? g.unit_offset[K] : (K) * 4; \
+    BL_PAIR_ROWS(BL_ROW)                                         \
   }
+        // The panel's steps by pointer: a step counter beside k took one more
+        // general register than x86 has to spare (a row pointer went to the
+        // stack and was reloaded every step).
+        const int32_t* wp = p.w[0][0];
         size_t k = ku0;
         if (k & 1) {  // pairs start at even units (nibble weights hold units 2p and 2p + 1)
-          BL_PAIR_STEP(k, Weights::Load(d32, wcol, k), zero, false)
-          ++k;
+          BL_PAIR_STEP(k, false)
+          ++k, wp += 32;
         }
-        for (; k + 2 <= ku1; k += 2) {
-          if constexpr (Weights::kPairs) {
-            const V raw = Weights::Raw(d32, wcol, k);
-            BL_PAIR_STEP(k, Weights::Low(d32, raw), Weights::High(d32, raw), true)
-          } else {
-            BL_PAIR_STEP(k, Weights::Load(d32, wcol, k), Weights::Load(d32, wcol, k + 1), true)
-          }
-        }
-        if (k < ku1) BL_PAIR_STEP(k, Weights::Load(d32, wcol, k), zero, false)
+        for (; k + 2 <= ku1; k += 2, wp += 32) BL_PAIR_STEP(k, true)
+        if (k < ku1) BL_PAIR_STEP(k, false)
 #undef BL_PAIR_STEP
 #undef BL_ROW
 
@@ -170,12 +202,22 @@ struct PairTiles {
       RunRows<MR - 1, kHalf>(mr, args...);
     }
   }
-  // Rows [m0, m1): the whole tiles of kRows rows in one call, the rest in another.
-  template <bool kHalf, class... Args>
-  static HWY_INLINE void RunSpan(size_t m0, size_t m1, Args&&... args) {
+  // Rows [m0, m1) over units [ku0, ku1): per span of at most kPanelUnits
+  // units its panel, then the whole tiles of kRows rows in one call, the
+  // rest in another.
+  template <bool kHalf>
+  static void RunSpan(size_t m0, size_t m1, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first,
+                      size_t m_base, size_t v_base, int32_t* out, size_t ldo) {
+    Panel p;
     const size_t whole = (m1 - m0) / kRows, rest = (m1 - m0) % kRows;
-    if (whole) Tile<kRows, kHalf>::Run(m0, whole, args...);
-    if (rest) RunRows<kRows, kHalf>(rest, m0 + whole * kRows, size_t{1}, args...);
+    for (size_t k = ku0; k < ku1; k += kPanelUnits, first = false) {
+      const size_t k_end = HWY_MIN(ku1, k + kPanelUnits);
+      Permute<kHalf>(v, g, k, k_end, p);
+      if (whole) Tile<kRows, kHalf>::Run(m0, whole, p, v, g, k, k_end, first, m_base, v_base, out, ldo);
+      if (rest)
+        RunRows<kRows, kHalf>(rest, m0 + whole * kRows, size_t{1}, p, v, g, k, k_end, first, m_base, v_base, out,
+                              ldo);
+    }
   }
 };
 #undef BL_PAIR_ROWS

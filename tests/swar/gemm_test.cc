@@ -736,8 +736,9 @@ TEST_CASE("dot product on the packed kernels") {
 TEST_CASE("gemm: one vector of columns (16-column layers) at every tile height and K start") {
   // On AVX-512 one vector of columns runs tiles of 12 rows that read two K
   // units per load (swar/kernels/pair_tiles-inl.h): full tiles, short ones,
-  // odd unit counts, panels that start at odd units (K = 1300) and a last
-  // column vector of a wider layer (N = 80) against the reference.
+  // odd unit counts, panels that start at odd units (K = 1300), half tiles
+  // (N <= 8) and a last column vector of a wider layer (N = 80) against the
+  // reference.
   Executor ex(1);
   std::mt19937 rng(16);
   bitlane::test::for_each_simd_target([&](const std::string&) {
@@ -746,7 +747,7 @@ TEST_CASE("gemm: one vector of columns (16-column layers) at every tile height a
         CAPTURE(method_name(method));
         for (size_t m : {1, 11, 12, 13, 25})
           for (size_t k : {4, 8, 20, 144, 1300})
-            for (size_t n : {16, 13, 80})
+            for (size_t n : {16, 13, 8, 80})
               if (!check_case(method, IntFormat{7, false}, wf, m, k, n, m == 25 ? Fill::kMax : Fill::kRandom, rng,
                               ex))
                 return;
