@@ -403,6 +403,8 @@ struct DotTiles {
 #if BL_HAVE_PAIR_TILES
       if (pairs && nv == 1) {  // one vector of columns: two K units per activation load
         using Pairs = PairTiles<Product, kGathered, Weights>;
+        static_assert(Pairs::kPanelUnits >= HWY_MAX(size_t{16}, kPanelBytes / (kDotMaxVecs * 16 * kUnitBytes)),
+                      "a K chunk of one vector of columns must fit PairTiles' panel");
         const bool half = g.n != 0 && g.n <= v * L + 8;  // real columns end by column 8 of the vector
         for (size_t k = ku0; k < ku1; k += chunk) {
           const size_t k_end = HWY_MIN(ku1, k + chunk);

@@ -59,8 +59,9 @@ struct PairTiles {
   // rows measured slower: GCC 12 spilled accumulators).
   static constexpr int kRows = 10;
 
-  // Units per span whose weight steps are permuted once (Panel): DotTiles'
-  // K chunks for one vector of columns (kPanelBytes / 256 = 160) fit.
+  // Units of the longest span whose weight steps a Panel holds: DotTiles'
+  // K chunks for one vector of columns (kPanelBytes / 256 = 160; checked
+  // where it calls RunSpan).
   static constexpr size_t kPanelUnits = 160;
   // The weight vectors of every step of a span's units, permuted once per
   // span instead of once per tile: per step, columns 0-7 (lo) and 8-15 (hi)
@@ -202,22 +203,18 @@ struct PairTiles {
       RunRows<MR - 1, kHalf>(mr, args...);
     }
   }
-  // Rows [m0, m1) over units [ku0, ku1): per span of at most kPanelUnits
-  // units its panel, then the whole tiles of kRows rows in one call, the
-  // rest in another.
+  // Rows [m0, m1) over units [ku0, ku1) (at most kPanelUnits): the span's
+  // panel, then the whole tiles of kRows rows in one call, the rest in another.
   template <bool kHalf>
   static void RunSpan(size_t m0, size_t m1, size_t v, const DotArgs& g, size_t ku0, size_t ku1, bool first,
                       size_t m_base, size_t v_base, int32_t* out, size_t ldo) {
+    HWY_DASSERT(ku1 - ku0 <= kPanelUnits);
     Panel p;
+    Permute<kHalf>(v, g, ku0, ku1, p);
     const size_t whole = (m1 - m0) / kRows, rest = (m1 - m0) % kRows;
-    for (size_t k = ku0; k < ku1; k += kPanelUnits, first = false) {
-      const size_t k_end = HWY_MIN(ku1, k + kPanelUnits);
-      Permute<kHalf>(v, g, k, k_end, p);
-      if (whole) Tile<kRows, kHalf>::Run(m0, whole, p, v, g, k, k_end, first, m_base, v_base, out, ldo);
-      if (rest)
-        RunRows<kRows, kHalf>(rest, m0 + whole * kRows, size_t{1}, p, v, g, k, k_end, first, m_base, v_base, out,
-                              ldo);
-    }
+    if (whole) Tile<kRows, kHalf>::Run(m0, whole, p, v, g, ku0, ku1, first, m_base, v_base, out, ldo);
+    if (rest)
+      RunRows<kRows, kHalf>(rest, m0 + whole * kRows, size_t{1}, p, v, g, ku0, ku1, first, m_base, v_base, out, ldo);
   }
 };
 #undef BL_PAIR_ROWS
